@@ -1,0 +1,322 @@
+package dev.grpo4j;
+
+import dev.grpo4j.ffm.LossKernel;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * The fused group-robust preference loss (GR-DPO / GR-IPO, Ramesh et al. 2024), and the baselines the same
+ * kernel expresses (plain DPO / IPO, importance-sampled IS-DPO / IS-IPO).
+ *
+ * <p>One {@link #forwardBackward} call reads the policy logits once to gather sequence log-probs, computes the
+ * per-pair loss and the per-group losses, updates the group weights (ROBUST), and writes {@code dJ/dlogits}
+ * into a gradient buffer (which may be the logits buffer itself). {@link #evaluate} computes the same
+ * outputs without gradient and without touching the weights.
+ *
+ * <pre>{@code
+ * try (GroupRobustLoss loss = GroupRobustLoss.builder()
+ *     .lossType(LossType.DPO).beta(0.1)
+ *     .groups(3).eta(0.5)
+ *     .build()) {
+ *   LossResult r = loss.forwardBackward(batch, gradSegment);
+ *   System.out.println(r.loss() + " worst group " + r.worstGroupLoss());
+ * }
+ * }</pre>
+ *
+ * <p>Thread safety: an instance may be shared between threads; its calls are serialised, because each
+ * training call reads and replaces the group-weight state. Use one instance per independent state.
+ */
+public final class GroupRobustLoss implements AutoCloseable {
+  private final LossType lossType;
+  private final Weighting weighting;
+  private final GroupNormalization normalization;
+  private final Backend backend;
+  private final int groups;
+  private final long[] groupSizes;
+  private final LossKernel kernel;
+  private double[] logAlpha;
+  private long steps;
+  private boolean closed;
+
+  private GroupRobustLoss(Builder b) {
+    this.lossType = b.lossType;
+    this.weighting = b.weighting;
+    this.normalization = b.normalization;
+    this.backend = b.backend;
+    this.groups = b.groups;
+    this.groupSizes = b.groupSizes == null ? new long[b.groups] : b.groupSizes.clone();
+    this.logAlpha = GroupWeightState.uniform(groups).logAlpha();
+    LossKernel.Options options = new LossKernel.Options(b.beta, b.labelSmoothing, b.eta, b.chi, b.adjustment,
+        lossType.ordinal(), weighting.ordinal(), normalization.ordinal(), b.ipoLengthNormalization);
+    this.kernel = new LossKernel(backend.ordinal(), b.threads, b.cudaStream, groups, groupSizes, options);
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Training call: objective, group-weight update (ROBUST) and the gradient {@code dJ/dlogits}, written to
+   * {@code grad} in the logits' element type. {@code grad} may be {@code batch.tokens().logits()} itself.
+   */
+  public synchronized LossResult forwardBackward(PreferenceBatch batch, MemorySegment grad) {
+    ensureOpen();
+    Objects.requireNonNull(batch, "batch");
+    batch.validate(backend);
+    TokenLogits tokens = batch.tokens();
+    Segments.require(grad, "grad", tokens.logitsBytes(), tokens.logitsType().bytes(), backend);
+    double[] next = logAlpha.clone();
+    LossResult result = new LossResult(kernel.run(true, kernelTokens(tokens), batch.refLogps(), batch.groupIds(),
+        grad, next));
+    logAlpha = next;
+    steps++;
+    return result;
+  }
+
+  /** Evaluation call: the same outputs from the current weights; no gradient, no weight update. */
+  public synchronized LossResult evaluate(PreferenceBatch batch) {
+    ensureOpen();
+    Objects.requireNonNull(batch, "batch");
+    batch.validate(backend);
+    return new LossResult(kernel.run(false, kernelTokens(batch.tokens()), batch.refLogps(), batch.groupIds(), null,
+        logAlpha.clone()));
+  }
+
+  /** The group-weight state, for checkpoints. */
+  public synchronized GroupWeightState state() {
+    return new GroupWeightState(logAlpha, steps);
+  }
+
+  /** Replaces the group-weight state, e.g. from a checkpoint. */
+  public synchronized void restoreState(GroupWeightState state) {
+    Objects.requireNonNull(state, "state");
+    if (state.logAlpha().length != groups) {
+      throw new IllegalArgumentException("state has " + state.logAlpha().length + " groups, this loss has " + groups);
+    }
+    logAlpha = state.logAlpha();
+    steps = state.steps();
+  }
+
+  /** Current weights {@code alpha_g} (the robust state; uniform until the first ROBUST training call). */
+  public synchronized double[] groupWeights() {
+    return Arrays.stream(logAlpha).map(Math::exp).toArray();
+  }
+
+  public int groups() {
+    return groups;
+  }
+
+  public Backend backend() {
+    return backend;
+  }
+
+  public LossType lossType() {
+    return lossType;
+  }
+
+  public Weighting weighting() {
+    return weighting;
+  }
+
+  /** Frees the native staging memory (host, and device for CUDA). Further calls throw. */
+  @Override
+  public synchronized void close() {
+    if (!closed) {
+      closed = true;
+      kernel.close();
+    }
+  }
+
+  private void ensureOpen() {
+    if (closed) {
+      throw new IllegalStateException("this GroupRobustLoss is closed");
+    }
+  }
+
+  static LossKernel.Tokens kernelTokens(TokenLogits t) {
+    return new LossKernel.Tokens(t.logits(), t.labels(), t.rows(), t.seqLen(), t.vocab(), t.logitsType().ordinal(),
+        t.labelType().ordinal());
+  }
+
+  static void requireBackend(Backend backend) {
+    Objects.requireNonNull(backend, "backend");
+    if (backend == Backend.CUDA) {
+      if (!LossKernel.cudaCompiled()) {
+        throw new IllegalStateException("Backend.CUDA requested, but this grpo4j library was built without its CUDA "
+            + "backend (nvcc was not found at build time); use Backend.CPU or rebuild with the CUDA toolkit");
+      }
+      if (LossKernel.cudaDeviceCount() == 0) {
+        throw new IllegalStateException("Backend.CUDA requested, but no CUDA device is usable on this machine "
+            + "(no driver or no GPU); use Backend.CPU");
+      }
+    }
+  }
+
+  /** Whether {@link Backend#CUDA} can run here: the library has CUDA code and a device is present. */
+  public static boolean cudaAvailable() {
+    return LossKernel.cudaCompiled() && LossKernel.cudaDeviceCount() > 0;
+  }
+
+  /**
+   * Options of a {@link GroupRobustLoss}. Defaults: DPO, beta 0.1, no label smoothing, ROBUST weighting with
+   * eta 0.01 and chi 1, BATCH_MEAN normalisation, no adjustment, CPU backend on all cores.
+   */
+  public static final class Builder {
+    private LossType lossType = LossType.DPO;
+    private double beta = 0.1;
+    private double labelSmoothing;
+    private boolean ipoLengthNormalization;
+    private Weighting weighting = Weighting.ROBUST;
+    private GroupNormalization normalization = GroupNormalization.BATCH_MEAN;
+    private int groups = -1;
+    private long[] groupSizes;
+    private double eta = 0.01;
+    private double chi = 1.0;
+    private double adjustment;
+    private Backend backend = Backend.CPU;
+    private int threads;
+    private long cudaStream;
+
+    private Builder() {}
+
+    public Builder lossType(LossType lossType) {
+      this.lossType = Objects.requireNonNull(lossType, "lossType");
+      return this;
+    }
+
+    /** Inverse temperature beta of the implicit reward; > 0. */
+    public Builder beta(double beta) {
+      this.beta = beta;
+      return this;
+    }
+
+    /** DPO label smoothing eps in [0, 0.5) (conservative DPO). */
+    public Builder labelSmoothing(double labelSmoothing) {
+      this.labelSmoothing = labelSmoothing;
+      return this;
+    }
+
+    /** IPO only: divide each sequence's log-ratio by its response-token count (TRL) instead of 1 (the paper). */
+    public Builder ipoLengthNormalization(boolean enabled) {
+      this.ipoLengthNormalization = enabled;
+      return this;
+    }
+
+    public Builder weighting(Weighting weighting) {
+      this.weighting = Objects.requireNonNull(weighting, "weighting");
+      return this;
+    }
+
+    public Builder groupNormalization(GroupNormalization normalization) {
+      this.normalization = Objects.requireNonNull(normalization, "normalization");
+      return this;
+    }
+
+    /** Number of labeller groups K; required unless {@link #groupSizes} is given. */
+    public Builder groups(int groups) {
+      this.groups = groups;
+      return this;
+    }
+
+    /**
+     * Training-set pairs per group {@code N_g} (sets K to its length). Needed by DATASET_FREQUENCY,
+     * IMPORTANCE_SAMPLING and a non-zero adjustment.
+     */
+    public Builder groupSizes(long... groupSizes) {
+      this.groupSizes = groupSizes == null ? null : groupSizes.clone();
+      return this;
+    }
+
+    /** Step size eta of the exponentiated-gradient weight update; >= 0. */
+    public Builder eta(double eta) {
+      this.eta = eta;
+      return this;
+    }
+
+    /** Weights {@code w_g = (1-chi)/K + chi alpha_g}; chi in [0, 1], 1 is pure GRPO. */
+    public Builder chi(double chi) {
+      this.chi = chi;
+      return this;
+    }
+
+    /** Generalisation adjustment C: {@code L_g += C / sqrt(N_g)} before the update (paper eq. 5); 0 = off. */
+    public Builder adjustment(double adjustment) {
+      this.adjustment = adjustment;
+      return this;
+    }
+
+    public Builder backend(Backend backend) {
+      this.backend = Objects.requireNonNull(backend, "backend");
+      return this;
+    }
+
+    /** CPU threads; 0 (default) uses every available core. Results do not depend on it. */
+    public Builder threads(int threads) {
+      this.threads = threads;
+      return this;
+    }
+
+    /** cudaStream_t address the CUDA kernels run on (0 = legacy default stream). */
+    public Builder cudaStream(long cudaStream) {
+      this.cudaStream = cudaStream;
+      return this;
+    }
+
+    /** Validates every option and creates the loss with uniform group weights. */
+    public GroupRobustLoss build() {
+      if (!(beta > 0) || !Double.isFinite(beta)) {
+        throw new IllegalArgumentException("beta = " + beta + ": must be finite and > 0 (typical: 0.01 to 1)");
+      }
+      if (!(labelSmoothing >= 0 && labelSmoothing < 0.5)) {
+        throw new IllegalArgumentException("labelSmoothing = " + labelSmoothing + ": must be in [0, 0.5)");
+      }
+      if (labelSmoothing != 0 && lossType != LossType.DPO) {
+        throw new IllegalArgumentException("labelSmoothing applies to LossType.DPO only; set it to 0 for IPO");
+      }
+      if (ipoLengthNormalization && lossType != LossType.IPO) {
+        throw new IllegalArgumentException("ipoLengthNormalization applies to LossType.IPO only");
+      }
+      if (!(eta >= 0) || !Double.isFinite(eta)) {
+        throw new IllegalArgumentException("eta = " + eta + ": must be finite and >= 0");
+      }
+      if (!(chi >= 0 && chi <= 1)) {
+        throw new IllegalArgumentException("chi = " + chi + ": must be in [0, 1]");
+      }
+      if (!(adjustment >= 0) || !Double.isFinite(adjustment)) {
+        throw new IllegalArgumentException("adjustment = " + adjustment + ": must be finite and >= 0");
+      }
+      if (threads < 0) {
+        throw new IllegalArgumentException("threads = " + threads + ": use 0 for all cores or a positive count");
+      }
+      if (groupSizes != null) {
+        if (groupSizes.length == 0) {
+          throw new IllegalArgumentException("groupSizes is empty: give N_g for every group");
+        }
+        if (groups != -1 && groups != groupSizes.length) {
+          throw new IllegalArgumentException("groups = " + groups + " but groupSizes has " + groupSizes.length
+              + " entries: they must agree");
+        }
+        groups = groupSizes.length;
+        for (int g = 0; g < groupSizes.length; g++) {
+          if (groupSizes[g] < 1) {
+            throw new IllegalArgumentException("groupSizes[" + g + "] = " + groupSizes[g]
+                + ": every group needs at least one training pair");
+          }
+        }
+      }
+      if (groups < 1) {
+        throw new IllegalArgumentException(groups == -1 ? "set groups(K) or groupSizes(N_1..N_K)"
+            : "groups = " + groups + ": need at least one group");
+      }
+      boolean needsSizes = normalization == GroupNormalization.DATASET_FREQUENCY
+          || weighting == Weighting.IMPORTANCE_SAMPLING || adjustment != 0;
+      if (needsSizes && groupSizes == null) {
+        throw new IllegalArgumentException("groupSizes(N_1..N_K) is required for DATASET_FREQUENCY normalisation, "
+            + "IMPORTANCE_SAMPLING weighting and a non-zero adjustment");
+      }
+      requireBackend(backend);
+      return new GroupRobustLoss(this);
+    }
+  }
+}

@@ -1,0 +1,272 @@
+package dev.grpo4j.ffm;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One configured loss on one backend: the option, batch and exec structs, plus a staging block for the
+ * small per-pair and per-group outputs (host memory, mirrored in device memory for CUDA). Not part of the
+ * public API; {@code dev.grpo4j.GroupRobustLoss} wraps it. Not thread-safe: the caller serialises calls.
+ *
+ * <p>Staging block layout, for a capacity of P pairs and K groups: log_alpha [K] f64, group_sizes [K] i64,
+ * loss [1] f32, six pair outputs [P] f32 each, seven group outputs [K] f32 each, group_count [K] i32,
+ * flags [1] i32. For CUDA, log_alpha and group_sizes go up before each call and the whole block comes back
+ * after it, in one copy each way.
+ */
+public final class LossKernel implements AutoCloseable {
+  /** Backend codes of grpo4j_backend. */
+  public static final int BACKEND_CPU = 0;
+  public static final int BACKEND_CUDA = 1;
+  public static final int BACKEND_REFERENCE = 2;
+
+  private static final int PAIR_OUTPUTS = 6;
+  private static final int GROUP_OUTPUTS = 7;
+
+  /** Scalar options, as grpo4j_options. */
+  public record Options(double beta, double labelSmoothing, double eta, double chi, double adjustment, int lossType,
+                        int weighting, int groupNorm, boolean ipoLengthNorm) {}
+
+  /** Token-level inputs, as grpo4j_tokens; segments hold host or device addresses per backend. */
+  public record Tokens(MemorySegment logits, MemorySegment labels, long rows, long seqLen, long vocab, int logitsType,
+                       int labelType) {}
+
+  /** Everything one call produced, copied into Java arrays of exactly B and K elements. */
+  public record Outputs(float loss, float[][] pair, float[][] group, int[] groupCount) {}
+
+  private final Arena arena = Arena.ofShared();
+  private final int backend;
+  private final int threads;
+  private final MemorySegment stream;
+  private final int groups;
+  private final MemorySegment options;
+  private final MemorySegment batch;
+  private final MemorySegment exec;
+  private final long[] groupSizes;
+  private int capacity;
+  private MemorySegment host;
+  private MemorySegment device = MemorySegment.NULL;
+
+  public LossKernel(int backend, int threads, long stream, int groups, long[] groupSizes, Options options) {
+    this.backend = backend;
+    this.threads = threads;
+    this.stream = MemorySegment.ofAddress(stream);
+    this.groups = groups;
+    this.groupSizes = groupSizes.clone();
+    this.options = arena.allocate(Abi.OPTIONS);
+    this.batch = arena.allocate(Abi.BATCH);
+    this.exec = arena.allocate(Abi.EXEC);
+    writeOptions(options);
+    exec.set(ADDRESS, Abi.offset(Abi.EXEC, "stream"), this.stream);
+    exec.set(JAVA_INT, Abi.offset(Abi.EXEC, "backend"), backend);
+    exec.set(JAVA_INT, Abi.offset(Abi.EXEC, "num_threads"), threads);
+  }
+
+  public static int cpuDefaultThreads() {
+    return Abi.cpuDefaultThreads();
+  }
+
+  public static boolean cudaCompiled() {
+    return Abi.cudaCompiled();
+  }
+
+  public static int cudaDeviceCount() {
+    return Abi.cudaDeviceCount();
+  }
+
+  /**
+   * Runs one call. {@code logAlpha} is read, and for a training call with ROBUST weighting replaced by the
+   * updated state. {@code grad} is ignored unless {@code train}.
+   */
+  public Outputs run(boolean train, Tokens tokens, MemorySegment refLogps, MemorySegment groupIds, MemorySegment grad,
+                     double[] logAlpha) {
+    int pairs = Math.toIntExact(tokens.rows() / 2);
+    ensureCapacity(pairs);
+    MemorySegment block = backend == BACKEND_CUDA ? device : host;
+    writeTokens(batch, 0, tokens);
+    batch.set(ADDRESS, Abi.offset(Abi.BATCH, "ref_logps"), refLogps);
+    batch.set(ADDRESS, Abi.offset(Abi.BATCH, "group_ids"), groupIds);
+    batch.set(ADDRESS, Abi.offset(Abi.BATCH, "group_sizes"), block.asSlice(groupSizesOffset()));
+    batch.set(ADDRESS, Abi.offset(Abi.BATCH, "log_alpha"), block);
+    batch.set(ADDRESS, Abi.offset(Abi.BATCH, "grad"), train ? grad : MemorySegment.NULL);
+    batch.set(JAVA_LONG, Abi.offset(Abi.BATCH, "num_pairs"), (long) pairs);
+    batch.set(JAVA_INT, Abi.offset(Abi.BATCH, "num_groups"), groups);
+    batch.set(JAVA_INT, Abi.offset(Abi.BATCH, "reserved"), 0);
+    long out = Abi.offset(Abi.BATCH, "out");
+    for (int i = 0; i < Abi.OUTPUT_FIELDS.length; i++) {
+      batch.set(ADDRESS, out + (long) i * ADDRESS.byteSize(), block.asSlice(outputOffset(i)));
+    }
+
+    MemorySegment.copy(logAlpha, 0, host, JAVA_DOUBLE, 0, groups);
+    if (backend == BACKEND_CUDA) {
+      Cuda.copy(device, host, 16L * groups, stream);
+    }
+    int status = Abi.call(() -> (int) (train ? Abi.LOSS_FORWARD_BACKWARD : Abi.LOSS_FORWARD)
+        .invokeExact(options, batch, exec));
+    Abi.check(status, train ? "grpo4j forwardBackward" : "grpo4j evaluate");
+    if (backend == BACKEND_CUDA) {
+      Cuda.copy(host, device, blockBytes(capacity), stream);
+      Cuda.synchronize(stream);
+      checkFlags(host.get(JAVA_INT, outputOffset(Abi.OUTPUT_FIELDS.length - 1)));
+    }
+    MemorySegment.copy(host, JAVA_DOUBLE, 0, logAlpha, 0, groups);
+    return readOutputs(pairs);
+  }
+
+  /** Masked sequence log-probs and token counts of every row. */
+  public static float[] sequenceLogProbs(int backend, int threads, long stream, Tokens tokens, int[] tokenCounts) {
+    int rows = Math.toIntExact(tokens.rows());
+    long bytes = 8L * rows + 4;
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment tokenStruct = arena.allocate(Abi.TOKENS);
+      writeTokens(tokenStruct, 0, tokens);
+      MemorySegment execStruct = arena.allocate(Abi.EXEC);
+      MemorySegment streamAddress = MemorySegment.ofAddress(stream);
+      execStruct.set(ADDRESS, Abi.offset(Abi.EXEC, "stream"), streamAddress);
+      execStruct.set(JAVA_INT, Abi.offset(Abi.EXEC, "backend"), backend);
+      execStruct.set(JAVA_INT, Abi.offset(Abi.EXEC, "num_threads"), threads);
+      MemorySegment host = arena.allocate(bytes, 8);
+      MemorySegment target = backend == BACKEND_CUDA ? Cuda.malloc(bytes) : host;
+      try {
+        MemorySegment logps = target;
+        MemorySegment counts = target.asSlice(4L * rows);
+        MemorySegment flags = target.asSlice(8L * rows);
+        int status = Abi.call(() -> (int) Abi.SEQUENCE_LOGPROBS.invokeExact(tokenStruct, logps, counts, flags,
+            execStruct));
+        Abi.check(status, "grpo4j sequenceLogProbs");
+        if (backend == BACKEND_CUDA) {
+          Cuda.copy(host, target, bytes, streamAddress);
+          Cuda.synchronize(streamAddress);
+          checkFlags(host.get(JAVA_INT, 8L * rows));
+        }
+      } finally {
+        if (backend == BACKEND_CUDA) {
+          Cuda.free(target);
+        }
+      }
+      float[] result = new float[rows];
+      MemorySegment.copy(host, JAVA_FLOAT, 0, result, 0, rows);
+      if (tokenCounts != null) {
+        MemorySegment.copy(host, JAVA_INT, 4L * rows, tokenCounts, 0, rows);
+      }
+      return result;
+    }
+  }
+
+  @Override
+  public void close() {
+    if (backend == BACKEND_CUDA && device.address() != 0) {
+      Cuda.free(device);
+      device = MemorySegment.NULL;
+    }
+    arena.close();
+  }
+
+  private void writeOptions(Options o) {
+    options.set(JAVA_DOUBLE, Abi.offset(Abi.OPTIONS, "beta"), o.beta());
+    options.set(JAVA_DOUBLE, Abi.offset(Abi.OPTIONS, "label_smoothing"), o.labelSmoothing());
+    options.set(JAVA_DOUBLE, Abi.offset(Abi.OPTIONS, "eta"), o.eta());
+    options.set(JAVA_DOUBLE, Abi.offset(Abi.OPTIONS, "chi"), o.chi());
+    options.set(JAVA_DOUBLE, Abi.offset(Abi.OPTIONS, "adjustment"), o.adjustment());
+    options.set(JAVA_INT, Abi.offset(Abi.OPTIONS, "loss_type"), o.lossType());
+    options.set(JAVA_INT, Abi.offset(Abi.OPTIONS, "weighting"), o.weighting());
+    options.set(JAVA_INT, Abi.offset(Abi.OPTIONS, "group_norm"), o.groupNorm());
+    options.set(JAVA_INT, Abi.offset(Abi.OPTIONS, "ipo_length_norm"), o.ipoLengthNorm() ? 1 : 0);
+  }
+
+  private static void writeTokens(MemorySegment struct, long base, Tokens t) {
+    struct.set(ADDRESS, base + Abi.offset(Abi.TOKENS, "logits"), t.logits());
+    struct.set(ADDRESS, base + Abi.offset(Abi.TOKENS, "labels"), t.labels());
+    struct.set(JAVA_LONG, base + Abi.offset(Abi.TOKENS, "rows"), t.rows());
+    struct.set(JAVA_LONG, base + Abi.offset(Abi.TOKENS, "seq_len"), t.seqLen());
+    struct.set(JAVA_LONG, base + Abi.offset(Abi.TOKENS, "vocab"), t.vocab());
+    struct.set(JAVA_INT, base + Abi.offset(Abi.TOKENS, "logits_type"), t.logitsType());
+    struct.set(JAVA_INT, base + Abi.offset(Abi.TOKENS, "label_type"), t.labelType());
+  }
+
+  private void ensureCapacity(int pairs) {
+    if (host != null && pairs <= capacity) {
+      return;
+    }
+    int newCapacity = Math.max(pairs, Math.max(16, capacity * 2));
+    long bytes = blockBytes(newCapacity);
+    MemorySegment newHost = arena.allocate(bytes, 8);
+    MemorySegment.copy(groupSizes, 0, newHost, JAVA_LONG, 8L * groups, groups);
+    if (backend == BACKEND_CUDA) {
+      MemorySegment newDevice = Cuda.malloc(bytes);
+      if (device.address() != 0) {
+        Cuda.free(device);
+      }
+      device = newDevice;
+    }
+    host = newHost;
+    capacity = newCapacity;
+  }
+
+  private long groupSizesOffset() {
+    return 8L * groups;
+  }
+
+  /** Offset of output field i (grpo4j_outputs order) in the staging block at the current capacity. */
+  private long outputOffset(int field) {
+    long offset = 16L * groups;
+    if (field == 0) {
+      return offset;
+    }
+    offset += 4;
+    if (field <= PAIR_OUTPUTS) {
+      return offset + 4L * capacity * (field - 1);
+    }
+    offset += 4L * capacity * PAIR_OUTPUTS;
+    // Group outputs, then group_count, then flags: all K-long 4-byte arrays except flags.
+    return offset + 4L * groups * (field - 1 - PAIR_OUTPUTS);
+  }
+
+  private long blockBytes(int pairCapacity) {
+    return 16L * groups + 4 + 4L * pairCapacity * PAIR_OUTPUTS + 4L * groups * (GROUP_OUTPUTS + 1) + 4;
+  }
+
+  private Outputs readOutputs(int pairs) {
+    float loss = host.get(JAVA_FLOAT, outputOffset(0));
+    float[][] pair = new float[PAIR_OUTPUTS][pairs];
+    for (int i = 0; i < PAIR_OUTPUTS; i++) {
+      MemorySegment.copy(host, JAVA_FLOAT, outputOffset(1 + i), pair[i], 0, pairs);
+    }
+    float[][] group = new float[GROUP_OUTPUTS][groups];
+    for (int i = 0; i < GROUP_OUTPUTS; i++) {
+      MemorySegment.copy(host, JAVA_FLOAT, outputOffset(1 + PAIR_OUTPUTS + i), group[i], 0, groups);
+    }
+    int[] counts = new int[groups];
+    MemorySegment.copy(host, JAVA_INT, outputOffset(1 + PAIR_OUTPUTS + GROUP_OUTPUTS), counts, 0, groups);
+    return new Outputs(loss, pair, group, counts);
+  }
+
+  /** CUDA kernels report input problems through flags; turn them into the exception the CPU path throws. */
+  private static void checkFlags(int flags) {
+    if (flags == 0) {
+      return;
+    }
+    List<String> problems = new ArrayList<>();
+    if ((flags & Abi.FLAG_NON_FINITE) != 0) {
+      problems.add("logits contain NaN or infinity at a labelled position");
+    }
+    if ((flags & Abi.FLAG_LABEL_RANGE) != 0) {
+      problems.add("labels hold a value outside [0, vocab) that is not -100");
+    }
+    if ((flags & Abi.FLAG_GROUP_RANGE) != 0) {
+      problems.add("groupIds hold a value outside [0, numGroups)");
+    }
+    if ((flags & Abi.FLAG_GROUP_SIZE) != 0) {
+      problems.add("groupSizes hold a value < 1");
+    }
+    throw new IllegalArgumentException("grpo4j CUDA kernel rejected its inputs: " + String.join("; ", problems)
+        + " (the group weights were not updated)");
+  }
+}

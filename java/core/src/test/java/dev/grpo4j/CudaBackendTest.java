@@ -1,0 +1,107 @@
+package dev.grpo4j;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import dev.grpo4j.ffm.DeviceMemory;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Random;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Assumptions;
+
+/** The CUDA backend through the Java API on device memory, against the Java reference. Skipped without a GPU. */
+class CudaBackendTest {
+  @BeforeAll
+  static void requireDevice() {
+    Assumptions.assumeTrue(GroupRobustLoss.cudaAvailable(), "no CUDA device here");
+  }
+
+  private record Device(DeviceMemory logits, DeviceMemory labels, DeviceMemory ref, DeviceMemory groups,
+                        DeviceMemory grad) implements AutoCloseable {
+    static Device of(HostBatch b) {
+      return new Device(DeviceMemory.copyOf(b.logits), DeviceMemory.copyOf(b.labels), DeviceMemory.copyOf(b.refLogps),
+          DeviceMemory.copyOf(b.groupIds), DeviceMemory.copyOf(b.grad));
+    }
+
+    PreferenceBatch batch(HostBatch b) {
+      TokenLogits tokens = new TokenLogits(logits.segment(), b.logitsType, labels.segment(), b.labelType, 2 * b.pairs,
+          b.seqLen, b.vocab);
+      return new PreferenceBatch(tokens, ref.segment(), groups.segment());
+    }
+
+    @Override
+    public void close() {
+      for (DeviceMemory m : new DeviceMemory[] {logits, labels, ref, groups, grad}) {
+        m.close();
+      }
+    }
+  }
+
+  @Test
+  void matchesReferenceForEveryConfigAndType() {
+    long seed = System.nanoTime();
+    for (ReferenceLoss.Config base : GroupRobustLossTest.configs()) {
+      for (LogitsType type : LogitsType.values()) {
+        Random rng = new Random(seed ^ base.hashCode() ^ type.ordinal());
+        GroupRobustLossTest.Shape shape = new GroupRobustLossTest.Shape(4, 9, 1001, 3, 1, 2, 1);
+        ReferenceLoss.Config c = GroupRobustLossTest.withGroups(base, 3, GroupRobustLossTest.randomSizes(rng, 3));
+        try (HostBatch host = HostBatch.random(rng, 4, 9, 1001, 3, type, LabelType.I64, 1, 0.2, 1, 2);
+             Device device = Device.of(host);
+             GroupRobustLoss loss = GroupRobustLossTest.build(c, Backend.CUDA, 0)) {
+          ReferenceLoss.Output want = ReferenceLoss.compute(c, host.input, loss.state().logAlpha(), true, null);
+          LossResult got = loss.forwardBackward(device.batch(host), device.grad().segment());
+          String where = "CUDA " + type + " " + c + " seed " + seed;
+          GroupRobustLossTest.compare(where, c, shape, type, got, want);
+          Close.assertClose(where + " log alpha", loss.state().logAlpha(), want.logAlpha(), 1e-7, 1e-5);
+          device.grad().copyTo(host.grad);
+          double rtol = type == LogitsType.F32 ? 1e-5 : type == LogitsType.F16 ? 2e-3 : 1e-2;
+          Close.assertClose(where + " grad", host.read(host.grad), want.grad(), rtol * Close.maxAbs(want.grad()), rtol);
+        }
+      }
+    }
+  }
+
+  @Test
+  void inPlaceEvaluateAndSequenceLogProbs() {
+    Random rng = new Random(11);
+    try (HostBatch host = HostBatch.random(rng, 3, 5, 257, 2, LogitsType.BF16, LabelType.I32, 1, 0.1, -1, -1);
+         Device device = Device.of(host);
+         GroupRobustLoss cuda = GroupRobustLoss.builder().groups(2).eta(0.3).backend(Backend.CUDA).build();
+         GroupRobustLoss cpu = GroupRobustLoss.builder().groups(2).eta(0.3).build()) {
+      SequenceLogProbs onDevice = SequenceLogProbs.compute(device.batch(host).tokens(), Backend.CUDA);
+      SequenceLogProbs onHost = SequenceLogProbs.compute(host.tokens(host.logits), Backend.CPU);
+      assertArrayEquals(onHost.logProbs(), onDevice.logProbs(), 1e-4f);
+      assertArrayEquals(onHost.tokenCounts(), onDevice.tokenCounts());
+      LossResult evalCuda = cuda.evaluate(device.batch(host));
+      assertEquals(cpu.evaluate(host.batch()).loss(), evalCuda.loss(), 1e-5);
+      LossResult inPlace = cuda.forwardBackward(device.batch(host), device.logits().segment());
+      LossResult reference = cpu.forwardBackward(host.batch(), host.grad);
+      assertEquals(reference.loss(), inPlace.loss(), 1e-5);
+      try (Arena arena = Arena.ofConfined()) {
+        MemorySegment back = arena.allocate(host.logits.byteSize());
+        device.logits().copyTo(back);
+        Close.assertClose("in-place CUDA grad", host.read(back), host.read(host.grad), 1e-2, 1e-2);
+      }
+    }
+  }
+
+  @Test
+  void badLabelsOnTheDeviceRaiseAndLeaveWeightsAlone() {
+    Random rng = new Random(12);
+    try (HostBatch host = HostBatch.random(rng, 2, 3, 17, 2, LogitsType.F32, LabelType.I64, 1, 0, -1, -1)) {
+      host.labels.setAtIndex(JAVA_LONG, 4, 17);
+      try (Device device = Device.of(host);
+           GroupRobustLoss loss = GroupRobustLoss.builder().groups(2).eta(0.3).backend(Backend.CUDA).build()) {
+        GroupWeightState before = loss.state();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+            () -> loss.forwardBackward(device.batch(host), device.grad().segment()));
+        assertEquals(true, e.getMessage().contains("labels"), e.getMessage());
+        assertEquals(before, loss.state());
+      }
+    }
+  }
+}

@@ -1,0 +1,165 @@
+/*
+ * grpo4j: fused group-robust preference loss (GR-DPO / GR-IPO), flat C ABI.
+ *
+ * One call reads policy logits [2B, T, V] (rows [0, B) chosen, rows [B, 2B) rejected, labels already
+ * shifted, -100 masks a position), gathers the masked sequence log-probs, forms the DPO or IPO loss per
+ * pair, reduces it per labeller group, updates the group weights by exponentiated gradient in log space,
+ * and writes dJ/dlogits. See README.md for the exact formulas.
+ *
+ * Memory: every pointer lives where the backend computes: host memory for GRPO4J_BACKEND_CPU and
+ * GRPO4J_BACKEND_REFERENCE, device memory (or managed memory) for GRPO4J_BACKEND_CUDA. CUDA calls are
+ * asynchronous on exec->stream; input problems the kernels find (non-finite logits, labels or group ids
+ * out of range) are then reported through outputs.flags, not through the returned status.
+ *
+ * Errors: every function returns a grpo4j_status; on failure grpo4j_last_error() returns a message for
+ * the calling thread. No C++ exception crosses this boundary.
+ */
+#ifndef GRPO4J_H
+#define GRPO4J_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define GRPO4J_API __declspec(dllexport)
+#else
+#define GRPO4J_API __attribute__((visibility("default")))
+#endif
+
+#define GRPO4J_ABI_VERSION 1
+#define GRPO4J_IGNORE_INDEX (-100)
+
+typedef enum grpo4j_status {
+  GRPO4J_OK = 0,
+  GRPO4J_INVALID_ARGUMENT = 1,
+  GRPO4J_NON_FINITE_INPUT = 2,
+  GRPO4J_NO_CUDA_DEVICE = 3,
+  GRPO4J_CUDA_ERROR = 4,
+  GRPO4J_OUT_OF_MEMORY = 5,
+  GRPO4J_INTERNAL_ERROR = 6
+} grpo4j_status;
+
+typedef enum grpo4j_float_type { GRPO4J_F32 = 0, GRPO4J_BF16 = 1, GRPO4J_F16 = 2 } grpo4j_float_type;
+typedef enum grpo4j_index_type { GRPO4J_I32 = 0, GRPO4J_I64 = 1 } grpo4j_index_type;
+typedef enum grpo4j_loss_type { GRPO4J_LOSS_DPO = 0, GRPO4J_LOSS_IPO = 1 } grpo4j_loss_type;
+typedef enum grpo4j_weighting {
+  GRPO4J_WEIGHTING_ROBUST = 0,              /* w_g = (1-chi)/K + chi*alpha_g, alpha updated each training call */
+  GRPO4J_WEIGHTING_IMPORTANCE_SAMPLING = 1, /* w_g = (1/N_g) / sum_h (1/N_h), fixed */
+  GRPO4J_WEIGHTING_AVERAGE = 2              /* J = mean over pairs of the per-pair loss (plain DPO/IPO) */
+} grpo4j_weighting;
+typedef enum grpo4j_group_norm {
+  GRPO4J_NORM_BATCH_MEAN = 0,       /* L_g = mean of the pair losses of group g in the batch */
+  GRPO4J_NORM_DATASET_FREQUENCY = 1 /* L_g = N / (N_g * B) * sum of the pair losses of group g */
+} grpo4j_group_norm;
+typedef enum grpo4j_backend {
+  GRPO4J_BACKEND_CPU = 0,      /* multithreaded, vectorised */
+  GRPO4J_BACKEND_CUDA = 1,     /* asynchronous on exec->stream */
+  GRPO4J_BACKEND_REFERENCE = 2 /* single-threaded double-precision loops: the oracle for tests */
+} grpo4j_backend;
+
+/* Bits of outputs.flags (and of grpo4j_sequence_logprobs' flags). */
+#define GRPO4J_FLAG_NON_FINITE 1  /* a log-sum-exp or a labelled logit is NaN or infinite */
+#define GRPO4J_FLAG_LABEL_RANGE 2 /* a label is neither -100 nor in [0, V) */
+#define GRPO4J_FLAG_GROUP_RANGE 4 /* a group id is outside [0, K) */
+#define GRPO4J_FLAG_GROUP_SIZE 8  /* a group size N_g < 1 where the options need N_g */
+
+/* Token-level input: logits [rows, seq_len, vocab] and labels [rows, seq_len], both contiguous. */
+typedef struct grpo4j_tokens {
+  const void* logits;
+  const void* labels;
+  int64_t rows;
+  int64_t seq_len;
+  int64_t vocab;
+  int32_t logits_type; /* grpo4j_float_type */
+  int32_t label_type;  /* grpo4j_index_type */
+} grpo4j_tokens;
+
+typedef struct grpo4j_options {
+  double beta;            /* > 0 */
+  double label_smoothing; /* DPO only, in [0, 0.5) */
+  double eta;             /* group-weight step size, >= 0 */
+  double chi;             /* mix of robust and uniform weights, in [0, 1] */
+  double adjustment;      /* C of L_g += C / sqrt(N_g) before the weight update; 0 = off */
+  int32_t loss_type;      /* grpo4j_loss_type */
+  int32_t weighting;      /* grpo4j_weighting */
+  int32_t group_norm;     /* grpo4j_group_norm */
+  int32_t ipo_length_norm; /* 1: IPO divides each sequence's log-ratio by its response-token count (TRL) */
+} grpo4j_options;
+
+/* Outputs; any pointer may be NULL when that output is not wanted. */
+typedef struct grpo4j_outputs {
+  float* loss;                  /* [1] objective J */
+  float* pair_loss;             /* [B] */
+  float* pair_margin;           /* [B] h = (s_w - ref_w) - (s_l - ref_l) */
+  float* pair_chosen_reward;    /* [B] beta * (s_w - ref_w) */
+  float* pair_rejected_reward;  /* [B] beta * (s_l - ref_l) */
+  float* pair_chosen_logp;      /* [B] s_w */
+  float* pair_rejected_logp;    /* [B] s_l */
+  float* group_loss;            /* [K] L_g as normalised by group_norm, without the adjustment */
+  float* group_weight;          /* [K] w_g used in J (after this call's update) */
+  float* group_reward_accuracy; /* [K] fraction of the group's pairs with h > 0 */
+  float* group_logp_accuracy;   /* [K] fraction with s_w > s_l */
+  float* group_chosen_reward;   /* [K] mean chosen reward */
+  float* group_rejected_reward; /* [K] mean rejected reward */
+  float* group_margin;          /* [K] mean margin h */
+  int32_t* group_count;         /* [K] pairs of group g in the batch */
+  int32_t* flags;               /* [1] GRPO4J_FLAG_* bits; 0 when the inputs were fine */
+} grpo4j_outputs;
+
+typedef struct grpo4j_batch {
+  grpo4j_tokens tokens;       /* rows = 2 * num_pairs */
+  const float* ref_logps;     /* [2B] reference sequence log-probs, chosen rows then rejected rows */
+  const int32_t* group_ids;   /* [B] in [0, K) */
+  const int64_t* group_sizes; /* [K] N_g in the training set; needed by DATASET_FREQUENCY,
+                                 IMPORTANCE_SAMPLING and adjustment != 0, else may be NULL */
+  double* log_alpha;          /* [K] group-weight state, updated in place by a ROBUST training call */
+  void* grad;                 /* [2B, T, V] in the logits type; may equal tokens.logits (in place) */
+  int64_t num_pairs;          /* B >= 1 */
+  int32_t num_groups;         /* K >= 1 */
+  int32_t reserved;           /* 0 */
+  grpo4j_outputs out;
+} grpo4j_batch;
+
+typedef struct grpo4j_exec {
+  void* stream;        /* cudaStream_t for GRPO4J_BACKEND_CUDA (NULL = legacy default stream) */
+  int32_t backend;     /* grpo4j_backend */
+  int32_t num_threads; /* CPU threads; <= 0 means grpo4j_cpu_default_threads() */
+} grpo4j_exec;
+
+/* Training step: forward, group-weight update (ROBUST), objective and dJ/dlogits into batch->grad. */
+GRPO4J_API grpo4j_status grpo4j_loss_forward_backward(const grpo4j_options* options, const grpo4j_batch* batch,
+                                                      const grpo4j_exec* exec);
+
+/* Evaluation: the same outputs from the current weights; no gradient (grad ignored), no weight update. */
+GRPO4J_API grpo4j_status grpo4j_loss_forward(const grpo4j_options* options, const grpo4j_batch* batch,
+                                             const grpo4j_exec* exec);
+
+/* Masked sequence log-probs s_r [rows] and response-token counts [rows] (token_counts and flags may be
+ * NULL), e.g. to precompute reference log-probs once per data set. */
+GRPO4J_API grpo4j_status grpo4j_sequence_logprobs(const grpo4j_tokens* tokens, float* logps, int32_t* token_counts,
+                                                  int32_t* flags, const grpo4j_exec* exec);
+
+/* Message of the calling thread's last failure ("" if none). Valid until that thread's next call. */
+GRPO4J_API const char* grpo4j_last_error(void);
+GRPO4J_API int32_t grpo4j_abi_version(void);
+GRPO4J_API int32_t grpo4j_cpu_default_threads(void);
+/* 1 when the library was built with its CUDA backend. */
+GRPO4J_API int32_t grpo4j_cuda_compiled(void);
+
+/* Small CUDA helpers so that callers without a CUDA binding (the JVM) can stage device memory.
+ * Without a usable device they return GRPO4J_NO_CUDA_DEVICE (count: 0). */
+GRPO4J_API grpo4j_status grpo4j_cuda_device_count(int32_t* count);
+GRPO4J_API grpo4j_status grpo4j_cuda_malloc(void** ptr, int64_t bytes);
+GRPO4J_API grpo4j_status grpo4j_cuda_free(void* ptr);
+/* cudaMemcpyAsync with cudaMemcpyDefault on stream: either side may be host or device. */
+GRPO4J_API grpo4j_status grpo4j_cuda_memcpy(void* dst, const void* src, int64_t bytes, void* stream);
+GRPO4J_API grpo4j_status grpo4j_cuda_synchronize(void* stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

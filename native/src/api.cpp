@@ -1,0 +1,227 @@
+// The C ABI: argument validation, backend dispatch, thread-local error messages. Every entry point
+// catches everything so that no C++ exception crosses into the caller (the JVM would abort).
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include <exception>
+#include <new>
+#include <thread>
+
+#include "group_step.h"
+#include "internal.h"
+
+namespace grpo4j {
+
+namespace {
+thread_local char last_message[1024] = "";
+
+const char* float_type_name(int32_t t) { return t == GRPO4J_F32 ? "f32" : t == GRPO4J_BF16 ? "bf16" : "f16"; }
+
+grpo4j_status validate_tokens(const grpo4j_tokens* tk, const char* what) {
+  if (!tk) return fail(GRPO4J_INVALID_ARGUMENT, "%s is NULL", what);
+  if (!tk->logits) return fail(GRPO4J_INVALID_ARGUMENT, "%s.logits is NULL: pass the logits buffer", what);
+  if (!tk->labels) return fail(GRPO4J_INVALID_ARGUMENT, "%s.labels is NULL: pass the labels buffer", what);
+  if (tk->rows < 1) return fail(GRPO4J_INVALID_ARGUMENT, "%s.rows = %lld: must be >= 1", what, (long long)tk->rows);
+  if (tk->seq_len < 1)
+    return fail(GRPO4J_INVALID_ARGUMENT, "%s.seq_len = %lld: must be >= 1", what, (long long)tk->seq_len);
+  if (tk->vocab < 1)
+    return fail(GRPO4J_INVALID_ARGUMENT, "%s.vocab = %lld: the vocabulary size must be >= 1", what,
+                (long long)tk->vocab);
+  if (tk->logits_type < GRPO4J_F32 || tk->logits_type > GRPO4J_F16)
+    return fail(GRPO4J_INVALID_ARGUMENT, "%s.logits_type = %d: use GRPO4J_F32, GRPO4J_BF16 or GRPO4J_F16", what,
+                tk->logits_type);
+  if (tk->label_type != GRPO4J_I32 && tk->label_type != GRPO4J_I64)
+    return fail(GRPO4J_INVALID_ARGUMENT, "%s.label_type = %d: use GRPO4J_I32 or GRPO4J_I64", what, tk->label_type);
+  // rows * seq_len * vocab * 4 bytes must fit in int64.
+  const double elements = (double)tk->rows * (double)tk->seq_len * (double)tk->vocab;
+  if (elements * 4.0 >= 9.2e18)
+    return fail(GRPO4J_INVALID_ARGUMENT, "%s: rows * seq_len * vocab = %.3g elements is too large", what, elements);
+  return GRPO4J_OK;
+}
+
+grpo4j_status validate_options(const grpo4j_options* o) {
+  if (!o) return fail(GRPO4J_INVALID_ARGUMENT, "options is NULL");
+  if (!(o->beta > 0) || !isfinite(o->beta))
+    return fail(GRPO4J_INVALID_ARGUMENT, "options.beta = %g: must be finite and > 0", o->beta);
+  if (!(o->label_smoothing >= 0 && o->label_smoothing < 0.5))
+    return fail(GRPO4J_INVALID_ARGUMENT, "options.label_smoothing = %g: must be in [0, 0.5)", o->label_smoothing);
+  if (!(o->eta >= 0) || !isfinite(o->eta))
+    return fail(GRPO4J_INVALID_ARGUMENT, "options.eta = %g: must be finite and >= 0", o->eta);
+  if (!(o->chi >= 0 && o->chi <= 1))
+    return fail(GRPO4J_INVALID_ARGUMENT, "options.chi = %g: must be in [0, 1]", o->chi);
+  if (!isfinite(o->adjustment) || o->adjustment < 0)
+    return fail(GRPO4J_INVALID_ARGUMENT, "options.adjustment = %g: must be finite and >= 0", o->adjustment);
+  if (o->loss_type != GRPO4J_LOSS_DPO && o->loss_type != GRPO4J_LOSS_IPO)
+    return fail(GRPO4J_INVALID_ARGUMENT, "options.loss_type = %d: use GRPO4J_LOSS_DPO or GRPO4J_LOSS_IPO",
+                o->loss_type);
+  if (o->weighting < GRPO4J_WEIGHTING_ROBUST || o->weighting > GRPO4J_WEIGHTING_AVERAGE)
+    return fail(GRPO4J_INVALID_ARGUMENT, "options.weighting = %d: use a grpo4j_weighting value", o->weighting);
+  if (o->group_norm != GRPO4J_NORM_BATCH_MEAN && o->group_norm != GRPO4J_NORM_DATASET_FREQUENCY)
+    return fail(GRPO4J_INVALID_ARGUMENT, "options.group_norm = %d: use a grpo4j_group_norm value", o->group_norm);
+  if (o->ipo_length_norm != 0 && o->ipo_length_norm != 1)
+    return fail(GRPO4J_INVALID_ARGUMENT, "options.ipo_length_norm = %d: must be 0 or 1", o->ipo_length_norm);
+  return GRPO4J_OK;
+}
+
+grpo4j_status validate_batch(const grpo4j_options& o, const grpo4j_batch* b, bool train) {
+  if (!b) return fail(GRPO4J_INVALID_ARGUMENT, "batch is NULL");
+  grpo4j_status status = validate_tokens(&b->tokens, "batch.tokens");
+  if (status != GRPO4J_OK) return status;
+  if (b->num_pairs < 1)
+    return fail(GRPO4J_INVALID_ARGUMENT, "batch.num_pairs = %lld: must be >= 1", (long long)b->num_pairs);
+  if (b->tokens.rows != 2 * b->num_pairs)
+    return fail(GRPO4J_INVALID_ARGUMENT,
+                "batch.tokens.rows = %lld but num_pairs = %lld: the logits must hold 2 * num_pairs rows "
+                "(chosen rows, then rejected rows)",
+                (long long)b->tokens.rows, (long long)b->num_pairs);
+  if (b->num_groups < 1) return fail(GRPO4J_INVALID_ARGUMENT, "batch.num_groups = %d: must be >= 1", b->num_groups);
+  if (!b->ref_logps) return fail(GRPO4J_INVALID_ARGUMENT, "batch.ref_logps is NULL: pass [2B] reference log-probs");
+  if (!b->group_ids) return fail(GRPO4J_INVALID_ARGUMENT, "batch.group_ids is NULL: pass [B] group ids");
+  if (!b->log_alpha && o.weighting == GRPO4J_WEIGHTING_ROBUST)
+    return fail(GRPO4J_INVALID_ARGUMENT, "batch.log_alpha is NULL: ROBUST weighting needs the [K] weight state");
+  if (!b->group_sizes && needs_group_sizes(o))
+    return fail(GRPO4J_INVALID_ARGUMENT,
+                "batch.group_sizes is NULL: DATASET_FREQUENCY, IMPORTANCE_SAMPLING and adjustment need N_g");
+  if (train && !b->grad) return fail(GRPO4J_INVALID_ARGUMENT, "batch.grad is NULL: pass a gradient buffer");
+  return GRPO4J_OK;
+}
+
+int resolve_threads(int requested) {
+  return requested > 0 ? requested : grpo4j_cpu_default_threads();
+}
+
+template <typename F>
+grpo4j_status guarded(F&& body) {
+  try {
+    clear_error();
+    return body();
+  } catch (const std::bad_alloc&) {
+    return fail(GRPO4J_OUT_OF_MEMORY, "out of host memory");
+  } catch (const std::exception& e) {
+    return fail(GRPO4J_INTERNAL_ERROR, "internal error: %s", e.what());
+  } catch (...) {
+    return fail(GRPO4J_INTERNAL_ERROR, "internal error: unknown exception");
+  }
+}
+
+grpo4j_status validate_exec(const grpo4j_exec* exec) {
+  if (!exec) return fail(GRPO4J_INVALID_ARGUMENT, "exec is NULL");
+  if (exec->backend < GRPO4J_BACKEND_CPU || exec->backend > GRPO4J_BACKEND_REFERENCE)
+    return fail(GRPO4J_INVALID_ARGUMENT, "exec.backend = %d: use a grpo4j_backend value", exec->backend);
+  return GRPO4J_OK;
+}
+
+grpo4j_status run_loss(const grpo4j_options* options, const grpo4j_batch* batch, const grpo4j_exec* exec,
+                       bool train) {
+  return guarded([&]() -> grpo4j_status {
+    grpo4j_status status = validate_options(options);
+    if (status == GRPO4J_OK) status = validate_exec(exec);
+    if (status == GRPO4J_OK) status = validate_batch(*options, batch, train);
+    if (status != GRPO4J_OK) return status;
+    if (exec->backend == GRPO4J_BACKEND_CUDA) return cuda_loss(*options, *batch, train, exec->stream);
+    if (batch->out.flags) *batch->out.flags = 0;
+    status = check_host_groups(*options, *batch);
+    if (status != GRPO4J_OK) return status;
+    if (exec->backend == GRPO4J_BACKEND_REFERENCE) return reference_loss(*options, *batch, train);
+    return cpu_loss(*options, *batch, train, resolve_threads(exec->num_threads));
+  });
+}
+
+}  // namespace
+
+void clear_error() { last_message[0] = '\0'; }
+
+grpo4j_status fail(grpo4j_status status, const char* format, ...) {
+  va_list args;
+  va_start(args, format);
+  vsnprintf(last_message, sizeof last_message, format, args);
+  va_end(args);
+  return status;
+}
+
+grpo4j_status check_host_groups(const grpo4j_options& o, const grpo4j_batch& b) {
+  for (int64_t i = 0; i < b.num_pairs; ++i) {
+    if (b.group_ids[i] < 0 || b.group_ids[i] >= b.num_groups) {
+      if (b.out.flags) *b.out.flags |= GRPO4J_FLAG_GROUP_RANGE;
+      return fail(GRPO4J_INVALID_ARGUMENT, "group_ids[%lld] = %d is outside [0, K = %d)", (long long)i,
+                  b.group_ids[i], b.num_groups);
+    }
+  }
+  if (needs_group_sizes(o)) {
+    for (int g = 0; g < b.num_groups; ++g) {
+      if (b.group_sizes[g] < 1) {
+        if (b.out.flags) *b.out.flags |= GRPO4J_FLAG_GROUP_SIZE;
+        return fail(GRPO4J_INVALID_ARGUMENT,
+                    "group_sizes[%d] = %lld: every group needs N_g >= 1 training pairs for this weighting or "
+                    "normalisation",
+                    g, (long long)b.group_sizes[g]);
+      }
+    }
+  }
+  if (b.log_alpha && o.weighting == GRPO4J_WEIGHTING_ROBUST) {
+    for (int g = 0; g < b.num_groups; ++g)
+      if (!isfinite(b.log_alpha[g]))
+        return fail(GRPO4J_INVALID_ARGUMENT, "log_alpha[%d] = %g: the group-weight state must be finite", g,
+                    b.log_alpha[g]);
+  }
+  for (int64_t r = 0; r < 2 * b.num_pairs; ++r) {
+    if (!isfinite(b.ref_logps[r]))
+      return fail(GRPO4J_NON_FINITE_INPUT, "ref_logps[%lld] = %g: reference log-probs must be finite", (long long)r,
+                  (double)b.ref_logps[r]);
+  }
+  return GRPO4J_OK;
+}
+
+grpo4j_status token_flag_error(int32_t flag, const grpo4j_tokens& tk, int64_t position) {
+  const long long row = (long long)(position / tk.seq_len), t = (long long)(position % tk.seq_len);
+  const long long label = (long long)load_label(tk.labels, tk.label_type, position);
+  if (flag == GRPO4J_FLAG_LABEL_RANGE)
+    return fail(GRPO4J_INVALID_ARGUMENT, "labels[%lld][%lld] = %lld is outside [0, V = %lld) and is not -100", row, t,
+                label, (long long)tk.vocab);
+  return fail(GRPO4J_NON_FINITE_INPUT,
+              "logits[%lld][%lld] (%s) contain NaN or infinity: the log-softmax at that labelled position is not "
+              "finite",
+              row, t, float_type_name(tk.logits_type));
+}
+
+}  // namespace grpo4j
+
+using namespace grpo4j;
+
+extern "C" {
+
+grpo4j_status grpo4j_loss_forward_backward(const grpo4j_options* options, const grpo4j_batch* batch,
+                                           const grpo4j_exec* exec) {
+  return run_loss(options, batch, exec, true);
+}
+
+grpo4j_status grpo4j_loss_forward(const grpo4j_options* options, const grpo4j_batch* batch, const grpo4j_exec* exec) {
+  return run_loss(options, batch, exec, false);
+}
+
+grpo4j_status grpo4j_sequence_logprobs(const grpo4j_tokens* tokens, float* logps, int32_t* token_counts,
+                                       int32_t* flags, const grpo4j_exec* exec) {
+  return guarded([&]() -> grpo4j_status {
+    grpo4j_status status = validate_exec(exec);
+    if (status == GRPO4J_OK) status = validate_tokens(tokens, "tokens");
+    if (status != GRPO4J_OK) return status;
+    if (!logps) return fail(GRPO4J_INVALID_ARGUMENT, "logps is NULL: pass a [rows] float buffer");
+    if (exec->backend == GRPO4J_BACKEND_CUDA)
+      return cuda_sequence_logprobs(*tokens, logps, token_counts, flags, exec->stream);
+    if (exec->backend == GRPO4J_BACKEND_REFERENCE)
+      return reference_sequence_logprobs(*tokens, logps, token_counts, flags);
+    return cpu_sequence_logprobs(*tokens, logps, token_counts, flags, resolve_threads(exec->num_threads));
+  });
+}
+
+const char* grpo4j_last_error(void) { return last_message; }
+
+int32_t grpo4j_abi_version(void) { return GRPO4J_ABI_VERSION; }
+
+int32_t grpo4j_cpu_default_threads(void) {
+  unsigned n = std::thread::hardware_concurrency();
+  return n > 0 ? (int32_t)n : 1;
+}
+
+}  // extern "C"

@@ -1,0 +1,226 @@
+// The step between the two passes, as ONE single-block kernel (B pairs and K groups are small):
+//   s_r = sum of the labelled positions' log-probs of row r (double; a warp per row, lane-strided, then a
+//   fixed shuffle tree), n_r = labelled positions; h, l_i, dl/ds via group_step.h; per group, over its
+//   pairs in index order: L_g, metrics; A_g = L_g + C/sqrt(N_g); the robust weight update (training,
+//   ROBUST, and only when no input flag is set); w_g; J; coef_r = dJ/ds_r for pass 3.
+// One block so that every stage sees the previous one through __syncthreads instead of further launches,
+// and every reduction runs in a fixed order: the outputs are bit-identical from run to run. The math is
+// group_step.h, shared with the CPU backend, in double like the reference.
+//
+// Inputs that live on the device and that api.cpp therefore cannot check are checked here and reported
+// through the flags: group ids outside [0, K) (GROUP_RANGE), N_g < 1 where N_g is used (GROUP_SIZE),
+// non-finite ref_logps or log_alpha (NON_FINITE). With any flag set, log_alpha stays untouched and every
+// coef is 0, so pass 3 writes a zero gradient.
+#include <math.h>
+
+#include "../group_step.h"
+#include "cuda_kernels.cuh"
+
+namespace grpo4j {
+namespace cuda {
+namespace {
+
+constexpr int kStepThreads = 512;
+constexpr int kSumThreads = 256;
+
+// Row r's labelled log-prob sum and count; every lane of the calling warp gets the same values.
+__device__ __forceinline__ void warp_row_sum(const void* labels, int32_t label_type, const float* logp,
+                                             int64_t seq_len, int64_t vocab, int64_t r, double& sum, int32_t& count) {
+  const int lane = threadIdx.x % 32;
+  sum = 0.0;
+  count = 0;
+  for (int64_t t = lane; t < seq_len; t += 32) {
+    const int64_t p = r * seq_len + t;
+    const int64_t label = load_label(labels, label_type, p);
+    if (label >= 0 && label < vocab) {
+      sum += (double)logp[p];
+      ++count;
+    }
+  }
+#pragma unroll
+  for (int offset = 16; offset > 0; offset >>= 1) {
+    sum += __shfl_xor_sync(0xffffffffu, sum, offset);
+    count += __shfl_xor_sync(0xffffffffu, count, offset);
+  }
+}
+
+__global__ void __launch_bounds__(kStepThreads) group_step_kernel(const StepArgs a) {
+  const grpo4j_options& o = a.options;
+  const grpo4j_outputs& out = a.out;
+  const int64_t B = a.num_pairs;
+  const int K = a.num_groups;
+  const int tid = threadIdx.x, threads = blockDim.x;
+  const int warp = tid / 32, lane = tid % 32, warps = threads / 32;
+  const bool robust = o.weighting == GRPO4J_WEIGHTING_ROBUST;
+  const bool average = o.weighting == GRPO4J_WEIGHTING_AVERAGE;
+  const bool sizes_needed = needs_group_sizes(o);
+  __shared__ int32_t shared_flags;
+  __shared__ long long shared_dataset_size;
+  __shared__ double shared_inverse_size_sum;
+
+  // Row sums, and the checks of the device-side inputs.
+  for (int64_t r = warp; r < a.rows; r += warps) {
+    double sum;
+    int32_t count;
+    warp_row_sum(a.labels, a.label_type, a.logp, a.seq_len, a.vocab, r, sum, count);
+    if (lane == 0) {
+      a.row_sum[r] = sum;
+      a.row_count[r] = count;
+    }
+  }
+  int32_t local_flags = 0;
+  for (int64_t i = tid; i < B; i += threads)
+    if (a.group_ids[i] < 0 || a.group_ids[i] >= K) local_flags |= GRPO4J_FLAG_GROUP_RANGE;
+  for (int64_t r = tid; r < a.rows; r += threads)
+    if (!isfinite((double)a.ref_logps[r])) local_flags |= GRPO4J_FLAG_NON_FINITE;
+  for (int g = tid; g < K; g += threads) {
+    if (sizes_needed && a.group_sizes[g] < 1) local_flags |= GRPO4J_FLAG_GROUP_SIZE;
+    if (robust && !isfinite(a.log_alpha[g])) local_flags |= GRPO4J_FLAG_NON_FINITE;
+  }
+  if (local_flags) atomicOr(&a.flags->flags, local_flags);
+  __syncthreads();
+  if (tid == 0) shared_flags = atomicOr(&a.flags->flags, 0);  // an atomic read: sees pass 1's bits too
+  __syncthreads();
+  const int32_t flags = shared_flags;
+
+  // Pairs.
+  for (int64_t i = tid; i < B; i += threads) {
+    const double chosen_ratio = a.row_sum[i] - (double)a.ref_logps[i];
+    const double rejected_ratio = a.row_sum[B + i] - (double)a.ref_logps[B + i];
+    const PairTerms t = pair_terms(o, chosen_ratio, rejected_ratio, a.row_count[i], a.row_count[B + i]);
+    a.pair_loss[i] = t.loss;
+    a.pair_dchosen[i] = t.dloss_dchosen;
+    a.pair_drejected[i] = t.dloss_drejected;
+    if (out.pair_loss) out.pair_loss[i] = (float)t.loss;
+    if (out.pair_margin) out.pair_margin[i] = (float)(chosen_ratio - rejected_ratio);
+    if (out.pair_chosen_reward) out.pair_chosen_reward[i] = (float)(o.beta * chosen_ratio);
+    if (out.pair_rejected_reward) out.pair_rejected_reward[i] = (float)(o.beta * rejected_ratio);
+    if (out.pair_chosen_logp) out.pair_chosen_logp[i] = (float)a.row_sum[i];
+    if (out.pair_rejected_logp) out.pair_rejected_logp[i] = (float)a.row_sum[B + i];
+  }
+  if (tid == 0) {
+    int64_t dataset_size = 0;
+    double inverse_size_sum = 0.0;
+    if (a.group_sizes) {
+      for (int g = 0; g < K; ++g) {
+        dataset_size += a.group_sizes[g];
+        inverse_size_sum += 1.0 / (double)a.group_sizes[g];
+      }
+    }
+    shared_dataset_size = dataset_size;
+    shared_inverse_size_sum = inverse_size_sum;
+  }
+  __syncthreads();
+
+  // Groups: each reduced over its pairs in index order, like the reference.
+  for (int g = tid; g < K; g += threads) {
+    double loss_sum = 0.0, reward_hits = 0.0, logp_hits = 0.0, chosen = 0.0, rejected = 0.0, margins = 0.0;
+    int32_t count = 0;
+    for (int64_t i = 0; i < B; ++i) {
+      if (a.group_ids[i] != g) continue;
+      const double chosen_logp = a.row_sum[i], rejected_logp = a.row_sum[B + i];
+      const double chosen_ratio = chosen_logp - (double)a.ref_logps[i];
+      const double rejected_ratio = rejected_logp - (double)a.ref_logps[B + i];
+      const double margin = chosen_ratio - rejected_ratio;
+      loss_sum += a.pair_loss[i];
+      ++count;
+      reward_hits += margin > 0 ? 1.0 : 0.0;
+      logp_hits += chosen_logp > rejected_logp ? 1.0 : 0.0;
+      chosen += o.beta * chosen_ratio;
+      rejected += o.beta * rejected_ratio;
+      margins += margin;
+    }
+    const double norm =
+        group_normaliser(o, count, a.group_sizes ? a.group_sizes[g] : 1, shared_dataset_size, B);
+    const double group_loss = norm * loss_sum;
+    a.group_sum[g] = loss_sum;
+    a.group_n[g] = count;
+    a.group_norm[g] = norm;
+    a.group_adjusted[g] = group_loss + group_adjustment(o, a.group_sizes, g);
+    if (robust) a.group_alpha[g] = a.log_alpha[g];
+    const double n = count > 0 ? (double)count : 1.0;
+    if (out.group_loss) out.group_loss[g] = (float)group_loss;
+    if (out.group_count) out.group_count[g] = count;
+    if (out.group_reward_accuracy) out.group_reward_accuracy[g] = (float)(reward_hits / n);
+    if (out.group_logp_accuracy) out.group_logp_accuracy[g] = (float)(logp_hits / n);
+    if (out.group_chosen_reward) out.group_chosen_reward[g] = (float)(chosen / n);
+    if (out.group_rejected_reward) out.group_rejected_reward[g] = (float)(rejected / n);
+    if (out.group_margin) out.group_margin[g] = (float)(margins / n);
+  }
+  __syncthreads();
+
+  // Exponentiated-gradient step: serial over K in group_step.h's fixed order.
+  if (tid == 0 && robust && a.train && flags == 0) {
+    robust_weight_update(a.group_alpha, a.group_adjusted, K, o.eta);
+    for (int g = 0; g < K; ++g) a.log_alpha[g] = a.group_alpha[g];
+  }
+  __syncthreads();
+
+  for (int g = tid; g < K; g += threads) {
+    const double w = group_weight(o, a.group_alpha, a.group_sizes, shared_inverse_size_sum, a.group_n[g], B, g, K);
+    a.group_w[g] = w;
+    if (out.group_weight) out.group_weight[g] = (float)w;
+  }
+  __syncthreads();
+
+  if (tid == 0) {
+    double objective = 0.0;
+    if (average) {
+      for (int64_t i = 0; i < B; ++i) objective += a.pair_loss[i] / (double)B;
+    } else {
+      for (int g = 0; g < K; ++g) objective += a.group_w[g] * a.group_adjusted[g];
+    }
+    if (out.loss) *out.loss = (float)objective;
+    if (out.flags) *out.flags = flags;
+  }
+  if (a.train) {
+    for (int64_t i = tid; i < B; i += threads) {
+      float chosen_coef = 0.f, rejected_coef = 0.f;
+      if (flags == 0) {
+        const int g = a.group_ids[i];
+        const double dJ_dloss = average ? 1.0 / (double)B : a.group_w[g] * a.group_norm[g];
+        chosen_coef = (float)(dJ_dloss * a.pair_dchosen[i]);
+        rejected_coef = (float)(dJ_dloss * a.pair_drejected[i]);
+      }
+      a.coef[i] = chosen_coef;
+      a.coef[B + i] = rejected_coef;
+    }
+  }
+}
+
+__global__ void __launch_bounds__(kSumThreads)
+    sequence_sums_kernel(const void* __restrict__ labels, int32_t label_type, const float* __restrict__ logp,
+                         int64_t rows, int64_t seq_len, int64_t vocab, const FlagState* __restrict__ flags_in,
+                         float* __restrict__ logps, int32_t* __restrict__ token_counts, int32_t* __restrict__ flags_out) {
+  constexpr int kWarps = kSumThreads / 32;
+  for (int64_t r = (int64_t)blockIdx.x * kWarps + threadIdx.x / 32; r < rows; r += (int64_t)gridDim.x * kWarps) {
+    double sum;
+    int32_t count;
+    warp_row_sum(labels, label_type, logp, seq_len, vocab, r, sum, count);
+    if (threadIdx.x % 32 == 0) {
+      logps[r] = (float)sum;
+      if (token_counts) token_counts[r] = count;
+    }
+  }
+  if (flags_out && blockIdx.x == 0 && threadIdx.x == 0) *flags_out = flags_in->flags;
+}
+
+}  // namespace
+
+cudaError_t launch_group_step(const StepArgs& args, cudaStream_t stream) {
+  group_step_kernel<<<1, kStepThreads, 0, stream>>>(args);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_sequence_sums(const grpo4j_tokens& tk, const float* logp, const FlagState* flags_in, float* logps,
+                                 int32_t* token_counts, int32_t* flags_out, cudaStream_t stream) {
+  constexpr int kRowsPerBlock = kSumThreads / 32;
+  int64_t blocks = (tk.rows + kRowsPerBlock - 1) / kRowsPerBlock;
+  if (blocks > 65535) blocks = 65535;
+  sequence_sums_kernel<<<(unsigned int)blocks, kSumThreads, 0, stream>>>(
+      tk.labels, tk.label_type, logp, tk.rows, tk.seq_len, tk.vocab, flags_in, logps, token_counts, flags_out);
+  return cudaGetLastError();
+}
+
+}  // namespace cuda
+}  // namespace grpo4j

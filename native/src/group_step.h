@@ -1,0 +1,99 @@
+// The small step between the two passes over the logits: B pairs and K groups, in double.
+//   h_i = (s_w - ref_w) - (s_l - ref_l)
+//   DPO: l_i = (1-eps)*softplus(-beta*h) + eps*softplus(beta*h)     IPO: l_i = (hn_i - 1/(2 beta))^2
+//   L_g = norm_g * sum_{i in g} l_i,  A_g = L_g + C/sqrt(N_g)
+//   ROBUST (training): log_alpha += eta*A; log_alpha -= logsumexp(log_alpha); w_g = (1-chi)/K + chi*alpha_g
+//   J = sum_g w_g A_g (AVERAGE: mean_i l_i), coef_r = dJ/ds_r.
+// Shared by the CPU backend and the CUDA tiny kernel so that both compute exactly the same expressions;
+// the reference backend writes its own loops on purpose.
+#ifndef GRPO4J_GROUP_STEP_H
+#define GRPO4J_GROUP_STEP_H
+
+#include <math.h>
+
+#include "internal.h"
+
+namespace grpo4j {
+
+// log(1 + exp(x)) without overflow.
+GRPO4J_HD double softplus(double x) { return (x > 0 ? x : 0.0) + log1p(exp(-fabs(x))); }
+
+GRPO4J_HD double sigmoid(double x) {
+  if (x >= 0) return 1.0 / (1.0 + exp(-x));
+  double e = exp(x);
+  return e / (1.0 + e);
+}
+
+struct PairTerms {
+  double loss;
+  double dloss_dchosen;    // d l_i / d s_w
+  double dloss_drejected;  // d l_i / d s_l
+};
+
+// chosen_ratio = s_w - ref_w, rejected_ratio = s_l - ref_l; token counts only matter for IPO length norm.
+GRPO4J_HD PairTerms pair_terms(const grpo4j_options& o, double chosen_ratio, double rejected_ratio,
+                               int32_t chosen_tokens, int32_t rejected_tokens) {
+  PairTerms t;
+  if (o.loss_type == GRPO4J_LOSS_IPO) {
+    double chosen_n = o.ipo_length_norm ? (chosen_tokens > 0 ? (double)chosen_tokens : 1.0) : 1.0;
+    double rejected_n = o.ipo_length_norm ? (rejected_tokens > 0 ? (double)rejected_tokens : 1.0) : 1.0;
+    double d = chosen_ratio / chosen_n - rejected_ratio / rejected_n - 1.0 / (2.0 * o.beta);
+    t.loss = d * d;
+    t.dloss_dchosen = 2.0 * d / chosen_n;
+    t.dloss_drejected = -2.0 * d / rejected_n;
+  } else {
+    double x = o.beta * (chosen_ratio - rejected_ratio);
+    double eps = o.label_smoothing;
+    t.loss = (1.0 - eps) * softplus(-x) + eps * softplus(x);
+    double dh = -o.beta * (1.0 - eps) * sigmoid(-x) + o.beta * eps * sigmoid(x);
+    t.dloss_dchosen = dh;
+    t.dloss_drejected = -dh;
+  }
+  return t;
+}
+
+// Factor that turns the sum of group g's pair losses into L_g.
+GRPO4J_HD double group_normaliser(const grpo4j_options& o, int64_t count_in_batch, int64_t group_size,
+                                  int64_t dataset_size, int64_t num_pairs) {
+  if (count_in_batch == 0) return 0.0;
+  if (o.group_norm == GRPO4J_NORM_DATASET_FREQUENCY)
+    return (double)dataset_size / ((double)group_size * (double)num_pairs);
+  return 1.0 / (double)count_in_batch;
+}
+
+GRPO4J_HD double group_adjustment(const grpo4j_options& o, const int64_t* group_sizes, int g) {
+  return o.adjustment != 0.0 ? o.adjustment / sqrt((double)group_sizes[g]) : 0.0;
+}
+
+// Exponentiated-gradient step on the simplex, in log space so that eta*A of any size stays finite.
+GRPO4J_HD void robust_weight_update(double* log_alpha, const double* adjusted_loss, int num_groups, double eta) {
+  double max_value = -INFINITY;
+  for (int g = 0; g < num_groups; ++g) {
+    log_alpha[g] += eta * adjusted_loss[g];
+    max_value = log_alpha[g] > max_value ? log_alpha[g] : max_value;
+  }
+  double sum = 0.0;
+  for (int g = 0; g < num_groups; ++g) sum += exp(log_alpha[g] - max_value);
+  double log_sum = max_value + log(sum);
+  for (int g = 0; g < num_groups; ++g) log_alpha[g] -= log_sum;
+}
+
+// w_g as used in J. For AVERAGE it is the group's share of the batch (reported, not used).
+GRPO4J_HD double group_weight(const grpo4j_options& o, const double* log_alpha, const int64_t* group_sizes,
+                              double inverse_size_sum, int32_t count_in_batch, int64_t num_pairs, int g,
+                              int num_groups) {
+  if (o.weighting == GRPO4J_WEIGHTING_ROBUST)
+    return (1.0 - o.chi) / num_groups + o.chi * exp(log_alpha[g]);
+  if (o.weighting == GRPO4J_WEIGHTING_IMPORTANCE_SAMPLING)
+    return (1.0 / (double)group_sizes[g]) / inverse_size_sum;
+  return (double)count_in_batch / (double)num_pairs;
+}
+
+GRPO4J_HD bool needs_group_sizes(const grpo4j_options& o) {
+  return o.group_norm == GRPO4J_NORM_DATASET_FREQUENCY || o.weighting == GRPO4J_WEIGHTING_IMPORTANCE_SAMPLING ||
+         o.adjustment != 0.0;
+}
+
+}  // namespace grpo4j
+
+#endif

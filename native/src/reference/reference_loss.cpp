@@ -1,0 +1,211 @@
+// Reference backend: the whole loss in double precision with plain loops, one thread, no shared helpers
+// beyond element loads and stores. It is the oracle the CPU and CUDA backends are tested against, so it
+// follows the formulas in README.md literally and favours obviousness over speed.
+#include <math.h>
+#include <stdlib.h>
+
+#include <vector>
+
+#include "../internal.h"
+
+namespace grpo4j {
+namespace {
+
+struct RowLogprobs {
+  std::vector<double> logp;        // [rows]
+  std::vector<int32_t> tokens;     // [rows]
+  std::vector<double> lse;         // [rows * seq_len]
+};
+
+// Returns GRPO4J_OK or a flag error naming the first bad position.
+grpo4j_status row_logprobs(const grpo4j_tokens& tk, RowLogprobs& out, int32_t* flags) {
+  const int64_t positions = tk.rows * tk.seq_len;
+  out.logp.assign(tk.rows, 0.0);
+  out.tokens.assign(tk.rows, 0);
+  out.lse.assign(positions, 0.0);
+  for (int64_t p = 0; p < positions; ++p) {
+    int64_t label = load_label(tk.labels, tk.label_type, p);
+    if (label == GRPO4J_IGNORE_INDEX) continue;
+    if (label < 0 || label >= tk.vocab) {
+      if (flags) *flags |= GRPO4J_FLAG_LABEL_RANGE;
+      return token_flag_error(GRPO4J_FLAG_LABEL_RANGE, tk, p);
+    }
+    const int64_t base = p * tk.vocab;
+    double max_value = -INFINITY;
+    for (int64_t v = 0; v < tk.vocab; ++v) {
+      double z = load_logit(tk.logits, tk.logits_type, base + v);
+      if (z > max_value || isnan(z)) max_value = z;
+    }
+    double sum = 0.0;
+    for (int64_t v = 0; v < tk.vocab; ++v) sum += exp((double)load_logit(tk.logits, tk.logits_type, base + v) - max_value);
+    double lse = max_value + log(sum);
+    double picked = load_logit(tk.logits, tk.logits_type, base + label);
+    if (!isfinite(lse) || !isfinite(picked)) {
+      if (flags) *flags |= GRPO4J_FLAG_NON_FINITE;
+      return token_flag_error(GRPO4J_FLAG_NON_FINITE, tk, p);
+    }
+    out.lse[p] = lse;
+    out.logp[p / tk.seq_len] += picked - lse;
+    out.tokens[p / tk.seq_len] += 1;
+  }
+  return GRPO4J_OK;
+}
+
+double reference_softplus(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
+double reference_sigmoid(double x) { return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x)); }
+
+}  // namespace
+
+grpo4j_status reference_sequence_logprobs(const grpo4j_tokens& tokens, float* logps, int32_t* token_counts,
+                                          int32_t* flags) {
+  if (flags) *flags = 0;
+  RowLogprobs rows;
+  grpo4j_status status = row_logprobs(tokens, rows, flags);
+  if (status != GRPO4J_OK) return status;
+  for (int64_t r = 0; r < tokens.rows; ++r) {
+    logps[r] = (float)rows.logp[r];
+    if (token_counts) token_counts[r] = rows.tokens[r];
+  }
+  return GRPO4J_OK;
+}
+
+grpo4j_status reference_loss(const grpo4j_options& o, const grpo4j_batch& b, bool train) {
+  const grpo4j_outputs& out = b.out;
+  if (out.flags) *out.flags = 0;
+  const int64_t B = b.num_pairs;
+  const int K = b.num_groups;
+  RowLogprobs rows;
+  grpo4j_status status = row_logprobs(b.tokens, rows, out.flags);
+  if (status != GRPO4J_OK) return status;
+
+  std::vector<double> pair_loss(B), dloss_dsw(B), dloss_dsl(B), margin(B), chosen_reward(B), rejected_reward(B);
+  for (int64_t i = 0; i < B; ++i) {
+    double sw = rows.logp[i], sl = rows.logp[B + i];
+    double rw = sw - b.ref_logps[i], rl = sl - b.ref_logps[B + i];
+    double h = rw - rl;
+    margin[i] = h;
+    chosen_reward[i] = o.beta * rw;
+    rejected_reward[i] = o.beta * rl;
+    if (o.loss_type == GRPO4J_LOSS_IPO) {
+      double nw = 1.0, nl = 1.0;
+      if (o.ipo_length_norm) {
+        nw = rows.tokens[i] > 0 ? rows.tokens[i] : 1;
+        nl = rows.tokens[B + i] > 0 ? rows.tokens[B + i] : 1;
+      }
+      double d = rw / nw - rl / nl - 1.0 / (2.0 * o.beta);
+      pair_loss[i] = d * d;
+      dloss_dsw[i] = 2.0 * d / nw;
+      dloss_dsl[i] = -2.0 * d / nl;
+    } else {
+      double eps = o.label_smoothing;
+      pair_loss[i] = -(1.0 - eps) * -reference_softplus(-o.beta * h) - eps * -reference_softplus(o.beta * h);
+      double dl_dh = -o.beta * (1.0 - eps) * reference_sigmoid(-o.beta * h) + o.beta * eps * reference_sigmoid(o.beta * h);
+      dloss_dsw[i] = dl_dh;
+      dloss_dsl[i] = -dl_dh;
+    }
+  }
+
+  std::vector<double> group_sum(K, 0.0), norm(K, 0.0), group_loss(K, 0.0), adjusted(K, 0.0), weight(K, 0.0);
+  std::vector<int32_t> count(K, 0);
+  int64_t dataset_size = 0;
+  if (b.group_sizes)
+    for (int g = 0; g < K; ++g) dataset_size += b.group_sizes[g];
+  for (int64_t i = 0; i < B; ++i) {
+    group_sum[b.group_ids[i]] += pair_loss[i];
+    count[b.group_ids[i]] += 1;
+  }
+  for (int g = 0; g < K; ++g) {
+    if (count[g] > 0) {
+      norm[g] = o.group_norm == GRPO4J_NORM_DATASET_FREQUENCY
+                    ? (double)dataset_size / ((double)b.group_sizes[g] * (double)B)
+                    : 1.0 / count[g];
+    }
+    group_loss[g] = norm[g] * group_sum[g];
+    adjusted[g] = group_loss[g] + (o.adjustment != 0.0 ? o.adjustment / sqrt((double)b.group_sizes[g]) : 0.0);
+  }
+
+  if (o.weighting == GRPO4J_WEIGHTING_ROBUST) {
+    std::vector<double> log_alpha(b.log_alpha, b.log_alpha + K);
+    if (train) {
+      // alpha_g <- alpha_g * exp(eta * A_g), renormalised; in log space.
+      for (int g = 0; g < K; ++g) log_alpha[g] += o.eta * adjusted[g];
+      double max_value = -INFINITY;
+      for (int g = 0; g < K; ++g) max_value = fmax(max_value, log_alpha[g]);
+      double sum = 0.0;
+      for (int g = 0; g < K; ++g) sum += exp(log_alpha[g] - max_value);
+      for (int g = 0; g < K; ++g) log_alpha[g] -= max_value + log(sum);
+      for (int g = 0; g < K; ++g) b.log_alpha[g] = log_alpha[g];
+    }
+    for (int g = 0; g < K; ++g) weight[g] = (1.0 - o.chi) / K + o.chi * exp(log_alpha[g]);
+  } else if (o.weighting == GRPO4J_WEIGHTING_IMPORTANCE_SAMPLING) {
+    double inverse_sum = 0.0;
+    for (int g = 0; g < K; ++g) inverse_sum += 1.0 / (double)b.group_sizes[g];
+    for (int g = 0; g < K; ++g) weight[g] = 1.0 / (double)b.group_sizes[g] / inverse_sum;
+  } else {
+    for (int g = 0; g < K; ++g) weight[g] = (double)count[g] / (double)B;
+  }
+
+  double objective = 0.0;
+  std::vector<double> dJ_dloss(B);
+  if (o.weighting == GRPO4J_WEIGHTING_AVERAGE) {
+    for (int64_t i = 0; i < B; ++i) objective += pair_loss[i] / (double)B;
+    for (int64_t i = 0; i < B; ++i) dJ_dloss[i] = 1.0 / (double)B;
+  } else {
+    for (int g = 0; g < K; ++g) objective += weight[g] * adjusted[g];
+    for (int64_t i = 0; i < B; ++i) dJ_dloss[i] = weight[b.group_ids[i]] * norm[b.group_ids[i]];
+  }
+
+  if (out.loss) *out.loss = (float)objective;
+  for (int64_t i = 0; i < B; ++i) {
+    if (out.pair_loss) out.pair_loss[i] = (float)pair_loss[i];
+    if (out.pair_margin) out.pair_margin[i] = (float)margin[i];
+    if (out.pair_chosen_reward) out.pair_chosen_reward[i] = (float)chosen_reward[i];
+    if (out.pair_rejected_reward) out.pair_rejected_reward[i] = (float)rejected_reward[i];
+    if (out.pair_chosen_logp) out.pair_chosen_logp[i] = (float)rows.logp[i];
+    if (out.pair_rejected_logp) out.pair_rejected_logp[i] = (float)rows.logp[B + i];
+  }
+  for (int g = 0; g < K; ++g) {
+    double reward_hits = 0, logp_hits = 0, chosen = 0, rejected = 0, margins = 0;
+    for (int64_t i = 0; i < B; ++i) {
+      if (b.group_ids[i] != g) continue;
+      reward_hits += margin[i] > 0 ? 1 : 0;
+      logp_hits += rows.logp[i] > rows.logp[B + i] ? 1 : 0;
+      chosen += chosen_reward[i];
+      rejected += rejected_reward[i];
+      margins += margin[i];
+    }
+    double n = count[g] > 0 ? count[g] : 1;
+    if (out.group_loss) out.group_loss[g] = (float)group_loss[g];
+    if (out.group_weight) out.group_weight[g] = (float)weight[g];
+    if (out.group_count) out.group_count[g] = count[g];
+    if (out.group_reward_accuracy) out.group_reward_accuracy[g] = (float)(reward_hits / n);
+    if (out.group_logp_accuracy) out.group_logp_accuracy[g] = (float)(logp_hits / n);
+    if (out.group_chosen_reward) out.group_chosen_reward[g] = (float)(chosen / n);
+    if (out.group_rejected_reward) out.group_rejected_reward[g] = (float)(rejected / n);
+    if (out.group_margin) out.group_margin[g] = (float)(margins / n);
+  }
+  if (!train) return GRPO4J_OK;
+
+  // dJ/dz = coef_r * (onehot(label) - softmax(z)); zero at masked positions.
+  const grpo4j_tokens& tk = b.tokens;
+  for (int64_t p = 0; p < tk.rows * tk.seq_len; ++p) {
+    int64_t r = p / tk.seq_len;
+    int64_t label = load_label(tk.labels, tk.label_type, p);
+    double coef = 0.0;
+    if (label != GRPO4J_IGNORE_INDEX) {
+      coef = r < B ? dJ_dloss[r] * dloss_dsw[r] : dJ_dloss[r - B] * dloss_dsl[r - B];
+    }
+    for (int64_t v = 0; v < tk.vocab; ++v) {
+      int64_t e = p * tk.vocab + v;
+      double g = 0.0;
+      if (label != GRPO4J_IGNORE_INDEX) {
+        double softmax = exp((double)load_logit(tk.logits, tk.logits_type, e) - rows.lse[p]);
+        g = coef * ((v == label ? 1.0 : 0.0) - softmax);
+      }
+      store_logit(b.grad, tk.logits_type, e, (float)g);
+    }
+  }
+  return GRPO4J_OK;
+}
+
+}  // namespace grpo4j
