@@ -20,7 +20,8 @@ import torch.nn.functional as F
 
 FLOAT_TYPES = {"f32": torch.float32, "bf16": torch.bfloat16, "f16": torch.float16}
 LABEL_TYPES = {"i32": torch.int32, "i64": torch.int64}
-# Relative tolerance of the gradient: one rounding to the logits type, plus fp32 arithmetic.
+# Relative tolerance of the gradient (against the exact one rounded to the logits type): fp32 arithmetic, and
+# a rounding that may land one unit in the last place away.
 GRAD_TOL = {"f32": 1e-5, "bf16": 1e-2, "f16": 2e-3}
 # Values are computed from the same input numbers in fp32 with double row sums.
 VALUE_TOL = 2e-5
@@ -141,7 +142,11 @@ def check_case(directory, c, device):
     flags = int(get("flags", torch.int32)[0])
 
     errors = {key: relative_error(got[key], want[key]) for key in want if key != "grad"}
-    grad_diff = got["grad"].to(torch.float64) - want["grad"]
+    # Against the exact gradient rounded to the logits type: what a perfect kernel would return. Without the
+    # rounding, f16's subnormal range (|g| < 6.1e-5, where softmax terms times small coefficients land)
+    # alone gives errors of ~1e-2.
+    rounded = want["grad"].to(FLOAT_TYPES[ft]).to(torch.float64)
+    grad_diff = got["grad"].to(torch.float64) - rounded
     grad_norm = float(want["grad"].norm())
     grad_error = float(grad_diff.norm()) / max(grad_norm, 1e-30) if bool(torch.isfinite(got["grad"]).all()) else math.inf
     worst_key = max(errors, key=errors.get)

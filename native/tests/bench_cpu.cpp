@@ -1,9 +1,10 @@
 // Timing of the CPU backend's fused forward + backward against the machine's own copy bandwidth, measured
 // in the same run: 8 pairs x T = 512 x V = 32000 fp32 logits (16 rows, 1.05 GB), every position labelled.
-// The kernel must read the logits twice and write the gradient once, so its floor is 3 x 1.05 GB at copy
-// bandwidth (copy bandwidth = bytes read + bytes written per second by memcpy of a buffer of that size).
+// The kernel must read the logits twice and write the gradient once, so its floor is 3 x the logits'
+// bytes at copy bandwidth (copy bandwidth = bytes read + bytes written per second by memcpy of a buffer
+// of that size).
 //
-// Usage: bench_cpu [threads (default 2)] [repetitions (default 5)] [seq_len (default 512)]
+// Usage: bench_cpu [threads (default 2)] [repetitions (default 5)] [seq_len (default 512)] [f32|bf16|f16]
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "../src/internal.h"
 #include "grpo4j.h"
 
 namespace {
@@ -46,14 +48,16 @@ int main(int argc, char** argv) {
   const int threads = argc > 1 ? atoi(argv[1]) : 2;
   const int repetitions = argc > 2 ? atoi(argv[2]) : 5;
   const int64_t pairs = 8, seq_len = argc > 3 ? atoll(argv[3]) : 512, vocab = 32000;
+  const char* type_name = argc > 4 ? argv[4] : "f32";
+  const int32_t type = !strcmp(type_name, "bf16") ? GRPO4J_BF16 : !strcmp(type_name, "f16") ? GRPO4J_F16 : GRPO4J_F32;
   const int64_t rows = 2 * pairs, positions = rows * seq_len, elements = positions * vocab;
-  const int64_t bytes = elements * (int64_t)sizeof(float);
+  const int64_t bytes = elements * grpo4j::element_size(type);
 
-  std::vector<float> logits(elements), grad(elements);
+  std::vector<char> logits(bytes), grad(bytes);
   uint32_t state = 12345;
   for (int64_t e = 0; e < elements; ++e) {
     state = state * 1664525u + 1013904223u;
-    logits[e] = (float)(state >> 8) * (8.0f / 16777216.0f) - 4.0f;
+    grpo4j::store_logit(logits.data(), type, e, (float)(state >> 8) * (8.0f / 16777216.0f) - 4.0f);
   }
   std::vector<int32_t> labels(positions);
   for (int64_t p = 0; p < positions; ++p) labels[p] = (int32_t)((p * 7919) % vocab);
@@ -73,7 +77,7 @@ int main(int argc, char** argv) {
   options.weighting = GRPO4J_WEIGHTING_ROBUST;
   options.group_norm = GRPO4J_NORM_BATCH_MEAN;
   grpo4j_batch batch{};
-  batch.tokens = {logits.data(), labels.data(), rows, seq_len, vocab, GRPO4J_F32, GRPO4J_I32};
+  batch.tokens = {logits.data(), labels.data(), rows, seq_len, vocab, type, GRPO4J_I32};
   batch.ref_logps = ref_logps.data();
   batch.group_ids = group_ids.data();
   batch.group_sizes = group_sizes.data();
@@ -113,8 +117,8 @@ int main(int argc, char** argv) {
   // before the kernels, and the fraction is taken per repetition.
   std::vector<double> copies;
   for (int rep = 0; rep < repetitions; ++rep) {
-    const double copy = std::max(copy_bandwidth((char*)grad.data(), (const char*)logits.data(), bytes, 1, 1),
-                                 copy_bandwidth((char*)grad.data(), (const char*)logits.data(), bytes, threads, 1));
+    const double copy = std::max(copy_bandwidth(grad.data(), logits.data(), bytes, 1, 1),
+                                 copy_bandwidth(grad.data(), logits.data(), bytes, threads, 1));
     copies.push_back(copy);
     for (Kernel& k : kernels) {
       const double start = now();
@@ -125,8 +129,8 @@ int main(int argc, char** argv) {
     }
   }
 
-  printf("bench_cpu: %lld pairs x T=%lld x V=%lld fp32 (%.2f GB of logits), %d threads, %d repetitions\n",
-         (long long)pairs, (long long)seq_len, (long long)vocab, bytes / 1e9, threads, repetitions);
+  printf("bench_cpu: %lld pairs x T=%lld x V=%lld %s (%.2f GB of logits), %d threads, %d repetitions\n",
+         (long long)pairs, (long long)seq_len, (long long)vocab, type_name, bytes / 1e9, threads, repetitions);
   printf("memcpy bandwidth (read + write): median %.2f GB/s, range %.2f to %.2f GB/s\n", median(copies) / 1e9,
          *std::min_element(copies.begin(), copies.end()) / 1e9, *std::max_element(copies.begin(), copies.end()) / 1e9);
   for (const Kernel& k : kernels) {

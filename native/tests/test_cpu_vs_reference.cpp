@@ -194,6 +194,19 @@ void test_large_logits(std::mt19937_64& rng, Checker& check) {
   }
 }
 
+// Gradients over 32 MiB go out with non-temporal stores; odd V leaves the rows unaligned. The streamed
+// gradient equals the reference's and, bit for bit, the in-place one (which is not streamed).
+void test_large_gradient(std::mt19937_64& rng, Checker& check) {
+  for (int32_t type : {GRPO4J_F32, GRPO4J_BF16}) {
+    const int64_t seq_len = type == GRPO4J_F32 ? 130 : 260;
+    Case c = random_case(rng, {1, seq_len, 32771, 1}, type, GRPO4J_I32, 2.0, 0.2, -1, -1);
+    compare(check, c, true, 2, false, "large gradient");
+    const Outputs streamed = run_host(c, GRPO4J_BACKEND_CPU, true, 2, false);
+    const Outputs in_place = run_host(c, GRPO4J_BACKEND_CPU, true, 3, true);
+    check.expect(bit_identical(streamed, in_place), "streamed gradient differs from the in-place one");
+  }
+}
+
 // bf16 and fp16 logits: converted on load, accumulated in fp32, gradient rounded to the logits type.
 void test_low_precision(std::mt19937_64& rng, Checker& check) {
   for (int32_t type : {GRPO4J_BF16, GRPO4J_F16}) {
@@ -304,6 +317,19 @@ void test_label_errors(std::mt19937_64& rng, Checker& check) {
     snprintf(needle, sizeof needle, "labels[%lld][%lld] = %lld", (long long)(first / c.seq_len),
              (long long)(first % c.seq_len), (long long)bad);
     expect_error(check, c, GRPO4J_INVALID_ARGUMENT, needle, GRPO4J_FLAG_LABEL_RANGE, "bad label");
+    // grpo4j_sequence_logprobs reports the same position and flag.
+    const grpo4j_tokens tokens = make_batch(c, c.logits.data(), c.labels.data(), nullptr, nullptr, nullptr, nullptr,
+                                            nullptr, grpo4j_outputs{})
+                                     .tokens;
+    for (int32_t backend : {GRPO4J_BACKEND_CPU, GRPO4J_BACKEND_REFERENCE}) {
+      std::vector<float> logps(c.rows());
+      int32_t flags = -1;
+      const grpo4j_exec exec{nullptr, backend, 2};
+      const grpo4j_status status = grpo4j_sequence_logprobs(&tokens, logps.data(), nullptr, &flags, &exec);
+      check.expect(status == GRPO4J_INVALID_ARGUMENT && flags == GRPO4J_FLAG_LABEL_RANGE &&
+                       std::string(grpo4j_last_error()).find(needle) != std::string::npos,
+                   "sequence_logprobs does not report the bad label");
+    }
   }
   // A label error after a non-finite logit reports the non-finite position: the first problem wins.
   Case c = random_case(rng, {4, 20, 50, 2}, GRPO4J_F32, GRPO4J_I32, 1.0, 0.0, -1, -1);
@@ -434,6 +460,7 @@ int main(int argc, char** argv) {
       {"low_precision", test_low_precision},
       {"forward_only", test_forward_only},
       {"in_place", test_in_place},
+      {"large_gradient", test_large_gradient},
       {"determinism", test_determinism},
       {"sequence_logprobs", test_sequence_logprobs},
       {"label_errors", test_label_errors},

@@ -5,18 +5,14 @@
 // each block of a row is computed into an L1-resident buffer before any of it is written, and the label's
 // logit is read before the row is touched, so in place needs no second [rows, T, V] tensor.
 // A gradient larger than the caches, written to its own buffer, goes out with non-temporal stores: they
-// skip the read-for-ownership of every destination line (a third of the traffic otherwise) and do not
-// evict the logits still to be read. Positions are split across threads in contiguous slices; each element
+// skip the read-for-ownership of every destination line (a quarter of the traffic otherwise) and keep
+// lines that nobody reads soon out of the caches. Positions are split across threads in contiguous slices; each element
 // depends only on its position's values, so the output is the same for every thread count. Offsets are
 // 64-bit throughout.
 #include <string.h>
-#include <stdlib.h>
-
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include "cpu_backend.h"
+#include "intrinsics.h"
 #include "thread_pool.h"
 #include "vector_math.h"
 
@@ -27,34 +23,11 @@ namespace {
 // Gradients at least this large stream past the caches (about the last-level cache of a server part).
 constexpr int64_t kStreamingBytes = 32ll << 20;
 
-// Copies a computed block to the gradient.
-GRPO4J_CPU_INLINE void write_out(void* dst, const void* src, int64_t bytes, bool streaming) {
-#if defined(__SSE2__)
-  if (streaming) {
-    char* d = (char*)dst;
-    const char* s = (const char*)src;
-    int64_t head = (int64_t)(-(uintptr_t)d & 15u);
-    if (head > bytes) head = bytes;
-    memcpy(d, s, head);
-    d += head;
-    s += head;
-    bytes -= head;
-    for (; bytes >= 16; bytes -= 16, d += 16, s += 16)
-      _mm_stream_si128((__m128i*)d, _mm_loadu_si128((const __m128i*)s));
-    memcpy(d, s, bytes);
-    return;
-  }
-#endif
-  memcpy(dst, src, bytes);
-}
-
-// Non-temporal stores are weakly ordered: fence them before the pool reports the slice done.
-GRPO4J_CPU_INLINE void finish_streaming(bool streaming) {
-#if defined(__SSE2__)
-  if (streaming) _mm_sfence();
-#else
-  (void)streaming;
-#endif
+void write_out(void* dst, const void* src, int64_t bytes, bool streaming) {
+  if (streaming)
+    stream_copy(dst, src, bytes);
+  else
+    memcpy(dst, src, bytes);
 }
 
 template <int32_t Type>
@@ -66,16 +39,23 @@ GRPO4J_CPU_INLINE void gradient_row(const void* logits_row, void* grad_row, int6
   uint16_t narrowed[Type == GRPO4J_F32 ? 1 : kBlock];
   for (int64_t begin = 0; begin < vocab; begin += kBlock) {
     const int64_t n = vocab - begin < kBlock ? vocab - begin : kBlock;
-    block_negative_scaled_softmax<Type>((const char*)logits_row + begin * esize, block, n, max, log_sum, coef);
+    const void* in = (const char*)logits_row + begin * esize;
     void* out = (char*)grad_row + begin * esize;
-    if (Type == GRPO4J_F32) {
-      write_out(out, block, n * esize, streaming);
-    } else {
-      narrow<Type>(block, narrowed, n);
+    if (Type == GRPO4J_F16) {
+      // Halves go through F16C (where the CPU has it) in both directions, a block at a time.
+      f16_widen((const uint16_t*)in, block, n);
+      block_negative_scaled_softmax<GRPO4J_F32>(block, block, n, max, log_sum, coef);
+      f16_narrow(block, narrowed, n);
       write_out(out, narrowed, n * esize, streaming);
+    } else if (Type == GRPO4J_BF16) {
+      block_negative_scaled_softmax<GRPO4J_BF16>(in, block, n, max, log_sum, coef);
+      narrow<GRPO4J_BF16>(block, narrowed, n);
+      write_out(out, narrowed, n * esize, streaming);
+    } else {
+      block_negative_scaled_softmax<GRPO4J_F32>(in, block, n, max, log_sum, coef);
+      write_out(out, block, n * esize, streaming);
     }
   }
-  finish_streaming(streaming);
   const float label_grad = coef * (1.0f - exp_approx((label_logit - max) - log_sum));
   store_logit(grad_row, Type, label, label_grad);
 }
@@ -101,7 +81,6 @@ void zero_row(void* grad_row, int64_t bytes, bool streaming) {
     const int64_t n = bytes - begin < (int64_t)sizeof zeros ? bytes - begin : (int64_t)sizeof zeros;
     write_out((char*)grad_row + begin, zeros, n, streaming);
   }
-  finish_streaming(streaming);
 }
 
 }  // namespace
@@ -111,8 +90,7 @@ void logits_gradient(const grpo4j_tokens& tk, const TokenLogprobs& stats, const 
   const int64_t positions = tk.rows * tk.seq_len;
   const int64_t vocab = tk.vocab;
   const int64_t row_bytes = vocab * element_size(tk.logits_type);
-  static const int mode = getenv("GS") ? atoi(getenv("GS")) : 1;
-  const bool streaming = mode && grad != tk.logits && positions * row_bytes >= kStreamingBytes;
+  const bool streaming = grad != tk.logits && positions * row_bytes >= kStreamingBytes;
   void (*const row_gradient)(const void*, void*, int64_t, int64_t, float, float, float, bool) =
       tk.logits_type == GRPO4J_F32    ? gradient_row_f32
       : tk.logits_type == GRPO4J_BF16 ? gradient_row_bf16

@@ -3,9 +3,10 @@
 // leaves the cores to libtorch), run their part, and the last one to finish wakes the caller.
 #include "thread_pool.h"
 
+#include <algorithm>
 #include <condition_variable>
+#include <exception>
 #include <mutex>
-#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -32,7 +33,7 @@ class ThreadPool {
     std::lock_guard<std::mutex> region(region_mutex_);
     grow(parts - 1);
     // Parts without a worker (thread creation failed) run on the caller after its own part.
-    const int pooled = parts - 1 < (int)workers_.size() ? parts : (int)workers_.size() + 1;
+    const int pooled = std::min(parts, (int)workers_.size() + 1);
     {
       std::lock_guard<std::mutex> lock(mutex_);
       task_ = task;
@@ -61,8 +62,8 @@ class ThreadPool {
       }
       try {
         workers_.emplace_back([this, part, generation] { work(part, generation); });
-      } catch (const std::system_error&) {
-        return;
+      } catch (const std::exception&) {
+        return;  // run() gives the parts of the missing workers to the caller
       }
     }
   }

@@ -5,7 +5,8 @@
 // and its sum of exp(z - shift) are taken together with shift = the max of the blocks before it, and the
 // running sum is rescaled when a block raises the max (an online softmax at block granularity, with no
 // extra exp per element). m and log S are kept per position (fp32) so that pass 3 can rebuild the softmax
-// without another reduction; keeping them apart, rather than one rounded m + log S, keeps z - m exact.
+// without another reduction; keeping them apart, rather than one rounded m + log S, keeps the exponent
+// z - m - log S accurate when the logits are large.
 // Masked positions (label -100) are never read. Positions are split across threads in contiguous slices;
 // every per-position value is computed the same way whatever the split, and the row sums run after the
 // parallel part in a fixed order, so results are bit-identical for every thread count.
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "cpu_backend.h"
+#include "intrinsics.h"
 #include "thread_pool.h"
 #include "vector_math.h"
 
@@ -51,19 +53,26 @@ GRPO4J_CPU_INLINE SoftmaxStats softmax_stats(const void* row, int64_t vocab) {
   float shift = first - first == 0.0f ? first : 0.0f;
   float max = -INFINITY;
   double sum = 0.0;
+  // Halves are widened a block at a time with F16C (where the CPU has it) and then swept as floats.
+  constexpr int32_t kSweep = Type == GRPO4J_F16 ? GRPO4J_F32 : Type;
+  float widened[Type == GRPO4J_F16 ? kBlock : 1];
   for (int64_t begin = 0; begin < vocab; begin += kBlock) {
     const int64_t n = vocab - begin < kBlock ? vocab - begin : kBlock;
     const void* block = (const char*)row + begin * element_size(Type);
+    if (Type == GRPO4J_F16) {
+      f16_widen((const uint16_t*)block, widened, n);
+      block = widened;
+    }
     float block_max;
-    float block_sum = block_max_sum_exp<Type>(block, n, shift, &block_max);
+    float block_sum = block_max_sum_exp<kSweep>(block, n, shift, &block_max);
     // Terms up to exp(kMaxShiftGap) cannot overflow a float sum of kBlock of them; beyond that (or for
     // +inf) sum again relative to the block's own max.
     if (!(block_max - shift <= kMaxShiftGap)) {
       shift = block_max;
-      block_sum = block_sum_exp<Type>(block, n, shift);
+      block_sum = block_sum_exp<kSweep>(block, n, shift);
     }
     const float new_max = block_max > max ? block_max : max;
-    // sum > 0 implies a finite max so far, block_sum != 0 a block max at or above shift; a NaN stays NaN.
+    // sum > 0 and block_sum != 0 each imply a finite element, so both factors are finite; a NaN stays NaN.
     if (sum > 0.0 && new_max > max) sum *= exp((double)max - (double)new_max);
     if (block_sum != 0.0f) sum += (double)block_sum * exp((double)shift - (double)new_max);
     max = new_max;

@@ -1,9 +1,13 @@
-// Element-wise math for the CPU passes over the logits, written as plain branch-free loops so that GCC
-// vectorises them for whatever instruction set the calling function is compiled for. The hot functions
-// that use these helpers carry GRPO4J_CPU_CLONES: GCC then builds an AVX-512 (x86-64-v4), an AVX2/FMA
+// Element-wise math for the CPU passes over the logits, written as plain branch-free loops that GCC
+// vectorises for whatever instruction set the calling function is compiled for. The hot functions that
+// use these helpers carry GRPO4J_CPU_CLONES: GCC then builds an AVX-512 (x86-64-v4), an AVX2/FMA
 // (x86-64-v3) and a baseline SSE2 copy and picks one at load time (ifunc), so the library runs, unchanged,
 // on any x86-64 and never executes an instruction the CPU lacks. The helpers are always_inline so that
 // each clone gets its own vectorised copy of them.
+//
+// The library is built with -fno-trapping-math: otherwise GCC will not evaluate a float operation whose
+// result a select may discard, turns such selects into branches, and leaves the loop scalar on targets
+// without AVX-512's masked operations.
 //
 // Reductions keep kLanes independent accumulators in a fixed layout and combine them in a fixed order:
 // the result depends only on the data, never on the thread that computes it.
@@ -18,10 +22,14 @@
 
 #define GRPO4J_CPU_INLINE inline __attribute__((always_inline))
 
+// A build may define GRPO4J_CPU_CLONES empty to compile the hot loops for its -march alone (for example
+// to test the baseline SSE2 or the AVX2 code on a machine whose CPU would pick the AVX-512 clone).
+#ifndef GRPO4J_CPU_CLONES
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define GRPO4J_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define GRPO4J_CPU_CLONES
+#endif
 #endif
 
 namespace grpo4j {
@@ -31,8 +39,8 @@ namespace cpu {
 // chains to hide the latency of the adds behind the exp polynomial.
 constexpr int kLanes = 32;
 
-// Elements of one row handled per block: 16 KiB of floats stay in L1 between the max and the sum-exp
-// sweeps (and between the exp and the store of the gradient), so each element comes from memory once.
+// Elements of one row handled per block: 16 KiB of floats stay in L1 for the rare second sweep of pass 1
+// and between the exp and the store of the gradient in pass 3, so each element comes from memory once.
 constexpr int64_t kBlock = 4096;
 
 // A block is summed relative to a shift chosen before its max is known; while its max exceeds the shift
@@ -72,8 +80,8 @@ GRPO4J_CPU_INLINE float exp_approx(float x) {
   p = p * r + 9.99999940e-1f;
   p = p * r + 1.0f;
   const float scale = bits_float((float_bits(t) - float_bits(shifter) + 127u) << 23);
-  // An integer mask rather than a float select: with -ftrapping-math GCC would otherwise turn the select
-  // into a branch around the polynomial and not vectorise it for targets without AVX-512 masking.
+  // An integer mask rather than a float select keeps the polynomial unconditional even without
+  // -fno-trapping-math (see the top of this file).
   const uint32_t keep = x < -87.33654475f ? 0u : 0xffffffffu;
   return bits_float(float_bits(p * scale) & keep);
 }

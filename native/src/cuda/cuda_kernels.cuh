@@ -14,11 +14,12 @@
 namespace grpo4j {
 namespace cuda {
 
-// Flags word and the first flat position that raised a token flag (integer atomics: deterministic).
+// Flags word and the first flat position that raised a token flag (integer atomics: deterministic). The
+// position is kept as its bitwise complement under atomicMax, so that one memset to zero initialises both.
 struct FlagState {
   int32_t flags;
   int32_t reserved;
-  unsigned long long first_bad_position;
+  unsigned long long first_bad_complement;  // ~position of the first bad position; 0: none
 };
 
 // Pass 1: for each position with a label in [0, V): stats[p] = {max_v z, log sum_v exp(z - max)} and
@@ -44,16 +45,16 @@ struct StepArgs {
   const int64_t* group_sizes;  // [K] or NULL
   double* log_alpha;           // [K] or NULL
   int32_t train;
+  int32_t use_shared;  // set by launch_group_step: the arrays below are replaced by shared memory
   grpo4j_outputs out;
   // Workspace.
   FlagState* flags;
-  float* coef;          // [rows], read by pass 3
-  double* row_sum;      // [rows]
-  int32_t* row_count;   // [rows]
-  double* pair_loss;    // [B]
-  double* pair_dchosen; // [B]
-  double* pair_drejected;
-  double* group_sum;       // [K] sum of pair losses
+  float* coef;             // [rows], read by pass 3
+  double* row_sum;         // [rows]
+  int32_t* row_count;      // [rows]
+  double* pair_loss;       // [B]
+  double* pair_dchosen;    // [B]
+  double* pair_drejected;  // [B]
   double* group_norm;      // [K]
   double* group_adjusted;  // [K] L_g + C / sqrt(N_g)
   double* group_alpha;     // [K] log alpha after this call's update

@@ -9,9 +9,13 @@
 // precision: with logits around 1e4 a single fp32 lse would already be off by ~1e-3 in absolute terms.
 // exp(x) is ex2((x - max) * log2 e): x - max is exact for the elements that matter, then one multiply.
 //
-// Input problems become flag bits (integer atomicOr) and the first bad flat position (atomicMin): a label
-// outside [0, V) other than -100, or a non-finite log-sum-exp or labelled logit (NaN or +inf anywhere in the
-// row makes the sum NaN, a row of -inf makes the max -inf). Masked positions are never read.
+// Threads per position come from V (logits_rows.cuh): a warp for short rows (4 positions per 128-thread
+// block), 128/256/512 threads (one block) for long ones; 512 at V = 128256 gives ~8 trips per thread.
+//
+// Input problems become flag bits (integer atomicOr) and the first bad flat position (atomicMax of its
+// complement; kept in the workspace, the ABI has no field for it): a label outside [0, V) other than -100,
+// or a non-finite log-sum-exp or labelled logit (NaN or +inf anywhere in the row makes the sum NaN, a row
+// of -inf makes the max -inf). Masked positions are never read.
 #include <math.h>
 
 #include "cuda_kernels.cuh"
@@ -80,7 +84,7 @@ __device__ __forceinline__ void warp_combine(float& m, float& s) {
 
 __device__ __forceinline__ void raise_flag(FlagState* flags, int32_t bit, int64_t position) {
   atomicOr(&flags->flags, bit);
-  atomicMin(&flags->first_bad_position, (unsigned long long)position);
+  atomicMax(&flags->first_bad_complement, ~(unsigned long long)position);
 }
 
 template <int FT, int kTPP, int kBlock>

@@ -1,0 +1,78 @@
+package dev.grpo4j.cli;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.util.Properties;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * The {@code grpo4j} command line: group-robust preference optimisation (GR-DPO / GR-IPO, Ramesh et al. 2024) on
+ * libtorch. Each job is a subcommand; {@code grpo4j demo} trains plain DPO and GR-DPO on a built-in synthetic
+ * multi-group data set and compares them per group.
+ *
+ * <p>Run as {@code OMP_WAIT_POLICY=PASSIVE java --enable-native-access=ALL-UNNAMED -jar grpo4j.jar <command>}.
+ */
+@Command(name = "grpo4j",
+    mixinStandardHelpOptions = true,
+    versionProvider = Main.Version.class,
+    description = {
+        "Group Robust Preference Optimization (GR-DPO / GR-IPO, Ramesh et al., NeurIPS 2024) on the JVM.",
+        "Not DeepSeek's Group Relative Policy Optimization: nothing here samples completions."},
+    subcommands = {DemoCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+  /** Environment variable libtorch's OpenMP runtime reads once, when the native library loads. */
+  static final String OMP_WAIT_POLICY = "OMP_WAIT_POLICY";
+
+  @Spec
+  private CommandSpec spec;
+
+  public static void main(String[] args) {
+    System.exit(commandLine().execute(args));
+  }
+
+  /** The configured command line, for {@link #main} and for tests that capture its output. */
+  public static CommandLine commandLine() {
+    return new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true);
+  }
+
+  @Override
+  public void run() {
+    throw new ParameterException(spec.commandLine(), "Missing command: choose one of "
+        + spec.subcommands().keySet().stream().filter(name -> !name.equals("help")).toList());
+  }
+
+  /**
+   * Warns when libtorch's OpenMP threads will spin-wait: on small machines that makes every training step
+   * tens of times slower (SPEC §7). The variable must be set before the JVM starts, so a warning is all a
+   * command can do.
+   */
+  static void warnIfOpenMpSpins(PrintWriter err) {
+    String policy = System.getenv(OMP_WAIT_POLICY);
+    if (policy == null || !policy.equalsIgnoreCase("PASSIVE")) {
+      err.println("grpo4j: warning: " + OMP_WAIT_POLICY + " is " + (policy == null ? "not set" : "'" + policy + "'")
+          + "; libtorch's OpenMP threads will spin-wait between operations, which makes small training steps "
+          + "many times slower. Start the JVM with " + OMP_WAIT_POLICY + "=PASSIVE (ci/demo.sh does).");
+      err.flush();
+    }
+  }
+
+  /** Reads the version Maven wrote into the jar at build time. */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() throws IOException {
+      Properties p = new Properties();
+      try (InputStream in = Main.class.getResourceAsStream("version.properties")) {
+        if (in != null) {
+          p.load(in);
+        }
+      }
+      return new String[] {"grpo4j " + p.getProperty("version", "(unknown version)"),
+          "JVM " + System.getProperty("java.vm.name") + " " + Runtime.version()};
+    }
+  }
+}

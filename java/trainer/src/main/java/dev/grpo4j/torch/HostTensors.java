@@ -1,0 +1,51 @@
+package dev.grpo4j.torch;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.MemorySegment;
+import org.bytedeco.pytorch.MemoryFormatOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+/** CPU tensors from Java arrays and back, copied through the tensor's data pointer. */
+final class HostTensors {
+  private HostTensors() {}
+
+  static Tensor longs(long[] values, long... shape) {
+    Tensor t = empty(ScalarType.Long, shape);
+    MemorySegment.copy(values, 0, data(t), JAVA_LONG, 0, values.length);
+    return t;
+  }
+
+  static Tensor ints(int[] values, long... shape) {
+    Tensor t = empty(ScalarType.Int, shape);
+    MemorySegment.copy(values, 0, data(t), JAVA_INT, 0, values.length);
+    return t;
+  }
+
+  static Tensor floats(float[] values, long... shape) {
+    Tensor t = empty(ScalarType.Float, shape);
+    MemorySegment.copy(values, 0, data(t), JAVA_FLOAT, 0, values.length);
+    return t;
+  }
+
+  /** Every element of a float32 tensor (any layout). */
+  static float[] toFloats(Tensor t) {
+    Tensor dense = t.detach().contiguous();
+    float[] out = new float[(int) dense.numel()];
+    MemorySegment.copy(data(dense), JAVA_FLOAT, 0, out, 0, out.length);
+    return out;
+  }
+
+  private static Tensor empty(ScalarType type, long... shape) {
+    return torch.empty(shape, new TensorOptions(type), new MemoryFormatOptional());
+  }
+
+  private static MemorySegment data(Tensor t) {
+    return MemorySegment.ofAddress(t.data_ptr().address()).reinterpret(t.nbytes());
+  }
+}

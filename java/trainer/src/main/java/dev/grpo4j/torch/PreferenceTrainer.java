@@ -1,0 +1,136 @@
+package dev.grpo4j.torch;
+
+import dev.grpo4j.LossResult;
+import dev.grpo4j.SequenceLogProbs;
+import java.util.Objects;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.BoolOptional;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Optimizer;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorArrayRefOptional;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * Preference optimisation of a {@link CausalLm} with the fused loss: per step the policy forward, one
+ * {@link TorchPreferenceLoss} call (objective, group-weight update, {@code dJ/dlogits}), backpropagation from that
+ * gradient and an optimizer step. The method (DPO, IPO, their group-robust and importance-sampled forms) is the
+ * loss's configuration; this class is the same for all of them.
+ *
+ * <p>Each step and each evaluation chunk runs in its own {@code PointerScope}, so the native memory of its tensors
+ * is freed when it ends rather than when the garbage collector gets to it.
+ *
+ * <p>The loss gradient is written over the logits (no second {@code [2B, T, V]} buffer). That is sound when autograd
+ * did not save the logits for the model's own backward, as with a linear LM head; a model that transforms its
+ * logits after the head (e.g. soft-capping) makes libtorch's backward fail with an in-place modification error
+ * rather than compute a wrong gradient.
+ */
+@SuppressWarnings("try") // PointerScope and NoGradGuard act by existing; the bodies never name them
+public final class PreferenceTrainer {
+  private final CausalLm model;
+  private final Optimizer optimizer;
+  private final TorchPreferenceLoss loss;
+
+  /**
+   * @param model the policy, trained in place
+   * @param optimizer an optimizer over the model's parameters
+   * @param loss the preference loss; its group-weight state advances with every {@link #step}
+   */
+  public PreferenceTrainer(CausalLm model, Optimizer optimizer, TorchPreferenceLoss loss) {
+    this.model = Objects.requireNonNull(model, "model");
+    this.optimizer = Objects.requireNonNull(optimizer, "optimizer");
+    this.loss = Objects.requireNonNull(loss, "loss");
+  }
+
+  /** One optimisation step on the given pairs of {@code data} (which must carry reference log-probs). */
+  public LossResult step(EncodedPairs data, int[] pairs) {
+    try (PointerScope scope = new PointerScope()) {
+      EncodedPairs.Batch batch = data.batch(pairs);
+      optimizer.zero_grad();
+      Tensor logits = model.forward(batch.inputIds());
+      TorchPreferenceLoss.Result r = loss.forwardBackward(logits, batch.labels(), batch.refLogps(), batch.groupIds(),
+          logits.detach());
+      logits.backward(r.grad(), new BoolOptional(), false, new TensorArrayRefOptional());
+      optimizer.step();
+      return r.lossResult();
+    }
+  }
+
+  /**
+   * Per-group loss and reward accuracy of the current policy over every pair of {@code data}, in chunks of
+   * {@code chunkPairs} pairs; no gradient, no group-weight update.
+   */
+  public GroupEvaluation evaluate(EncodedPairs data, int chunkPairs) {
+    int n = data.size();
+    float[] pairLosses = new float[n];
+    float[] margins = new float[n];
+    int[] groups = new int[n];
+    try (NoGradGuard noGrad = new NoGradGuard()) {
+      for (int start = 0; start < n; start += chunkPairs) {
+        int[] pairs = range(start, Math.min(n, start + chunkPairs));
+        try (PointerScope scope = new PointerScope()) {
+          EncodedPairs.Batch batch = data.batch(pairs);
+          Tensor logits = model.forward(batch.inputIds());
+          LossResult r = loss.evaluate(logits, batch.labels(), batch.refLogps(), batch.groupIds());
+          System.arraycopy(r.pairLosses(), 0, pairLosses, start, pairs.length);
+          System.arraycopy(r.margins(), 0, margins, start, pairs.length);
+        }
+        for (int i : pairs) {
+          groups[i] = data.group(i);
+        }
+      }
+    }
+    return GroupEvaluation.of(loss.loss().groups(), pairLosses, margins, groups);
+  }
+
+  /**
+   * {@code data} with the sequence log-probs of {@code reference} attached, computed once in chunks of
+   * {@code chunkPairs} pairs: the reference model is frozen, so its log-probs are a property of the data.
+   */
+  public static EncodedPairs withReference(CausalLm reference, EncodedPairs data, TorchPreferenceLoss loss,
+                                           int chunkPairs) {
+    int n = data.size();
+    float[] chosen = new float[n];
+    float[] rejected = new float[n];
+    try (NoGradGuard noGrad = new NoGradGuard()) {
+      for (int start = 0; start < n; start += chunkPairs) {
+        int[] pairs = range(start, Math.min(n, start + chunkPairs));
+        try (PointerScope scope = new PointerScope()) {
+          Tensor logits = reference.forward(data.inputIds(pairs));
+          SequenceLogProbs logps = loss.sequenceLogProbs(logits, data.labels(pairs));
+          float[] values = logps.logProbs();
+          System.arraycopy(values, 0, chosen, start, pairs.length);
+          System.arraycopy(values, pairs.length, rejected, start, pairs.length);
+        }
+      }
+    }
+    return data.withReference(chosen, rejected);
+  }
+
+  /**
+   * One supervised fine-tuning step on the chosen responses of {@code pairs} (mean next-token cross-entropy over
+   * the response positions), the usual stage before preference optimisation.
+   *
+   * @return the step's loss
+   */
+  public static double supervisedStep(CausalLm model, Optimizer optimizer, EncodedPairs data, int[] pairs) {
+    try (PointerScope scope = new PointerScope()) {
+      optimizer.zero_grad();
+      Tensor logits = model.forward(data.chosenInputIds(pairs));
+      Tensor labels = data.chosenLabels(pairs);
+      // cross_entropy skips label -100 (its default ignore_index), the same mask the preference loss uses.
+      Tensor nll = torch.cross_entropy(logits.view(-1, logits.size(2)), labels.view(-1));
+      nll.backward();
+      optimizer.step();
+      return nll.item_float();
+    }
+  }
+
+  private static int[] range(int from, int to) {
+    int[] out = new int[to - from];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = from + i;
+    }
+    return out;
+  }
+}
