@@ -11,7 +11,7 @@ junit_version=1.13.4
 ./mvnw -B -ntp -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:$junit_version \
   -DoutputDirectory=.gpu
 rm -rf .gpu/jre .gpu/core.jar .gpu/test-classes
-"$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,java.management,jdk.unsupported,java.xml \
+"$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,java.management,jdk.unsupported,java.xml,jdk.zipfs \
   --strip-debug --no-header-files --no-man-pages --compress=zip-9 --output .gpu/jre
 cp java/core/target/grpo4j-core-*.jar .gpu/core.jar
 cp -r java/core/target/test-classes .gpu/test-classes

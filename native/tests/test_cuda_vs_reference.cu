@@ -1,7 +1,7 @@
 // The CUDA backend against the double-precision REFERENCE backend on random cases of awkward shapes, every
 // option, in place, forward-only, grpo4j_sequence_logprobs, input flags, determinism (two runs bit-identical)
-// and one large case (T = 2048, 2B = 8 rows, V = 128256, bf16) checked against the CPU backend and an
-// exact host computation of the sequence log-probs.
+// and a large case per type (T = 2048, 2B = 8 rows = 16384 tokens, V = 128256; f32, bf16, f16) checked
+// against the CPU backend and an exact host computation of the sequence log-probs.
 //
 //   test_cuda_vs_reference            all tests; exit 0 when all pass, 1 otherwise, 77 without a GPU
 //   test_cuda_vs_reference --small    small shapes only (for compute-sanitizer)
@@ -711,63 +711,65 @@ void compare_grad_parallel(Checker& ck, const Case& c, const std::vector<uint8_t
   }
 }
 
-void register_large_test() {
-  add("large_T2048_rows8_V128256_bf16", false, [](Checker& ck) {
-    using clock = std::chrono::steady_clock;
-    const auto start = clock::now();
-    auto seconds = [&]() { return std::chrono::duration<double>(clock::now() - start).count(); };
-    Case c = make_case(2000, {4, 2048, 1, 3}, GRPO4J_BF16, GRPO4J_I32, 1.0, 0.0);
-    c.vocab = 128256;
-    c.logits.resize((size_t)c.elements() * 2);
-    {
-      DeviceBuffer generated(c.logits.size());
-      fill_normal<<<4096, 256>>>(generated.get(), c.logits_type, c.elements(), 2024, 2.0f);
-      require_cuda(cudaGetLastError(), "fill_normal");
-      download(c.logits.data(), generated.get(), c.logits.size());
-      require(grpo4j_cuda_synchronize(nullptr), "synchronize");
-    }
-    // Prompt-like masked prefixes of different lengths, and padding at the end of one row.
-    std::mt19937_64 rng(2001);
-    for (int64_t r = 0; r < c.rows(); ++r) {
-      const int64_t prompt = (int64_t)(rng() % 300);
-      for (int64_t t = 0; t < c.seq_len; ++t) {
-        const int64_t label = (t < prompt || (r == 5 && t > 1500)) ? GRPO4J_IGNORE_INDEX : (int64_t)(rng() % c.vocab);
-        set_label(c, r * c.seq_len + t, label);
+void register_large_tests() {
+  for (int32_t type : {GRPO4J_F32, GRPO4J_BF16, GRPO4J_F16}) {
+    add(std::string("large_T2048_rows8_V128256_") + type_name(type), false, [type](Checker& ck) {
+      using clock = std::chrono::steady_clock;
+      const auto start = clock::now();
+      auto seconds = [&]() { return std::chrono::duration<double>(clock::now() - start).count(); };
+      Case c = make_case(2000 + type, {4, 2048, 1, 3}, type, GRPO4J_I32, 1.0, 0.0);
+      c.vocab = 128256;
+      c.logits.resize((size_t)c.elements() * grpo4j::element_size(type));
+      {
+        DeviceBuffer generated(c.logits.size());
+        fill_normal<<<4096, 256>>>(generated.get(), c.logits_type, c.elements(), 2024, 2.0f);
+        require_cuda(cudaGetLastError(), "fill_normal");
+        download(c.logits.data(), generated.get(), c.logits.size());
+        require(grpo4j_cuda_synchronize(nullptr), "synchronize");
       }
-    }
-    c.options.loss_type = GRPO4J_LOSS_DPO;
-    c.options.group_norm = GRPO4J_NORM_DATASET_FREQUENCY;
-    // Reference log-probs near the policy's, so that beta * h is O(1) and the gradient is not saturated.
-    const std::vector<double> exact = exact_row_logprobs(c);
-    std::normal_distribution<double> noise(0.0, 5.0);
-    for (int64_t r = 0; r < c.rows(); ++r) c.ref_logps[r] = (float)(exact[r] + noise(rng));
-    fprintf(stderr, "  [large] inputs and exact log-probs ready at %.1f s\n", seconds());
+      // Prompt-like masked prefixes of different lengths, and padding at the end of one row.
+      std::mt19937_64 rng(2001);
+      for (int64_t r = 0; r < c.rows(); ++r) {
+        const int64_t prompt = (int64_t)(rng() % 300);
+        for (int64_t t = 0; t < c.seq_len; ++t) {
+          const int64_t label = (t < prompt || (r == 5 && t > 1500)) ? GRPO4J_IGNORE_INDEX : (int64_t)(rng() % c.vocab);
+          set_label(c, r * c.seq_len + t, label);
+        }
+      }
+      c.options.loss_type = GRPO4J_LOSS_DPO;
+      c.options.group_norm = GRPO4J_NORM_DATASET_FREQUENCY;
+      // Reference log-probs near the policy's, so that beta * h is O(1) and the gradient is not saturated.
+      const std::vector<double> exact = exact_row_logprobs(c);
+      std::normal_distribution<double> noise(0.0, 5.0);
+      for (int64_t r = 0; r < c.rows(); ++r) c.ref_logps[r] = (float)(exact[r] + noise(rng));
+      fprintf(stderr, "  [large] inputs and exact log-probs ready at %.1f s\n", seconds());
 
-    CudaRun run;
-    const Outputs cuda = run_cuda(c, run);
-    ck.expect(cuda.status == GRPO4J_OK, cuda.error.c_str());
-    const Outputs again = run_cuda(c, run);
-    ck.expect(identical(cuda, again), "two runs of the large case differ");
-    fprintf(stderr, "  [large] two CUDA runs done at %.1f s\n", seconds());
+      CudaRun run;
+      const Outputs cuda = run_cuda(c, run);
+      ck.expect(cuda.status == GRPO4J_OK, cuda.error.c_str());
+      const Outputs again = run_cuda(c, run);
+      ck.expect(identical(cuda, again), "two runs of the large case differ");
+      fprintf(stderr, "  [large] two CUDA runs done at %.1f s\n", seconds());
 
-    // Sequence log-probs against the exact double computation.
-    double worst = 0;
-    for (int64_t i = 0; i < c.pairs; ++i) {
-      worst = fmax(worst, fabs(cuda.pair_chosen_logp[i] - exact[i]));
-      worst = fmax(worst, fabs(cuda.pair_rejected_logp[i] - exact[c.pairs + i]));
-    }
-    const double logp_tolerance = 2e-6 * (double)c.seq_len * (1.0 + log((double)c.vocab));
-    fprintf(stderr, "  [large] max |s_cuda - s_exact| = %.3g (tolerance %.3g)\n", worst, logp_tolerance);
-    ck.expect(worst <= logp_tolerance, "sequence log-probs off the exact values");
+      // Sequence log-probs against the exact double computation.
+      double worst = 0;
+      for (int64_t i = 0; i < c.pairs; ++i) {
+        worst = fmax(worst, fabs(cuda.pair_chosen_logp[i] - exact[i]));
+        worst = fmax(worst, fabs(cuda.pair_rejected_logp[i] - exact[c.pairs + i]));
+      }
+      const double logp_tolerance = 2e-6 * (double)c.seq_len * (1.0 + log((double)c.vocab));
+      fprintf(stderr, "  [large] max |s_cuda - s_exact| = %.3g (tolerance %.3g)\n", worst, logp_tolerance);
+      ck.expect(worst <= logp_tolerance, "sequence log-probs off the exact values");
 
-    // Everything else against the CPU backend (the reference would take minutes here).
-    const Outputs cpu = run_host(c, GRPO4J_BACKEND_CPU, true, 0, true);
-    ck.expect(cpu.status == GRPO4J_OK, cpu.error.c_str());
-    fprintf(stderr, "  [large] CPU backend done at %.1f s\n", seconds());
-    ck.outputs(c, cuda, cpu, false, 1e-4);
-    compare_grad_parallel(ck, c, cuda.grad, cpu.grad, grad_rtol(c.logits_type));
-    fprintf(stderr, "  [large] compared at %.1f s\n", seconds());
-  });
+      // Everything else against the CPU backend (the reference would take minutes here).
+      const Outputs cpu = run_host(c, GRPO4J_BACKEND_CPU, true, 0, true);
+      ck.expect(cpu.status == GRPO4J_OK, cpu.error.c_str());
+      fprintf(stderr, "  [large] CPU backend done at %.1f s\n", seconds());
+      ck.outputs(c, cuda, cpu, false, 1e-4);
+      compare_grad_parallel(ck, c, cuda.grad, cpu.grad, grad_rtol(c.logits_type));
+      fprintf(stderr, "  [large] compared at %.1f s\n", seconds());
+    });
+  }
 }
 
 // ---- --dump: inputs and CUDA outputs for ci/torch_oracle.py ---------------------------------------------
@@ -906,7 +908,7 @@ int main(int argc, char** argv) {
   register_special_tests();
   register_flag_tests();
   register_determinism_tests();
-  register_large_test();
+  register_large_tests();
 
   int passed = 0, failed = 0;
   for (const Test& t : g_tests) {

@@ -35,7 +35,7 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code grpo4j demo}: the paper's problem in under a minute on a CPU. Generates the {@link DemoData} set (four
+ * {@code grpo4j demo}: the paper's problem in well under a minute on a CPU. Generates the {@link DemoData} set (four
  * groups, 60/25/10/5 % of the training pairs, disagreeing on half of the questions), fine-tunes a tiny byte-level
  * transformer on the chosen responses, freezes it as the reference, then trains plain DPO and GR-DPO from those
  * same weights with the same batches and budget through the fused loss, and compares them per group on the test
@@ -45,7 +45,6 @@ import picocli.CommandLine.Spec;
  * into the output folder; prints progress on stderr and the table on stdout.
  */
 @Command(name = "demo",
-    mixinStandardHelpOptions = true,
     sortOptions = false,
     description = {
         "Trains plain DPO and GR-DPO on a built-in synthetic data set of four labeller groups of very different "
@@ -53,14 +52,21 @@ import picocli.CommandLine.Spec;
             + "and reward accuracy. CPU only; well under a minute on two cores.",
         ""})
 public final class DemoCommand implements Callable<Integer> {
-  /** Pairs per training batch. */
+  /** Pairs per training batch: the 5 % group is in most batches (1.6 pairs on average) without dominating any. */
   static final int BATCH_PAIRS = 32;
-  /** Model width of the tiny transformer. */
-  static final int WIDTH = Integer.getInteger("width",64);
-  static final double SFT_LEARNING_RATE = Double.parseDouble(System.getProperty("sftlr","3e-3"));
-  static final double LEARNING_RATE = Double.parseDouble(System.getProperty("lr","1e-3"));
-  static final double BETA = Double.parseDouble(System.getProperty("beta","0.1"));
-  static final double ETA = Double.parseDouble(System.getProperty("eta","0.05"));
+  /** Model width of the tiny transformer: about 70k parameters, a step takes milliseconds on a CPU. */
+  static final int WIDTH = 64;
+  /** Adam-style rate for a model this small; 1e-3 learns the same way but needs about twice the steps. */
+  static final double SFT_LEARNING_RATE = 3e-3;
+  static final double LEARNING_RATE = 3e-3;
+  /** TRL's default DPO temperature. */
+  static final double BETA = 0.1;
+  /**
+   * Weight step size: a group whose loss stays 0.25 above another's gains a factor e (2.7) of weight on it in 80
+   * steps, well within a run, while one noisy batch (a rare group's DATASET_FREQUENCY loss jumps between 0 and a
+   * few times its mean) moves the weights by a few percent.
+   */
+  static final double ETA = 0.05;
   private static final int EVAL_CHUNK_PAIRS = 256;
 
   /** A method of the comparison: plain DPO and its group-robust form differ only in the weighting. */
@@ -80,7 +86,7 @@ public final class DemoCommand implements Callable<Integer> {
       description = "Seed of the data, the model's initial weights and the batch order (default: ${DEFAULT-VALUE}).")
   private long seed;
 
-  @Option(names = "--steps", defaultValue = "300",
+  @Option(names = "--steps", defaultValue = "600",
       description = "Preference-optimisation steps per method, " + BATCH_PAIRS + " pairs each "
           + "(default: ${DEFAULT-VALUE}).")
   private int steps;
@@ -135,7 +141,8 @@ public final class DemoCommand implements Callable<Integer> {
     double seconds = (System.nanoTime() - started) / 1e9;
     String table = DemoReport.table(groupSizes, results);
     stdout.println();
-    stdout.println("Test split, per group (loss: mean DPO loss; acc: reward accuracy, share of pairs with margin > 0):");
+    stdout.println("Test split, per group. loss: mean DPO loss; acc: reward accuracy (share of pairs with a "
+        + "positive margin); weight: GR-DPO's final group weight.");
     stdout.println();
     stdout.print(table);
     stdout.println();
@@ -228,30 +235,35 @@ public final class DemoCommand implements Callable<Integer> {
     return String.format(Locale.ROOT, """
         # grpo4j demo: DPO vs GR-DPO
 
-        Group Robust Preference Optimization (Ramesh et al., NeurIPS 2024) on a synthetic data set where four
-        labeller groups of very different sizes answer the same %d questions and disagree on %d of them.
+        Group Robust Preference Optimization (Ramesh et al., NeurIPS 2024) against plain DPO on a synthetic data
+        set where four labeller groups of very different sizes rank the same four answers to %d questions and
+        disagree on %d of them.
 
         ## Test split, per group
 
-        `loss`: mean DPO loss of the group's test pairs; `acc`: reward accuracy, the share of pairs whose
-        implicit reward margin is positive; `weight`: GR-DPO's group weight at the end of training.
+        `loss`: mean DPO loss of the group's test pairs; `acc`: reward accuracy, the share of pairs whose implicit
+        reward margin is positive; `weight`: GR-DPO's group weight at the end of training. Worst group: the highest
+        loss and the lowest accuracy over the groups; loss imbalance: highest minus lowest group loss.
 
         %s
         ## Settings
 
         - command: `grpo4j demo --seed %d --steps %d --sft-steps %d --threads %d`
-        - data: %d training pairs per group %s (shares %s), %d test pairs (every group, every question's
-          held-out comparison); prompts name the group, answers are %s
-        - model: byte-level causal transformer, width %d, one attention + MLP block, AdamW
-        - SFT: %d steps on the chosen responses, lr %s; the result is the frozen reference model
-        - DPO and GR-DPO: %d steps of %d pairs each from the same weights and batches, lr %s, beta %s;
-          GR-DPO with eta %s, DATASET_FREQUENCY group losses, chi 1
+        - data: prompts name the group and the question (e.g. `%s`), answers %s; on a contested question each
+          group ranks a different answer first. Training: %d pairs, %s per group, each comparing neighbours in
+          the group's ranking. Test: %d pairs, for every group and question the comparisons of answers two or
+          three places apart, whose order follows from the trained ones by transitivity.
+        - model: byte-level causal transformer (one attention + MLP block, width %d), AdamW
+        - SFT: %d steps of %d chosen responses, lr %s; the result is the frozen reference model and the
+          starting point of both methods
+        - DPO and GR-DPO: %d steps of %d pairs each, the same batches in the same order, lr %s, beta %s, through
+          the fused loss; GR-DPO with eta %s, DATASET_FREQUENCY group losses, chi 1
         - wall time: %.1f s
         """,
-        data.questions().size(), contested, table, seed, steps, sftSteps, threads, data.train().size(),
-        Arrays.toString(data.trainGroupSizes()), DemoData.GROUP_SHARES, data.test().size(),
-        DemoData.ANSWERS.stream().map(String::strip).toList(), WIDTH, sftSteps, SFT_LEARNING_RATE, steps, BATCH_PAIRS,
-        LEARNING_RATE, BETA, ETA, seconds);
+        data.questions().size(), contested, table, seed, steps, sftSteps, threads,
+        data.prompt(0, 0), DemoData.ANSWERS.stream().map(String::strip).toList(),
+        data.train().size(), Arrays.toString(data.trainGroupSizes()), data.test().size(), WIDTH, sftSteps,
+        BATCH_PAIRS, SFT_LEARNING_RATE, steps, BATCH_PAIRS, LEARNING_RATE, BETA, ETA, seconds);
   }
 
   /** Periodic progress lines: about ten per stage, each with the mean objective since the previous line. */

@@ -1,7 +1,6 @@
 package dev.grpo4j.cli;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
@@ -20,13 +19,12 @@ import java.util.Set;
  * ({@code "g2:kqzvm="}), so one policy can in principle serve every group; what it learns within a budget depends
  * on how the objective weighs the groups.
  *
- * <p>A pair compares two answers to one question, chosen = the one the pair's group ranks higher. For every group
- * and question one comparison is held out: two answers at least two places apart in that group's ranking, picked
- * at random. The test split holds exactly these (the same number of pairs for every group); the training split draws
- * the group's pairs from its other five comparisons, in the proportions {@link #GROUP_SHARES}. The held-out order
- * follows from the trained ones by transitivity (a &gt; b &gt; c gives a &gt; c), so a model that learned a
- * group's ranking of a question, rather than memorised its pairs, gets the test pairs right; comparisons of
- * neighbours in the ranking are never held out, because nothing else in the data implies them.
+ * <p>A pair compares two answers to one question, chosen = the one the pair's group ranks higher. The training
+ * split holds, per group, only comparisons of neighbours in that group's ranking (first vs second, second vs third,
+ * third vs fourth), drawn in the proportions {@link #GROUP_SHARES}; the test split holds every comparison of
+ * answers two or three places apart, for every group and question (the same number of pairs for every group). The
+ * test order follows from the trained one by transitivity (a &gt; b &gt; c gives a &gt; c): a model that learned
+ * a group's ranking of a question, rather than memorised its pairs, gets the test pairs right.
  *
  * <p>Everything is a function of the seed: the same seed gives the same questions, rankings and pairs.
  */
@@ -89,15 +87,12 @@ public final class DemoData {
   private final List<Pair> train;
   private final List<Pair> test;
   private final long[] trainGroupSizes;
-  private final int[][][] heldOut;
 
-  private DemoData(List<Question> questions, List<Pair> train, List<Pair> test, long[] trainGroupSizes,
-                   int[][][] heldOut) {
+  private DemoData(List<Question> questions, List<Pair> train, List<Pair> test, long[] trainGroupSizes) {
     this.questions = List.copyOf(questions);
     this.train = List.copyOf(train);
     this.test = List.copyOf(test);
     this.trainGroupSizes = trainGroupSizes;
-    this.heldOut = heldOut;
   }
 
   /** The default-size data set for {@code seed}. */
@@ -121,30 +116,14 @@ public final class DemoData {
     }
 
     int groups = GROUP_SHARES.size();
-    int[][][] heldOut = new int[groups][questions.size()][];
-    for (int g = 0; g < groups; g++) {
-      for (int q = 0; q < questions.size(); q++) {
-        List<Integer> ranking = ranking(questions.get(q), g);
-        List<int[]> distant = new ArrayList<>();
-        for (int[] c : comparisons()) {
-          if (Math.abs(ranking.indexOf(c[0]) - ranking.indexOf(c[1])) >= 2) {
-            distant.add(c);
-          }
-        }
-        heldOut[g][q] = distant.get(rng.nextInt(distant.size()));
-      }
-    }
-
     long[] groupSizes = groupSizes(size.trainPairs());
     List<Pair> train = new ArrayList<>();
     for (int g = 0; g < groups; g++) {
       for (long i = 0; i < groupSizes[g]; i++) {
         int q = rng.nextInt(questions.size());
-        List<int[]> seen = new ArrayList<>(comparisons());
-        int[] held = heldOut[g][q];
-        seen.removeIf(c -> Arrays.equals(c, held));
-        int[] c = seen.get(rng.nextInt(seen.size()));
-        train.add(pair(questions, g, q, c[0], c[1]));
+        List<Integer> ranking = ranking(questions.get(q), g);
+        int place = rng.nextInt(ranking.size() - 1);
+        train.add(pair(questions, g, q, ranking.get(place), ranking.get(place + 1)));
       }
     }
     // Shuffled so that a prefix of the split (e.g. for a quick look) holds every group.
@@ -153,10 +132,15 @@ public final class DemoData {
     List<Pair> test = new ArrayList<>();
     for (int g = 0; g < groups; g++) {
       for (int q = 0; q < questions.size(); q++) {
-        test.add(pair(questions, g, q, heldOut[g][q][0], heldOut[g][q][1]));
+        List<Integer> ranking = ranking(questions.get(q), g);
+        for (int hi = 0; hi < ranking.size(); hi++) {
+          for (int lo = hi + 2; lo < ranking.size(); lo++) {
+            test.add(pair(questions, g, q, ranking.get(hi), ranking.get(lo)));
+          }
+        }
       }
     }
-    return new DemoData(questions, train, test, groupSizes, heldOut);
+    return new DemoData(questions, train, test, groupSizes);
   }
 
   /** Number of groups K. */
@@ -189,11 +173,6 @@ public final class DemoData {
   /** Answer indices, best first, as group {@code group} ranks them for question {@code question}. */
   public List<Integer> ranking(int group, int question) {
     return ranking(questions.get(question), group);
-  }
-
-  /** The answers (indices, ascending) of the comparison of {@code question} held out for {@code group}'s test. */
-  public List<Integer> heldOut(int group, int question) {
-    return List.of(heldOut[group][question][0], heldOut[group][question][1]);
   }
 
   /** Display name of a group. */
@@ -246,16 +225,6 @@ public final class DemoData {
       assigned++;
     }
     return sizes;
-  }
-
-  private static List<int[]> comparisons() {
-    List<int[]> out = new ArrayList<>();
-    for (int a = 0; a < ANSWERS.size(); a++) {
-      for (int b = a + 1; b < ANSWERS.size(); b++) {
-        out.add(new int[] {a, b});
-      }
-    }
-    return out;
   }
 
   private static String randomLetters(Random rng) {

@@ -18,6 +18,8 @@ import picocli.CommandLine.Spec;
  * <p>Run as {@code OMP_WAIT_POLICY=PASSIVE java --enable-native-access=ALL-UNNAMED -jar grpo4j.jar <command>}.
  */
 @Command(name = "grpo4j",
+    // Inherited: every subcommand gets -h/--help and -V/--version without repeating them.
+    scope = CommandLine.ScopeType.INHERIT,
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = {

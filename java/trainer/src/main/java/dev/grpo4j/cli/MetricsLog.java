@@ -26,10 +26,12 @@ final class MetricsLog implements AutoCloseable {
    *     each group's share of the batch
    * @param groupPairs pairs of each group in the batch
    */
-  record Step(int step, String method, double loss, double worstGroupLoss, float[] groupLosses,
+  record Step(int step, String method, float loss, float worstGroupLoss, float[] groupLosses,
               float[] groupWeights, int[] groupPairs) {
     static Step of(int step, String method, LossResult r) {
-      return new Step(step, method, r.loss(), r.worstGroupLoss(), r.groupLosses(), r.groupWeights(), r.groupCounts());
+      // The kernel computes in float32; widening to double would only print digits it never had.
+      return new Step(step, method, (float) r.loss(), (float) r.worstGroupLoss(), r.groupLosses(), r.groupWeights(),
+          r.groupCounts());
     }
   }
 

@@ -19,6 +19,7 @@ public interface CausalLm {
    * Copies {@code source}'s parameter values into this model's (same architecture), e.g. to start several runs
    * from the same weights.
    */
+  @SuppressWarnings("try") // the guard acts by existing; the body never names it
   default void copyWeightsFrom(CausalLm source) {
     TensorVector to = parameters();
     TensorVector from = source.parameters();
