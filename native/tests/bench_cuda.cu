@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "../src/internal.h"
+#include "fill_normal.cuh"
 #include "grpo4j.h"
 
 namespace {
@@ -39,22 +40,6 @@ void check(grpo4j_status status, const char* what) {
   if (status != GRPO4J_OK) {
     fprintf(stderr, "FATAL: %s: status %d: %s\n", what, (int)status, grpo4j_last_error());
     exit(1);
-  }
-}
-
-__device__ uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-__global__ void fill_normal(void* out, int32_t type, int64_t n, uint64_t seed, float scale) {
-  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-    const uint64_t h = splitmix64(seed ^ ((uint64_t)i * 0xd1b54a32d192ed03ull));
-    const float u1 = ((float)(h >> 40) + 1.0f) * 5.9604645e-8f;
-    const float u2 = (float)(h & 0xffffffu) * 5.9604645e-8f;
-    grpo4j::store_logit(out, type, i, scale * sqrtf(-2.0f * logf(u1)) * cospif(2.0f * u2));
   }
 }
 
@@ -145,7 +130,7 @@ int main(int argc, char** argv) {
     void *src, *dst;
     check(cudaMalloc(&src, bytes), "cudaMalloc");
     check(cudaMalloc(&dst, bytes), "cudaMalloc");
-    fill_normal<<<4096, 256, 0, stream>>>(src, GRPO4J_F32, (int64_t)(bytes / 4), 7, 1.0f);
+    grpo4j_test::fill_normal<<<4096, 256, 0, stream>>>(src, GRPO4J_F32, (int64_t)(bytes / 4), 7, 1.0f);
     check(cudaGetLastError(), "fill_normal");
     const Timing t = time_runs(
         stream, warmup, iters, [](int) {},
@@ -188,7 +173,7 @@ int main(int argc, char** argv) {
       check(cudaMalloc(&outputs, 4096), "cudaMalloc");
       for (int c = 0; c < copies; ++c) {
         // Same values in every copy (the copies only spread the addresses), so ref_logps fit them all.
-        fill_normal<<<8192, 256, 0, stream>>>(logits[c], type, positions * s.vocab, 100, 2.0f);
+        grpo4j_test::fill_normal<<<8192, 256, 0, stream>>>(logits[c], type, positions * s.vocab, 100, 2.0f);
         check(cudaGetLastError(), "fill_normal");
       }
       check(cudaMemcpyAsync(pristine, logits[0], logit_bytes, cudaMemcpyDeviceToDevice, stream), "copy");

@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "fill_normal.cuh"
 #include "test_util.h"
 
 using namespace grpo4j_test;
@@ -623,24 +624,6 @@ void register_determinism_tests() {
 
 // ---- the large case -------------------------------------------------------------------------------------
 
-__device__ uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-// Normal(0, scale) logits by Box-Muller on a counter hash: billions of values in milliseconds.
-__global__ void fill_normal(void* out, int32_t type, int64_t n, uint64_t seed, float scale) {
-  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-    const uint64_t h = splitmix64(seed ^ ((uint64_t)i * 0xd1b54a32d192ed03ull));
-    const float u1 = ((float)(h >> 40) + 1.0f) * 5.9604645e-8f;  // (0, 1]
-    const float u2 = (float)(h & 0xffffffu) * 5.9604645e-8f;
-    const float z = sqrtf(-2.0f * logf(u1)) * cospif(2.0f * u2);
-    grpo4j::store_logit(out, type, i, scale * z);
-  }
-}
-
 // Exact (double) sequence log-probs of every row, on all host cores.
 std::vector<double> exact_row_logprobs(const Case& c) {
   const int64_t positions = c.rows() * c.seq_len;
@@ -722,7 +705,7 @@ void register_large_tests() {
       c.logits.resize((size_t)c.elements() * grpo4j::element_size(type));
       {
         DeviceBuffer generated(c.logits.size());
-        fill_normal<<<4096, 256>>>(generated.get(), c.logits_type, c.elements(), 2024, 2.0f);
+        grpo4j_test::fill_normal<<<4096, 256>>>(generated.get(), c.logits_type, c.elements(), 2024, 2.0f);
         require_cuda(cudaGetLastError(), "fill_normal");
         download(c.logits.data(), generated.get(), c.logits.size());
         require(grpo4j_cuda_synchronize(nullptr), "synchronize");

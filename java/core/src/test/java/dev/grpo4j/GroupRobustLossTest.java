@@ -151,7 +151,13 @@ class GroupRobustLossTest {
     Close.assertClose(where + " group rejected reward", got.groupRejectedRewards(), want.groupRejectedReward(),
         c.beta() * logpAtol, rtol);
     assertArrayEquals(want.groupCount(), got.groupCounts(), where + " group counts");
-    if (logitsType == LogitsType.F32) {
+    // Accuracies count signs: compare them only when no pair lies within rounding of a tie.
+    boolean nearTie = false;
+    for (int i = 0; i < want.margin().length; i++) {
+      nearTie |= Math.abs(want.margin()[i]) <= 2 * logpAtol;
+      nearTie |= Math.abs(want.chosenLogp()[i] - want.rejectedLogp()[i]) <= 2 * logpAtol;
+    }
+    if (!nearTie) {
       Close.assertClose(where + " reward accuracy", got.groupRewardAccuracies(), want.rewardAccuracy(), 1e-6, 0);
       Close.assertClose(where + " logp accuracy", got.groupLogpAccuracies(), want.logpAccuracy(), 1e-6, 0);
     }

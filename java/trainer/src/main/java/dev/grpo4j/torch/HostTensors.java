@@ -41,11 +41,12 @@ final class HostTensors {
     return out;
   }
 
-  private static Tensor empty(ScalarType type, long... shape) {
+  static Tensor empty(ScalarType type, long... shape) {
     return torch.empty(shape, new TensorOptions(type), new MemoryFormatOptional());
   }
 
-  private static MemorySegment data(Tensor t) {
+  /** The tensor's storage as a segment (the tensor must be dense and stay alive while it is used). */
+  static MemorySegment data(Tensor t) {
     return MemorySegment.ofAddress(t.data_ptr().address()).reinterpret(t.nbytes());
   }
 }

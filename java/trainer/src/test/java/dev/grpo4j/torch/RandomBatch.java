@@ -52,20 +52,20 @@ record RandomBatch(int pairs, int seqLen, int vocab, long[] groupSizes, float[] 
 
   /** Logits as a fresh leaf tensor of {@code type} that requires grad (values rounded to the type first). */
   Tensor logitsLeaf(ScalarType type) {
-    return Tensors.floats(logits, 2L * pairs, seqLen, vocab).to(type).requires_grad_(true);
+    return HostTensors.floats(logits, 2L * pairs, seqLen, vocab).to(type).requires_grad_(true);
   }
 
   /** Labels as int64, or int32 when {@code int32}. */
   Tensor labelsTensor(boolean int32) {
-    Tensor t = Tensors.longs(labels, 2L * pairs, seqLen);
+    Tensor t = HostTensors.longs(labels, 2L * pairs, seqLen);
     return int32 ? t.to(ScalarType.Int) : t;
   }
 
   Tensor refTensor() {
-    return Tensors.floats(ref, 2L * pairs);
+    return HostTensors.floats(ref, 2L * pairs);
   }
 
   Tensor groupIdsTensor() {
-    return Tensors.ints(groupIds, pairs);
+    return HostTensors.ints(groupIds, pairs);
   }
 }

@@ -116,7 +116,7 @@ final class TorchObjective {
         yield Tensors.toDoubles(alpha.mul(new Scalar(c.chi())).add(new Scalar((1 - c.chi()) / groups)));
       }
       case IMPORTANCE_SAMPLING -> {
-        Tensor inverse = Tensors.longs(groupSizes, groups).to(ScalarType.Double).reciprocal();
+        Tensor inverse = HostTensors.longs(groupSizes, groups).to(ScalarType.Double).reciprocal();
         yield Tensors.toDoubles(inverse.div(inverse.sum()));
       }
       case AVERAGE -> Tensors.toDoubles(p.groupCount().div(new Scalar((double) p.margin().size(0))));

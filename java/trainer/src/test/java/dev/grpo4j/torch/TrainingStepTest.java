@@ -65,7 +65,7 @@ class TrainingStepTest {
         boolean inPlace = step % 2 == 1;
         String name = "step " + step + (inPlace ? " (in place)" : " (separate gradient)");
         try (PointerScope scope = new PointerScope()) {
-          Tensor ids = Tensors.longs(inputIds, 2L * PAIRS, SEQ_LEN);
+          Tensor ids = HostTensors.longs(inputIds, 2L * PAIRS, SEQ_LEN);
           Tensor labels = batch.labelsTensor(false);
           Tensor ref = batch.refTensor();
           Tensor groupIds = batch.groupIdsTensor();
