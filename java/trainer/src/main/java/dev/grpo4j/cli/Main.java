@@ -13,7 +13,8 @@ import picocli.CommandLine.Spec;
 /**
  * The {@code grpo4j} command line: group-robust preference optimisation (GR-DPO / GR-IPO, Ramesh et al. 2024) on
  * libtorch. Each job is a subcommand; {@code grpo4j demo} trains plain DPO and GR-DPO on a built-in synthetic
- * multi-group data set and compares them per group.
+ * multi-group data set and compares them per group; {@code grpo4j experiment synthetic} reproduces the paper's
+ * log-linear bandit experiment.
  *
  * <p>Run as {@code OMP_WAIT_POLICY=PASSIVE java --enable-native-access=ALL-UNNAMED -jar grpo4j.jar <command>}.
  */
@@ -25,7 +26,7 @@ import picocli.CommandLine.Spec;
     description = {
         "Group Robust Preference Optimization (GR-DPO / GR-IPO, Ramesh et al., NeurIPS 2024) on the JVM.",
         "Not DeepSeek's Group Relative Policy Optimization: nothing here samples completions."},
-    subcommands = {DemoCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {DemoCommand.class, ExperimentCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   /** Environment variable libtorch's OpenMP runtime reads once, when the native library loads. */
   static final String OMP_WAIT_POLICY = "OMP_WAIT_POLICY";
