@@ -220,8 +220,12 @@ const char* grpo4j_last_error(void) { return last_message; }
 int32_t grpo4j_abi_version(void) { return GRPO4J_ABI_VERSION; }
 
 int32_t grpo4j_cpu_default_threads(void) {
-  unsigned n = std::thread::hardware_concurrency();
-  return n > 0 ? (int32_t)n : 1;
+  // hardware_concurrency() reads /sys on every call (~6 us): once per process is enough.
+  static const int32_t threads = []() {
+    unsigned n = std::thread::hardware_concurrency();
+    return n > 0 ? (int32_t)n : 1;
+  }();
+  return threads;
 }
 
 }  // extern "C"
