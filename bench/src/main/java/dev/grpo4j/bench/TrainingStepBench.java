@@ -1,5 +1,6 @@
 package dev.grpo4j.bench;
 
+import dev.grpo4j.torch.ByteLm;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -37,7 +38,7 @@ import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.BenchmarkParams;
 
 /**
- * One whole training step of a tiny model ({@link TinyLm}, the demo's architecture: byte-level causal transformer,
+ * One whole training step of a tiny model ({@link ByteLm}, the demo's architecture: byte-level causal transformer,
  * width 64, one block, V = 256) on 16 pairs x T = 64 (the first 16 positions of every row masked as prompt), AdamW:
  * policy forward, loss and dJ/dlogits, backward through the model, optimizer step. {@link #fusedLoss} takes the
  * gradient from the fused kernel written over the logits' storage (what grpo4j-trainer's TorchPreferenceLoss and
@@ -59,7 +60,7 @@ public class TrainingStepBench extends MeasuredState {
   @Param({"0"})
   public int lossThreads;
 
-  private TinyLm model;
+  private ByteLm model;
   private AdamW optimizer;
   private Tensor inputIds;
   private Tensor labels;
@@ -74,18 +75,18 @@ public class TrainingStepBench extends MeasuredState {
     NativeLib.init();
     Shape s = SHAPE;
     torch.manual_seed(3);
-    model = new TinyLm(s.seqLen(), 64);
+    model = new ByteLm(s.seqLen(), 64);
     optimizer = new AdamW(model.parameters(), new AdamWOptions(1e-4));
     inputIds = TorchGrDpo.empty(ScalarType.Long, s.rows(), s.seqLen());
     labels = TorchGrDpo.empty(ScalarType.Long, s.rows(), s.seqLen());
     MemorySegment in = TorchGrDpo.data(inputIds);
     MemorySegment lab = TorchGrDpo.data(labels);
     for (long p = 0; p < s.positions(); p++) {
-      in.setAtIndex(JAVA_LONG, p, BenchData.label(p + 7, TinyLm.VOCAB));
-      lab.setAtIndex(JAVA_LONG, p, p % s.seqLen() < PROMPT ? -100 : BenchData.label(p, TinyLm.VOCAB));
+      in.setAtIndex(JAVA_LONG, p, BenchData.label(p + 7, ByteLm.VOCAB));
+      lab.setAtIndex(JAVA_LONG, p, p % s.seqLen() < PROMPT ? -100 : BenchData.label(p, ByteLm.VOCAB));
     }
     float[] refValues = new float[s.rows()];
-    java.util.Arrays.fill(refValues, (float) (-(s.seqLen() - PROMPT) * Math.log(TinyLm.VOCAB)));
+    java.util.Arrays.fill(refValues, (float) (-(s.seqLen() - PROMPT) * Math.log(ByteLm.VOCAB)));
     ref = TorchGrDpo.floats(refValues);
     int[] ids = new int[s.pairs()];
     groupIds = TorchGrDpo.empty(ScalarType.Int, s.pairs());
