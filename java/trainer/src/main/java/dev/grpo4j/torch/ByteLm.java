@@ -10,7 +10,6 @@ import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorOptions;
-import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
@@ -72,8 +71,8 @@ public final class ByteLm extends Module implements CausalLm {
     Tensor positionIds = torch.arange(new Scalar(seqLen), new TensorOptions(ScalarType.Long));
     Tensor x = tokens.forward(inputIds).add(positions.forward(positionIds));
 
-    TensorVector qkvParts = qkv.forward(attentionNorm.forward(x)).chunk(3, -1);
-    Tensor attended = torch.scaled_dot_product_attention(qkvParts.get(0), qkvParts.get(1), qkvParts.get(2),
+    Tensor[] qkvParts = TensorVectors.owned(qkv.forward(attentionNorm.forward(x)).chunk(3, -1));
+    Tensor attended = torch.scaled_dot_product_attention(qkvParts[0], qkvParts[1], qkvParts[2],
         new TensorOptional(), 0.0, true, new DoubleOptional(), false);
     x = x.add(attentionOut.forward(attended));
     x = x.add(mlpDown.forward(torch.gelu(mlpUp.forward(mlpNorm.forward(x)))));

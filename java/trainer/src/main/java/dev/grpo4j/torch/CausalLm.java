@@ -21,16 +21,16 @@ public interface CausalLm {
    */
   @SuppressWarnings("try") // the guard acts by existing; the body never names it
   default void copyWeightsFrom(CausalLm source) {
-    TensorVector to = parameters();
-    TensorVector from = source.parameters();
-    if (to.size() != from.size()) {
-      throw new IllegalArgumentException("source has " + from.size() + " parameter tensors, this model "
-          + to.size() + ": the architectures differ");
+    Tensor[] to = TensorVectors.owned(parameters());
+    Tensor[] from = TensorVectors.owned(source.parameters());
+    if (to.length != from.length) {
+      throw new IllegalArgumentException("source has " + from.length + " parameter tensors, this model "
+          + to.length + ": the architectures differ");
     }
     // Parameters are autograd leaves; writing them in place is only allowed with gradient recording off.
     try (NoGradGuard noGrad = new NoGradGuard()) {
-      for (long i = 0; i < to.size(); i++) {
-        to.get(i).copy_(from.get(i));
+      for (int i = 0; i < to.length; i++) {
+        to[i].copy_(from[i]);
       }
     }
   }

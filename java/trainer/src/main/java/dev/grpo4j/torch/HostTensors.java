@@ -5,6 +5,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.ref.Reference;
 import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
@@ -38,6 +39,7 @@ final class HostTensors {
     Tensor dense = t.detach().contiguous();
     float[] out = new float[(int) dense.numel()];
     MemorySegment.copy(data(dense), JAVA_FLOAT, 0, out, 0, out.length);
+    Reference.reachabilityFence(dense);
     return out;
   }
 
@@ -45,7 +47,10 @@ final class HostTensors {
     return torch.empty(shape, new TensorOptions(type), new MemoryFormatOptional());
   }
 
-  /** The tensor's storage as a segment (the tensor must be dense and stay alive while it is used). */
+  /**
+   * The tensor's storage as a segment. The segment does not keep the tensor alive: the caller must hold it (e.g.
+   * with {@link Reference#reachabilityFence}) until the last access.
+   */
   static MemorySegment data(Tensor t) {
     return MemorySegment.ofAddress(t.data_ptr().address()).reinterpret(t.nbytes());
   }

@@ -9,6 +9,7 @@ import dev.grpo4j.PreferenceBatch;
 import dev.grpo4j.SequenceLogProbs;
 import dev.grpo4j.TokenLogits;
 import java.lang.foreign.MemorySegment;
+import java.lang.ref.Reference;
 import java.util.Arrays;
 import java.util.Objects;
 import org.bytedeco.javacpp.Pointer;
@@ -102,6 +103,8 @@ public final class TorchPreferenceLoss {
     } catch (RuntimeException e) {
       grad.close();
       throw e;
+    } finally {
+      keepAlive(logits, labels, refLogps, groupIds);
     }
   }
 
@@ -135,12 +138,20 @@ public final class TorchPreferenceLoss {
       throw new IllegalArgumentException("grad has shape " + Arrays.toString(shape(grad)) + " but logits have "
           + Arrays.toString(shape(logits)) + ": they must match; allocate it with torch.empty_like(logits)");
     }
-    return new Result(run(batch, grad), grad);
+    try {
+      return new Result(run(batch, grad), grad);
+    } finally {
+      keepAlive(logits, labels, refLogps, groupIds);
+    }
   }
 
   /** Evaluation call: outputs from the current group weights; no gradient, no weight update. */
   public LossResult evaluate(Tensor logits, Tensor labels, Tensor refLogps, Tensor groupIds) {
-    return loss.evaluate(validate(logits, labels, refLogps, groupIds));
+    try {
+      return loss.evaluate(validate(logits, labels, refLogps, groupIds));
+    } finally {
+      keepAlive(logits, labels, refLogps, groupIds);
+    }
   }
 
   /**
@@ -149,7 +160,20 @@ public final class TorchPreferenceLoss {
    * {@link #forwardBackward}; CUDA work runs on stream 0 and is complete on return.
    */
   public SequenceLogProbs sequenceLogProbs(Tensor logits, Tensor labels) {
-    return SequenceLogProbs.compute(tokens(logits, labels, false), loss.backend());
+    try {
+      return SequenceLogProbs.compute(tokens(logits, labels, false), loss.backend());
+    } finally {
+      keepAlive(logits, labels);
+    }
+  }
+
+  /**
+   * The kernel reads the tensors through raw addresses, invisible to the garbage collector; a caller that passes
+   * {@code model.forward(ids)} straight in holds no other reference, and outside a {@code PointerScope} the
+   * collector could free the storage mid-call.
+   */
+  private static void keepAlive(Tensor... tensors) {
+    Reference.reachabilityFence(tensors);
   }
 
   private LossResult run(PreferenceBatch batch, Tensor grad) {

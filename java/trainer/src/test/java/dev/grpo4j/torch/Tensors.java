@@ -3,6 +3,7 @@ package dev.grpo4j.torch;
 import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.ref.Reference;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
@@ -21,6 +22,7 @@ final class Tensors {
     Tensor d = t.detach().to(ScalarType.Double).contiguous();
     double[] out = new double[(int) d.numel()];
     MemorySegment.copy(HostTensors.data(d), JAVA_DOUBLE, 0, out, 0, out.length);
+    Reference.reachabilityFence(d);
     return out;
   }
 

@@ -49,8 +49,8 @@ class TrainingStepTest {
     EmbeddingImpl embedding = new EmbeddingImpl(INPUT_VOCAB, HIDDEN);
     LinearImpl head = new LinearImpl(HIDDEN, VOCAB);
     List<Tensor> parameters = new ArrayList<>();
-    parameters.addAll(List.of(embedding.parameters().get()));
-    parameters.addAll(List.of(head.parameters().get()));
+    parameters.addAll(List.of(TensorVectors.owned(embedding.parameters())));
+    parameters.addAll(List.of(TensorVectors.owned(head.parameters())));
     SGD optimizer = new SGD(new TensorVector(parameters.toArray(new Tensor[0])), new SGDOptions(0.5));
     RandomBatch batch = RandomBatch.generate(rng, new RandomBatch.Shape("model batch", PAIRS, SEQ_LEN, VOCAB,
         GROUP_SIZES.length, 0.2, 6, -1), 1.0);

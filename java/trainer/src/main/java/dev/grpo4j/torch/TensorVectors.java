@@ -1,0 +1,29 @@
+package dev.grpo4j.torch;
+
+import java.lang.ref.Reference;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+
+/**
+ * Owned tensors out of a bytedeco {@link TensorVector}.
+ *
+ * <p>{@code TensorVector.get(i)} returns a view of the element slot inside the native vector, not a tensor of
+ * its own: once the vector is freed (by the garbage collector, or by a {@code PointerScope} closing) that view
+ * points at freed memory, and using it corrupts the native heap. {@code module.parameters().get()} and
+ * {@code tensor.chunk(n).get(i)} are the common ways to hit this. The tensors returned here each hold their own
+ * reference to the underlying storage and outlive the vector.
+ */
+public final class TensorVectors {
+  private TensorVectors() {}
+
+  /** Every element of {@code vector} as a tensor that owns a reference of its own. */
+  public static Tensor[] owned(TensorVector vector) {
+    Tensor[] out = new Tensor[(int) vector.size()];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = new Tensor(vector.get(i));
+    }
+    // The loop's last get(i) leaves the vector unreachable before its copy is made.
+    Reference.reachabilityFence(vector);
+    return out;
+  }
+}
