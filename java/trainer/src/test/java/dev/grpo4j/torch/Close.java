@@ -3,10 +3,10 @@ package dev.grpo4j.torch;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /** Elementwise {@code |a - r| <= atol + rtol |r|} that reports the first mismatches; NaN never passes. */
-final class Close {
+public final class Close {
   private Close() {}
 
-  static void assertClose(String name, double[] actual, double[] expected, double atol, double rtol) {
+  public static void assertClose(String name, double[] actual, double[] expected, double atol, double rtol) {
     if (actual.length != expected.length) {
       fail(name + ": length " + actual.length + ", expected " + expected.length);
     }
@@ -28,11 +28,11 @@ final class Close {
     }
   }
 
-  static void assertClose(String name, float[] actual, double[] expected, double atol, double rtol) {
+  public static void assertClose(String name, float[] actual, double[] expected, double atol, double rtol) {
     assertClose(name, widen(actual), expected, atol, rtol);
   }
 
-  static double[] widen(float[] values) {
+  public static double[] widen(float[] values) {
     double[] out = new double[values.length];
     for (int i = 0; i < values.length; i++) {
       out[i] = values[i];
@@ -40,7 +40,7 @@ final class Close {
     return out;
   }
 
-  static double maxAbs(double[] values) {
+  public static double maxAbs(double[] values) {
     double max = 0;
     for (double v : values) {
       max = Math.max(max, Math.abs(v));

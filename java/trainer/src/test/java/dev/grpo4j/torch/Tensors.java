@@ -3,7 +3,6 @@ package dev.grpo4j.torch;
 import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.ref.Reference;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
@@ -19,11 +18,7 @@ final class Tensors {
 
   /** Every element of {@code t}, widened to double (any real dtype, any layout). */
   static double[] toDoubles(Tensor t) {
-    Tensor d = t.detach().to(ScalarType.Double).contiguous();
-    double[] out = new double[(int) d.numel()];
-    MemorySegment.copy(HostTensors.data(d), JAVA_DOUBLE, 0, out, 0, out.length);
-    Reference.reachabilityFence(d);
-    return out;
+    return HostTensors.toDoubles(t);
   }
 
   static double scalar(Tensor t) {
