@@ -3,6 +3,8 @@ package dev.grpo4j.cli;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.NoSuchFileException;
 import java.util.Properties;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -26,7 +28,7 @@ import picocli.CommandLine.Spec;
     description = {
         "Group Robust Preference Optimization (GR-DPO / GR-IPO, Ramesh et al., NeurIPS 2024) on the JVM.",
         "Not DeepSeek's Group Relative Policy Optimization: nothing here samples completions."},
-    subcommands = {DemoCommand.class, ExperimentCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {DemoCommand.class, ScoreCommand.class, ExperimentCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   /** Environment variable libtorch's OpenMP runtime reads once, when the native library loads. */
   static final String OMP_WAIT_POLICY = "OMP_WAIT_POLICY";
@@ -40,7 +42,26 @@ public final class Main implements Runnable {
 
   /** The configured command line, for {@link #main} and for tests that capture its output. */
   public static CommandLine commandLine() {
-    return new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true);
+    return new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true)
+        .setExecutionExceptionHandler(Main::reportError);
+  }
+
+  /**
+   * Bad input (a missing file, a malformed line, an unsupported model) is the user's to fix: one line naming the
+   * command and the problem, exit code 1. Anything else is a bug and keeps its stack trace.
+   */
+  private static int reportError(Exception e, CommandLine commandLine, CommandLine.ParseResult parseResult)
+      throws Exception {
+    if (e instanceof IllegalArgumentException || e instanceof IOException || e instanceof UncheckedIOException) {
+      String message = e.getMessage() != null ? e.getMessage() : e.toString();
+      if (e instanceof NoSuchFileException) {
+        message = "no such file: " + message;
+      }
+      commandLine.getErr().println("grpo4j " + commandLine.getCommandName() + ": error: " + message);
+      commandLine.getErr().flush();
+      return 1;
+    }
+    throw e;
   }
 
   @Override

@@ -160,8 +160,16 @@ public final class TorchPreferenceLoss {
    * {@link #forwardBackward}; CUDA work runs on stream 0 and is complete on return.
    */
   public SequenceLogProbs sequenceLogProbs(Tensor logits, Tensor labels) {
+    return sequenceLogProbs(logits, labels, loss.backend());
+  }
+
+  /**
+   * As {@link #sequenceLogProbs(Tensor, Tensor)} without a loss, on {@code backend} (the tensors' device must match
+   * it): for scoring reference log-probs before any loss exists.
+   */
+  public static SequenceLogProbs sequenceLogProbs(Tensor logits, Tensor labels, Backend backend) {
     try {
-      return SequenceLogProbs.compute(tokens(logits, labels, false), loss.backend());
+      return SequenceLogProbs.compute(tokens(logits, labels, false, backend), backend);
     } finally {
       keepAlive(logits, labels);
     }
@@ -190,7 +198,7 @@ public final class TorchPreferenceLoss {
   }
 
   private PreferenceBatch validate(Tensor logits, Tensor labels, Tensor refLogps, Tensor groupIds) {
-    TokenLogits tokens = tokens(logits, labels, true);
+    TokenLogits tokens = tokens(logits, labels, true, loss.backend());
     requireTensor(refLogps, "refLogps");
     requireTensor(groupIds, "groupIds");
     requireDevice(refLogps, "refLogps", logits);
@@ -220,10 +228,9 @@ public final class TorchPreferenceLoss {
     return new PreferenceBatch(tokens, segment(refLogps, "refLogps"), segment(groupIds, "groupIds"));
   }
 
-  private TokenLogits tokens(Tensor logits, Tensor labels, boolean pairedRows) {
+  private static TokenLogits tokens(Tensor logits, Tensor labels, boolean pairedRows, Backend backend) {
     requireTensor(logits, "logits");
     requireTensor(labels, "labels");
-    Backend backend = loss.backend();
     if (backend == Backend.CUDA ? !logits.is_cuda() : !logits.is_cpu()) {
       throw new IllegalArgumentException("logits are on device " + deviceName(logits) + " but the loss runs on "
           + "Backend." + backend + ": " + (backend == Backend.CUDA

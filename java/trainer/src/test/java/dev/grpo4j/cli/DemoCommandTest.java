@@ -6,27 +6,22 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** {@code grpo4j demo} end to end with a short budget, and the top command's own options. */
 class DemoCommandTest {
   private static final int STEPS = 12;
 
-  /** Output of one command-line run. */
-  private record Run(int exitCode, String out, String err) {}
 
   @Test
   void shortDemoWritesReportAndMetricsAndPrintsEveryGroup(@TempDir Path tmp) throws IOException {
     Path dir = tmp.resolve("demo");
-    Run run = run("demo", "--out", dir.toString(), "--steps", Integer.toString(STEPS), "--sft-steps", "5",
+    CliRun run = CliRun.of("demo", "--out", dir.toString(), "--steps", Integer.toString(STEPS), "--sft-steps", "5",
         "--seed", "5");
     assertEquals(0, run.exitCode(), run.err());
 
@@ -67,16 +62,16 @@ class DemoCommandTest {
 
   @Test
   void versionAndHelp() {
-    Run version = run("--version");
+    CliRun version = CliRun.of("--version");
     assertEquals(0, version.exitCode());
     assertTrue(version.out().startsWith("grpo4j 0."), version.out());
 
-    Run help = run("--help");
+    CliRun help = CliRun.of("--help");
     assertEquals(0, help.exitCode());
     assertTrue(help.out().contains("demo"), help.out());
     assertTrue(help.out().contains("Group Robust Preference Optimization"), help.out());
 
-    Run demoHelp = run("demo", "--help");
+    CliRun demoHelp = CliRun.of("demo", "--help");
     assertEquals(0, demoHelp.exitCode());
     for (String option : List.of("--out", "--seed", "--steps", "--sft-steps", "--threads")) {
       assertTrue(demoHelp.out().contains(option), option + " in\n" + demoHelp.out());
@@ -85,22 +80,12 @@ class DemoCommandTest {
 
   @Test
   void usageErrorsExitWithTwo() {
-    Run none = run();
+    CliRun none = CliRun.of();
     assertEquals(2, none.exitCode());
     assertTrue(none.err().contains("Missing command"), none.err());
 
-    Run badSteps = run("demo", "--steps", "0");
+    CliRun badSteps = CliRun.of("demo", "--steps", "0");
     assertEquals(2, badSteps.exitCode());
     assertTrue(badSteps.err().contains("--steps"), badSteps.err());
-  }
-
-  private static Run run(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    CommandLine cli = Main.commandLine();
-    cli.setOut(new PrintWriter(out, true));
-    cli.setErr(new PrintWriter(err, true));
-    int code = cli.execute(args);
-    return new Run(code, out.toString(), err.toString());
   }
 }

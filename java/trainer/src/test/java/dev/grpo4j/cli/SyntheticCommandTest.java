@@ -10,8 +10,6 @@ import com.fasterxml.jackson.dataformat.csv.CsvSchema;
 import dev.grpo4j.synthetic.SyntheticMethod;
 import dev.grpo4j.synthetic.SyntheticReport;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -20,17 +18,15 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** {@code grpo4j experiment synthetic} end to end with a short budget. */
 class SyntheticCommandTest {
-  private record Run(int exitCode, String out, String err) {}
 
   @Test
   void shortRunWritesCurvesSummaryAndFigures(@TempDir Path tmp) throws IOException {
     Path dir = tmp.resolve("synthetic");
-    Run run = run("experiment", "synthetic", "--setting", "uneven-balanced", "--seeds", "2", "--iterations", "40",
-        "--log-every", "10", "--threads", "2", "--out", dir.toString());
+    CliRun run = CliRun.of("experiment", "synthetic", "--setting", "uneven-balanced", "--seeds", "2",
+        "--iterations", "40", "--log-every", "10", "--threads", "2", "--out", dir.toString());
     assertEquals(0, run.exitCode(), run.err());
     for (SyntheticMethod m : SyntheticMethod.values()) {
       assertTrue(run.out().contains("| " + m.label() + " |"), m.label() + " in\n" + run.out());
@@ -76,20 +72,21 @@ class SyntheticCommandTest {
 
   @Test
   void optionsOverrideTheSettingAndBadValuesExitWithTwo(@TempDir Path tmp) {
-    Run run = run("experiment", "synthetic", "--setting", "even-imbalanced", "--seeds", "1", "--iterations", "5",
-        "--learning-rate", "0.1", "--beta", "0.5", "--eta", "0.2", "--methods", "GR-IPO,dpo", "--feature-type",
-        "flipped", "--is-weighting", "per-pair", "--threads", "1", "--out", tmp.resolve("o").toString());
+    CliRun run = CliRun.of("experiment", "synthetic", "--setting", "even-imbalanced", "--seeds", "1",
+        "--iterations", "5", "--learning-rate", "0.1", "--beta", "0.5", "--eta", "0.2", "--methods", "GR-IPO,dpo",
+        "--feature-type", "flipped", "--is-weighting", "per-pair", "--threads", "1", "--out",
+        tmp.resolve("o").toString());
     assertEquals(0, run.exitCode(), run.err());
     assertTrue(run.err().contains("lr 0.1, beta 0.5, eta 0.2, 5 iterations, flipped features, IS per-pair"),
         run.err());
     assertTrue(run.out().contains("| GR-IPO |") && run.out().contains("| DPO |") && !run.out().contains("| IPO |"),
         run.out());
 
-    assertEquals(2, run("experiment", "synthetic", "--setting", "sideways").exitCode());
-    assertEquals(2, run("experiment", "synthetic", "--methods", "PPO").exitCode());
-    assertEquals(2, run("experiment", "synthetic", "--seeds", "0").exitCode());
-    assertEquals(2, run("experiment", "synthetic", "--beta", "-1").exitCode());
-    Run missing = run("experiment");
+    assertEquals(2, CliRun.of("experiment", "synthetic", "--setting", "sideways").exitCode());
+    assertEquals(2, CliRun.of("experiment", "synthetic", "--methods", "PPO").exitCode());
+    assertEquals(2, CliRun.of("experiment", "synthetic", "--seeds", "0").exitCode());
+    assertEquals(2, CliRun.of("experiment", "synthetic", "--beta", "-1").exitCode());
+    CliRun missing = CliRun.of("experiment");
     assertEquals(2, missing.exitCode());
     assertTrue(missing.err().contains("synthetic"), missing.err());
   }
@@ -100,15 +97,5 @@ class SyntheticCommandTest {
         .with(CsvSchema.emptySchema().withHeader()).readValues(csv.toFile())) {
       return it.readAll();
     }
-  }
-
-  private static Run run(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    CommandLine cli = Main.commandLine();
-    cli.setOut(new PrintWriter(out, true));
-    cli.setErr(new PrintWriter(err, true));
-    int code = cli.execute(args);
-    return new Run(code, out.toString(), err.toString());
   }
 }

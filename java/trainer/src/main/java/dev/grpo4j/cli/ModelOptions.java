@@ -1,0 +1,112 @@
+package dev.grpo4j.cli;
+
+import dev.grpo4j.Backend;
+import dev.grpo4j.model.Checkpoints;
+import dev.grpo4j.model.ModelConfig;
+import dev.grpo4j.model.TransformerLm;
+import dev.grpo4j.text.ByteTextTokenizer;
+import dev.grpo4j.text.HuggingFaceTextTokenizer;
+import dev.grpo4j.text.PairEncoder;
+import dev.grpo4j.text.TextTokenizer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import picocli.CommandLine.Option;
+
+/** The model options shared by the commands that load a model: where from, adapters, dtype, device, threads. */
+final class ModelOptions {
+  /** Built-in randomly initialised models; they read text with the byte tokenizer plus an EOS token. */
+  static final List<String> BUILT_IN = List.of("tiny-llama", "tiny-qwen2");
+
+  @Option(names = "--model", required = true, paramLabel = "DIR|NAME",
+      description = "A Hugging Face model folder (config.json, model.safetensors or its shards, tokenizer.json) of "
+          + "the Llama or Qwen2 family, or a built-in randomly initialised model: tiny-llama, tiny-qwen2 (byte-level "
+          + "tokens, seeded by --seed).")
+  String model;
+
+  @Option(names = "--adapter", paramLabel = "DIR",
+      description = "A PEFT LoRA adapter folder (adapter_config.json, adapter_model.safetensors) applied on top of "
+          + "the model.")
+  Path adapter;
+
+  @Option(names = "--dtype", paramLabel = "TYPE",
+      description = "Parameter dtype: float32, bfloat16 or float16 (default: float32 on cpu, bfloat16 on cuda).")
+  String dtype;
+
+  @Option(names = "--device", defaultValue = "cpu", paramLabel = "cpu|cuda",
+      description = "Where the model and the kernels run (default: ${DEFAULT-VALUE}). cuda needs the GPU build of "
+          + "bytedeco pytorch on the class path.")
+  String device;
+
+  @Option(names = "--threads", paramLabel = "N",
+      description = "CPU threads for libtorch (default: libtorch's choice, the number of cores).")
+  Integer threads;
+
+  /**
+   * A loaded model with its tokenizer.
+   *
+   * @param model in eval mode, on {@link #device}
+   * @param tokenizer reads the data's text
+   * @param device where the model lives
+   * @param backend where the fused kernels run
+   * @param name the model folder or built-in name
+   */
+  record Loaded(TransformerLm model, TextTokenizer tokenizer, Device device, Backend backend, String name)
+      implements AutoCloseable {
+    @Override
+    public void close() {
+      tokenizer.close();
+    }
+  }
+
+  /** Loads the model (a built-in one initialised from {@code seed}), its tokenizer and adapters. */
+  Loaded load(long seed) {
+    if (threads != null) {
+      if (threads < 1) {
+        throw new IllegalArgumentException("--threads = " + threads + ": must be >= 1");
+      }
+      torch.set_num_threads(threads);
+    }
+    boolean cuda = switch (device) {
+      case "cpu" -> false;
+      case "cuda" -> true;
+      default -> throw new IllegalArgumentException("--device \"" + device + "\": use cpu or cuda");
+    };
+    if (cuda && !torch.cuda_is_available()) {
+      throw new IllegalArgumentException("--device cuda: libtorch sees no CUDA device. The bundled bytedeco "
+          + "pytorch is the CPU build; put the GPU build (classifier linux-x86_64-gpu) on the class path on a "
+          + "machine with an NVIDIA GPU, or use --device cpu");
+    }
+    ScalarType type = Checkpoints.dtypeOf(dtype != null ? dtype : cuda ? "bfloat16" : "float32");
+    TransformerLm lm;
+    TextTokenizer tokenizer;
+    if (BUILT_IN.contains(model)) {
+      tokenizer = ByteTextTokenizer.withEos();
+      lm = TransformerLm.random(ModelConfig.tiny(model, tokenizer.vocabSize()), seed);
+    } else {
+      Path dir = Path.of(model);
+      if (!Files.isDirectory(dir)) {
+        throw new IllegalArgumentException("--model " + model + ": no such folder and not a built-in model "
+            + BUILT_IN);
+      }
+      lm = Checkpoints.load(dir, type);
+      tokenizer = HuggingFaceTextTokenizer.fromFolder(dir);
+    }
+    try {
+      PairEncoder.requireVocabFits(tokenizer, lm.config().vocabSize());
+      if (adapter != null) {
+        Checkpoints.loadAdapters(lm, adapter);
+      }
+      Device where = new Device(device);
+      lm.to(where, type, false);
+      lm.eval();
+      return new Loaded(lm, tokenizer, where, cuda ? Backend.CUDA : Backend.CPU, model);
+    } catch (RuntimeException e) {
+      tokenizer.close();
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,153 @@
+package dev.grpo4j.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.grpo4j.text.GroupIndex;
+import dev.grpo4j.text.PairEncoder;
+import dev.grpo4j.text.PreferenceData;
+import dev.grpo4j.text.PreferenceRecord;
+import dev.grpo4j.torch.SequenceScorer;
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.concurrent.Callable;
+import java.util.regex.Pattern;
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code grpo4j score}: the sequence log-probs of every preference pair's chosen and rejected response under a
+ * model, e.g. the reference model of DPO, through the fused kernel's sequence-log-prob pass.
+ */
+@Command(name = "score",
+    sortOptions = false,
+    description = {
+        "Writes, for each preference pair of --data (JSONL with prompt, chosen, rejected, group), one JSON line with "
+            + "the pair's fields and chosen_logp / rejected_logp: the sum of the response tokens' log-probs under "
+            + "the model given the prompt (prompt and response tokenised separately, then concatenated). Output "
+            + "lines follow the input's records in order; the output file appears only once complete.",
+        ""})
+public final class ScoreCommand implements Callable<Integer> {
+  /** Groups written as JSON integers in the input are read as their decimal text; they are written back as numbers. */
+  private static final Pattern PLAIN_INTEGER = Pattern.compile("0|[1-9][0-9]{0,17}");
+
+  @Spec
+  private CommandSpec spec;
+
+  @Mixin
+  private ModelOptions modelOptions;
+
+  @Option(names = "--data", required = true, paramLabel = "FILE",
+      description = "Preference pairs, JSONL: one object per line with prompt, chosen, rejected (strings) and group "
+          + "(string or integer); other fields are ignored.")
+  private Path data;
+
+  @Option(names = "--out", required = true, paramLabel = "FILE", description = "Output JSONL.")
+  private Path out;
+
+  @Option(names = "--batch-size", defaultValue = "8", paramLabel = "PAIRS",
+      description = "Pairs per forward pass (2 rows each) (default: ${DEFAULT-VALUE}).")
+  private int batchSize;
+
+  @Option(names = "--max-prompt-tokens", defaultValue = "512", paramLabel = "N",
+      description = "When a pair is too long, its prompt is cut to its last N tokens first (default: "
+          + "${DEFAULT-VALUE}).")
+  private int maxPromptTokens;
+
+  @Option(names = "--max-length", defaultValue = "1024", paramLabel = "N",
+      description = "Longest prompt + response in tokens; longer responses are cut at the end (default: "
+          + "${DEFAULT-VALUE}).")
+  private int maxLength;
+
+  @Option(names = "--append-eos", description = "Append the tokenizer's end-of-sequence token to each response.")
+  private boolean appendEos;
+
+  @Option(names = "--skip-bad-lines",
+      description = "Skip malformed input lines (counted and reported) instead of stopping at the first.")
+  private boolean skipBadLines;
+
+  @Option(names = "--seed", defaultValue = "0",
+      description = "Seed of a built-in model's random weights (default: ${DEFAULT-VALUE}).")
+  private long seed;
+
+  @Option(names = "--no-progress", description = "No progress bar.")
+  private boolean noProgress;
+
+  @Override
+  public Integer call() throws IOException {
+    PrintWriter err = spec.commandLine().getErr();
+    Main.warnIfOpenMpSpins(err);
+    PreferenceData.Loaded loaded = PreferenceData.readJsonl(data, skipBadLines);
+    if (loaded.skippedLines() > 0) {
+      err.println("skipped " + loaded.skippedLines() + " malformed lines, e.g. " + loaded.firstProblems().getFirst());
+    }
+    try (ModelOptions.Loaded m = modelOptions.load(seed)) {
+      PairEncoder encoder = new PairEncoder(m.tokenizer(), GroupIndex.of(loaded.records()),
+          new PairEncoder.EncodeOptions(maxPromptTokens, maxLength, appendEos));
+      PairEncoder.Encoded encoded = encoder.encode(loaded.records());
+      if (encoded.truncatedPairs() > 0) {
+        err.println("truncated " + encoded.truncatedPairs() + " of " + encoded.pairs().size() + " pairs to "
+            + "--max-length " + maxLength + " (prompts cut: " + encoded.truncatedPrompts() + ", responses cut: "
+            + encoded.truncatedResponses() + ")");
+      }
+      SequenceScorer.Scores scores;
+      try (ProgressBar bar = noProgress ? null : progressBar(encoded.pairs().size())) {
+        scores = new SequenceScorer(m.model(), m.backend(), m.device())
+            .score(encoded.pairs(), batchSize, done -> {
+              if (bar != null) {
+                bar.stepBy(done);
+              }
+            });
+      }
+      write(loaded, scores);
+      err.println("scored " + encoded.pairs().size() + " pairs with " + m.name() + " into " + out);
+    }
+    return 0;
+  }
+
+  private static ProgressBar progressBar(int pairs) {
+    return new ProgressBarBuilder().setTaskName("score").setInitialMax(pairs).setUnit(" pairs", 1)
+        .setConsumer(new ConsoleProgressBarConsumer(System.err)).continuousUpdate().build();
+  }
+
+  /** Writes next to the target and moves it into place, so a failed run never leaves a partial output file. */
+  private void write(PreferenceData.Loaded loaded, SequenceScorer.Scores scores) throws IOException {
+    ObjectMapper json = new ObjectMapper();
+    Path target = out.toAbsolutePath();
+    Files.createDirectories(target.getParent());
+    Path partial = Files.createTempFile(target.getParent(), "." + target.getFileName(), ".partial");
+    try {
+      try (BufferedWriter w = Files.newBufferedWriter(partial, StandardCharsets.UTF_8)) {
+        for (int i = 0; i < loaded.records().size(); i++) {
+          PreferenceRecord r = loaded.records().get(i);
+          ObjectNode line = json.createObjectNode();
+          line.put("prompt", r.prompt());
+          line.put("chosen", r.chosen());
+          line.put("rejected", r.rejected());
+          if (PLAIN_INTEGER.matcher(r.group()).matches()) {
+            line.put("group", Long.parseLong(r.group()));
+          } else {
+            line.put("group", r.group());
+          }
+          line.put("chosen_logp", scores.chosen()[i]);
+          line.put("rejected_logp", scores.rejected()[i]);
+          w.write(json.writeValueAsString(line));
+          w.write('\n');
+        }
+      }
+      Files.move(partial, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    } finally {
+      Files.deleteIfExists(partial);
+    }
+  }
+}
