@@ -49,7 +49,7 @@ final class ModelOptions {
    * A loaded model with its tokenizer.
    *
    * @param model in eval mode, on {@link #device}
-   * @param tokenizer reads the data's text
+   * @param tokenizer reads the data's text; {@code null} when not asked for
    * @param device where the model lives
    * @param backend where the fused kernels run
    * @param name the model folder or built-in name
@@ -58,12 +58,19 @@ final class ModelOptions {
       implements AutoCloseable {
     @Override
     public void close() {
-      tokenizer.close();
+      if (tokenizer != null) {
+        tokenizer.close();
+      }
     }
   }
 
   /** Loads the model (a built-in one initialised from {@code seed}), its tokenizer and adapters. */
   Loaded load(long seed) {
+    return load(seed, true);
+  }
+
+  /** As {@link #load(long)}; without the tokenizer when {@code withTokenizer} is false. */
+  Loaded load(long seed, boolean withTokenizer) {
     if (threads != null) {
       if (threads < 1) {
         throw new IllegalArgumentException("--threads = " + threads + ": must be >= 1");
@@ -84,8 +91,9 @@ final class ModelOptions {
     TransformerLm lm;
     TextTokenizer tokenizer;
     if (BUILT_IN.contains(model)) {
-      tokenizer = ByteTextTokenizer.withEos();
-      lm = TransformerLm.random(ModelConfig.tiny(model, tokenizer.vocabSize()), seed);
+      ByteTextTokenizer bytes = ByteTextTokenizer.withEos();
+      lm = TransformerLm.random(ModelConfig.tiny(model, bytes.vocabSize()), seed);
+      tokenizer = withTokenizer ? bytes : null;
     } else {
       Path dir = Path.of(model);
       if (!Files.isDirectory(dir)) {
@@ -93,10 +101,12 @@ final class ModelOptions {
             + BUILT_IN);
       }
       lm = Checkpoints.load(dir, type);
-      tokenizer = HuggingFaceTextTokenizer.fromFolder(dir);
+      tokenizer = withTokenizer ? HuggingFaceTextTokenizer.fromFolder(dir) : null;
     }
     try {
-      PairEncoder.requireVocabFits(tokenizer, lm.config().vocabSize());
+      if (tokenizer != null) {
+        PairEncoder.requireVocabFits(tokenizer, lm.config().vocabSize());
+      }
       if (adapter != null) {
         Checkpoints.loadAdapters(lm, adapter);
       }
@@ -105,7 +115,9 @@ final class ModelOptions {
       lm.eval();
       return new Loaded(lm, tokenizer, where, cuda ? Backend.CUDA : Backend.CPU, model);
     } catch (RuntimeException e) {
-      tokenizer.close();
+      if (tokenizer != null) {
+        tokenizer.close();
+      }
       throw e;
     }
   }

@@ -1,0 +1,67 @@
+package dev.grpo4j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.grpo4j.model.Checkpoints;
+import dev.grpo4j.model.LoraAdapters;
+import dev.grpo4j.model.LoraConfig;
+import dev.grpo4j.model.ModelConfig;
+import dev.grpo4j.model.TransformerLm;
+import dev.grpo4j.torch.Close;
+import dev.grpo4j.torch.HostTensors;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+@SuppressWarnings("try") // PointerScope and NoGradGuard act by existing
+class MergeAdapterCommandTest {
+  @Test
+  void mergedFolderLoadsWithoutPeftAndGivesTheAdaptedLogits(@TempDir Path tmp) throws IOException {
+    TransformerLm model = TransformerLm.random(ModelConfig.tiny("tiny-llama", 257), 2);
+    Path base = tmp.resolve("base");
+    Checkpoints.save(model, base, ScalarType.Float, Checkpoints.DEFAULT_MAX_SHARD_BYTES);
+    LoraConfig lora = new LoraConfig(3, 6, 0, List.of("v_proj", "gate_proj", "lm_head"), "base");
+    LoraAdapters.attach(model, lora, 1);
+    try (NoGradGuard noGrad = new NoGradGuard()) {
+      for (Tensor t : LoraAdapters.peftNamedAdapters(model).values()) {
+        t.copy_(torch.randn(t.sizes().vec().get()).mul(new Scalar(0.1)));
+      }
+    }
+    Path adapter = tmp.resolve("adapter");
+    Checkpoints.saveAdapters(model, lora, adapter);
+    model.eval();
+
+    double[] adapted = logits(model);
+
+    Path merged = tmp.resolve("merged");
+    CliRun run = CliRun.of("merge-adapter", "--model", base.toString(), "--adapter", adapter.toString(), "--out",
+        merged.toString(), "--save-dtype", "float32");
+    assertEquals(0, run.exitCode(), run.err());
+    assertFalse(Files.exists(merged.resolve(LoraConfig.CONFIG_FILE)), "a plain model folder");
+    TransformerLm loaded = Checkpoints.load(merged, ScalarType.Float);
+    loaded.eval();
+    Close.assertClose("merged logits", logits(loaded), adapted, 1e-5, 1e-4);
+
+    CliRun noAdapter = CliRun.of("merge-adapter", "--model", base.toString(), "--out", merged.toString());
+    assertEquals(2, noAdapter.exitCode());
+    assertTrue(noAdapter.err().contains("--adapter"), noAdapter.err());
+  }
+
+  private static double[] logits(TransformerLm model) {
+    try (PointerScope scope = new PointerScope()) {
+      return HostTensors.toDoubles(model.forward(HostTensors.longs(new long[] {5, 80, 200, 31, 7, 9}, 2, 3)));
+    }
+  }
+}
