@@ -4,11 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.grpo4j.model.Checkpoints;
 import dev.grpo4j.model.LoraAdapters;
 import dev.grpo4j.model.LoraConfig;
 import dev.grpo4j.model.ModelConfig;
+import dev.grpo4j.model.TestModels;
 import dev.grpo4j.model.TransformerLm;
 import dev.grpo4j.torch.Close;
 import dev.grpo4j.torch.HostTensors;
@@ -17,10 +17,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.bytedeco.javacpp.PointerScope;
-import org.bytedeco.pytorch.NoGradGuard;
-import org.bytedeco.pytorch.Scalar;
-import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,11 +30,7 @@ class MergeAdapterCommandTest {
     Checkpoints.save(model, base, ScalarType.Float, Checkpoints.DEFAULT_MAX_SHARD_BYTES);
     LoraConfig lora = new LoraConfig(3, 6, 0, List.of("v_proj", "gate_proj", "lm_head"), "base");
     LoraAdapters.attach(model, lora, 1);
-    try (NoGradGuard noGrad = new NoGradGuard()) {
-      for (Tensor t : LoraAdapters.peftNamedAdapters(model).values()) {
-        t.copy_(torch.randn(t.sizes().vec().get()).mul(new Scalar(0.1)));
-      }
-    }
+    TestModels.randomizeAdapters(model, 0.1);
     Path adapter = tmp.resolve("adapter");
     Checkpoints.saveAdapters(model, lora, adapter);
     model.eval();

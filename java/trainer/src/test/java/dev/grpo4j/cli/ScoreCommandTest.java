@@ -10,6 +10,7 @@ import dev.grpo4j.model.Checkpoints;
 import dev.grpo4j.model.LoraAdapters;
 import dev.grpo4j.model.LoraConfig;
 import dev.grpo4j.model.ModelConfig;
+import dev.grpo4j.model.TestModels;
 import dev.grpo4j.model.TransformerLm;
 import dev.grpo4j.text.ByteTextTokenizer;
 import dev.grpo4j.text.HuggingFaceTextTokenizer;
@@ -24,7 +25,6 @@ import java.util.List;
 import java.util.stream.Stream;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.NoGradGuard;
-import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
@@ -94,11 +94,7 @@ class ScoreCommandTest {
     Files.writeString(dir.resolve("tokenizer.json"), TOKENIZER);
     LoraConfig lora = new LoraConfig(2, 4, 0, List.of("q_proj", "up_proj"), dir.toString());
     LoraAdapters.attach(model, lora, 5);
-    try (NoGradGuard noGrad = new NoGradGuard()) {
-      for (Tensor t : LoraAdapters.peftNamedAdapters(model).values()) {
-        t.copy_(torch.randn(t.sizes().vec().get()).mul(new Scalar(0.2)));
-      }
-    }
+    TestModels.randomizeAdapters(model, 0.2);
     Path adapter = tmp.resolve("adapter");
     Checkpoints.saveAdapters(model, lora, adapter);
     model.eval();

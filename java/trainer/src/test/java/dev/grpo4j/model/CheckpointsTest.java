@@ -20,10 +20,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.bytedeco.javacpp.PointerScope;
-import org.bytedeco.pytorch.NoGradGuard;
-import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -111,11 +108,7 @@ class CheckpointsTest {
     Checkpoints.save(model, base, ScalarType.Float, Checkpoints.DEFAULT_MAX_SHARD_BYTES);
     LoraConfig lora = new LoraConfig(4, 16, 0.05, List.of("q_proj", "k_proj", "v_proj", "o_proj"), base.toString());
     LoraAdapters.attach(model, lora, 7);
-    try (NoGradGuard noGrad = new NoGradGuard()) {
-      for (Tensor t : LoraAdapters.peftNamedAdapters(model).values()) {
-        t.copy_(torch.randn(t.sizes().vec().get()).mul(new Scalar(0.05)));
-      }
-    }
+    TestModels.randomizeAdapters(model, 0.05);
     model.eval();
     double[] adapted = logits(model);
     Path adapterDir = tmp.resolve("adapter");

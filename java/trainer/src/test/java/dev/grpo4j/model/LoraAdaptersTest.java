@@ -10,11 +10,9 @@ import dev.grpo4j.torch.Close;
 import dev.grpo4j.torch.HostTensors;
 import java.util.List;
 import java.util.Map;
-import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.Test;
 
 @SuppressWarnings("try") // PointerScope and NoGradGuard act by existing
@@ -53,11 +51,7 @@ class LoraAdaptersTest {
       TransformerLm model = TransformerLm.random(ModelConfig.tiny("tiny-qwen2", 257), 6);
       double[] base = HostTensors.toDoubles(model.forward(inputs()));
       LoraAdapters.attach(model, LORA, 10);
-      try (NoGradGuard noGrad = new NoGradGuard()) {
-        for (Tensor t : LoraAdapters.peftNamedAdapters(model).values()) {
-          t.copy_(torch.randn(t.sizes().vec().get()).mul(new Scalar(0.05)));
-        }
-      }
+      TestModels.randomizeAdapters(model, 0.05);
       double[] adapted = HostTensors.toDoubles(model.forward(inputs()));
       assertTrue(Close.maxAbs(diff(adapted, base)) > 1e-3, "random B changes the outputs");
 
