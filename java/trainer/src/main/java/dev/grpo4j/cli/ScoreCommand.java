@@ -2,6 +2,7 @@ package dev.grpo4j.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.grpo4j.io.AtomicFiles;
 import dev.grpo4j.text.GroupIndex;
 import dev.grpo4j.text.PairEncoder;
 import dev.grpo4j.text.PreferenceData;
@@ -9,11 +10,12 @@ import dev.grpo4j.text.PreferenceRecord;
 import dev.grpo4j.torch.SequenceScorer;
 import java.io.BufferedWriter;
 import java.io.IOException;
+import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
+import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
@@ -125,29 +127,26 @@ public final class ScoreCommand implements Callable<Integer> {
     ObjectMapper json = new ObjectMapper();
     Path target = out.toAbsolutePath();
     Files.createDirectories(target.getParent());
-    Path partial = Files.createTempFile(target.getParent(), "." + target.getFileName(), ".partial");
-    try {
-      try (BufferedWriter w = Files.newBufferedWriter(partial, StandardCharsets.UTF_8)) {
-        for (int i = 0; i < loaded.records().size(); i++) {
-          PreferenceRecord r = loaded.records().get(i);
-          ObjectNode line = json.createObjectNode();
-          line.put("prompt", r.prompt());
-          line.put("chosen", r.chosen());
-          line.put("rejected", r.rejected());
-          if (PLAIN_INTEGER.matcher(r.group()).matches()) {
-            line.put("group", Long.parseLong(r.group()));
-          } else {
-            line.put("group", r.group());
-          }
-          line.put("chosen_logp", scores.chosen()[i]);
-          line.put("rejected_logp", scores.rejected()[i]);
-          w.write(json.writeValueAsString(line));
-          w.write('\n');
+    AtomicFiles.write(target, stream -> {
+      Writer w = new BufferedWriter(new OutputStreamWriter(stream, StandardCharsets.UTF_8));
+      for (int i = 0; i < loaded.records().size(); i++) {
+        PreferenceRecord r = loaded.records().get(i);
+        ObjectNode line = json.createObjectNode();
+        line.put("prompt", r.prompt());
+        line.put("chosen", r.chosen());
+        line.put("rejected", r.rejected());
+        if (PLAIN_INTEGER.matcher(r.group()).matches()) {
+          line.put("group", Long.parseLong(r.group()));
+        } else {
+          line.put("group", r.group());
         }
+        line.put("chosen_logp", scores.chosen()[i]);
+        line.put("rejected_logp", scores.rejected()[i]);
+        w.write(json.writeValueAsString(line));
+        w.write('\n');
       }
-      Files.move(partial, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    } finally {
-      Files.deleteIfExists(partial);
-    }
+      w.flush();
+    });
   }
+
 }

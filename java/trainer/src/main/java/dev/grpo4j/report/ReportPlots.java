@@ -1,5 +1,6 @@
 package dev.grpo4j.report;
 
+import dev.grpo4j.io.AtomicFiles;
 import java.awt.BasicStroke;
 import java.awt.Color;
 import java.awt.Font;

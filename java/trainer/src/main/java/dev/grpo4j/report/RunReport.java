@@ -1,5 +1,6 @@
 package dev.grpo4j.report;
 
+import dev.grpo4j.io.AtomicFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

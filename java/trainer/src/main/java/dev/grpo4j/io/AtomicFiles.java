@@ -1,4 +1,4 @@
-package dev.grpo4j.report;
+package dev.grpo4j.io;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -10,10 +10,10 @@ import java.nio.file.StandardOpenOption;
 import java.util.UUID;
 
 /** Whole-file writes that readers see either not at all or complete. */
-final class AtomicFiles {
+public final class AtomicFiles {
   /** Fills the stream of a fresh file. */
   @FunctionalInterface
-  interface Content {
+  public interface Content {
     void writeTo(OutputStream out) throws IOException;
   }
 
@@ -23,7 +23,7 @@ final class AtomicFiles {
    * Writes {@code content} into a hidden sibling of {@code file} and renames it over {@code file}: a crash or an
    * exception leaves the previous {@code file} as it was.
    */
-  static void write(Path file, Content content) throws IOException {
+  public static void write(Path file, Content content) throws IOException {
     Path tmp = file.resolveSibling("." + file.getFileName() + ".tmp-" + UUID.randomUUID());
     try {
       try (OutputStream out = Files.newOutputStream(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
