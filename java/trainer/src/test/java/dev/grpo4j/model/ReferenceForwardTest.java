@@ -3,9 +3,9 @@ package dev.grpo4j.model;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.grpo4j.model.ReferenceForward.Config;
+import dev.grpo4j.torch.Close;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -380,24 +380,7 @@ class ReferenceForwardTest {
     assertClose(reference, actual, ATOL, RTOL, what);
   }
 
-  /** {@code |a - r| <= atol + rtol * |r|} elementwise, listing the first mismatches when it fails. */
   private static void assertClose(double[] reference, double[] actual, double atol, double rtol, String what) {
-    assertEquals(reference.length, actual.length, what + ": length");
-    List<String> mismatches = new ArrayList<>();
-    int count = 0;
-    for (int i = 0; i < reference.length; i++) {
-      double r = reference[i];
-      double a = actual[i];
-      if (!(Math.abs(a - r) <= atol + rtol * Math.abs(r))) {
-        count++;
-        if (mismatches.size() < 5) {
-          mismatches.add("[" + i + "] actual " + a + " reference " + r + " diff " + (a - r));
-        }
-      }
-    }
-    if (count > 0) {
-      fail(what + ": " + count + " of " + reference.length + " outside atol " + atol + " rtol " + rtol + ", first "
-          + String.join("; ", mismatches));
-    }
+    Close.assertClose(what, actual, reference, atol, rtol);
   }
 }
