@@ -20,6 +20,8 @@ import picocli.CommandLine.Option;
 final class ModelOptions {
   /** Built-in randomly initialised models; they read text with the byte tokenizer plus an EOS token. */
   static final List<String> BUILT_IN = List.of("tiny-llama", "tiny-qwen2");
+  /** The {@code --tokenizer} value of the byte-level tokenizer. */
+  static final String BYTES = "bytes";
 
   @Option(names = "--model", required = true, paramLabel = "DIR|NAME",
       description = "A Hugging Face model folder (config.json, model.safetensors or its shards, tokenizer.json) of "
@@ -31,6 +33,11 @@ final class ModelOptions {
       description = "A PEFT LoRA adapter folder (adapter_config.json, adapter_model.safetensors) applied on top of "
           + "the model.")
   Path adapter;
+
+  @Option(names = "--tokenizer", paramLabel = "DIR|bytes",
+      description = "Tokenizer: a folder with tokenizer.json, or bytes (the byte-level tokenizer plus EOS of the "
+          + "built-in models and of checkpoints trained from them). Default: the model's own.")
+  String tokenizer;
 
   @Option(names = "--dtype", paramLabel = "TYPE",
       description = "Parameter dtype: float32, bfloat16 or float16 (default: float32 on cpu, bfloat16 on cuda).")
@@ -71,6 +78,46 @@ final class ModelOptions {
 
   /** As {@link #load(long)}; without the tokenizer when {@code withTokenizer} is false. */
   Loaded load(long seed, boolean withTokenizer) {
+    Placement placement = placement(device, dtype, threads);
+    TextTokenizer text = withTokenizer ? tokenizer(model, tokenizer) : null;
+    try {
+      TransformerLm lm = model(model, placement.dtype(), seed);
+      if (text != null) {
+        PairEncoder.requireVocabFits(text, lm.config().vocabSize());
+      }
+      if (adapter != null) {
+        Checkpoints.loadAdapters(lm, adapter);
+      }
+      placement.moveTo(lm);
+      lm.eval();
+      return new Loaded(lm, text, placement.device(), placement.backend(), model);
+    } catch (RuntimeException e) {
+      if (text != null) {
+        text.close();
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Where a model runs and in which dtype.
+   *
+   * @param device the libtorch device
+   * @param dtype the parameter dtype
+   * @param backend where the fused kernels run
+   */
+  record Placement(Device device, ScalarType dtype, Backend backend) {
+    /** Moves {@code model}'s parameters to the device and dtype. */
+    void moveTo(TransformerLm model) {
+      model.to(device, dtype, false);
+    }
+  }
+
+  /**
+   * Checks {@code --device}, {@code --dtype} and {@code --threads} (null: libtorch's default) and applies the
+   * thread count.
+   */
+  static Placement placement(String device, String dtype, Integer threads) {
     if (threads != null) {
       if (threads < 1) {
         throw new IllegalArgumentException("--threads = " + threads + ": must be >= 1");
@@ -88,37 +135,37 @@ final class ModelOptions {
           + "machine with an NVIDIA GPU, or use --device cpu");
     }
     ScalarType type = Checkpoints.dtypeOf(dtype != null ? dtype : cuda ? "bfloat16" : "float32");
-    TransformerLm lm;
-    TextTokenizer tokenizer;
+    return new Placement(new Device(device), type, cuda ? Backend.CUDA : Backend.CPU);
+  }
+
+  /** A built-in model initialised from {@code seed}, or the model in the folder {@code model}, on the CPU. */
+  static TransformerLm model(String model, ScalarType dtype, long seed) {
     if (BUILT_IN.contains(model)) {
-      ByteTextTokenizer bytes = ByteTextTokenizer.withEos();
-      lm = TransformerLm.random(ModelConfig.tiny(model, bytes.vocabSize()), seed);
-      tokenizer = withTokenizer ? bytes : null;
-    } else {
-      Path dir = Path.of(model);
-      if (!Files.isDirectory(dir)) {
-        throw new IllegalArgumentException("--model " + model + ": no such folder and not a built-in model "
-            + BUILT_IN);
-      }
-      lm = Checkpoints.load(dir, type);
-      tokenizer = withTokenizer ? HuggingFaceTextTokenizer.fromFolder(dir) : null;
+      return TransformerLm.random(ModelConfig.tiny(model, ByteTextTokenizer.withEos().vocabSize()), seed);
     }
-    try {
-      if (tokenizer != null) {
-        PairEncoder.requireVocabFits(tokenizer, lm.config().vocabSize());
-      }
-      if (adapter != null) {
-        Checkpoints.loadAdapters(lm, adapter);
-      }
-      Device where = new Device(device);
-      lm.to(where, type, false);
-      lm.eval();
-      return new Loaded(lm, tokenizer, where, cuda ? Backend.CUDA : Backend.CPU, model);
-    } catch (RuntimeException e) {
-      if (tokenizer != null) {
-        tokenizer.close();
-      }
-      throw e;
+    Path dir = Path.of(model);
+    if (!Files.isDirectory(dir)) {
+      throw new IllegalArgumentException("--model " + model + ": no such folder and not a built-in model "
+          + BUILT_IN);
     }
+    return Checkpoints.load(dir, dtype);
+  }
+
+  /**
+   * The tokenizer named by {@code --tokenizer} ({@value #BYTES} or a folder with {@code tokenizer.json}), or, when
+   * null, the model's: bytes for a built-in model, the model folder's otherwise.
+   */
+  static TextTokenizer tokenizer(String model, String tokenizer) {
+    String source = tokenizer != null ? tokenizer : BUILT_IN.contains(model) ? BYTES : model;
+    if (source.equals(BYTES)) {
+      return ByteTextTokenizer.withEos();
+    }
+    Path dir = Path.of(source);
+    if (!Files.isRegularFile(dir.resolve("tokenizer.json"))) {
+      throw new IllegalArgumentException((tokenizer != null ? "--tokenizer " : "--model ") + source + " has no "
+          + "tokenizer.json: pass --tokenizer DIR (a folder with tokenizer.json), or --tokenizer " + BYTES
+          + " for the byte-level tokenizer of the built-in models and of checkpoints trained from them");
+    }
+    return HuggingFaceTextTokenizer.fromFolder(dir);
   }
 }

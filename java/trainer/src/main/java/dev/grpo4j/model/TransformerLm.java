@@ -43,6 +43,12 @@ public final class TransformerLm extends Module implements CausalLm {
   private final Projection lmHead;
   private final double[] inverseFrequencies;
   private final Map<String, Tensor> baseParameters;
+  /**
+   * The Java peers of the plain container modules ({@code model}, {@code layers.0}, {@code self_attn}, ...). They
+   * must stay reachable as long as the model: libtorch's recursive calls ({@code train}, {@code eval}) reach every
+   * registered module through its peer, and a collected peer makes them fail.
+   */
+  private final List<Module> containers = new ArrayList<>();
 
   private record DecoderLayer(RmsNorm inputNorm, Projection q, Projection k, Projection v, Projection o,
                               RmsNorm postAttentionNorm, Projection gate, Projection up, Projection down) {}
@@ -249,8 +255,10 @@ public final class TransformerLm extends Module implements CausalLm {
     }
   }
 
-  private static Module container() {
-    return Parameters.keep(new Module());
+  private Module container() {
+    Module container = Parameters.keep(new Module());
+    containers.add(container);
+    return container;
   }
 
   /** {@code [N, T, heads*hd]} to {@code [N, heads, T, hd]}. */

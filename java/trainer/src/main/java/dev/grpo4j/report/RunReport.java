@@ -238,6 +238,19 @@ public final class RunReport {
           .append(": the last validation evaluation is shown._\n\n");
     }
     double[] weights = steps.isEmpty() ? null : steps.getLast().groupWeights();
+    md.append(groupTable(eval, names, weights));
+    md.append("\nWorst group, average and imbalance are over the groups with pairs, each group counting once; "
+        + "final weight is the group weight after the last logged training step.\n\n");
+  }
+
+  /**
+   * The per-group results of one evaluation as a Markdown table (pairs, loss, reward and log-prob accuracy,
+   * margin, group weight) with worst-group, average and loss-imbalance rows.
+   *
+   * @param names group names in id order (one per group of {@code eval})
+   * @param weights group weights to show, or null
+   */
+  public static String groupTable(EvalMetrics eval, List<String> names, double[] weights) {
     int[] count = eval.groupCount();
     double[] loss = eval.groupLoss();
     double[] reward = eval.groupRewardAccuracy();
@@ -255,10 +268,8 @@ public final class RunReport {
     rows.add(List.of("**average**", "", number(eval.averageLoss()), number(eval.averageRewardAccuracy()), "", "",
         ""));
     rows.add(List.of("**loss imbalance**", "", number(eval.lossImbalance()), "", "", "", ""));
-    md.append(MarkdownTable.render(
-        List.of("group", "pairs", "loss", "reward acc", "log-prob acc", "margin", "final weight"), rows, true));
-    md.append("\nWorst group, average and imbalance are over the groups with pairs, each group counting once; "
-        + "final weight is the group weight after the last logged training step.\n\n");
+    return MarkdownTable.render(
+        List.of("group", "pairs", "loss", "reward acc", "log-prob acc", "margin", "final weight"), rows, true);
   }
 
   private static void validationSection(StringBuilder md, Log<EvalMetrics> evals, List<EvalMetrics> validation) {

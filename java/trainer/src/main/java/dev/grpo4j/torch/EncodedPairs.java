@@ -14,6 +14,9 @@ import org.bytedeco.pytorch.Tensor;
  * a sequence log-prob covers exactly the response. Padding inputs are token 0; a causal model never lets them
  * influence the positions before them.
  *
+ * <p>Batches are cut to the longest row among their own pairs, not the data set's, so one long pair does not make
+ * every batch pay for its padding.
+ *
  * <p>Reference log-probs are attached once with {@link #withReference} (they are a property of the data under a
  * frozen reference model) and then travel with every batch.
  */
@@ -35,11 +38,13 @@ public final class EncodedPairs {
   private final long[] rejectedIds;
   private final long[] rejectedLabels;
   private final int[] groups;
+  private final int[] rowLengths;
   private final float[] refChosen;
   private final float[] refRejected;
 
   private EncodedPairs(int size, int seqLen, long[] chosenIds, long[] chosenLabels, long[] rejectedIds,
-                       long[] rejectedLabels, int[] groups, float[] refChosen, float[] refRejected) {
+                       long[] rejectedLabels, int[] groups, int[] rowLengths, float[] refChosen,
+                       float[] refRejected) {
     this.size = size;
     this.seqLen = seqLen;
     this.chosenIds = chosenIds;
@@ -47,6 +52,7 @@ public final class EncodedPairs {
     this.rejectedIds = rejectedIds;
     this.rejectedLabels = rejectedLabels;
     this.groups = groups;
+    this.rowLengths = rowLengths;
     this.refChosen = refChosen;
     this.refRejected = refRejected;
   }
@@ -55,9 +61,14 @@ public final class EncodedPairs {
   public static EncodedPairs encode(List<TokenPair> pairs) {
     int longest = 1;
     for (TokenPair p : pairs) {
-      longest = Math.max(longest, p.prompt().length + Math.max(p.chosen().length, p.rejected().length) - 1);
+      longest = Math.max(longest, rowLength(p));
     }
     return encode(pairs, longest);
+  }
+
+  /** Positions the longer of a pair's two rows needs: prompt plus response, less the last token (never an input). */
+  private static int rowLength(TokenPair p) {
+    return Math.max(1, p.prompt().length + Math.max(p.chosen().length, p.rejected().length) - 1);
   }
 
   /** Encodes {@code pairs} into rows of {@code seqLen} positions. */
@@ -72,13 +83,16 @@ public final class EncodedPairs {
     long[] rejectedIds = new long[n * seqLen];
     long[] rejectedLabels = new long[n * seqLen];
     int[] groups = new int[n];
+    int[] rowLengths = new int[n];
     for (int i = 0; i < n; i++) {
       TokenPair p = pairs.get(i);
       groups[i] = p.group();
+      rowLengths[i] = rowLength(p);
       writeRow(p.prompt(), p.chosen(), seqLen, i, chosenIds, chosenLabels);
       writeRow(p.prompt(), p.rejected(), seqLen, i, rejectedIds, rejectedLabels);
     }
-    return new EncodedPairs(n, seqLen, chosenIds, chosenLabels, rejectedIds, rejectedLabels, groups, null, null);
+    return new EncodedPairs(n, seqLen, chosenIds, chosenLabels, rejectedIds, rejectedLabels, groups, rowLengths, null,
+        null);
   }
 
   /** The same pairs with reference log-probs of their chosen and rejected rows, one per pair each. */
@@ -88,7 +102,7 @@ public final class EncodedPairs {
           + " chosen and " + rejected.length + " rejected");
     }
     return new EncodedPairs(size, seqLen, chosenIds, chosenLabels, rejectedIds, rejectedLabels, groups,
-        chosen.clone(), rejected.clone());
+        rowLengths, chosen.clone(), rejected.clone());
   }
 
   /** Number of pairs. */
@@ -106,36 +120,72 @@ public final class EncodedPairs {
     return groups[i];
   }
 
+  /**
+   * Input tokens the rows of {@code pairs} hold without padding (chosen and rejected rows), the throughput measure
+   * of a training step.
+   */
+  public long tokens(int[] pairs) {
+    long tokens = 0;
+    for (int i : pairs) {
+      tokens += 2L * rowLengths[i];
+    }
+    return tokens;
+  }
+
+  /** The longest row among {@code pairs}: the width T of their batch. */
+  public int width(int[] pairs) {
+    int width = 1;
+    for (int i : pairs) {
+      width = Math.max(width, rowLengths[i]);
+    }
+    return width;
+  }
+
+  /** The reference log-probs of the chosen responses, one per pair; needs {@link #withReference}. */
+  public float[] referenceChosen() {
+    requireReference();
+    return refChosen.clone();
+  }
+
+  /** The reference log-probs of the rejected responses, one per pair; needs {@link #withReference}. */
+  public float[] referenceRejected() {
+    requireReference();
+    return refRejected.clone();
+  }
+
   public boolean hasReference() {
     return refChosen != null;
   }
 
-  /** Input ids {@code [2B, T]}: the chosen rows of {@code pairs}, then their rejected rows. */
+  /**
+   * Input ids {@code [2B, T]}: the chosen rows of {@code pairs}, then their rejected rows, T = {@link #width}.
+   */
   public Tensor inputIds(int[] pairs) {
-    return HostTensors.longs(stack(pairs, chosenIds, rejectedIds), 2L * pairs.length, seqLen);
+    int width = width(pairs);
+    return HostTensors.longs(stack(pairs, chosenIds, rejectedIds, width), 2L * pairs.length, width);
   }
 
   /** Labels {@code [2B, T]}, rows as in {@link #inputIds}. */
   public Tensor labels(int[] pairs) {
-    return HostTensors.longs(stack(pairs, chosenLabels, rejectedLabels), 2L * pairs.length, seqLen);
+    int width = width(pairs);
+    return HostTensors.longs(stack(pairs, chosenLabels, rejectedLabels, width), 2L * pairs.length, width);
   }
 
   /** Input ids {@code [B, T]} of the chosen rows only (supervised fine-tuning on the preferred responses). */
   public Tensor chosenInputIds(int[] pairs) {
-    return HostTensors.longs(gather(pairs, chosenIds), pairs.length, seqLen);
+    int width = width(pairs);
+    return HostTensors.longs(gather(pairs, chosenIds, width), pairs.length, width);
   }
 
   /** Labels {@code [B, T]} of the chosen rows only. */
   public Tensor chosenLabels(int[] pairs) {
-    return HostTensors.longs(gather(pairs, chosenLabels), pairs.length, seqLen);
+    int width = width(pairs);
+    return HostTensors.longs(gather(pairs, chosenLabels, width), pairs.length, width);
   }
 
   /** The full batch for the loss; needs {@link #withReference} first. */
   public Batch batch(int[] pairs) {
-    if (!hasReference()) {
-      throw new IllegalStateException("these pairs have no reference log-probs yet: compute them once with the "
-          + "frozen reference model and attach them with withReference(chosen, rejected)");
-    }
+    requireReference();
     float[] ref = new float[2 * pairs.length];
     int[] groupIds = new int[pairs.length];
     for (int b = 0; b < pairs.length; b++) {
@@ -145,6 +195,13 @@ public final class EncodedPairs {
     }
     return new Batch(inputIds(pairs), labels(pairs), HostTensors.floats(ref, ref.length),
         HostTensors.ints(groupIds, groupIds.length));
+  }
+
+  private void requireReference() {
+    if (!hasReference()) {
+      throw new IllegalStateException("these pairs have no reference log-probs yet: compute them once with the "
+          + "frozen reference model and attach them with withReference(chosen, rejected)");
+    }
   }
 
   private static void writeRow(int[] prompt, int[] response, int seqLen, int row, long[] ids, long[] labels) {
@@ -164,19 +221,19 @@ public final class EncodedPairs {
     return position < prompt.length ? prompt[position] : response[position - prompt.length];
   }
 
-  private long[] stack(int[] pairs, long[] chosen, long[] rejected) {
-    long[] out = new long[2 * pairs.length * seqLen];
+  private long[] stack(int[] pairs, long[] chosen, long[] rejected, int width) {
+    long[] out = new long[2 * pairs.length * width];
     for (int b = 0; b < pairs.length; b++) {
-      System.arraycopy(chosen, pairs[b] * seqLen, out, b * seqLen, seqLen);
-      System.arraycopy(rejected, pairs[b] * seqLen, out, (pairs.length + b) * seqLen, seqLen);
+      System.arraycopy(chosen, pairs[b] * seqLen, out, b * width, width);
+      System.arraycopy(rejected, pairs[b] * seqLen, out, (pairs.length + b) * width, width);
     }
     return out;
   }
 
-  private long[] gather(int[] pairs, long[] rows) {
-    long[] out = new long[pairs.length * seqLen];
+  private long[] gather(int[] pairs, long[] rows, int width) {
+    long[] out = new long[pairs.length * width];
     for (int b = 0; b < pairs.length; b++) {
-      System.arraycopy(rows, pairs[b] * seqLen, out, b * seqLen, seqLen);
+      System.arraycopy(rows, pairs[b] * seqLen, out, b * width, width);
     }
     return out;
   }

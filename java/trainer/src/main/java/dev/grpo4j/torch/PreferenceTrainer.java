@@ -7,6 +7,7 @@ import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Optimizer;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorArrayRefOptional;
 import org.bytedeco.pytorch.global.torch;
@@ -44,27 +45,58 @@ public final class PreferenceTrainer {
 
   /** One optimisation step on the given pairs of {@code data} (which must carry reference log-probs). */
   public LossResult step(EncodedPairs data, int[] pairs) {
+    optimizer.zero_grad();
+    LossResult r = accumulate(data, pairs, 1.0);
+    optimizer.step();
+    return r;
+  }
+
+  /**
+   * The forward and backward half of a step: the fused loss on {@code pairs} (which advances the group weights
+   * once) and backpropagation of {@code scale * J}, added to the parameters' gradients. Gradient accumulation
+   * calls it once per micro-batch with {@code scale = 1 / micro-batches} and then steps the optimizer itself.
+   */
+  public LossResult accumulate(EncodedPairs data, int[] pairs, double scale) {
     try (PointerScope scope = new PointerScope()) {
       EncodedPairs.Batch batch = data.batch(pairs);
-      optimizer.zero_grad();
       Tensor logits = model.forward(batch.inputIds());
       TorchPreferenceLoss.Result r = loss.forwardBackward(logits, batch.labels(), batch.refLogps(), batch.groupIds(),
           logits.detach());
-      logits.backward(r.grad(), new BoolOptional(), false, new TensorArrayRefOptional());
-      optimizer.step();
+      Tensor grad = scale == 1.0 ? r.grad() : r.grad().mul_(new Scalar(scale));
+      logits.backward(grad, new BoolOptional(), false, new TensorArrayRefOptional());
       return r.lossResult();
     }
   }
 
   /**
-   * Per-group loss and reward accuracy of the current policy over every pair of {@code data}, in chunks of
-   * {@code chunkPairs} pairs; no gradient, no group-weight update.
+   * Per-pair results of the current policy over every pair of {@code data}, in chunks of {@code chunkPairs}
+   * pairs; no gradient, no group-weight update.
+   *
+   * @param pairLosses loss of each pair
+   * @param margins {@code h = (s_w - ref_w) - (s_l - ref_l)} of each pair
+   * @param chosenRewards {@code beta (s_w - ref_w)} of each pair
+   * @param rejectedRewards {@code beta (s_l - ref_l)} of each pair
+   * @param chosenLogps policy log-prob of each chosen response
+   * @param rejectedLogps policy log-prob of each rejected response
+   * @param groups group of each pair
    */
-  public GroupEvaluation evaluate(EncodedPairs data, int chunkPairs) {
+  public record PairResults(float[] pairLosses, float[] margins, float[] chosenRewards, float[] rejectedRewards, float[] chosenLogps,
+                            float[] rejectedLogps, int[] groups) {}
+
+  /** Every pair of {@code data} under the current policy, in chunks of {@code chunkPairs} pairs. */
+  public PairResults evaluatePairs(EncodedPairs data, int chunkPairs) {
+    return evaluatePairs(model, loss, data, chunkPairs);
+  }
+
+  /**
+   * Every pair of {@code data} under {@code model} (with reference log-probs attached to {@code data}), in chunks
+   * of {@code chunkPairs} pairs, through {@code loss}'s evaluation call: no gradient, no group-weight update.
+   */
+  public static PairResults evaluatePairs(CausalLm model, TorchPreferenceLoss loss, EncodedPairs data,
+                                          int chunkPairs) {
     int n = data.size();
-    float[] pairLosses = new float[n];
-    float[] margins = new float[n];
-    int[] groups = new int[n];
+    PairResults out = new PairResults(new float[n], new float[n], new float[n], new float[n], new float[n],
+        new float[n], new int[n]);
     try (NoGradGuard noGrad = new NoGradGuard()) {
       for (int start = 0; start < n; start += chunkPairs) {
         int[] pairs = range(start, Math.min(n, start + chunkPairs));
@@ -72,15 +104,28 @@ public final class PreferenceTrainer {
           EncodedPairs.Batch batch = data.batch(pairs);
           Tensor logits = model.forward(batch.inputIds());
           LossResult r = loss.evaluate(logits, batch.labels(), batch.refLogps(), batch.groupIds());
-          System.arraycopy(r.pairLosses(), 0, pairLosses, start, pairs.length);
-          System.arraycopy(r.margins(), 0, margins, start, pairs.length);
+          System.arraycopy(r.pairLosses(), 0, out.pairLosses(), start, pairs.length);
+          System.arraycopy(r.margins(), 0, out.margins(), start, pairs.length);
+          System.arraycopy(r.chosenRewards(), 0, out.chosenRewards(), start, pairs.length);
+          System.arraycopy(r.rejectedRewards(), 0, out.rejectedRewards(), start, pairs.length);
+          System.arraycopy(r.chosenLogps(), 0, out.chosenLogps(), start, pairs.length);
+          System.arraycopy(r.rejectedLogps(), 0, out.rejectedLogps(), start, pairs.length);
         }
         for (int i : pairs) {
-          groups[i] = data.group(i);
+          out.groups()[i] = data.group(i);
         }
       }
     }
-    return GroupEvaluation.of(loss.loss().groups(), pairLosses, margins, groups);
+    return out;
+  }
+
+  /**
+   * Per-group loss and reward accuracy of the current policy over every pair of {@code data}, in chunks of
+   * {@code chunkPairs} pairs; no gradient, no group-weight update.
+   */
+  public GroupEvaluation evaluate(EncodedPairs data, int chunkPairs) {
+    PairResults r = evaluatePairs(data, chunkPairs);
+    return GroupEvaluation.of(loss.loss().groups(), r.pairLosses(), r.margins(), r.groups());
   }
 
   /**

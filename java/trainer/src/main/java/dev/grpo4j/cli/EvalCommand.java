@@ -1,0 +1,167 @@
+package dev.grpo4j.cli;
+
+import dev.grpo4j.GroupNormalization;
+import dev.grpo4j.GroupRobustLoss;
+import dev.grpo4j.Weighting;
+import dev.grpo4j.io.AtomicFiles;
+import dev.grpo4j.model.TransformerLm;
+import dev.grpo4j.report.EvalMetrics;
+import dev.grpo4j.report.RunReport;
+import dev.grpo4j.text.GroupIndex;
+import dev.grpo4j.text.PairEncoder;
+import dev.grpo4j.text.PreferenceData;
+import dev.grpo4j.torch.EncodedPairs;
+import dev.grpo4j.torch.PreferenceTrainer;
+import dev.grpo4j.torch.SequenceScorer;
+import dev.grpo4j.torch.TorchPreferenceLoss;
+import dev.grpo4j.train.Method;
+import dev.grpo4j.train.ReferenceLogProbs;
+import dev.grpo4j.train.SplitEvaluation;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code grpo4j eval}: the per-group preference metrics of a policy (a model folder, a built-in model, or a base
+ * model plus LoRA adapters, e.g. a {@code train} checkpoint) against a reference model on one data set.
+ */
+@Command(name = "eval",
+    sortOptions = false,
+    description = {
+        "Evaluates a policy on preference pairs per labeller group: mean loss, reward accuracy (implicit reward "
+            + "margin > 0), log-prob accuracy (chosen more likely than rejected), mean margin, and the worst group, "
+            + "average and loss imbalance. The reference is --reference, or, for a policy given as --model plus "
+            + "--adapter, the model without the adapter. Prints a table; --out writes the eval.jsonl record.",
+        ""})
+public final class EvalCommand implements Callable<Integer> {
+  @Spec
+  private CommandSpec spec;
+
+  @Mixin
+  private ModelOptions modelOptions;
+
+  @Option(names = "--reference", paramLabel = "DIR|NAME",
+      description = "Reference model (folder or built-in name, same tokenizer); default with --adapter: --model "
+          + "without the adapter.")
+  private String reference;
+
+  @Option(names = "--data", required = true, paramLabel = "FILE",
+      description = "Preference pairs, JSONL: prompt, chosen, rejected, group (string or integer).")
+  private Path data;
+
+  @Option(names = "--method", defaultValue = "dpo", paramLabel = "NAME", converter = TrainCommand.MethodConverter.class,
+      description = "Whose loss to report: the DPO or IPO loss of the method (default: ${DEFAULT-VALUE}).")
+  private Method method;
+
+  @Option(names = "--beta", defaultValue = "0.1", description = "Inverse temperature beta (default: ${DEFAULT-VALUE}).")
+  private double beta;
+
+  @Option(names = "--label-smoothing", defaultValue = "0", paramLabel = "EPS",
+      description = "DPO label smoothing (default: ${DEFAULT-VALUE}).")
+  private double labelSmoothing;
+
+  @Option(names = "--ipo-length-normalization", description = "IPO: divide the margin by the response lengths.")
+  private boolean ipoLengthNormalization;
+
+  @Option(names = "--batch-size", defaultValue = "16", paramLabel = "PAIRS",
+      description = "Pairs per forward pass (default: ${DEFAULT-VALUE}).")
+  private int batchSize;
+
+  @Option(names = "--max-prompt-tokens", defaultValue = "512", paramLabel = "N",
+      description = "A too-long pair's prompt is cut to its last N tokens first (default: ${DEFAULT-VALUE}).")
+  private int maxPromptTokens;
+
+  @Option(names = "--max-length", defaultValue = "1024", paramLabel = "N",
+      description = "Longest prompt + response in tokens (default: ${DEFAULT-VALUE}).")
+  private int maxLength;
+
+  @Option(names = "--append-eos", description = "Append the end-of-sequence token to each response.")
+  private boolean appendEos;
+
+  @Option(names = "--skip-bad-lines", description = "Skip malformed lines (counted) instead of stopping.")
+  private boolean skipBadLines;
+
+  @Option(names = "--seed", defaultValue = "0",
+      description = "Seed of built-in models' random weights (default: ${DEFAULT-VALUE}).")
+  private long seed;
+
+  @Option(names = "--out", paramLabel = "FILE", description = "Also write the result as one eval.jsonl line here.")
+  private Path out;
+
+  @Override
+  public Integer call() throws IOException {
+    PrintWriter err = spec.commandLine().getErr();
+    Main.warnIfOpenMpSpins(err);
+    if (batchSize < 1) {
+      throw new IllegalArgumentException("--batch-size = " + batchSize + ": must be >= 1");
+    }
+    if (reference == null && modelOptions.adapter == null) {
+      throw new IllegalArgumentException("no reference model: pass --reference DIR|NAME (e.g. the SFT model the "
+          + "policy was trained from), or give the policy as --model BASE --adapter DIR");
+    }
+    PreferenceData.Loaded loaded = PreferenceData.readJsonl(data, skipBadLines);
+    if (loaded.skippedLines() > 0) {
+      err.println("skipped " + loaded.skippedLines() + " malformed lines, e.g. " + loaded.firstProblems().getFirst());
+    }
+    if (loaded.records().isEmpty()) {
+      throw new IllegalArgumentException("--data " + data + " holds no preference pairs");
+    }
+    GroupIndex groups = GroupIndex.of(loaded.records());
+    try (ModelOptions.Loaded policy = modelOptions.load(seed)) {
+      PairEncoder.Encoded encoded = new PairEncoder(policy.tokenizer(), groups,
+          new PairEncoder.EncodeOptions(maxPromptTokens, maxLength, appendEos)).encode(loaded.records());
+      SequenceScorer.Scores scores = referenceScores(policy, encoded, err);
+      EncodedPairs pairs = EncodedPairs.encode(encoded.pairs()).withReference(scores.chosen(), scores.rejected());
+      EvalMetrics result;
+      try (GroupRobustLoss loss = GroupRobustLoss.builder().lossType(method.lossType()).beta(beta)
+          .labelSmoothing(labelSmoothing).ipoLengthNormalization(ipoLengthNormalization)
+          .weighting(Weighting.AVERAGE).groupNormalization(GroupNormalization.BATCH_MEAN).groups(groups.size())
+          .backend(policy.backend()).build()) {
+        result = SplitEvaluation.of(0, EvalMetrics.Split.TEST, groups.names(),
+            PreferenceTrainer.evaluatePairs(policy.model(), new TorchPreferenceLoss(loss), pairs, batchSize));
+      }
+      PrintWriter stdout = spec.commandLine().getOut();
+      stdout.println(data + " (" + encoded.pairs().size() + " pairs), " + method.lossType() + " loss, beta " + beta
+          + ":");
+      stdout.println();
+      stdout.print(RunReport.groupTable(result, groups.names(), null));
+      stdout.flush();
+      if (out != null) {
+        Path target = out.toAbsolutePath();
+        Files.createDirectories(target.getParent());
+        AtomicFiles.write(target, s -> s.write((result.toJson() + "\n").getBytes(StandardCharsets.UTF_8)));
+        err.println("wrote " + target);
+      }
+    }
+    return 0;
+  }
+
+  /** Reference log-probs: the reference model's, or the policy's with its adapters switched off; cached. */
+  private SequenceScorer.Scores referenceScores(ModelOptions.Loaded policy, PairEncoder.Encoded encoded,
+                                                PrintWriter err) {
+    TransformerLm model;
+    if (reference == null) {
+      model = policy.model();
+      model.setAdaptersEnabled(false);
+    } else {
+      model = ModelOptions.model(reference, ModelOptions.placement(modelOptions.device, modelOptions.dtype,
+          modelOptions.threads).dtype(), seed);
+      ModelOptions.placement(modelOptions.device, modelOptions.dtype, null).moveTo(model);
+      model.eval();
+    }
+    try {
+      return ReferenceLogProbs.scoreCached(new SequenceScorer(model, policy.backend(), policy.device()), data,
+          ReferenceLogProbs.modelHash(model), encoded.pairs(), batchSize, done -> { }, err::println);
+    } finally {
+      policy.model().setAdaptersEnabled(true);
+    }
+  }
+}

@@ -1,0 +1,323 @@
+package dev.grpo4j.cli;
+
+import dev.grpo4j.GroupNormalization;
+import dev.grpo4j.text.PreferenceData;
+import dev.grpo4j.train.LearningRateSchedule;
+import dev.grpo4j.train.Method;
+import dev.grpo4j.train.RunCheckpoints;
+import dev.grpo4j.train.TrainConfig;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code grpo4j train}: preference optimisation of a causal LM with any of the six methods, end to end (see
+ * {@link TrainRun} for the loop and the run folder).
+ */
+@Command(name = "train",
+    sortOptions = false,
+    description = {
+        "Trains a causal LM on preference pairs from labeller groups with DPO, IPO, their importance-sampled forms "
+            + "(IS-DPO, IS-IPO) or their group-robust forms (GR-DPO, GR-IPO, Ramesh et al. 2024), optionally after "
+            + "an SFT stage; evaluates per group, checkpoints, and writes metrics.jsonl, eval.jsonl, report.md and "
+            + "plots into --out. Data: JSONL with prompt, chosen, rejected and group (string or integer).",
+        ""})
+public final class TrainCommand implements Callable<Integer> {
+  /** Options a resumed run may change: they do not affect the numbers. */
+  private static final Set<String> RESUMABLE_OPTIONS = Set.of("--out", "--resume", "--threads", "--no-progress");
+
+  @Spec
+  private CommandSpec spec;
+
+  @Option(names = "--model", paramLabel = "DIR|NAME",
+      description = "Hugging Face model folder (Llama or Qwen2 family: config.json, safetensors, tokenizer.json) or a "
+          + "built-in random model: tiny-llama, tiny-qwen2 (byte-level tokens, seeded by --seed).")
+  private String model;
+
+  @Option(names = "--adapter", paramLabel = "DIR",
+      description = "Continue training this PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors).")
+  private Path adapter;
+
+  @Option(names = "--tokenizer", paramLabel = "DIR|bytes",
+      description = "Tokenizer folder (tokenizer.json) or bytes; default: the model's own.")
+  private String tokenizer;
+
+  @Option(names = "--dtype", paramLabel = "TYPE",
+      description = "Parameter dtype: float32, bfloat16, float16 (default: float32 on cpu, bfloat16 on cuda).")
+  private String dtype;
+
+  @Option(names = "--device", defaultValue = "cpu", paramLabel = "cpu|cuda",
+      description = "Where the model and the kernels run (default: ${DEFAULT-VALUE}).")
+  private String device;
+
+  @Option(names = "--lora-rank", paramLabel = "R",
+      description = "Train fresh LoRA adapters of this rank instead of every weight (the base stays frozen and is "
+          + "the reference model).")
+  private Integer loraRank;
+
+  @Option(names = "--lora-alpha", paramLabel = "A", description = "LoRA alpha (default: 2 x rank).")
+  private Double loraAlpha;
+
+  @Option(names = "--lora-dropout", defaultValue = "0", paramLabel = "P",
+      description = "LoRA dropout (default: ${DEFAULT-VALUE}).")
+  private double loraDropout;
+
+  @Option(names = "--lora-targets", split = ",", paramLabel = "MODULES",
+      defaultValue = "q_proj,k_proj,v_proj,o_proj",
+      description = "Comma-separated linear layers that get adapters (default: ${DEFAULT-VALUE}).")
+  private List<String> loraTargets;
+
+  @Option(names = "--train", paramLabel = "FILE", description = "Training pairs (JSONL); the groups and their "
+      + "sizes N_g come from this file.")
+  private Path trainData;
+
+  @Option(names = "--validation", paramLabel = "FILE",
+      description = "Validation pairs: evaluated every --eval-every steps, watched by reduce-on-plateau.")
+  private Path validationData;
+
+  @Option(names = "--test", paramLabel = "FILE", description = "Test pairs: evaluated once at the end.")
+  private Path testData;
+
+  @Option(names = "--skip-bad-lines",
+      description = "Skip malformed data lines (counted and reported) instead of stopping at the first.")
+  private boolean skipBadLines;
+
+  @Option(names = "--max-prompt-tokens", defaultValue = "512", paramLabel = "N",
+      description = "A too-long pair's prompt is cut to its last N tokens first (default: ${DEFAULT-VALUE}).")
+  private int maxPromptTokens;
+
+  @Option(names = "--max-length", defaultValue = "1024", paramLabel = "N",
+      description = "Longest prompt + response in tokens; longer responses are cut (default: ${DEFAULT-VALUE}).")
+  private int maxLength;
+
+  @Option(names = "--append-eos", description = "Append the end-of-sequence token to each response.")
+  private boolean appendEos;
+
+  @Option(names = "--method", defaultValue = "gr-dpo", paramLabel = "NAME", converter = MethodConverter.class,
+      description = "dpo, ipo, is-dpo, is-ipo, gr-dpo or gr-ipo (default: ${DEFAULT-VALUE}).")
+  private Method method;
+
+  @Option(names = "--beta", defaultValue = "0.1", description = "Inverse temperature beta (default: ${DEFAULT-VALUE}).")
+  private double beta;
+
+  @Option(names = "--eta", defaultValue = "0.01",
+      description = "Group-weight step size of GR-DPO / GR-IPO (default: ${DEFAULT-VALUE}).")
+  private double eta;
+
+  @Option(names = "--chi", defaultValue = "1",
+      description = "Mix of robust and uniform weights, w = (1-chi)/K + chi*alpha (default: ${DEFAULT-VALUE}).")
+  private double chi;
+
+  @Option(names = "--adjustment", defaultValue = "0", paramLabel = "C",
+      description = "Generalisation adjustment: L_g + C/sqrt(N_g) in the weight update (default: ${DEFAULT-VALUE}).")
+  private double adjustment;
+
+  @Option(names = "--group-normalization", defaultValue = "dataset_frequency", paramLabel = "MODE",
+      description = "Group loss in a batch: dataset_frequency (N/(N_g B) x sum, the paper's) or batch_mean "
+          + "(default: ${DEFAULT-VALUE}).")
+  private GroupNormalization groupNormalization;
+
+  @Option(names = "--label-smoothing", defaultValue = "0", paramLabel = "EPS",
+      description = "Conservative DPO label smoothing in [0, 0.5) (default: ${DEFAULT-VALUE}).")
+  private double labelSmoothing;
+
+  @Option(names = "--ipo-length-normalization",
+      description = "IPO: divide the margin by the response lengths.")
+  private boolean ipoLengthNormalization;
+
+  @Option(names = "--sft-steps", defaultValue = "0", paramLabel = "N",
+      description = "Supervised fine-tuning steps on the chosen responses first; the result is the reference "
+          + "model (default: ${DEFAULT-VALUE}).")
+  private int sftSteps;
+
+  @Option(names = "--sft-lr", defaultValue = "1e-5", paramLabel = "LR",
+      description = "SFT learning rate (default: ${DEFAULT-VALUE}).")
+  private double sftLearningRate;
+
+  @Option(names = "--batch-size", defaultValue = "8", paramLabel = "PAIRS",
+      description = "Pairs per micro-batch (default: ${DEFAULT-VALUE}).")
+  private int batchSize;
+
+  @Option(names = "--grad-accumulation", defaultValue = "1", paramLabel = "N",
+      description = "Micro-batches per optimiser step; the group weights move once per micro-batch "
+          + "(default: ${DEFAULT-VALUE}).")
+  private int gradientAccumulation;
+
+  @Option(names = "--lr", defaultValue = "5e-6", paramLabel = "LR",
+      description = "Peak learning rate of AdamW (default: ${DEFAULT-VALUE}).")
+  private double learningRate;
+
+  @Option(names = "--weight-decay", defaultValue = "0", description = "AdamW weight decay (default: ${DEFAULT-VALUE}).")
+  private double weightDecay;
+
+  @Option(names = "--warmup-steps", defaultValue = "0", paramLabel = "N",
+      description = "Linear warm-up steps (default: ${DEFAULT-VALUE}).")
+  private int warmupSteps;
+
+  @Option(names = "--schedule", defaultValue = "constant", paramLabel = "SHAPE",
+      description = "After the warm-up: constant, linear or cosine (default: ${DEFAULT-VALUE}).")
+  private LearningRateSchedule.Decay decay;
+
+  @Option(names = "--plateau-patience", defaultValue = "-1", paramLabel = "N",
+      description = "Reduce-on-plateau: scale the learning rate by --plateau-factor after N validations without a "
+          + "better worst-group validation loss; -1 is off (default: ${DEFAULT-VALUE}).")
+  private int plateauPatience;
+
+  @Option(names = "--plateau-factor", defaultValue = "0.5", description = "(default: ${DEFAULT-VALUE})")
+  private double plateauFactor;
+
+  @Option(names = "--min-lr", defaultValue = "0", paramLabel = "LR",
+      description = "Lower bound of reduce-on-plateau (default: ${DEFAULT-VALUE}).")
+  private double minLearningRate;
+
+  @Option(names = "--max-grad-norm", defaultValue = "1.0", paramLabel = "NORM",
+      description = "Clip the gradient's global norm; 0 is off (default: ${DEFAULT-VALUE}).")
+  private double maxGradNorm;
+
+  @Option(names = "--steps", paramLabel = "N", description = "Optimiser steps.")
+  private Integer steps;
+
+  @Option(names = "--epochs", paramLabel = "E",
+      description = "Passes over the training pairs, instead of --steps (default: 1 when --steps is not given).")
+  private Double epochs;
+
+  @Option(names = "--eval-every", defaultValue = "0", paramLabel = "STEPS",
+      description = "Validation interval; 0 evaluates only after the last step (default: ${DEFAULT-VALUE}).")
+  private int evalInterval;
+
+  @Option(names = "--eval-batch-size", defaultValue = "16", paramLabel = "PAIRS",
+      description = "Pairs per forward pass when scoring and evaluating (default: ${DEFAULT-VALUE}).")
+  private int evalBatchSize;
+
+  @Option(names = "--checkpoint-every", defaultValue = "0", paramLabel = "STEPS",
+      description = "Checkpoint interval; the last step is always checkpointed (default: ${DEFAULT-VALUE}).")
+  private int checkpointInterval;
+
+  @Option(names = "--keep-checkpoints", defaultValue = "2", paramLabel = "N",
+      description = "Newest checkpoints kept (default: ${DEFAULT-VALUE}).")
+  private int keepCheckpoints;
+
+  @Option(names = "--seed", defaultValue = "0",
+      description = "Seed of batch order, adapters, dropout and built-in model weights (default: ${DEFAULT-VALUE}).")
+  private long seed;
+
+  @Option(names = "--threads", paramLabel = "N",
+      description = "CPU threads for libtorch and the loss kernel (default: every core).")
+  private Integer threads;
+
+  @Option(names = "--out", paramLabel = "DIR", description = "Run folder (default: runs/train-<timestamp>).")
+  private Path out;
+
+  @Option(names = "--resume",
+      description = "Continue the run in --out from its newest checkpoint with its saved settings (only --threads "
+          + "and --no-progress may be given besides); on CPU the continued run is bit-identical to an "
+          + "uninterrupted one.")
+  private boolean resume;
+
+  @Option(names = "--no-progress", description = "No progress bars.")
+  private boolean noProgress;
+
+  @Override
+  public Integer call() throws IOException {
+    PrintWriter err = spec.commandLine().getErr();
+    Main.warnIfOpenMpSpins(err);
+    TrainConfig config;
+    RunCheckpoints.Checkpoint checkpoint = null;
+    Path runDir;
+    if (resume) {
+      if (out == null) {
+        throw new IllegalArgumentException("--resume needs --out: the run folder to continue");
+      }
+      List<String> extra = spec.commandLine().getParseResult().matchedOptions().stream()
+          .map(OptionSpec::longestName).filter(name -> !RESUMABLE_OPTIONS.contains(name)).toList();
+      if (!extra.isEmpty()) {
+        throw new IllegalArgumentException("--resume continues with the run's saved settings (" + out.resolve(
+            TrainConfig.FILE) + "); drop " + extra);
+      }
+      runDir = out;
+      if (!Files.isRegularFile(out.resolve(TrainConfig.FILE))) {
+        throw new IllegalArgumentException("--resume: " + out + " holds no run (" + TrainConfig.FILE + " is missing)");
+      }
+      config = TrainConfig.read(out);
+      checkpoint = RunCheckpoints.latest(out);
+      if (checkpoint == null) {
+        throw new IllegalArgumentException("--resume: " + out + " has no checkpoint yet; start the run again "
+            + "without --resume (into a fresh --out)");
+      }
+    } else {
+      runDir = out != null ? out
+          : Path.of("runs", "train-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+      if (Files.exists(runDir.resolve(TrainConfig.FILE))) {
+        throw new IllegalArgumentException("--out " + runDir + " already holds a run: continue it with --resume, "
+            + "or choose another folder");
+      }
+      config = config();
+    }
+    new TrainRun(config, runDir, threads, !noProgress, spec.commandLine().getOut(), err).run(checkpoint);
+    return 0;
+  }
+
+  private TrainConfig config() throws IOException {
+    if (model == null) {
+      throw new IllegalArgumentException("--model is required: a Hugging Face folder or tiny-llama / tiny-qwen2");
+    }
+    if (trainData == null) {
+      throw new IllegalArgumentException("--train is required: the training pairs (JSONL)");
+    }
+    if (steps != null && epochs != null) {
+      throw new IllegalArgumentException("--steps and --epochs both given: choose one");
+    }
+    int total;
+    if (steps != null) {
+      total = steps;
+    } else {
+      double passes = epochs == null ? 1 : epochs;
+      if (!(passes > 0)) {
+        throw new IllegalArgumentException("--epochs = " + passes + ": must be > 0");
+      }
+      long pairs = PreferenceData.readJsonl(trainData, skipBadLines).records().size();
+      total = (int) Math.max(1, Math.ceil(passes * pairs / ((double) batchSize * gradientAccumulation)));
+    }
+    TrainConfig.LoraSettings lora = loraRank == null ? null : new TrainConfig.LoraSettings(loraRank,
+        loraAlpha != null ? loraAlpha : 2.0 * loraRank, loraDropout, loraTargets);
+    // Absolute paths, so that --resume works from any working directory.
+    return new TrainConfig(absolute(model), absolute(adapter), absolute(tokenizer), dtype, device, lora,
+        absolute(trainData), absolute(validationData), absolute(testData), skipBadLines, maxPromptTokens, maxLength, appendEos,
+        method, beta, eta, chi, adjustment, groupNormalization, labelSmoothing, ipoLengthNormalization,
+        sftSteps, sftLearningRate, batchSize, gradientAccumulation, learningRate, weightDecay, warmupSteps, decay,
+        plateauPatience, plateauFactor, minLearningRate, maxGradNorm, total, evalInterval, evalBatchSize,
+        checkpointInterval, keepCheckpoints, seed);
+  }
+
+  private static String absolute(Path path) {
+    return path == null ? null : path.toAbsolutePath().normalize().toString();
+  }
+
+  /** A folder argument made absolute; built-in names ({@code tiny-llama}, {@code bytes}) stay as they are. */
+  private static String absolute(String folderOrName) {
+    if (folderOrName == null || ModelOptions.BUILT_IN.contains(folderOrName)
+        || folderOrName.equals(ModelOptions.BYTES)) {
+      return folderOrName;
+    }
+    return absolute(Path.of(folderOrName));
+  }
+
+  /** Reads {@code --method} with the names users type ({@code gr-dpo}). */
+  static final class MethodConverter implements picocli.CommandLine.ITypeConverter<Method> {
+    @Override
+    public Method convert(String value) {
+      return Method.parse(value);
+    }
+  }
+}

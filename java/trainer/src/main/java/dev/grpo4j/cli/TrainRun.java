@@ -1,0 +1,585 @@
+package dev.grpo4j.cli;
+
+import dev.grpo4j.GroupRobustLoss;
+import dev.grpo4j.LossResult;
+import dev.grpo4j.Weighting;
+import dev.grpo4j.io.AtomicDirectory;
+import dev.grpo4j.io.AtomicFiles;
+import dev.grpo4j.model.Checkpoints;
+import dev.grpo4j.model.LoraAdapters;
+import dev.grpo4j.model.LoraConfig;
+import dev.grpo4j.model.TransformerLm;
+import dev.grpo4j.report.EvalMetrics;
+import dev.grpo4j.report.MetricsWriter;
+import dev.grpo4j.report.ReportSettings;
+import dev.grpo4j.report.RunLog;
+import dev.grpo4j.report.RunReport;
+import dev.grpo4j.report.StepMetrics;
+import dev.grpo4j.text.GroupIndex;
+import dev.grpo4j.text.PairEncoder;
+import dev.grpo4j.text.PreferenceData;
+import dev.grpo4j.text.PreferenceRecord;
+import dev.grpo4j.text.TextTokenizer;
+import dev.grpo4j.torch.EncodedPairs;
+import dev.grpo4j.torch.PreferenceTrainer;
+import dev.grpo4j.torch.SequenceScorer;
+import dev.grpo4j.torch.TokenPair;
+import dev.grpo4j.torch.TorchPreferenceLoss;
+import dev.grpo4j.train.LearningRateSchedule;
+import dev.grpo4j.train.PairSampler;
+import dev.grpo4j.train.PlateauScaler;
+import dev.grpo4j.train.ReferenceLogProbs;
+import dev.grpo4j.train.RunCheckpoints;
+import dev.grpo4j.train.SplitEvaluation;
+import dev.grpo4j.train.TrainConfig;
+import dev.grpo4j.train.TrainerState;
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.io.OutputStreamWriter;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.IntConsumer;
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import org.bytedeco.pytorch.AdamW;
+import org.bytedeco.pytorch.AdamWOptions;
+import org.bytedeco.pytorch.Optimizer;
+import org.bytedeco.pytorch.OptimizerParamGroupVector;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * One {@code grpo4j train} run in its folder: data, optional SFT stage, cached reference log-probs, the preference
+ * loop (micro-batches through the fused loss, accumulation, clipping, AdamW, schedule, reduce-on-plateau), periodic
+ * validation and checkpoints, the final test evaluation, the final model and the report.
+ *
+ * <p>Run-folder layout: {@value TrainConfig#FILE}, {@code metrics.jsonl}, {@code eval.jsonl},
+ * {@code reference/<split>.safetensors} (the reference log-probs this run uses, so a resume never needs the
+ * reference model), {@code sft/model} (LoRA runs with an SFT stage: the merged SFT model, the adapters' base),
+ * {@code checkpoints/step-N}, {@code final/} and {@code report.md} with its plots.
+ */
+final class TrainRun {
+  private static final String REFERENCE = "reference";
+  private static final String SFT_MODEL = "sft/model";
+  private static final String FINAL = "final";
+
+  /** One data split, as read and encoded. */
+  private record Split(String name, Path file, List<PreferenceRecord> records, List<TokenPair> pairs) {}
+
+  private final TrainConfig config;
+  private final Path runDir;
+  private final Integer threads;
+  private final boolean progressBar;
+  private final PrintWriter out;
+  private final PrintWriter err;
+
+  TrainRun(TrainConfig config, Path runDir, Integer threads, boolean progressBar, PrintWriter out, PrintWriter err) {
+    this.config = config;
+    this.runDir = runDir;
+    this.threads = threads;
+    this.progressBar = progressBar;
+    this.out = out;
+    this.err = err;
+  }
+
+  void run(RunCheckpoints.Checkpoint resumeFrom) throws IOException {
+    long started = System.nanoTime();
+    ModelOptions.Placement placement = ModelOptions.placement(config.device(), config.dtype(), threads);
+    GroupIndex groups;
+    Split train;
+    Split validation;
+    Split test;
+    TransformerLm policy;
+    LoraConfig lora;
+    try (TextTokenizer tokenizer = ModelOptions.tokenizer(config.model(), config.tokenizer())) {
+      PreferenceData.Loaded trainData = read("--train", Path.of(config.trainData()));
+      groups = GroupIndex.of(trainData.records());
+      PairEncoder encoder = new PairEncoder(tokenizer, groups, new PairEncoder.EncodeOptions(
+          config.maxPromptTokens(), config.maxLength(), config.appendEos()));
+      train = encode("train", Path.of(config.trainData()), trainData, encoder);
+      validation = config.validationData() == null ? null
+          : encode("validation", Path.of(config.validationData()), read("--validation",
+              Path.of(config.validationData())), encoder);
+      test = config.testData() == null ? null
+          : encode("test", Path.of(config.testData()), read("--test", Path.of(config.testData())), encoder);
+      if (resumeFrom == null) {
+        policy = ModelOptions.model(config.model(), placement.dtype(), config.seed());
+        PairEncoder.requireVocabFits(tokenizer, policy.config().vocabSize());
+        placement.moveTo(policy);
+      } else {
+        policy = null;
+      }
+    }
+    long[] groupSizes = groups.counts(train.records());
+    err.println("data: " + train.pairs().size() + " training pairs in " + groups.size() + " groups "
+        + groupSummary(groups, groupSizes) + (validation == null ? "" : ", " + validation.pairs().size()
+        + " validation") + (test == null ? "" : ", " + test.pairs().size() + " test"));
+
+    EncodedPairs trainPairs;
+    EncodedPairs validationPairs = null;
+    EncodedPairs testPairs = null;
+    if (resumeFrom == null) {
+      Files.createDirectories(runDir);
+      config.write(runDir);
+      lora = prepare(policy, train, placement);
+      trainPairs = withReference(policy, placement, train);
+      validationPairs = validation == null ? null : withReference(policy, placement, validation);
+      testPairs = test == null ? null : withReference(policy, placement, test);
+    } else {
+      Restored restored = restoreModel(resumeFrom, placement);
+      policy = restored.policy();
+      lora = restored.lora();
+      trainPairs = savedReference(train);
+      validationPairs = validation == null ? null : savedReference(validation);
+      testPairs = test == null ? null : savedReference(test);
+    }
+
+    AdamW optimizer = adamW(policy, config.learningRate());
+    LearningRateSchedule schedule = config.schedule();
+    PlateauScaler plateau = config.plateau();
+    PairSampler sampler = new PairSampler(trainPairs.size(), config.seed());
+    int firstStep = 1;
+    long tokens = 0;
+    double seconds = 0;
+    try (GroupRobustLoss loss = buildLoss(groups.size(), groupSizes, placement)) {
+      if (resumeFrom != null) {
+        TrainerState state = resumeFrom.state();
+        if (!state.groups().equals(groups.names())) {
+          throw new IllegalArgumentException("the checkpoint's groups " + state.groups() + " differ from the "
+              + "training data's " + groups.names() + ": the data files changed since the run started");
+        }
+        resumeFrom.restoreOptimizer(optimizer);
+        loss.restoreState(state.groupWeightState());
+        sampler.skipTo(state.consumedPairs());
+        if (plateau != null) {
+          plateau.restore(state.plateau());
+        }
+        firstStep = state.step() + 1;
+        tokens = state.tokens();
+        seconds = state.seconds();
+        truncateLogs(state.step());
+        err.println("resuming from " + resumeFrom.folder() + " (step " + state.step() + " of " + config.steps()
+            + ")");
+      }
+      PreferenceTrainer trainer = new PreferenceTrainer(policy, optimizer, new TorchPreferenceLoss(loss));
+      double[] weights = loss.groupWeights();
+      try (MetricsWriter<StepMetrics> metrics = MetricsWriter.steps(RunLog.metricsFile(runDir));
+           MetricsWriter<EvalMetrics> evals = MetricsWriter.evaluations(RunLog.evalFile(runDir));
+           ProgressBar bar = progressBar ? bar(firstStep - 1, seconds) : null) {
+        if (resumeFrom == null && validationPairs != null && config.evalInterval() > 0) {
+          evals.append(evaluate(trainer, policy, validationPairs, groups, 0, EvalMetrics.Split.VALIDATION));
+        }
+        TensorVector parameters = policy.parameters();
+        for (int step = firstStep; step <= config.steps(); step++) {
+          long stepStart = System.nanoTime();
+          double lr = schedule.at(step) * (plateau == null ? 1 : plateau.scale());
+          setLearningRate(optimizer, lr);
+          // Dropout (LoRA) draws from libtorch's generator; seeding it per step makes step s the same whether the
+          // run got there in one go or through a resume.
+          torch.manual_seed(config.seed() * 1_000_003L + step);
+          policy.train(true);
+          optimizer.zero_grad();
+          StepTotals totals = new StepTotals(groups.size());
+          LossResult last = null;
+          for (int micro = 0; micro < config.gradientAccumulation(); micro++) {
+            int[] pairs = sampler.next(config.batchSize());
+            last = trainer.accumulate(trainPairs, pairs, 1.0 / config.gradientAccumulation());
+            totals.add(last, trainPairs, pairs);
+          }
+          double gradNorm = torch.clip_grad_norm_(parameters,
+              config.maxGradNorm() > 0 ? config.maxGradNorm() : Double.POSITIVE_INFINITY);
+          optimizer.step();
+          weights = widen(last.groupWeights());
+          double stepSeconds = (System.nanoTime() - stepStart) / 1e9;
+          seconds += stepSeconds;
+          tokens += totals.tokens;
+          StepMetrics record = new StepMetrics(step, sampler.epoch(), totals.meanLoss(), totals.groupLosses(),
+              weights, lr, totals.tokens / stepSeconds, gradNorm);
+          metrics.append(record);
+
+          if (validationPairs != null && config.evalInterval() > 0
+              && (step % config.evalInterval() == 0 || step == config.steps())) {
+            EvalMetrics e = evaluate(trainer, policy, validationPairs, groups, step, EvalMetrics.Split.VALIDATION);
+            evals.append(e);
+            if (plateau != null && plateau.observe(e.worstGroupLoss())) {
+              err.printf(Locale.ROOT, "%nstep %d: worst-group validation loss %.4f has not improved; learning-rate "
+                  + "scale now %.3g%n", step, e.worstGroupLoss(), plateau.scale());
+            }
+          }
+          boolean checkpoint = step == config.steps()
+              || (config.checkpointInterval() > 0 && step % config.checkpointInterval() == 0);
+          if (checkpoint) {
+            RunCheckpoints.save(runDir, policy, lora, placement.dtype(), tokenizerFolder(), optimizer,
+                new TrainerState(step, sampler.consumed(), groups.names(), loss.state().logAlpha(),
+                    loss.state().steps(), plateau == null ? null : plateau.state(), tokens, seconds),
+                config.keepCheckpoints());
+          }
+          if (bar != null) {
+            bar.step();
+            bar.setExtraMessage(String.format(Locale.ROOT, " loss %.4f worst %.4f %.0f tok/s", record.loss(),
+                worst(record.groupLosses()), record.tokensPerSecond()));
+          }
+        }
+        EvalMetrics finalEval = null;
+        if (testPairs != null) {
+          finalEval = evaluate(trainer, policy, testPairs, groups, config.steps(), EvalMetrics.Split.TEST);
+          evals.append(finalEval);
+        } else if (validationPairs != null) {
+          finalEval = evaluate(trainer, policy, validationPairs, groups, config.steps(),
+              EvalMetrics.Split.VALIDATION);
+        }
+        Path finalDir = runDir.resolve(FINAL);
+        TransformerLm trained = policy;
+        LoraConfig adapters = lora;
+        AtomicDirectory.write(finalDir, folder ->
+            RunCheckpoints.saveModel(trained, adapters, placement.dtype(), tokenizerFolder(), folder));
+        Path report = RunReport.write(runDir, new ReportSettings("grpo4j train: " + config.method().displayName()
+            + " on " + config.model(), config.method().displayName(), settings(), groups.names()));
+        printSummary(finalEval, groups, weights, finalDir, report, (System.nanoTime() - started) / 1e9);
+      }
+    }
+  }
+
+  /** Training-split sums over the micro-batches of one step. */
+  private static final class StepTotals {
+    private final double[] groupLossSum;
+    private final int[] groupPairs;
+    private double lossSum;
+    private int microBatches;
+    private long tokens;
+
+    StepTotals(int groups) {
+      groupLossSum = new double[groups];
+      groupPairs = new int[groups];
+    }
+
+    void add(LossResult r, EncodedPairs data, int[] pairs) {
+      lossSum += r.loss();
+      microBatches++;
+      tokens += data.tokens(pairs);
+      float[] pairLosses = r.pairLosses();
+      for (int b = 0; b < pairs.length; b++) {
+        int g = data.group(pairs[b]);
+        groupLossSum[g] += pairLosses[b];
+        groupPairs[g]++;
+      }
+    }
+
+    double meanLoss() {
+      return lossSum / microBatches;
+    }
+
+    /** Mean pair loss per group over the step's pairs; NaN for a group without pairs in the step. */
+    double[] groupLosses() {
+      double[] out = new double[groupLossSum.length];
+      for (int g = 0; g < out.length; g++) {
+        out[g] = groupPairs[g] == 0 ? Double.NaN : groupLossSum[g] / groupPairs[g];
+      }
+      return out;
+    }
+  }
+
+  private PreferenceData.Loaded read(String option, Path file) throws IOException {
+    if (!Files.isRegularFile(file)) {
+      throw new IllegalArgumentException(option + " " + file + ": no such file");
+    }
+    PreferenceData.Loaded loaded = PreferenceData.readJsonl(file, config.skipBadLines());
+    if (loaded.skippedLines() > 0) {
+      err.println("skipped " + loaded.skippedLines() + " malformed lines of " + file + ", e.g. "
+          + loaded.firstProblems().getFirst());
+    }
+    if (loaded.records().isEmpty()) {
+      throw new IllegalArgumentException(option + " " + file + " holds no preference pairs");
+    }
+    return loaded;
+  }
+
+  private Split encode(String name, Path file, PreferenceData.Loaded data, PairEncoder encoder) {
+    PairEncoder.Encoded encoded;
+    try {
+      encoded = encoder.encode(data.records());
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(file + ": " + e.getMessage()
+          + (name.equals("train") ? "" : " (groups come from the training data)"), e);
+    }
+    if (encoded.truncatedPairs() > 0) {
+      err.println(name + ": truncated " + encoded.truncatedPairs() + " of " + encoded.pairs().size() + " pairs to "
+          + "--max-length " + config.maxLength() + " (prompts cut: " + encoded.truncatedPrompts()
+          + ", responses cut: " + encoded.truncatedResponses() + ")");
+    }
+    return new Split(name, file, data.records(), encoded.pairs());
+  }
+
+  /**
+   * The SFT stage (if any) and the adapters of a LoRA run; returns the adapters' settings, or null for full
+   * fine-tuning. With LoRA, SFT trains adapters that are then merged into the base (saved as {@value #SFT_MODEL}),
+   * and fresh adapters are attached for preference optimisation, so that the reference is the adapters-off model.
+   */
+  private LoraConfig prepare(TransformerLm policy, Split train, ModelOptions.Placement placement) {
+    if (config.adapter() != null) {
+      if (config.sftSteps() > 0) {
+        throw new IllegalArgumentException("--sft-steps with --adapter: the SFT stage would be merged into the "
+            + "base and the given adapter lost; run SFT without --adapter, or drop --sft-steps");
+      }
+      LoraConfig loaded = Checkpoints.loadAdapters(policy, Path.of(config.adapter()));
+      placement.moveTo(policy);
+      return loaded;
+    }
+    LoraConfig lora = config.lora() == null ? null : config.lora().toConfig(config.model());
+    if (config.sftSteps() > 0) {
+      if (lora != null) {
+        LoraAdapters.attach(policy, lora, config.seed());
+        placement.moveTo(policy);
+      }
+      supervisedFineTuning(policy, EncodedPairs.encode(train.pairs()));
+      if (lora != null) {
+        LoraAdapters.merge(policy);
+        Checkpoints.save(policy, runDir.resolve(SFT_MODEL), placement.dtype(), Checkpoints.DEFAULT_MAX_SHARD_BYTES);
+      }
+    }
+    if (lora != null) {
+      LoraAdapters.attach(policy, lora, config.seed() + 1);
+      placement.moveTo(policy);
+    }
+    return lora;
+  }
+
+  private void supervisedFineTuning(TransformerLm policy, EncodedPairs train) {
+    AdamW optimizer = adamW(policy, config.sftLearningRate());
+    PairSampler sampler = new PairSampler(train.size(), config.seed() - 1);
+    policy.train(true);
+    try (ProgressBar bar = progressBar ? new ProgressBarBuilder().setTaskName("sft").setInitialMax(config.sftSteps())
+        .setUnit(" steps", 1).setConsumer(new ConsoleProgressBarConsumer(System.err)).continuousUpdate().build()
+        : null) {
+      double nll = Double.NaN;
+      for (int step = 1; step <= config.sftSteps(); step++) {
+        torch.manual_seed(config.seed() * 1_000_003L - step);
+        nll = PreferenceTrainer.supervisedStep(policy, optimizer, train, sampler.next(config.batchSize()));
+        if (bar != null) {
+          bar.step();
+          bar.setExtraMessage(String.format(Locale.ROOT, " nll %.4f", nll));
+        }
+      }
+      err.printf(Locale.ROOT, "sft: %d steps, last chosen-response NLL %.4f%n", config.sftSteps(), nll);
+    }
+  }
+
+  /**
+   * The split with reference log-probs: the reference is the policy as it is now (after SFT, adapters off),
+   * scored once, cached next to the data and copied into the run folder.
+   */
+  private EncodedPairs withReference(TransformerLm policy, ModelOptions.Placement placement, Split split)
+      throws IOException {
+    boolean adapters = policy.adaptersEnabled();
+    policy.setAdaptersEnabled(false);
+    policy.eval();
+    SequenceScorer.Scores scores;
+    try (ProgressBar bar = progressBar ? new ProgressBarBuilder().setTaskName("reference " + split.name())
+        .setInitialMax(split.pairs().size()).setUnit(" pairs", 1)
+        .setConsumer(new ConsoleProgressBarConsumer(System.err)).build() : null) {
+      IntConsumer progress = done -> {
+        if (bar != null) {
+          bar.stepBy(done);
+        }
+      };
+      scores = ReferenceLogProbs.scoreCached(new SequenceScorer(policy, placement.backend(), placement.device()),
+          split.file(), ReferenceLogProbs.modelHash(policy), split.pairs(), config.evalBatchSize(), progress,
+          err::println);
+    } finally {
+      policy.setAdaptersEnabled(adapters);
+    }
+    Files.createDirectories(runDir.resolve(REFERENCE));
+    ReferenceLogProbs.write(referenceFile(split), scores);
+    return EncodedPairs.encode(split.pairs()).withReference(scores.chosen(), scores.rejected());
+  }
+
+  private EncodedPairs savedReference(Split split) {
+    Path file = referenceFile(split);
+    if (!Files.isRegularFile(file)) {
+      throw new IllegalArgumentException("cannot resume: " + file + " is missing (the reference log-probs of the "
+          + split.name() + " split); start a new run");
+    }
+    SequenceScorer.Scores scores = ReferenceLogProbs.read(file, split.pairs().size());
+    return EncodedPairs.encode(split.pairs()).withReference(scores.chosen(), scores.rejected());
+  }
+
+  private Path referenceFile(Split split) {
+    return runDir.resolve(REFERENCE).resolve(split.name() + ".safetensors");
+  }
+
+  /** A policy restored from a checkpoint, with its adapters' settings (null for full fine-tuning). */
+  private record Restored(TransformerLm policy, LoraConfig lora) {}
+
+  /** The policy as the checkpoint saved it: the whole model, or the adapters on the (SFT-merged) base. */
+  private Restored restoreModel(RunCheckpoints.Checkpoint checkpoint, ModelOptions.Placement placement) {
+    TransformerLm policy;
+    LoraConfig lora = null;
+    if (config.usesAdapters()) {
+      Path sft = runDir.resolve(SFT_MODEL);
+      policy = Files.isDirectory(sft) ? Checkpoints.load(sft, placement.dtype())
+          : ModelOptions.model(config.model(), placement.dtype(), config.seed());
+      lora = Checkpoints.loadAdapters(policy, checkpoint.folder().resolve(RunCheckpoints.ADAPTER));
+    } else {
+      policy = Checkpoints.load(checkpoint.folder().resolve(RunCheckpoints.MODEL), placement.dtype());
+    }
+    placement.moveTo(policy);
+    return new Restored(policy, lora);
+  }
+
+  /** Drops log lines past the checkpoint: an interrupted run wrote them, the resumed run writes them again. */
+  private void truncateLogs(int step) throws IOException {
+    Path metricsFile = RunLog.metricsFile(runDir);
+    if (Files.exists(metricsFile)) {
+      List<String> kept = RunLog.readMetrics(metricsFile, err::println).stream().filter(m -> m.step() <= step)
+          .map(StepMetrics::toJson).toList();
+      rewrite(metricsFile, kept);
+    }
+    Path evalFile = RunLog.evalFile(runDir);
+    if (Files.exists(evalFile)) {
+      List<String> kept = RunLog.readEval(evalFile, err::println).stream()
+          .filter(e -> e.step() <= step && e.split() == EvalMetrics.Split.VALIDATION).map(EvalMetrics::toJson)
+          .toList();
+      rewrite(evalFile, kept);
+    }
+  }
+
+  private static void rewrite(Path file, List<String> lines) throws IOException {
+    AtomicFiles.write(file, stream -> {
+      BufferedWriter w = new BufferedWriter(new OutputStreamWriter(stream, StandardCharsets.UTF_8));
+      for (String line : lines) {
+        w.write(line);
+        w.write('\n');
+      }
+      w.flush();
+    });
+  }
+
+  private GroupRobustLoss buildLoss(int groups, long[] groupSizes, ModelOptions.Placement placement) {
+    return GroupRobustLoss.builder()
+        .lossType(config.method().lossType())
+        .weighting(config.method().weighting())
+        .beta(config.beta())
+        .eta(config.eta())
+        .chi(config.chi())
+        .adjustment(config.method().weighting() == Weighting.ROBUST ? config.adjustment() : 0)
+        .labelSmoothing(config.labelSmoothing())
+        .ipoLengthNormalization(config.ipoLengthNormalization())
+        .groupNormalization(config.groupNormalization())
+        .groups(groups)
+        .groupSizes(groupSizes)
+        .backend(placement.backend())
+        .threads(threads == null ? 0 : threads)
+        .build();
+  }
+
+  /**
+   * Evaluates in chunks of {@code --eval-batch-size}, as the reference was scored: before the first step the
+   * policy then sees exactly the reference's batches and every margin is exactly 0.
+   */
+  private EvalMetrics evaluate(PreferenceTrainer trainer, TransformerLm policy, EncodedPairs data,
+                               GroupIndex groups, int step, EvalMetrics.Split split) {
+    policy.eval();
+    return SplitEvaluation.of(step, split, groups.names(), trainer.evaluatePairs(data, config.evalBatchSize()));
+  }
+
+  /** AdamW over the trainable parameters, with libtorch's defaults except the weight decay (libtorch: 0.01). */
+  private AdamW adamW(TransformerLm policy, double lr) {
+    AdamWOptions options = new AdamWOptions(lr);
+    options.weight_decay().put(config.weightDecay());
+    return new AdamW(policy.parameters(), options);
+  }
+
+  private static void setLearningRate(Optimizer optimizer, double lr) {
+    OptimizerParamGroupVector groups = optimizer.param_groups();
+    for (long i = 0; i < groups.size(); i++) {
+      groups.get(i).options().set_lr(lr);
+    }
+  }
+
+  private Path tokenizerFolder() {
+    String source = config.tokenizer() != null ? config.tokenizer() : config.model();
+    return ModelOptions.BUILT_IN.contains(source) || source.equals(ModelOptions.BYTES) ? null : Path.of(source);
+  }
+
+  private ProgressBar bar(int done, double seconds) {
+    return new ProgressBarBuilder().setTaskName(config.method().displayName()).setInitialMax(config.steps())
+        .setUnit(" steps", 1).startsFrom(done, Duration.ofMillis((long) (seconds * 1000)))
+        .setConsumer(new ConsoleProgressBarConsumer(System.err)).continuousUpdate().build();
+  }
+
+  private Map<String, String> settings() {
+    Map<String, String> s = new LinkedHashMap<>();
+    s.put("model", config.model() + (config.adapter() != null ? " + adapter " + config.adapter() : ""));
+    s.put("fine-tuning", config.lora() != null ? "LoRA rank " + config.lora().rank() + ", alpha "
+        + config.lora().alpha() + ", dropout " + config.lora().dropout() + ", " + config.lora().targetModules()
+        : config.adapter() != null ? "LoRA (continued adapter)" : "full");
+    s.put("data", "train " + config.trainData() + (config.validationData() != null ? ", validation "
+        + config.validationData() : "") + (config.testData() != null ? ", test " + config.testData() : ""));
+    s.put("beta", Double.toString(config.beta()));
+    if (config.method().weighting() == Weighting.ROBUST) {
+      s.put("eta", Double.toString(config.eta()));
+      s.put("chi", Double.toString(config.chi()));
+      s.put("adjustment", Double.toString(config.adjustment()));
+    }
+    s.put("group normalisation", config.groupNormalization().name());
+    s.put("label smoothing", Double.toString(config.labelSmoothing()));
+    s.put("SFT steps", config.sftSteps() + (config.sftSteps() > 0 ? " (lr " + config.sftLearningRate() + ")" : ""));
+    s.put("steps", config.steps() + " of " + config.batchSize() + " x " + config.gradientAccumulation() + " pairs");
+    s.put("learning rate", config.learningRate() + ", " + config.decay().cliName() + " after "
+        + config.warmupSteps() + " warm-up steps" + (config.plateauPatience() >= 0 ? ", reduce-on-plateau patience "
+        + config.plateauPatience() + " factor " + config.plateauFactor() : ""));
+    s.put("weight decay", Double.toString(config.weightDecay()));
+    s.put("max grad norm", config.maxGradNorm() > 0 ? Double.toString(config.maxGradNorm()) : "off");
+    s.put("max lengths", "prompt " + config.maxPromptTokens() + ", total " + config.maxLength());
+    s.put("seed", Long.toString(config.seed()));
+    return s;
+  }
+
+  private void printSummary(EvalMetrics eval, GroupIndex groups, double[] weights, Path finalDir, Path report,
+                            double seconds) {
+    if (eval != null) {
+      out.println();
+      out.println(eval.split().label() + " split, per group (step " + eval.step() + "):");
+      out.println();
+      out.print(RunReport.groupTable(eval, groups.names(), weights));
+    }
+    out.println();
+    out.printf(Locale.ROOT, "Finished in %.1f s. Model: %s; report: %s%n", seconds, finalDir, report);
+    out.flush();
+  }
+
+  private static String groupSummary(GroupIndex groups, long[] sizes) {
+    List<String> parts = new ArrayList<>();
+    for (int g = 0; g < sizes.length; g++) {
+      parts.add(groups.name(g) + ": " + sizes[g]);
+    }
+    return "(" + String.join(", ", parts) + ")";
+  }
+
+  private static double worst(double[] values) {
+    double worst = Double.NaN;
+    for (double v : values) {
+      if (!Double.isNaN(v) && !(v <= worst)) {
+        worst = v;
+      }
+    }
+    return worst;
+  }
+
+  private static double[] widen(float[] values) {
+    double[] out = new double[values.length];
+    for (int i = 0; i < values.length; i++) {
+      out[i] = values[i];
+    }
+    return out;
+  }
+}

@@ -1,0 +1,168 @@
+package dev.grpo4j.train;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+
+import dev.grpo4j.model.TransformerLm;
+import dev.grpo4j.safetensors.SafeTensorsFile;
+import dev.grpo4j.safetensors.SafeTensorsWriter;
+import dev.grpo4j.torch.HostTensors;
+import dev.grpo4j.torch.SequenceScorer;
+import dev.grpo4j.torch.TokenPair;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.ref.Reference;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import java.util.function.IntConsumer;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.Tensor;
+
+/**
+ * Reference log-probs of a data split, computed once per (reference model, encoded data) and cached as a small
+ * safetensors file in a {@value #CACHE_FOLDER} folder next to the data file. The key is the SHA-256 of the
+ * model's configuration and base weights and of the encoded token pairs (so it changes with the tokenizer, the
+ * truncation lengths and the groups, not only with the file's bytes).
+ */
+public final class ReferenceLogProbs {
+  /** Hidden folder beside the data that holds the cached files. */
+  public static final String CACHE_FOLDER = ".grpo4j-cache";
+
+  private ReferenceLogProbs() {}
+
+  /**
+   * SHA-256 (hex) of the reference model: its configuration and every base parameter's name, dtype, shape and
+   * bytes. LoRA adapters are not part of it; the reference is the base model.
+   */
+  public static String modelHash(TransformerLm model) {
+    MessageDigest digest = sha256();
+    digest.update(model.config().toJson("hash").toString().getBytes(StandardCharsets.UTF_8));
+    Device cpu = new Device("cpu");
+    for (Map.Entry<String, Tensor> e : model.namedParameters().entrySet()) {
+      Tensor t = e.getValue().detach().to(cpu, e.getValue().scalar_type().intern()).contiguous();
+      digest.update((e.getKey() + "|" + t.scalar_type().intern() + "|" + Arrays.toString(t.sizes().vec()
+          .get()) + "|").getBytes(StandardCharsets.UTF_8));
+      MemorySegment bytes = HostTensors.data(t).reinterpret(t.nbytes());
+      digest.update(bytes.asByteBuffer());
+      Reference.reachabilityFence(t);
+    }
+    return HexFormat.of().formatHex(digest.digest());
+  }
+
+  /** SHA-256 (hex) of encoded pairs: every pair's group and token ids, in order. */
+  public static String dataHash(List<TokenPair> pairs) {
+    MessageDigest digest = sha256();
+    ByteBuffer buffer = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
+    for (TokenPair p : pairs) {
+      put(digest, buffer, p.group());
+      for (int[] part : new int[][] {p.prompt(), p.chosen(), p.rejected()}) {
+        put(digest, buffer, part.length);
+        for (int token : part) {
+          put(digest, buffer, token);
+        }
+      }
+    }
+    buffer.flip();
+    digest.update(buffer);
+    return HexFormat.of().formatHex(digest.digest());
+  }
+
+  /** The cache file of {@code dataFile} under a key. */
+  public static Path cacheFile(Path dataFile, String modelHash, String dataHash) {
+    Path absolute = dataFile.toAbsolutePath();
+    String key = sha256Hex(modelHash + ":" + dataHash).substring(0, 24);
+    return absolute.resolveSibling(CACHE_FOLDER).resolve(absolute.getFileName() + "." + key + ".ref-logps"
+        + ".safetensors");
+  }
+
+  /**
+   * The cached scores of {@code pairs}, or, on a miss, scores computed with {@code scorer} and then cached. A cache
+   * folder that cannot be written (a read-only data folder) only costs the recomputation next time.
+   *
+   * @param log receives one line on what happened
+   */
+  public static SequenceScorer.Scores scoreCached(SequenceScorer scorer, Path dataFile, String modelHash,
+                                                  List<TokenPair> pairs, int chunkPairs, IntConsumer progress,
+                                                  Consumer<String> log) {
+    Path cache = cacheFile(dataFile, modelHash, dataHash(pairs));
+    if (Files.isRegularFile(cache)) {
+      try {
+        SequenceScorer.Scores scores = read(cache, pairs.size());
+        log.accept("reference log-probs of " + dataFile + ": cached in " + cache);
+        return scores;
+      } catch (RuntimeException e) {
+        log.accept("ignoring unreadable cache " + cache + " (" + e.getMessage() + "); recomputing");
+      }
+    }
+    SequenceScorer.Scores scores = scorer.score(pairs, chunkPairs, progress);
+    try {
+      Files.createDirectories(cache.getParent());
+      write(cache, scores);
+      log.accept("reference log-probs of " + dataFile + ": computed, cached in " + cache);
+    } catch (IOException | UncheckedIOException e) {
+      log.accept("reference log-probs of " + dataFile + ": computed; could not cache them in " + cache + " ("
+          + e.getMessage() + ")");
+    }
+    return scores;
+  }
+
+  /** Writes scores as two float32 tensors {@code chosen} and {@code rejected}, replacing {@code file} atomically. */
+  public static void write(Path file, SequenceScorer.Scores scores) throws IOException {
+    Path tmp = file.resolveSibling("." + file.getFileName() + ".partial-" + ProcessHandle.current().pid());
+    Map<String, Tensor> tensors = new LinkedHashMap<>();
+    tensors.put("chosen", HostTensors.floats(scores.chosen(), scores.chosen().length));
+    tensors.put("rejected", HostTensors.floats(scores.rejected(), scores.rejected().length));
+    SafeTensorsWriter.write(tmp, tensors, Map.of("format", "grpo4j-reference-logps"));
+    Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  /**
+   * Reads scores written by {@link #write}.
+   *
+   * @throws IllegalArgumentException if the file does not hold {@code pairs} scores per side
+   */
+  public static SequenceScorer.Scores read(Path file, int pairs) {
+    try (SafeTensorsFile f = SafeTensorsFile.open(file)) {
+      float[] chosen = f.data("chosen").toArray(JAVA_FLOAT);
+      float[] rejected = f.data("rejected").toArray(JAVA_FLOAT);
+      if (chosen.length != pairs || rejected.length != pairs) {
+        throw new IllegalArgumentException(file + " holds " + chosen.length + " and " + rejected.length
+            + " reference log-probs, the data " + pairs + " pairs");
+      }
+      return new SequenceScorer.Scores(chosen, rejected);
+    }
+  }
+
+  private static void put(MessageDigest digest, ByteBuffer buffer, int value) {
+    if (buffer.remaining() < Integer.BYTES) {
+      buffer.flip();
+      digest.update(buffer);
+      buffer.clear();
+    }
+    buffer.putInt(value);
+  }
+
+  private static String sha256Hex(String text) {
+    return HexFormat.of().formatHex(sha256().digest(text.getBytes(StandardCharsets.UTF_8)));
+  }
+
+  private static MessageDigest sha256() {
+    try {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("the JDK lacks SHA-256", e);
+    }
+  }
+}

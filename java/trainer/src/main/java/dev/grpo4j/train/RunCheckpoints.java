@@ -1,0 +1,138 @@
+package dev.grpo4j.train;
+
+import dev.grpo4j.io.AtomicDirectory;
+import dev.grpo4j.model.Checkpoints;
+import dev.grpo4j.model.LoraConfig;
+import dev.grpo4j.model.TransformerLm;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.bytedeco.pytorch.InputArchive;
+import org.bytedeco.pytorch.Optimizer;
+import org.bytedeco.pytorch.OutputArchive;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+/**
+ * The checkpoints of a run folder: {@code checkpoints/step-NNNNNNNN/}, each written completely or not at all
+ * (through {@link AtomicDirectory}), holding
+ * <ul>
+ *   <li>{@value #MODEL} (the whole policy in Hugging Face layout, loadable with {@code --model}) or {@value #ADAPTER}
+ *       (its LoRA adapters in PEFT layout, loadable with {@code --adapter} on the base model);</li>
+ *   <li>{@value #OPTIMIZER}, libtorch's own serialisation of the AdamW state (moments and step counts);</li>
+ *   <li>{@value TrainerState#FILE}: step, sampler position, group weights, plateau state.</li>
+ * </ul>
+ */
+public final class RunCheckpoints {
+  public static final String FOLDER = "checkpoints";
+  public static final String MODEL = "model";
+  public static final String ADAPTER = "adapter";
+  public static final String OPTIMIZER = "optimizer.pt";
+  /** Tokenizer files copied next to a saved model, so that the folder works as {@code --model} on its own. */
+  private static final List<String> TOKENIZER_FILES = List.of("tokenizer.json", "tokenizer_config.json",
+      "special_tokens_map.json", "generation_config.json", "vocab.json", "merges.txt");
+  private static final Pattern STEP_FOLDER = Pattern.compile("step-(\\d{8})");
+
+  private RunCheckpoints() {}
+
+  /** A checkpoint on disk. */
+  public record Checkpoint(int step, Path folder) {
+    public TrainerState state() throws IOException {
+      return TrainerState.read(folder);
+    }
+
+    /** Replaces the optimizer's state with the saved one (same parameters, same order). */
+    public void restoreOptimizer(Optimizer optimizer) {
+      InputArchive archive = new InputArchive();
+      archive.load_from(folder.resolve(OPTIMIZER).toString());
+      optimizer.load(archive);
+    }
+  }
+
+  /**
+   * Writes the checkpoint of {@code state.step()} and then deletes all but the newest {@code keep}.
+   *
+   * @param lora the adapters' settings when the policy trains LoRA adapters (only they are saved), else null
+   * @param tokenizerSource folder whose tokenizer files are copied beside a saved whole model, or null
+   */
+  public static Path save(Path runDir, TransformerLm model, LoraConfig lora, ScalarType dtype, Path tokenizerSource,
+                          Optimizer optimizer, TrainerState state, int keep) {
+    Path target = runDir.resolve(FOLDER).resolve(String.format(Locale.ROOT, "step-%08d", state.step()));
+    AtomicDirectory.write(target, folder -> {
+      saveModel(model, lora, dtype, tokenizerSource, folder);
+      OutputArchive archive = new OutputArchive();
+      optimizer.save(archive);
+      archive.save_to(folder.resolve(OPTIMIZER).toString());
+      state.write(folder);
+    });
+    prune(runDir, keep);
+    return target;
+  }
+
+  /**
+   * Saves the policy into {@code folder}: {@value #ADAPTER}/ when {@code lora} is given, else {@value #MODEL}/ with
+   * the tokenizer files of {@code tokenizerSource} (if any).
+   */
+  public static void saveModel(TransformerLm model, LoraConfig lora, ScalarType dtype, Path tokenizerSource,
+                               Path folder) throws IOException {
+    if (lora != null) {
+      Checkpoints.saveAdapters(model, lora, folder.resolve(ADAPTER));
+      return;
+    }
+    Path modelDir = folder.resolve(MODEL);
+    Checkpoints.save(model, modelDir, dtype, Checkpoints.DEFAULT_MAX_SHARD_BYTES);
+    if (tokenizerSource != null) {
+      for (String name : TOKENIZER_FILES) {
+        Path file = tokenizerSource.resolve(name);
+        if (Files.isRegularFile(file)) {
+          Files.copy(file, modelDir.resolve(name));
+        }
+      }
+    }
+  }
+
+  /** The run's checkpoints, oldest first. */
+  public static List<Checkpoint> list(Path runDir) {
+    Path dir = runDir.resolve(FOLDER);
+    List<Checkpoint> out = new ArrayList<>();
+    if (!Files.isDirectory(dir)) {
+      return out;
+    }
+    try (Stream<Path> children = Files.list(dir)) {
+      children.forEach(child -> {
+        Matcher m = STEP_FOLDER.matcher(child.getFileName().toString());
+        if (m.matches() && Files.isRegularFile(child.resolve(TrainerState.FILE))) {
+          out.add(new Checkpoint(Integer.parseInt(m.group(1)), child));
+        }
+      });
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot list " + dir + ": " + e.getMessage(), e);
+    }
+    out.sort((a, b) -> Integer.compare(a.step(), b.step()));
+    return out;
+  }
+
+  /** The newest checkpoint, or null if the run has none. */
+  public static Checkpoint latest(Path runDir) {
+    List<Checkpoint> all = list(runDir);
+    return all.isEmpty() ? null : all.getLast();
+  }
+
+  private static void prune(Path runDir, int keep) {
+    List<Checkpoint> all = list(runDir);
+    for (int i = 0; i < all.size() - keep; i++) {
+      try {
+        AtomicDirectory.deleteRecursively(all.get(i).folder());
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot delete old checkpoint " + all.get(i).folder() + ": " + e.getMessage(),
+            e);
+      }
+    }
+  }
+}

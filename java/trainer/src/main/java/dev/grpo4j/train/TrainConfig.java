@@ -1,0 +1,166 @@
+package dev.grpo4j.train;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.grpo4j.GroupNormalization;
+import dev.grpo4j.model.LoraConfig;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * Every setting of a training run, as given on the {@code train} command line (the field comments name the
+ * options). The run folder keeps it as {@value #FILE}, so that {@code --resume} continues with exactly the same
+ * settings. Checked on construction; messages name the option to fix.
+ *
+ * @param model Hugging Face model folder or built-in name ({@code --model})
+ * @param adapter PEFT adapter folder to continue training, or null ({@code --adapter})
+ * @param tokenizer tokenizer folder, {@code bytes}, or null for the model's ({@code --tokenizer})
+ * @param dtype parameter dtype name, or null for the device's default ({@code --dtype})
+ * @param device {@code cpu} or {@code cuda} ({@code --device})
+ * @param lora LoRA settings of fresh adapters, or null for full fine-tuning ({@code --lora-rank} and friends)
+ * @param trainData training JSONL ({@code --train})
+ * @param validationData validation JSONL or null ({@code --validation})
+ * @param testData test JSONL or null ({@code --test})
+ * @param skipBadLines skip malformed data lines ({@code --skip-bad-lines})
+ * @param maxPromptTokens {@code --max-prompt-tokens}
+ * @param maxLength {@code --max-length}
+ * @param appendEos {@code --append-eos}
+ * @param method {@code --method}
+ * @param beta {@code --beta}
+ * @param eta {@code --eta}
+ * @param chi {@code --chi}
+ * @param adjustment {@code --adjustment}
+ * @param groupNormalization {@code --group-normalization}
+ * @param labelSmoothing {@code --label-smoothing}
+ * @param ipoLengthNormalization {@code --ipo-length-normalization}
+ * @param sftSteps {@code --sft-steps}
+ * @param sftLearningRate {@code --sft-lr}
+ * @param batchSize pairs per micro-batch ({@code --batch-size})
+ * @param gradientAccumulation micro-batches per optimiser step ({@code --grad-accumulation})
+ * @param learningRate {@code --lr}
+ * @param weightDecay {@code --weight-decay}
+ * @param warmupSteps {@code --warmup-steps}
+ * @param decay {@code --schedule}
+ * @param plateauPatience {@code --plateau-patience}, negative for off
+ * @param plateauFactor {@code --plateau-factor}
+ * @param minLearningRate {@code --min-lr}
+ * @param maxGradNorm {@code --max-grad-norm}, 0 for no clipping
+ * @param steps optimiser steps ({@code --steps}, or derived from {@code --epochs})
+ * @param evalInterval steps between validation evaluations, 0 for only at the end ({@code --eval-every})
+ * @param evalBatchSize pairs per evaluation forward ({@code --eval-batch-size})
+ * @param checkpointInterval steps between checkpoints, 0 for only at the end ({@code --checkpoint-every})
+ * @param keepCheckpoints checkpoints kept ({@code --keep-checkpoints})
+ * @param seed {@code --seed}
+ */
+public record TrainConfig(
+    String model, String adapter, String tokenizer, String dtype, String device, LoraSettings lora,
+    String trainData, String validationData, String testData, boolean skipBadLines,
+    int maxPromptTokens, int maxLength, boolean appendEos,
+    Method method, double beta, double eta, double chi, double adjustment, GroupNormalization groupNormalization,
+    double labelSmoothing, boolean ipoLengthNormalization,
+    int sftSteps, double sftLearningRate,
+    int batchSize, int gradientAccumulation, double learningRate, double weightDecay, int warmupSteps,
+    LearningRateSchedule.Decay decay, int plateauPatience, double plateauFactor, double minLearningRate,
+    double maxGradNorm, int steps, int evalInterval, int evalBatchSize, int checkpointInterval, int keepCheckpoints,
+    long seed) {
+
+  /** The file in the run folder. */
+  public static final String FILE = "run_config.json";
+
+  private static final ObjectMapper JSON = new ObjectMapper()
+      .enable(SerializationFeature.INDENT_OUTPUT)
+      .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+
+  /**
+   * LoRA settings of adapters the run attaches.
+   *
+   * @param rank {@code --lora-rank}
+   * @param alpha {@code --lora-alpha}
+   * @param dropout {@code --lora-dropout}
+   * @param targetModules {@code --lora-targets}
+   */
+  public record LoraSettings(int rank, double alpha, double dropout, List<String> targetModules) {
+    /** The PEFT configuration, checked. */
+    public LoraConfig toConfig(String baseModel) {
+      return new LoraConfig(rank, alpha, dropout, targetModules, baseModel);
+    }
+  }
+
+  public TrainConfig {
+    require(model != null && !model.isBlank(), "--model is required: a Hugging Face folder or tiny-llama / tiny-qwen2");
+    require(trainData != null, "--train is required: the training pairs (JSONL)");
+    require(maxPromptTokens >= 1, "--max-prompt-tokens = " + maxPromptTokens + ": must be >= 1");
+    require(maxLength > maxPromptTokens, "--max-length = " + maxLength + " must exceed --max-prompt-tokens = "
+        + maxPromptTokens);
+    require(beta > 0 && Double.isFinite(beta), "--beta = " + beta + ": must be > 0");
+    require(eta >= 0 && Double.isFinite(eta), "--eta = " + eta + ": must be >= 0");
+    require(chi >= 0 && chi <= 1, "--chi = " + chi + ": must be in [0, 1]");
+    require(adjustment >= 0 && Double.isFinite(adjustment), "--adjustment = " + adjustment + ": must be >= 0");
+    require(labelSmoothing >= 0 && labelSmoothing < 0.5, "--label-smoothing = " + labelSmoothing
+        + ": must be in [0, 0.5)");
+    require(sftSteps >= 0, "--sft-steps = " + sftSteps + ": must be >= 0");
+    require(sftLearningRate > 0, "--sft-lr = " + sftLearningRate + ": must be > 0");
+    require(batchSize >= 1, "--batch-size = " + batchSize + ": must be >= 1");
+    require(gradientAccumulation >= 1, "--grad-accumulation = " + gradientAccumulation + ": must be >= 1");
+    require(learningRate > 0 && Double.isFinite(learningRate), "--lr = " + learningRate + ": must be > 0");
+    require(weightDecay >= 0, "--weight-decay = " + weightDecay + ": must be >= 0");
+    require(steps >= 1, "the run has " + steps + " steps: --steps (or --epochs) must give at least one");
+    require(warmupSteps >= 0 && warmupSteps <= steps, "--warmup-steps = " + warmupSteps + ": must be in 0.." + steps);
+    require(minLearningRate >= 0 && minLearningRate <= learningRate, "--min-lr = " + minLearningRate
+        + ": must be in [0, --lr]");
+    require(maxGradNorm >= 0, "--max-grad-norm = " + maxGradNorm + ": must be >= 0 (0: no clipping)");
+    require(evalInterval >= 0, "--eval-every = " + evalInterval + ": must be >= 0 (0: only at the end)");
+    require(evalBatchSize >= 1, "--eval-batch-size = " + evalBatchSize + ": must be >= 1");
+    require(checkpointInterval >= 0, "--checkpoint-every = " + checkpointInterval
+        + ": must be >= 0 (0: only at the end)");
+    require(keepCheckpoints >= 1, "--keep-checkpoints = " + keepCheckpoints + ": must be >= 1");
+    require(plateauPatience < 0 || validationData != null, "--plateau-patience needs --validation: the plateau is "
+        + "watched on the worst-group validation loss");
+    if (lora != null) {
+      require(adapter == null, "--adapter and --lora-rank both given: continue the adapter's training without "
+          + "--lora-rank, or start fresh adapters without --adapter");
+      lora.toConfig("");
+    }
+  }
+
+  private static void require(boolean ok, String message) {
+    if (!ok) {
+      throw new IllegalArgumentException(message);
+    }
+  }
+
+  /** Whether the policy trains LoRA adapters (fresh or continued) rather than every weight. */
+  public boolean usesAdapters() {
+    return lora != null || adapter != null;
+  }
+
+  /** Training pairs per optimiser step. */
+  public int pairsPerStep() {
+    return batchSize * gradientAccumulation;
+  }
+
+  public LearningRateSchedule schedule() {
+    return new LearningRateSchedule(learningRate, warmupSteps, steps, decay);
+  }
+
+  /** The reduce-on-plateau scaler, or null when off. */
+  public PlateauScaler plateau() {
+    return plateauPatience < 0 ? null
+        : new PlateauScaler(plateauPatience, plateauFactor, 1e-4, Math.max(minLearningRate / learningRate, 1e-12));
+  }
+
+  public void write(Path runDir) throws IOException {
+    JSON.writeValue(runDir.resolve(FILE).toFile(), this);
+  }
+
+  public static TrainConfig read(Path runDir) throws IOException {
+    Path file = runDir.resolve(FILE);
+    try {
+      return JSON.readValue(file.toFile(), TrainConfig.class);
+    } catch (IOException e) {
+      throw new IOException(file + " is not a valid run configuration: " + e.getMessage(), e);
+    }
+  }
+}
