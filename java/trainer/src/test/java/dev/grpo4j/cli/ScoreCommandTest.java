@@ -39,8 +39,11 @@ import org.junit.jupiter.api.io.TempDir;
 class ScoreCommandTest {
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  /** A word-level tokenizer over the words of {@link #PAIRS}, with a BOS token the prompts get. */
-  private static final String TOKENIZER = """
+  /**
+   * A word-level tokenizer over the words of {@link #PAIRS} (the train and eval tests use it too), with a BOS token
+   * the prompts get.
+   */
+  static final String TOKENIZER = """
       {"version": "1.0", "truncation": null, "padding": null,
        "added_tokens": [
          {"id": 0, "content": "<unk>", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false,
