@@ -143,12 +143,16 @@ final class ModelOptions {
     if (BUILT_IN.contains(model)) {
       return TransformerLm.random(ModelConfig.tiny(model, ByteTextTokenizer.withEos().vocabSize()), seed);
     }
+    return Checkpoints.load(modelFolder(model), dtype);
+  }
+
+  private static Path modelFolder(String model) {
     Path dir = Path.of(model);
     if (!Files.isDirectory(dir)) {
       throw new IllegalArgumentException("--model " + model + ": no such folder and not a built-in model "
           + BUILT_IN);
     }
-    return Checkpoints.load(dir, dtype);
+    return dir;
   }
 
   /**
@@ -160,7 +164,7 @@ final class ModelOptions {
     if (source.equals(BYTES)) {
       return ByteTextTokenizer.withEos();
     }
-    Path dir = Path.of(source);
+    Path dir = tokenizer != null ? Path.of(source) : modelFolder(source);
     if (!Files.isRegularFile(dir.resolve("tokenizer.json"))) {
       throw new IllegalArgumentException((tokenizer != null ? "--tokenizer " : "--model ") + source + " has no "
           + "tokenizer.json: pass --tokenizer DIR (a folder with tokenizer.json), or --tokenizer " + BYTES

@@ -129,11 +129,13 @@ final class TrainRun {
     EncodedPairs testPairs = null;
     if (resumeFrom == null) {
       Files.createDirectories(runDir);
-      config.write(runDir);
       lora = prepare(policy, train, placement);
-      trainPairs = withReference(policy, placement, train);
-      validationPairs = validation == null ? null : withReference(policy, placement, validation);
-      testPairs = test == null ? null : withReference(policy, placement, test);
+      String referenceHash = ReferenceLogProbs.modelHash(policy);
+      trainPairs = withReference(policy, referenceHash, placement, train);
+      validationPairs = validation == null ? null : withReference(policy, referenceHash, placement, validation);
+      testPairs = test == null ? null : withReference(policy, referenceHash, placement, test);
+      // Written last: a start that fails before training leaves a folder the same command can simply reuse.
+      config.write(runDir);
     } else {
       Restored restored = restoreModel(resumeFrom, placement);
       policy = restored.policy();
@@ -179,6 +181,7 @@ final class TrainRun {
           evals.append(evaluate(trainer, policy, validationPairs, groups, 0, EvalMetrics.Split.VALIDATION));
         }
         TensorVector parameters = policy.parameters();
+        EvalMetrics lastValidation = null;
         for (int step = firstStep; step <= config.steps(); step++) {
           long stepStart = System.nanoTime();
           double lr = schedule.at(step) * (plateau == null ? 1 : plateau.scale());
@@ -206,10 +209,11 @@ final class TrainRun {
               weights, lr, totals.tokens / stepSeconds, gradNorm);
           metrics.append(record);
 
-          if (validationPairs != null && config.evalInterval() > 0
-              && (step % config.evalInterval() == 0 || step == config.steps())) {
+          if (validationPairs != null && (step == config.steps()
+              || (config.evalInterval() > 0 && step % config.evalInterval() == 0))) {
             EvalMetrics e = evaluate(trainer, policy, validationPairs, groups, step, EvalMetrics.Split.VALIDATION);
             evals.append(e);
+            lastValidation = e;
             if (plateau != null && plateau.observe(e.worstGroupLoss())) {
               err.printf(Locale.ROOT, "%nstep %d: worst-group validation loss %.4f has not improved; learning-rate "
                   + "scale now %.3g%n", step, e.worstGroupLoss(), plateau.scale());
@@ -229,13 +233,10 @@ final class TrainRun {
                 worst(record.groupLosses()), record.tokensPerSecond()));
           }
         }
-        EvalMetrics finalEval = null;
+        EvalMetrics finalEval = lastValidation;
         if (testPairs != null) {
           finalEval = evaluate(trainer, policy, testPairs, groups, config.steps(), EvalMetrics.Split.TEST);
           evals.append(finalEval);
-        } else if (validationPairs != null) {
-          finalEval = evaluate(trainer, policy, validationPairs, groups, config.steps(),
-              EvalMetrics.Split.VALIDATION);
         }
         Path finalDir = runDir.resolve(FINAL);
         TransformerLm trained = policy;
@@ -374,11 +375,12 @@ final class TrainRun {
   }
 
   /**
-   * The split with reference log-probs: the reference is the policy as it is now (after SFT, adapters off),
-   * scored once, cached next to the data and copied into the run folder.
+   * The split with reference log-probs: the reference is the policy as it is now (after SFT, adapters off; its
+   * {@link ReferenceLogProbs#modelHash} is {@code referenceHash}), scored once, cached next to the data and copied
+   * into the run folder.
    */
-  private EncodedPairs withReference(TransformerLm policy, ModelOptions.Placement placement, Split split)
-      throws IOException {
+  private EncodedPairs withReference(TransformerLm policy, String referenceHash, ModelOptions.Placement placement,
+                                     Split split) throws IOException {
     boolean adapters = policy.adaptersEnabled();
     policy.setAdaptersEnabled(false);
     policy.eval();
@@ -392,7 +394,7 @@ final class TrainRun {
         }
       };
       scores = ReferenceLogProbs.scoreCached(new SequenceScorer(policy, placement.backend(), placement.device()),
-          split.file(), ReferenceLogProbs.modelHash(policy), split.pairs(), config.evalBatchSize(), progress,
+          split.file(), referenceHash, split.pairs(), config.evalBatchSize(), progress,
           err::println);
     } finally {
       policy.setAdaptersEnabled(adapters);

@@ -37,7 +37,7 @@ public final class RunCheckpoints {
   /** Tokenizer files copied next to a saved model, so that the folder works as {@code --model} on its own. */
   private static final List<String> TOKENIZER_FILES = List.of("tokenizer.json", "tokenizer_config.json",
       "special_tokens_map.json", "generation_config.json", "vocab.json", "merges.txt");
-  private static final Pattern STEP_FOLDER = Pattern.compile("step-(\\d{8})");
+  private static final Pattern STEP_FOLDER = Pattern.compile("step-(\\d{8}|[1-9]\\d{8,})");
 
   private RunCheckpoints() {}
 

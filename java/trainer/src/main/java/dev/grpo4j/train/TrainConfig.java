@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.grpo4j.GroupNormalization;
+import dev.grpo4j.io.AtomicFiles;
 import dev.grpo4j.model.LoraConfig;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -101,11 +102,11 @@ public record TrainConfig(
     require(labelSmoothing >= 0 && labelSmoothing < 0.5, "--label-smoothing = " + labelSmoothing
         + ": must be in [0, 0.5)");
     require(sftSteps >= 0, "--sft-steps = " + sftSteps + ": must be >= 0");
-    require(sftLearningRate > 0, "--sft-lr = " + sftLearningRate + ": must be > 0");
+    require(sftLearningRate > 0 && Double.isFinite(sftLearningRate), "--sft-lr = " + sftLearningRate + ": must be > 0");
     require(batchSize >= 1, "--batch-size = " + batchSize + ": must be >= 1");
     require(gradientAccumulation >= 1, "--grad-accumulation = " + gradientAccumulation + ": must be >= 1");
     require(learningRate > 0 && Double.isFinite(learningRate), "--lr = " + learningRate + ": must be > 0");
-    require(weightDecay >= 0, "--weight-decay = " + weightDecay + ": must be >= 0");
+    require(weightDecay >= 0 && Double.isFinite(weightDecay), "--weight-decay = " + weightDecay + ": must be >= 0");
     require(steps >= 1, "the run has " + steps + " steps: --steps (or --epochs) must give at least one");
     require(warmupSteps >= 0 && warmupSteps <= steps, "--warmup-steps = " + warmupSteps + ": must be in 0.." + steps);
     require(minLearningRate >= 0 && minLearningRate <= learningRate, "--min-lr = " + minLearningRate
@@ -116,6 +117,7 @@ public record TrainConfig(
     require(checkpointInterval >= 0, "--checkpoint-every = " + checkpointInterval
         + ": must be >= 0 (0: only at the end)");
     require(keepCheckpoints >= 1, "--keep-checkpoints = " + keepCheckpoints + ": must be >= 1");
+    require(plateauFactor > 0 && plateauFactor < 1, "--plateau-factor = " + plateauFactor + ": must be in (0, 1)");
     require(plateauPatience < 0 || validationData != null, "--plateau-patience needs --validation: the plateau is "
         + "watched on the worst-group validation loss");
     if (lora != null) {
@@ -152,7 +154,7 @@ public record TrainConfig(
   }
 
   public void write(Path runDir) throws IOException {
-    JSON.writeValue(runDir.resolve(FILE).toFile(), this);
+    AtomicFiles.write(runDir.resolve(FILE), out -> JSON.writeValue(out, this));
   }
 
   public static TrainConfig read(Path runDir) throws IOException {

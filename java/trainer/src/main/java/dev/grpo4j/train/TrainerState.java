@@ -6,7 +6,9 @@ import dev.grpo4j.GroupWeightState;
 import dev.grpo4j.io.AtomicFiles;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * What a checkpoint holds besides the weights and the optimizer: where the run stands, as {@value #FILE}. Together
@@ -33,6 +35,32 @@ public record TrainerState(int step, long consumedPairs, List<String> groups, do
   public TrainerState {
     groups = List.copyOf(groups);
     groupLogAlpha = groupLogAlpha.clone();
+  }
+
+  @Override
+  public double[] groupLogAlpha() {
+    return groupLogAlpha.clone();
+  }
+
+  @Override
+  public boolean equals(Object other) {
+    return other instanceof TrainerState s && step == s.step && consumedPairs == s.consumedPairs
+        && groups.equals(s.groups) && Arrays.equals(groupLogAlpha, s.groupLogAlpha)
+        && groupWeightSteps == s.groupWeightSteps && Objects.equals(plateau, s.plateau) && tokens == s.tokens
+        && Double.compare(seconds, s.seconds) == 0;
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(step, consumedPairs, groups, Arrays.hashCode(groupLogAlpha), groupWeightSteps, plateau,
+        tokens, seconds);
+  }
+
+  @Override
+  public String toString() {
+    return "TrainerState[step=" + step + ", consumedPairs=" + consumedPairs + ", groups=" + groups
+        + ", groupLogAlpha=" + Arrays.toString(groupLogAlpha) + ", groupWeightSteps=" + groupWeightSteps
+        + ", plateau=" + plateau + ", tokens=" + tokens + ", seconds=" + seconds + "]";
   }
 
   public GroupWeightState groupWeightState() {

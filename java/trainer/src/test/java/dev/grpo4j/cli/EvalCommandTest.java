@@ -1,0 +1,58 @@
+package dev.grpo4j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.grpo4j.report.EvalMetrics;
+import dev.grpo4j.report.RunLog;
+import dev.grpo4j.torch.Close;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code grpo4j eval}: a policy equal to its reference has margin 0 on every pair, so every group's DPO loss is
+ * exactly {@code log 2} and its IPO loss {@code 1/(4 beta^2)}; a policy without a reference is refused.
+ */
+class EvalCommandTest {
+  private static final String PAIRS = """
+      {"prompt": "a", "chosen": " yes", "rejected": " no", "group": "x"}
+      {"prompt": "bb", "chosen": " maybe", "rejected": " no way", "group": "y"}
+      {"prompt": "ccc", "chosen": " no", "rejected": " yes", "group": "x"}
+      """;
+
+  @TempDir
+  Path tmp;
+
+  @Test
+  void policyEqualToItsReferenceHasTheZeroMarginLoss() throws IOException {
+    Path data = Files.writeString(tmp.resolve("pairs.jsonl"), PAIRS);
+    Path out = tmp.resolve("out/eval.jsonl");
+    CliRun dpo = CliRun.of("eval", "--model", "tiny-llama", "--reference", "tiny-llama", "--seed", "3", "--data",
+        data.toString(), "--out", out.toString(), "--threads", "1");
+    assertEquals(0, dpo.exitCode(), dpo.err());
+    assertTrue(dpo.out().contains("| x "), dpo.out());
+    EvalMetrics e = RunLog.readEval(out).getFirst();
+    assertEquals(java.util.List.of("x", "y"), e.groups());
+    Close.assertClose("DPO loss at margin 0", e.groupLoss(), new double[] {Math.log(2), Math.log(2)}, 1e-6, 1e-6);
+    Close.assertClose("margins", e.groupMargin(), new double[] {0, 0}, 1e-6, 0);
+
+    CliRun ipo = CliRun.of("eval", "--model", "tiny-llama", "--reference", "tiny-llama", "--data", data.toString(),
+        "--method", "gr-ipo", "--beta", "0.5", "--out", out.toString(), "--threads", "1");
+    assertEquals(0, ipo.exitCode(), ipo.err());
+    Close.assertClose("IPO loss at margin 0", RunLog.readEval(out).getFirst().groupLoss(), new double[] {1, 1}, 1e-5,
+        1e-5);
+  }
+
+  @Test
+  void policyWithoutReferenceIsRefused() throws IOException {
+    Path data = Files.writeString(tmp.resolve("pairs.jsonl"), PAIRS);
+    CliRun run = CliRun.of("eval", "--model", "tiny-llama", "--data", data.toString());
+    assertEquals(1, run.exitCode());
+    assertTrue(run.err().contains("--reference"), run.err());
+    assertFalse(run.err().contains("\tat "), run.err());
+  }
+}
