@@ -48,6 +48,9 @@ public final class EvalCommand implements Callable<Integer> {
   @Mixin
   private ModelOptions modelOptions;
 
+  @Mixin
+  private PairOptions pairOptions;
+
   @Option(names = "--reference", paramLabel = "DIR|NAME",
       description = "Reference model (folder or built-in name, same tokenizer); default with --adapter: --model "
           + "without the adapter.")
@@ -75,20 +78,6 @@ public final class EvalCommand implements Callable<Integer> {
       description = "Pairs per forward pass (default: ${DEFAULT-VALUE}).")
   private int batchSize;
 
-  @Option(names = "--max-prompt-tokens", defaultValue = "512", paramLabel = "N",
-      description = "A too-long pair's prompt is cut to its last N tokens first (default: ${DEFAULT-VALUE}).")
-  private int maxPromptTokens;
-
-  @Option(names = "--max-length", defaultValue = "1024", paramLabel = "N",
-      description = "Longest prompt + response in tokens (default: ${DEFAULT-VALUE}).")
-  private int maxLength;
-
-  @Option(names = "--append-eos", description = "Append the end-of-sequence token to each response.")
-  private boolean appendEos;
-
-  @Option(names = "--skip-bad-lines", description = "Skip malformed lines (counted) instead of stopping.")
-  private boolean skipBadLines;
-
   @Option(names = "--seed", defaultValue = "0",
       description = "Seed of built-in models' random weights (default: ${DEFAULT-VALUE}).")
   private long seed;
@@ -107,17 +96,11 @@ public final class EvalCommand implements Callable<Integer> {
       throw new IllegalArgumentException("no reference model: pass --reference DIR|NAME (e.g. the SFT model the "
           + "policy was trained from), or give the policy as --model BASE --adapter DIR");
     }
-    PreferenceData.Loaded loaded = PreferenceData.readJsonl(data, skipBadLines);
-    if (loaded.skippedLines() > 0) {
-      err.println("skipped " + loaded.skippedLines() + " malformed lines, e.g. " + loaded.firstProblems().getFirst());
-    }
-    if (loaded.records().isEmpty()) {
-      throw new IllegalArgumentException("--data " + data + " holds no preference pairs");
-    }
+    PreferenceData.Loaded loaded = PairOptions.read("--data", data, pairOptions.skipBadLines, err);
     GroupIndex groups = GroupIndex.of(loaded.records());
     try (ModelOptions.Loaded policy = modelOptions.load(seed)) {
       PairEncoder.Encoded encoded = new PairEncoder(policy.tokenizer(), groups,
-          new PairEncoder.EncodeOptions(maxPromptTokens, maxLength, appendEos)).encode(loaded.records());
+          pairOptions.encodeOptions()).encode(loaded.records());
       SequenceScorer.Scores scores = referenceScores(policy, encoded, err);
       EncodedPairs pairs = EncodedPairs.encode(encoded.pairs()).withReference(scores.chosen(), scores.rejected());
       EvalMetrics result;
@@ -152,9 +135,9 @@ public final class EvalCommand implements Callable<Integer> {
       model = policy.model();
       model.setAdaptersEnabled(false);
     } else {
-      model = ModelOptions.model(reference, ModelOptions.placement(modelOptions.device, modelOptions.dtype,
-          modelOptions.threads).dtype(), seed);
-      ModelOptions.placement(modelOptions.device, modelOptions.dtype, null).moveTo(model);
+      ModelOptions.Placement placement = ModelOptions.placement(modelOptions.device, modelOptions.dtype, null);
+      model = ModelOptions.model(reference, placement.dtype(), seed);
+      placement.moveTo(model);
       model.eval();
     }
     try {

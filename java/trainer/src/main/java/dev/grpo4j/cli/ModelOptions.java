@@ -23,7 +23,7 @@ final class ModelOptions {
   /** The {@code --tokenizer} value of the byte-level tokenizer. */
   static final String BYTES = "bytes";
 
-  @Option(names = "--model", required = true, paramLabel = "DIR|NAME",
+  @Option(names = "--model", paramLabel = "DIR|NAME",
       description = "A Hugging Face model folder (config.json, model.safetensors or its shards, tokenizer.json) of "
           + "the Llama or Qwen2 family, or a built-in randomly initialised model: tiny-llama, tiny-qwen2 (byte-level "
           + "tokens, seeded by --seed).")
@@ -52,6 +52,14 @@ final class ModelOptions {
       description = "CPU threads for libtorch (default: libtorch's choice, the number of cores).")
   Integer threads;
 
+  /** Checks that {@code --model} was given (it is optional only for {@code train --resume}). */
+  void requireModel() {
+    if (model == null) {
+      throw new IllegalArgumentException("--model is required: a Hugging Face model folder, or tiny-llama / "
+          + "tiny-qwen2");
+    }
+  }
+
   /**
    * A loaded model with its tokenizer.
    *
@@ -78,6 +86,7 @@ final class ModelOptions {
 
   /** As {@link #load(long)}; without the tokenizer when {@code withTokenizer} is false. */
   Loaded load(long seed, boolean withTokenizer) {
+    requireModel();
     Placement placement = placement(device, dtype, threads);
     TextTokenizer text = withTokenizer ? tokenizer(model, tokenizer) : null;
     try {

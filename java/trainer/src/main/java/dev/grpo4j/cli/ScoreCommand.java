@@ -49,6 +49,9 @@ public final class ScoreCommand implements Callable<Integer> {
   @Mixin
   private ModelOptions modelOptions;
 
+  @Mixin
+  private PairOptions pairOptions;
+
   @Option(names = "--data", required = true, paramLabel = "FILE",
       description = "Preference pairs, JSONL: one object per line with prompt, chosen, rejected (strings) and group "
           + "(string or integer); other fields are ignored.")
@@ -61,23 +64,6 @@ public final class ScoreCommand implements Callable<Integer> {
       description = "Pairs per forward pass (2 rows each) (default: ${DEFAULT-VALUE}).")
   private int batchSize;
 
-  @Option(names = "--max-prompt-tokens", defaultValue = "512", paramLabel = "N",
-      description = "When a pair is too long, its prompt is cut to its last N tokens first (default: "
-          + "${DEFAULT-VALUE}).")
-  private int maxPromptTokens;
-
-  @Option(names = "--max-length", defaultValue = "1024", paramLabel = "N",
-      description = "Longest prompt + response in tokens; longer responses are cut at the end (default: "
-          + "${DEFAULT-VALUE}).")
-  private int maxLength;
-
-  @Option(names = "--append-eos", description = "Append the tokenizer's end-of-sequence token to each response.")
-  private boolean appendEos;
-
-  @Option(names = "--skip-bad-lines",
-      description = "Skip malformed input lines (counted and reported) instead of stopping at the first.")
-  private boolean skipBadLines;
-
   @Option(names = "--seed", defaultValue = "0",
       description = "Seed of a built-in model's random weights (default: ${DEFAULT-VALUE}).")
   private long seed;
@@ -89,17 +75,14 @@ public final class ScoreCommand implements Callable<Integer> {
   public Integer call() throws IOException {
     PrintWriter err = spec.commandLine().getErr();
     Main.warnIfOpenMpSpins(err);
-    PreferenceData.Loaded loaded = PreferenceData.readJsonl(data, skipBadLines);
-    if (loaded.skippedLines() > 0) {
-      err.println("skipped " + loaded.skippedLines() + " malformed lines, e.g. " + loaded.firstProblems().getFirst());
-    }
+    PreferenceData.Loaded loaded = PairOptions.read("--data", data, pairOptions.skipBadLines, err);
     try (ModelOptions.Loaded m = modelOptions.load(seed)) {
       PairEncoder encoder = new PairEncoder(m.tokenizer(), GroupIndex.of(loaded.records()),
-          new PairEncoder.EncodeOptions(maxPromptTokens, maxLength, appendEos));
+          pairOptions.encodeOptions());
       PairEncoder.Encoded encoded = encoder.encode(loaded.records());
       if (encoded.truncatedPairs() > 0) {
         err.println("truncated " + encoded.truncatedPairs() + " of " + encoded.pairs().size() + " pairs to "
-            + "--max-length " + maxLength + " (prompts cut: " + encoded.truncatedPrompts() + ", responses cut: "
+            + "--max-length " + pairOptions.maxLength + " (prompts cut: " + encoded.truncatedPrompts() + ", responses cut: "
             + encoded.truncatedResponses() + ")");
       }
       SequenceScorer.Scores scores;

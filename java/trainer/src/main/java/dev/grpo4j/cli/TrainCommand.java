@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
@@ -40,26 +41,8 @@ public final class TrainCommand implements Callable<Integer> {
   @Spec
   private CommandSpec spec;
 
-  @Option(names = "--model", paramLabel = "DIR|NAME",
-      description = "Hugging Face model folder (Llama or Qwen2 family: config.json, safetensors, tokenizer.json) or a "
-          + "built-in random model: tiny-llama, tiny-qwen2 (byte-level tokens, seeded by --seed).")
-  private String model;
-
-  @Option(names = "--adapter", paramLabel = "DIR",
-      description = "Continue training this PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors).")
-  private Path adapter;
-
-  @Option(names = "--tokenizer", paramLabel = "DIR|bytes",
-      description = "Tokenizer folder (tokenizer.json) or bytes; default: the model's own.")
-  private String tokenizer;
-
-  @Option(names = "--dtype", paramLabel = "TYPE",
-      description = "Parameter dtype: float32, bfloat16, float16 (default: float32 on cpu, bfloat16 on cuda).")
-  private String dtype;
-
-  @Option(names = "--device", defaultValue = "cpu", paramLabel = "cpu|cuda",
-      description = "Where the model and the kernels run (default: ${DEFAULT-VALUE}).")
-  private String device;
+  @Mixin
+  private ModelOptions modelOptions;
 
   @Option(names = "--lora-rank", paramLabel = "R",
       description = "Train fresh LoRA adapters of this rank instead of every weight (the base stays frozen and is "
@@ -89,20 +72,8 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--test", paramLabel = "FILE", description = "Test pairs: evaluated once at the end.")
   private Path testData;
 
-  @Option(names = "--skip-bad-lines",
-      description = "Skip malformed data lines (counted and reported) instead of stopping at the first.")
-  private boolean skipBadLines;
-
-  @Option(names = "--max-prompt-tokens", defaultValue = "512", paramLabel = "N",
-      description = "A too-long pair's prompt is cut to its last N tokens first (default: ${DEFAULT-VALUE}).")
-  private int maxPromptTokens;
-
-  @Option(names = "--max-length", defaultValue = "1024", paramLabel = "N",
-      description = "Longest prompt + response in tokens; longer responses are cut (default: ${DEFAULT-VALUE}).")
-  private int maxLength;
-
-  @Option(names = "--append-eos", description = "Append the end-of-sequence token to each response.")
-  private boolean appendEos;
+  @Mixin
+  private PairOptions pairOptions;
 
   @Option(names = "--method", defaultValue = "gr-dpo", paramLabel = "NAME", converter = MethodConverter.class,
       description = "dpo, ipo, is-dpo, is-ipo, gr-dpo or gr-ipo (default: ${DEFAULT-VALUE}).")
@@ -212,10 +183,6 @@ public final class TrainCommand implements Callable<Integer> {
       description = "Seed of batch order, adapters, dropout and built-in model weights (default: ${DEFAULT-VALUE}).")
   private long seed;
 
-  @Option(names = "--threads", paramLabel = "N",
-      description = "CPU threads for libtorch and the loss kernel (default: every core).")
-  private Integer threads;
-
   @Option(names = "--out", paramLabel = "DIR", description = "Run folder (default: runs/train-<timestamp>).")
   private Path out;
 
@@ -264,14 +231,12 @@ public final class TrainCommand implements Callable<Integer> {
       }
       config = config();
     }
-    new TrainRun(config, runDir, threads, !noProgress, spec.commandLine().getOut(), err).run(checkpoint);
+    new TrainRun(config, runDir, modelOptions.threads, !noProgress, spec.commandLine().getOut(), err).run(checkpoint);
     return 0;
   }
 
   private TrainConfig config() throws IOException {
-    if (model == null) {
-      throw new IllegalArgumentException("--model is required: a Hugging Face folder or tiny-llama / tiny-qwen2");
-    }
+    modelOptions.requireModel();
     if (trainData == null) {
       throw new IllegalArgumentException("--train is required: the training pairs (JSONL)");
     }
@@ -286,14 +251,16 @@ public final class TrainCommand implements Callable<Integer> {
       if (!(passes > 0)) {
         throw new IllegalArgumentException("--epochs = " + passes + ": must be > 0");
       }
-      long pairs = PreferenceData.readJsonl(trainData, skipBadLines).records().size();
+      long pairs = PreferenceData.readJsonl(trainData, pairOptions.skipBadLines).records().size();
       total = (int) Math.max(1, Math.ceil(passes * pairs / ((double) batchSize * gradientAccumulation)));
     }
     TrainConfig.LoraSettings lora = loraRank == null ? null : new TrainConfig.LoraSettings(loraRank,
         loraAlpha != null ? loraAlpha : 2.0 * loraRank, loraDropout, loraTargets);
     // Absolute paths, so that --resume works from any working directory.
-    return new TrainConfig(absolute(model), absolute(adapter), absolute(tokenizer), dtype, device, lora,
-        absolute(trainData), absolute(validationData), absolute(testData), skipBadLines, maxPromptTokens, maxLength, appendEos,
+    return new TrainConfig(absolute(modelOptions.model), absolute(modelOptions.adapter),
+        absolute(modelOptions.tokenizer), modelOptions.dtype, modelOptions.device, lora,
+        absolute(trainData), absolute(validationData), absolute(testData), pairOptions.skipBadLines,
+        pairOptions.maxPromptTokens, pairOptions.maxLength, pairOptions.appendEos,
         method, beta, eta, chi, adjustment, groupNormalization, labelSmoothing, ipoLengthNormalization,
         sftSteps, sftLearningRate, batchSize, gradientAccumulation, learningRate, weightDecay, warmupSteps, decay,
         plateauPatience, plateauFactor, minLearningRate, maxGradNorm, total, evalInterval, evalBatchSize,

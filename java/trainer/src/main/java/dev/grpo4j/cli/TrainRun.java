@@ -290,18 +290,7 @@ final class TrainRun {
   }
 
   private PreferenceData.Loaded read(String option, Path file) throws IOException {
-    if (!Files.isRegularFile(file)) {
-      throw new IllegalArgumentException(option + " " + file + ": no such file");
-    }
-    PreferenceData.Loaded loaded = PreferenceData.readJsonl(file, config.skipBadLines());
-    if (loaded.skippedLines() > 0) {
-      err.println("skipped " + loaded.skippedLines() + " malformed lines of " + file + ", e.g. "
-          + loaded.firstProblems().getFirst());
-    }
-    if (loaded.records().isEmpty()) {
-      throw new IllegalArgumentException(option + " " + file + " holds no preference pairs");
-    }
-    return loaded;
+    return PairOptions.read(option, file, config.skipBadLines(), err);
   }
 
   private Split encode(String name, Path file, PreferenceData.Loaded data, PairEncoder encoder) {
