@@ -6,12 +6,13 @@ import dev.grpo4j.GroupRobustLoss;
 import dev.grpo4j.LossResult;
 import dev.grpo4j.LossType;
 import dev.grpo4j.Weighting;
+import dev.grpo4j.report.EvalMetrics;
 import dev.grpo4j.torch.ByteLm;
 import dev.grpo4j.torch.EncodedPairs;
-import dev.grpo4j.torch.GroupEvaluation;
 import dev.grpo4j.torch.PreferenceTrainer;
 import dev.grpo4j.torch.TokenPair;
 import dev.grpo4j.torch.TorchPreferenceLoss;
+import dev.grpo4j.train.SplitEvaluation;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -193,7 +194,12 @@ public final class DemoCommand implements Callable<Integer> {
         metrics.write(MetricsLog.Step.of(step, method.name(), r));
         progress.step(step, r.loss(), method.weighting() == Weighting.ROBUST ? loss.groupWeights() : null);
       }
-      GroupEvaluation evaluation = trainer.evaluate(test, EVAL_CHUNK_PAIRS);
+      List<String> groups = new ArrayList<>();
+      for (int g = 0; g < groupSizes.length; g++) {
+        groups.add(DemoData.groupName(g));
+      }
+      EvalMetrics evaluation = SplitEvaluation.of(steps, EvalMetrics.Split.TEST, groups,
+          trainer.evaluatePairs(test, EVAL_CHUNK_PAIRS));
       return new DemoReport.MethodResult(method.name(), evaluation,
           method.weighting() == Weighting.ROBUST ? loss.groupWeights() : null);
     }

@@ -1,6 +1,7 @@
 package dev.grpo4j.cli;
 
-import dev.grpo4j.torch.GroupEvaluation;
+import dev.grpo4j.report.EvalMetrics;
+import dev.grpo4j.report.MarkdownTable;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -18,7 +19,7 @@ final class DemoReport {
    * @param test per-group test evaluation
    * @param finalWeights the robust group weights at the end of training, or {@code null} for a method without
    */
-  record MethodResult(String name, GroupEvaluation test, double[] finalWeights) {}
+  record MethodResult(String name, EvalMetrics test, double[] finalWeights) {}
 
   private DemoReport() {}
 
@@ -41,18 +42,18 @@ final class DemoReport {
     for (long n : trainPairs) {
       total += n;
     }
-    GroupEvaluation first = methods.getFirst().test();
+    EvalMetrics first = methods.getFirst().test();
     List<List<String>> rows = new ArrayList<>();
     for (int g = 0; g < trainPairs.length; g++) {
       List<String> row = new ArrayList<>();
       row.add(DemoData.groupName(g));
       row.add(trainPairs[g] + " (" + percent((double) trainPairs[g] / total, 0) + ")");
-      row.add(Long.toString(first.pairs()[g]));
+      row.add(Integer.toString(first.groupCount()[g]));
       for (MethodResult m : methods) {
-        row.add(number(m.test().loss()[g]));
+        row.add(number(m.test().groupLoss()[g]));
       }
       for (MethodResult m : methods) {
-        row.add(percent(m.test().rewardAccuracy()[g], 1));
+        row.add(percent(m.test().groupRewardAccuracy()[g], 1));
       }
       for (MethodResult m : methods) {
         if (m.finalWeights() != null) {
@@ -61,17 +62,15 @@ final class DemoReport {
       }
       rows.add(row);
     }
-    rows.add(summaryRow("worst group", methods, GroupEvaluation::worstGroupLoss,
-        GroupEvaluation::worstGroupRewardAccuracy));
-    rows.add(summaryRow("mean over groups", methods, GroupEvaluation::averageGroupLoss,
-        GroupEvaluation::averageGroupRewardAccuracy));
-    rows.add(summaryRow("loss imbalance", methods, GroupEvaluation::lossImbalance, null));
-    return markdown(header, rows);
+    rows.add(summaryRow("worst group", methods, EvalMetrics::worstGroupLoss, EvalMetrics::worstGroupRewardAccuracy));
+    rows.add(summaryRow("mean over groups", methods, EvalMetrics::averageLoss, EvalMetrics::averageRewardAccuracy));
+    rows.add(summaryRow("loss imbalance", methods, EvalMetrics::lossImbalance, null));
+    return MarkdownTable.render(header, rows, true);
   }
 
   private static List<String> summaryRow(String name, List<MethodResult> methods,
-                                         ToDoubleFunction<GroupEvaluation> loss,
-                                         ToDoubleFunction<GroupEvaluation> accuracy) {
+                                         ToDoubleFunction<EvalMetrics> loss,
+                                         ToDoubleFunction<EvalMetrics> accuracy) {
     List<String> row = new ArrayList<>(List.of("**" + name + "**", "", ""));
     for (MethodResult m : methods) {
       row.add("**" + number(loss.applyAsDouble(m.test())) + "**");
@@ -85,38 +84,6 @@ final class DemoReport {
       }
     }
     return row;
-  }
-
-  static String markdown(List<String> header, List<List<String>> rows) {
-    int[] width = new int[header.size()];
-    for (int c = 0; c < width.length; c++) {
-      width[c] = Math.max(3, header.get(c).length());
-      for (List<String> row : rows) {
-        width[c] = Math.max(width[c], row.get(c).length());
-      }
-    }
-    StringBuilder sb = new StringBuilder();
-    appendRow(sb, header, width);
-    sb.append('|');
-    for (int c = 0; c < width.length; c++) {
-      // Numbers right-aligned, the label column left-aligned.
-      sb.append(c == 0 ? ":" + "-".repeat(width[c] + 1) : "-".repeat(width[c] + 1) + ":").append('|');
-    }
-    sb.append('\n');
-    for (List<String> row : rows) {
-      appendRow(sb, row, width);
-    }
-    return sb.toString();
-  }
-
-  private static void appendRow(StringBuilder sb, List<String> cells, int[] width) {
-    sb.append('|');
-    for (int c = 0; c < width.length; c++) {
-      String cell = cells.get(c);
-      String pad = " ".repeat(width[c] - cell.length());
-      sb.append(' ').append(c == 0 ? cell + pad : pad + cell).append(" |");
-    }
-    sb.append('\n');
   }
 
   static String number(double value) {

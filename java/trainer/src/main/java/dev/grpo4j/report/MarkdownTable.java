@@ -2,11 +2,8 @@ package dev.grpo4j.report;
 
 import java.util.List;
 
-/**
- * Markdown tables with padded columns, as {@code DemoReport} writes them, so the text reads well in a terminal as
- * well as rendered.
- */
-final class MarkdownTable {
+/** Markdown tables with padded columns, so the text reads well in a terminal as well as rendered. */
+public final class MarkdownTable {
   private MarkdownTable() {}
 
   /**
@@ -14,7 +11,7 @@ final class MarkdownTable {
    *
    * @param numeric right-align every column but the first (tables of numbers); otherwise all are left-aligned
    */
-  static String render(List<String> header, List<List<String>> rows, boolean numeric) {
+  public static String render(List<String> header, List<List<String>> rows, boolean numeric) {
     int[] width = new int[header.size()];
     for (int c = 0; c < width.length; c++) {
       width[c] = Math.max(3, escape(header.get(c)).length());

@@ -120,15 +120,6 @@ public final class PreferenceTrainer {
   }
 
   /**
-   * Per-group loss and reward accuracy of the current policy over every pair of {@code data}, in chunks of
-   * {@code chunkPairs} pairs; no gradient, no group-weight update.
-   */
-  public GroupEvaluation evaluate(EncodedPairs data, int chunkPairs) {
-    PairResults r = evaluatePairs(data, chunkPairs);
-    return GroupEvaluation.of(loss.loss().groups(), r.pairLosses(), r.margins(), r.groups());
-  }
-
-  /**
    * {@code data} with the sequence log-probs of {@code reference} attached, computed once in chunks of
    * {@code chunkPairs} pairs: the reference model is frozen, so its log-probs are a property of the data.
    */
