@@ -72,8 +72,9 @@ final class TrainRun {
   private static final String SFT_MODEL = "sft/model";
   private static final String FINAL = "final";
 
-  /** One data split, as read and encoded. */
-  private record Split(String name, Path file, List<PreferenceRecord> records, List<TokenPair> pairs) {}
+  /** One data split, as read, tokenised, and laid out as rows (without reference log-probs yet). */
+  private record Split(String name, Path file, List<PreferenceRecord> records, List<TokenPair> pairs,
+                       EncodedPairs rows) {}
 
   private final TrainConfig config;
   private final Path runDir;
@@ -306,7 +307,7 @@ final class TrainRun {
           + "--max-length " + config.maxLength() + " (prompts cut: " + encoded.truncatedPrompts()
           + ", responses cut: " + encoded.truncatedResponses() + ")");
     }
-    return new Split(name, file, data.records(), encoded.pairs());
+    return new Split(name, file, data.records(), encoded.pairs(), EncodedPairs.encode(encoded.pairs()));
   }
 
   /**
@@ -330,7 +331,7 @@ final class TrainRun {
         LoraAdapters.attach(policy, lora, config.seed());
         placement.moveTo(policy);
       }
-      supervisedFineTuning(policy, EncodedPairs.encode(train.pairs()));
+      supervisedFineTuning(policy, train.rows());
       if (lora != null) {
         LoraAdapters.merge(policy);
         Checkpoints.save(policy, runDir.resolve(SFT_MODEL), placement.dtype(), Checkpoints.DEFAULT_MAX_SHARD_BYTES);
@@ -390,7 +391,7 @@ final class TrainRun {
     }
     Files.createDirectories(runDir.resolve(REFERENCE));
     ReferenceLogProbs.write(referenceFile(split), scores);
-    return EncodedPairs.encode(split.pairs()).withReference(scores.chosen(), scores.rejected());
+    return split.rows().withReference(scores.chosen(), scores.rejected());
   }
 
   private EncodedPairs savedReference(Split split) {
@@ -400,7 +401,7 @@ final class TrainRun {
           + split.name() + " split); start a new run");
     }
     SequenceScorer.Scores scores = ReferenceLogProbs.read(file, split.pairs().size());
-    return EncodedPairs.encode(split.pairs()).withReference(scores.chosen(), scores.rejected());
+    return split.rows().withReference(scores.chosen(), scores.rejected());
   }
 
   private Path referenceFile(Split split) {
