@@ -1,5 +1,6 @@
 package dev.grpo4j.bench;
 
+import dev.grpo4j.torch.LibTorch;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.TimeUnit;
 import org.bytedeco.javacpp.PointerScope;
@@ -45,6 +46,7 @@ public class LibtorchBench extends MeasuredState {
 
   @Setup(Level.Trial)
   public void setup(BenchmarkParams params) {
+    LibTorch.load();
     begin(params);
     Shape s = Shape.parse(shape);
     Dtype type = Dtype.parse(dtype);

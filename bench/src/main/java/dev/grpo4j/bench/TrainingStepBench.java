@@ -1,6 +1,5 @@
 package dev.grpo4j.bench;
 
-import dev.grpo4j.torch.ByteLm;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -12,6 +11,8 @@ import dev.grpo4j.LogitsType;
 import dev.grpo4j.LossResult;
 import dev.grpo4j.PreferenceBatch;
 import dev.grpo4j.TokenLogits;
+import dev.grpo4j.torch.ByteLm;
+import dev.grpo4j.torch.LibTorch;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.TimeUnit;
 import org.bytedeco.javacpp.PointerScope;
@@ -71,6 +72,7 @@ public class TrainingStepBench extends MeasuredState {
 
   @Setup(Level.Trial)
   public void setup(BenchmarkParams params) {
+    LibTorch.load();
     begin(params);
     NativeLib.init();
     Shape s = SHAPE;

@@ -52,7 +52,7 @@ import picocli.CommandLine.Spec;
             + "sizes that disagree on some questions, and compares their per-group and worst-group test loss "
             + "and reward accuracy. CPU only; well under a minute on two cores.",
         ""})
-public final class DemoCommand implements Callable<Integer> {
+public final class DemoCommand implements Callable<Integer>, UsesLibTorch {
   /** Pairs per training batch: the 5 % group is in most batches (1.6 pairs on average) without dominating any. */
   static final int BATCH_PAIRS = 32;
   /** Model width of the tiny transformer: about 70k parameters, a step takes milliseconds on a CPU. */

@@ -41,7 +41,7 @@ import picocli.CommandLine.Spec;
             + "average and loss imbalance. The reference is --reference, or, for a policy given as --model plus "
             + "--adapter, the model without the adapter. Prints a table; --out writes the eval.jsonl record.",
         ""})
-public final class EvalCommand implements Callable<Integer> {
+public final class EvalCommand implements Callable<Integer>, UsesLibTorch {
   @Spec
   private CommandSpec spec;
 

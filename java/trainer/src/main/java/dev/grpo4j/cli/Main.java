@@ -1,5 +1,6 @@
 package dev.grpo4j.cli;
 
+import dev.grpo4j.torch.LibTorch;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
@@ -44,7 +45,32 @@ public final class Main implements Runnable {
   /** The configured command line, for {@link #main} and for tests that capture its output. */
   public static CommandLine commandLine() {
     return new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true)
+        .setExecutionStrategy(Main::execute)
         .setExecutionExceptionHandler(Main::reportError);
+  }
+
+  /**
+   * Runs the chosen command, loading libtorch first for the commands that use it ({@link UsesLibTorch}): through
+   * {@link LibTorch#load()}, never through JavaCPP's first touch, so that another libtorch on the machine cannot be
+   * mixed in. Help and version requests load nothing.
+   */
+  private static int execute(CommandLine.ParseResult parseResult) {
+    CommandLine.ParseResult command = parseResult;
+    while (command.hasSubcommand()) {
+      command = command.subcommand();
+    }
+    boolean helpOnly = command.isUsageHelpRequested() || command.isVersionHelpRequested();
+    if (!helpOnly && command.commandSpec().userObject() instanceof UsesLibTorch) {
+      try {
+        LibTorch.load();
+      } catch (UncheckedIOException | IllegalStateException e) {
+        CommandLine commandLine = command.commandSpec().commandLine();
+        commandLine.getErr().println("grpo4j " + commandLine.getCommandName() + ": error: " + e.getMessage());
+        commandLine.getErr().flush();
+        return 1;
+      }
+    }
+    return new CommandLine.RunLast().execute(parseResult);
   }
 
   /**

@@ -19,7 +19,7 @@ import picocli.CommandLine.Spec;
             + "Hugging Face model folder (config.json + safetensors, sharded above 5 GB) that transformers loads "
             + "without PEFT. The tokenizer files are not copied.",
         ""})
-public final class MergeAdapterCommand implements Callable<Integer> {
+public final class MergeAdapterCommand implements Callable<Integer>, UsesLibTorch {
   @Spec
   private CommandSpec spec;
 

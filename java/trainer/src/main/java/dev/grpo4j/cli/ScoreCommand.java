@@ -39,7 +39,7 @@ import picocli.CommandLine.Spec;
             + "the model given the prompt (prompt and response tokenised separately, then concatenated). Output "
             + "lines follow the input's records in order; the output file appears only once complete.",
         ""})
-public final class ScoreCommand implements Callable<Integer> {
+public final class ScoreCommand implements Callable<Integer>, UsesLibTorch {
   /** Groups written as JSON integers in the input are read as their decimal text; they are written back as numbers. */
   private static final Pattern PLAIN_INTEGER = Pattern.compile("0|[1-9][0-9]{0,17}");
 

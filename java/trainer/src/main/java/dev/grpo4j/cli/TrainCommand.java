@@ -34,7 +34,7 @@ import picocli.CommandLine.Spec;
             + "an SFT stage; evaluates per group, checkpoints, and writes metrics.jsonl, eval.jsonl, report.md and "
             + "plots into --out. Data: JSONL with prompt, chosen, rejected and group (string or integer).",
         ""})
-public final class TrainCommand implements Callable<Integer> {
+public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
   /** Options a resumed run may change: they do not affect the numbers. */
   private static final Set<String> RESUMABLE_OPTIONS = Set.of("--out", "--resume", "--threads", "--no-progress");
 

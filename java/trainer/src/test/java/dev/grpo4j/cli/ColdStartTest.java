@@ -1,0 +1,91 @@
+package dev.grpo4j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The first run on a machine with another libtorch: an empty JavaCPP cache, and a folder on
+ * {@code LD_LIBRARY_PATH} holding stand-ins with libtorch's file names whose constructors end the process with
+ * {@link #STAND_IN_EXIT}. The dynamic loader searches {@code LD_LIBRARY_PATH} before a library's own folder, so
+ * any dependency of the bundled libtorch that is looked up by name instead of found already loaded picks a
+ * stand-in, exactly as it picked Debian's libtorch 1.13 and crashed the JVM.
+ */
+class ColdStartTest {
+  private static final int STAND_IN_EXIT = 97;
+  private static final String STAND_IN_MESSAGE = "grpo4j test: a stand-in library was loaded";
+  private static final List<String> STAND_IN_NAMES =
+      List.of("libc10.so", "libtorch_cpu.so", "libtorch.so", "libgomp.so.1", "libopenblas.so.0", "libgfortran.so.5");
+  private static final Duration TIMEOUT = Duration.ofMinutes(3);
+
+  @TempDir
+  Path dir;
+
+  @Test
+  void demoOnAColdCacheBesideAnotherLibtorchLoadsOnlyTheBundledOne() throws Exception {
+    Path standIns = standInLibraries(dir.resolve("standins"));
+    Path cache = Files.createDirectories(dir.resolve("javacpp-cache"));
+    Map<String, String> environment = Map.of("LD_LIBRARY_PATH", standIns.toString());
+    List<String> jvm = List.of("-Dorg.bytedeco.javacpp.cachedir=" + cache);
+
+    try (ChildJvm demo = ChildJvm.grpo4j(dir, "demo", environment, jvm,
+        "demo", "--steps", "2", "--sft-steps", "2", "--out", dir.resolve("run").toString())) {
+      int exit = demo.waitFor(TIMEOUT);
+      assertFalse(demo.output().contains(STAND_IN_MESSAGE), demo.output());
+      assertEquals(0, exit, demo.output());
+      assertTrue(demo.stdout().contains("worst group"), demo.output());
+    }
+    try (var libraries = Files.walk(cache)) {
+      assertTrue(libraries.anyMatch(p -> p.getFileName().toString().equals("libtorch_cpu.so")),
+          "libtorch was unpacked into the given cache");
+    }
+
+    // The same machine, now with a warm cache, touching libtorch through JavaCPP alone: the stand-ins are picked.
+    // Without this the test could pass because the stand-ins were never in the loader's way.
+    try (ChildJvm direct = ChildJvm.start(dir, "direct", environment, jvm, TorchThroughJavaCpp.class.getName())) {
+      int exit = direct.waitFor(TIMEOUT);
+      assertEquals(STAND_IN_EXIT, exit, direct.output());
+      assertTrue(direct.stderr().contains(STAND_IN_MESSAGE), direct.output());
+    }
+  }
+
+  /** Loads libtorch the way JavaCPP does on first touch, bypassing {@code LibTorch.load()}. */
+  static final class TorchThroughJavaCpp {
+    public static void main(String[] args) {
+      System.out.println(torch.ones(2).sum().item_double());
+    }
+  }
+
+  /** Compiles one shared library per name, each with that soname, that ends the process when it is loaded. */
+  private static Path standInLibraries(Path folder) throws IOException, InterruptedException {
+    Files.createDirectories(folder);
+    Path source = folder.resolve("standin.c");
+    Files.writeString(source, """
+        #include <unistd.h>
+        __attribute__((constructor)) static void refuse(void) {
+          static const char message[] = "%s\\n";
+          write(2, message, sizeof message - 1);
+          _exit(%d);
+        }
+        """.formatted(STAND_IN_MESSAGE, STAND_IN_EXIT));
+    for (String name : STAND_IN_NAMES) {
+      Process cc = new ProcessBuilder("cc", "-shared", "-fPIC", "-Wl,-soname," + name, "-o",
+          folder.resolve(name).toString(), source.toString()).redirectErrorStream(true).start();
+      String output = new String(cc.getInputStream().readAllBytes());
+      assertTrue(cc.waitFor(60, TimeUnit.SECONDS), "cc did not finish");
+      assertEquals(0, cc.exitValue(), "cc (needed to build the stand-in libraries) failed:\n" + output);
+    }
+    return folder;
+  }
+}
