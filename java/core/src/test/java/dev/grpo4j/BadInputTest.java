@@ -117,19 +117,19 @@ class BadInputTest {
 
   @Test
   void nanInLogits() {
-    assertCallRejected(IllegalArgumentException.class, "logits[2][3]",
+    assertCallRejected(NonFiniteInputException.class, "logits[2][3]",
         b -> b.logits.setAtIndex(JAVA_FLOAT, (2 * 4 + 3) * 9 + 5, Float.NaN), BadInputTest::train);
   }
 
   @Test
   void infinityInLogits() {
-    assertCallRejected(IllegalArgumentException.class, "NaN or infinity",
+    assertCallRejected(NonFiniteInputException.class, "NaN or infinity",
         b -> b.logits.setAtIndex(JAVA_FLOAT, 7, Float.POSITIVE_INFINITY), BadInputTest::train);
   }
 
   @Test
   void nanInReferenceLogProbs() {
-    assertCallRejected(IllegalArgumentException.class, "ref_logps[3]",
+    assertCallRejected(NonFiniteInputException.class, "ref_logps[3]",
         b -> b.refLogps.setAtIndex(JAVA_FLOAT, 3, Float.NaN), BadInputTest::train);
   }
 

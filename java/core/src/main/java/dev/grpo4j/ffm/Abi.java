@@ -7,6 +7,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import dev.grpo4j.NativeKernelException;
+import dev.grpo4j.NonFiniteInputException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
@@ -171,7 +172,8 @@ final class Abi {
     }
     String message = operation + ": " + lastError();
     switch (status) {
-      case INVALID_ARGUMENT, NON_FINITE_INPUT -> throw new IllegalArgumentException(message);
+      case INVALID_ARGUMENT -> throw new IllegalArgumentException(message);
+      case NON_FINITE_INPUT -> throw new NonFiniteInputException(message);
       case NO_CUDA_DEVICE -> throw new IllegalStateException(message);
       default -> throw new NativeKernelException(status, message);
     }

@@ -6,6 +6,7 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
+import dev.grpo4j.NonFiniteInputException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -288,7 +289,8 @@ public final class LossKernel implements AutoCloseable {
     if ((flags & Abi.FLAG_GROUP_SIZE) != 0) {
       problems.add("groupSizes hold a value < 1");
     }
-    throw new IllegalArgumentException("grpo4j CUDA kernel rejected its inputs: " + String.join("; ", problems)
-        + " (the group weights were not updated)");
+    String message = "grpo4j CUDA kernel rejected its inputs: " + String.join("; ", problems)
+        + " (the group weights were not updated)";
+    throw flags == Abi.FLAG_NON_FINITE ? new NonFiniteInputException(message) : new IllegalArgumentException(message);
   }
 }

@@ -1,10 +1,10 @@
 package dev.grpo4j.cli;
 
 import dev.grpo4j.GroupNormalization;
+import dev.grpo4j.io.FolderLock;
 import dev.grpo4j.text.PreferenceData;
 import dev.grpo4j.train.LearningRateSchedule;
 import dev.grpo4j.train.Method;
-import dev.grpo4j.train.RunCheckpoints;
 import dev.grpo4j.train.TrainConfig;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -199,40 +199,47 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
   public Integer call() throws IOException {
     PrintWriter err = spec.commandLine().getErr();
     Main.warnIfOpenMpSpins(err);
-    TrainConfig config;
-    RunCheckpoints.Checkpoint checkpoint = null;
-    Path runDir;
-    if (resume) {
-      if (out == null) {
-        throw new IllegalArgumentException("--resume needs --out: the run folder to continue");
-      }
-      List<String> extra = spec.commandLine().getParseResult().matchedOptions().stream()
-          .map(OptionSpec::longestName).filter(name -> !RESUMABLE_OPTIONS.contains(name)).toList();
-      if (!extra.isEmpty()) {
-        throw new IllegalArgumentException("--resume continues with the run's saved settings (" + out.resolve(
-            TrainConfig.FILE) + "); drop " + extra);
-      }
-      runDir = out;
-      if (!Files.isRegularFile(out.resolve(TrainConfig.FILE))) {
-        throw new IllegalArgumentException("--resume: " + out + " holds no run (" + TrainConfig.FILE + " is missing)");
-      }
-      config = TrainConfig.read(out);
-      checkpoint = RunCheckpoints.latest(out);
-      if (checkpoint == null) {
-        throw new IllegalArgumentException("--resume: " + out + " has no checkpoint yet; start the run again "
-            + "without --resume (into a fresh --out)");
-      }
-    } else {
-      runDir = out != null ? out
-          : Path.of("runs", "train-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
-      if (Files.exists(runDir.resolve(TrainConfig.FILE))) {
-        throw new IllegalArgumentException("--out " + runDir + " already holds a run: continue it with --resume, "
-            + "or choose another folder");
-      }
-      config = config();
+    if (resume && out == null) {
+      throw new IllegalArgumentException("--resume needs --out: the run folder to continue");
     }
-    new TrainRun(config, runDir, modelOptions.threads, !noProgress, spec.commandLine().getOut(), err).run(checkpoint);
-    return 0;
+    Path runDir = out != null ? out
+        : Path.of("runs", "train-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+    if (Files.exists(runDir) && !Files.isDirectory(runDir)) {
+      throw new IllegalArgumentException("--out " + runDir + " is a file, not a folder: choose a folder for the run");
+    }
+    if (resume && !Files.isRegularFile(runDir.resolve(TrainConfig.FILE))) {
+      throw new IllegalArgumentException("--resume: " + runDir + " holds no run (" + TrainConfig.FILE
+          + " is missing; a run writes it once its reference log-probs are ready): start it without --resume");
+    }
+    try (FolderLock lock = FolderLock.acquire(runDir, "--out " + runDir)) {
+      if (!lock.previousOwner().isEmpty()) {
+        err.println("grpo4j train: note: the previous process on " + runDir + " (" + lock.previousOwner()
+            + ") ended without releasing it; taking over");
+      }
+      TrainConfig config;
+      if (resume) {
+        List<String> extra = spec.commandLine().getParseResult().matchedOptions().stream()
+            .map(OptionSpec::longestName).filter(name -> !RESUMABLE_OPTIONS.contains(name)).toList();
+        if (!extra.isEmpty()) {
+          throw new IllegalArgumentException("--resume continues with the run's saved settings ("
+              + runDir.resolve(TrainConfig.FILE) + "); drop " + extra);
+        }
+        config = TrainConfig.read(runDir);
+      } else {
+        if (Files.exists(runDir.resolve(TrainConfig.FILE))) {
+          throw new IllegalArgumentException("--out " + runDir + " already holds a run: continue it with --resume, "
+              + "or choose another folder");
+        }
+        config = config();
+      }
+      new TrainRun(config, runDir, modelOptions.threads, !noProgress, spec.commandLine().getOut(), err).run(resume);
+      return 0;
+    } catch (TrainRun.Stopped stopped) {
+      err.println("grpo4j train: " + stopped.getMessage() + "; checkpoint written to " + stopped.checkpoint
+          + ". Continue with: grpo4j train --resume --out " + runDir);
+      err.flush();
+      return stopped.exitCode;
+    }
   }
 
   private TrainConfig config() throws IOException {

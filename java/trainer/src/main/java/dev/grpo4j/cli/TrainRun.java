@@ -2,6 +2,7 @@ package dev.grpo4j.cli;
 
 import dev.grpo4j.GroupRobustLoss;
 import dev.grpo4j.LossResult;
+import dev.grpo4j.NonFiniteInputException;
 import dev.grpo4j.Weighting;
 import dev.grpo4j.io.AtomicDirectory;
 import dev.grpo4j.io.AtomicFiles;
@@ -31,12 +32,14 @@ import dev.grpo4j.train.PlateauScaler;
 import dev.grpo4j.train.ReferenceLogProbs;
 import dev.grpo4j.train.RunCheckpoints;
 import dev.grpo4j.train.SplitEvaluation;
+import dev.grpo4j.train.StopSignals;
 import dev.grpo4j.train.TrainConfig;
 import dev.grpo4j.train.TrainerState;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -92,15 +95,33 @@ final class TrainRun {
     this.err = err;
   }
 
-  void run(RunCheckpoints.Checkpoint resumeFrom) throws IOException {
+  /**
+   * Trains. With {@code resume}, continues from the newest intact checkpoint: a damaged one (truncated weights or
+   * optimizer state, garbled trainer state) is reported by file and the one before it is tried; with none intact
+   * the run starts again from the beginning with its saved settings.
+   *
+   * @throws Stopped when SIGINT or SIGTERM asked the run to stop; its checkpoint is written by then
+   */
+  void run(boolean resume) throws IOException {
     long started = System.nanoTime();
     ModelOptions.Placement placement = ModelOptions.placement(config.device(), config.dtype(), threads);
+    Resumed resumed = null;
+    if (resume) {
+      for (String leftover : RunCheckpoints.recover(runDir)) {
+        err.println("--resume: tidied " + leftover + ", left by an interrupted write");
+      }
+      resumed = restoreNewestIntact(placement);
+      if (resumed == null) {
+        err.println("--resume: " + runDir + " has no intact checkpoint; starting the run again from the beginning "
+            + "with its saved settings");
+        truncateLogs(-1);
+      }
+    }
     GroupIndex groups;
     Split train;
     Split validation;
     Split test;
-    TransformerLm policy;
-    LoraConfig lora;
+    TransformerLm policy = null;
     try (TextTokenizer tokenizer = ModelOptions.tokenizer(config.model(), config.tokenizer())) {
       PreferenceData.Loaded trainData = read("--train", Path.of(config.trainData()));
       groups = GroupIndex.of(trainData.records());
@@ -112,12 +133,10 @@ final class TrainRun {
               Path.of(config.validationData())), encoder);
       test = config.testData() == null ? null
           : encode("test", Path.of(config.testData()), read("--test", Path.of(config.testData())), encoder);
-      if (resumeFrom == null) {
+      if (resumed == null) {
         policy = ModelOptions.model(config.model(), placement.dtype(), config.seed());
         PairEncoder.requireVocabFits(tokenizer, policy.config().vocabSize());
         placement.moveTo(policy);
-      } else {
-        policy = null;
       }
     }
     long[] groupSizes = groups.counts(train.records());
@@ -126,27 +145,31 @@ final class TrainRun {
         + " validation") + (test == null ? "" : ", " + test.pairs().size() + " test"));
 
     EncodedPairs trainPairs;
-    EncodedPairs validationPairs = null;
-    EncodedPairs testPairs = null;
-    if (resumeFrom == null) {
+    EncodedPairs validationPairs;
+    EncodedPairs testPairs;
+    LoraConfig lora;
+    AdamW optimizer;
+    if (resumed == null) {
       Files.createDirectories(runDir);
       lora = prepare(policy, train, placement);
       String referenceHash = ReferenceLogProbs.modelHash(policy);
       trainPairs = withReference(policy, referenceHash, placement, train);
       validationPairs = validation == null ? null : withReference(policy, referenceHash, placement, validation);
       testPairs = test == null ? null : withReference(policy, referenceHash, placement, test);
-      // Written last: a start that fails before training leaves a folder the same command can simply reuse.
-      config.write(runDir);
+      if (!resume) {
+        // Written last: a start that fails before training leaves a folder the same command can simply reuse.
+        config.write(runDir);
+      }
+      optimizer = adamW(policy, config.learningRate());
     } else {
-      Restored restored = restoreModel(resumeFrom, placement);
-      policy = restored.policy();
-      lora = restored.lora();
+      policy = resumed.policy();
+      lora = resumed.lora();
+      optimizer = resumed.optimizer();
       trainPairs = savedReference(train);
       validationPairs = validation == null ? null : savedReference(validation);
       testPairs = test == null ? null : savedReference(test);
     }
 
-    AdamW optimizer = adamW(policy, config.learningRate());
     LearningRateSchedule schedule = config.schedule();
     PlateauScaler plateau = config.plateau();
     PairSampler sampler = new PairSampler(trainPairs.size(), config.seed());
@@ -154,13 +177,12 @@ final class TrainRun {
     long tokens = 0;
     double seconds = 0;
     try (GroupRobustLoss loss = buildLoss(groups.size(), groupSizes, placement)) {
-      if (resumeFrom != null) {
-        TrainerState state = resumeFrom.state();
+      if (resumed != null) {
+        TrainerState state = resumed.state();
         if (!state.groups().equals(groups.names())) {
           throw new IllegalArgumentException("the checkpoint's groups " + state.groups() + " differ from the "
               + "training data's " + groups.names() + ": the data files changed since the run started");
         }
-        resumeFrom.restoreOptimizer(optimizer);
         loss.restoreState(state.groupWeightState());
         sampler.skipTo(state.consumedPairs());
         if (plateau != null) {
@@ -170,68 +192,77 @@ final class TrainRun {
         tokens = state.tokens();
         seconds = state.seconds();
         truncateLogs(state.step());
-        err.println("resuming from " + resumeFrom.folder() + " (step " + state.step() + " of " + config.steps()
-            + ")");
+        err.println("resuming from " + resumed.checkpoint().folder() + " (step " + state.step() + " of "
+            + config.steps() + ")");
       }
       PreferenceTrainer trainer = new PreferenceTrainer(policy, optimizer, new TorchPreferenceLoss(loss));
       double[] weights = loss.groupWeights();
       try (MetricsWriter<StepMetrics> metrics = MetricsWriter.steps(RunLog.metricsFile(runDir));
            MetricsWriter<EvalMetrics> evals = MetricsWriter.evaluations(RunLog.evalFile(runDir));
            ProgressBar bar = progressBar ? bar(firstStep - 1, seconds) : null) {
-        if (resumeFrom == null && validationPairs != null && config.evalInterval() > 0) {
+        if (resumed == null && validationPairs != null && config.evalInterval() > 0) {
           evals.append(evaluate(trainer, policy, validationPairs, groups, 0, EvalMetrics.Split.VALIDATION));
         }
         TensorVector parameters = policy.parameters();
         EvalMetrics lastValidation = null;
-        for (int step = firstStep; step <= config.steps(); step++) {
-          long stepStart = System.nanoTime();
-          double lr = schedule.at(step) * (plateau == null ? 1 : plateau.scale());
-          setLearningRate(optimizer, lr);
-          // Dropout (LoRA) draws from libtorch's generator; seeding it per step makes step s the same whether the
-          // run got there in one go or through a resume.
-          torch.manual_seed(config.seed() * 1_000_003L + step);
-          policy.train(true);
-          optimizer.zero_grad();
-          StepTotals totals = new StepTotals(groups.size());
-          LossResult last = null;
-          for (int micro = 0; micro < config.gradientAccumulation(); micro++) {
-            int[] pairs = sampler.next(config.batchSize());
-            last = trainer.accumulate(trainPairs, pairs, 1.0 / config.gradientAccumulation());
-            totals.add(last, trainPairs, pairs);
-          }
-          double gradNorm = torch.clip_grad_norm_(parameters,
-              config.maxGradNorm() > 0 ? config.maxGradNorm() : Double.POSITIVE_INFINITY);
-          optimizer.step();
-          weights = widen(last.groupWeights());
-          double stepSeconds = (System.nanoTime() - stepStart) / 1e9;
-          seconds += stepSeconds;
-          tokens += totals.tokens;
-          StepMetrics record = new StepMetrics(step, sampler.epoch(), totals.meanLoss(), totals.groupLosses(),
-              weights, lr, totals.tokens / stepSeconds, gradNorm);
-          metrics.append(record);
-
-          if (validationPairs != null && (step == config.steps()
-              || (config.evalInterval() > 0 && step % config.evalInterval() == 0))) {
-            EvalMetrics e = evaluate(trainer, policy, validationPairs, groups, step, EvalMetrics.Split.VALIDATION);
-            evals.append(e);
-            lastValidation = e;
-            if (plateau != null && plateau.observe(e.worstGroupLoss())) {
-              err.printf(Locale.ROOT, "%nstep %d: worst-group validation loss %.4f has not improved; learning-rate "
-                  + "scale now %.3g%n", step, e.worstGroupLoss(), plateau.scale());
+        try (StopSignals stop = new StopSignals()) {
+          for (int step = firstStep; step <= config.steps(); step++) {
+            long stepStart = System.nanoTime();
+            double lr = schedule.at(step) * (plateau == null ? 1 : plateau.scale());
+            setLearningRate(optimizer, lr);
+            // Dropout (LoRA) draws from libtorch's generator; seeding it per step makes step s the same whether the
+            // run got there in one go or through a resume.
+            torch.manual_seed(config.seed() * 1_000_003L + step);
+            policy.train(true);
+            optimizer.zero_grad();
+            StepTotals totals = new StepTotals(groups.size());
+            LossResult last = null;
+            for (int micro = 0; micro < config.gradientAccumulation(); micro++) {
+              int[] pairs = sampler.next(config.batchSize());
+              try {
+                last = trainer.accumulate(trainPairs, pairs, 1.0 / config.gradientAccumulation());
+              } catch (NonFiniteInputException e) {
+                throw diverged(step, lr, e);
+              }
+              totals.add(last, trainPairs, pairs);
             }
-          }
-          boolean checkpoint = step == config.steps()
-              || (config.checkpointInterval() > 0 && step % config.checkpointInterval() == 0);
-          if (checkpoint) {
-            RunCheckpoints.save(runDir, policy, lora, placement.dtype(), tokenizerFolder(), optimizer,
-                new TrainerState(step, sampler.consumed(), groups.names(), loss.state().logAlpha(),
-                    loss.state().steps(), plateau == null ? null : plateau.state(), tokens, seconds),
-                config.keepCheckpoints());
-          }
-          if (bar != null) {
-            bar.step();
-            bar.setExtraMessage(String.format(Locale.ROOT, " loss %.4f worst %.4f %.0f tok/s", record.loss(),
-                worst(record.groupLosses()), record.tokensPerSecond()));
+            double gradNorm = torch.clip_grad_norm_(parameters,
+                config.maxGradNorm() > 0 ? config.maxGradNorm() : Double.POSITIVE_INFINITY);
+            optimizer.step();
+            weights = widen(last.groupWeights());
+            double stepSeconds = (System.nanoTime() - stepStart) / 1e9;
+            seconds += stepSeconds;
+            tokens += totals.tokens;
+            StepMetrics record = new StepMetrics(step, sampler.epoch(), totals.meanLoss(), totals.groupLosses(),
+                weights, lr, totals.tokens / stepSeconds, gradNorm);
+            metrics.append(record);
+
+            if (validationPairs != null && (step == config.steps()
+                || (config.evalInterval() > 0 && step % config.evalInterval() == 0))) {
+              EvalMetrics e = evaluate(trainer, policy, validationPairs, groups, step, EvalMetrics.Split.VALIDATION);
+              evals.append(e);
+              lastValidation = e;
+              if (plateau != null && plateau.observe(e.worstGroupLoss())) {
+                err.printf(Locale.ROOT, "%nstep %d: worst-group validation loss %.4f has not improved; "
+                    + "learning-rate scale now %.3g%n", step, e.worstGroupLoss(), plateau.scale());
+              }
+            }
+            boolean checkpoint = step == config.steps() || stop.requested()
+                || (config.checkpointInterval() > 0 && step % config.checkpointInterval() == 0);
+            if (checkpoint) {
+              Path written = RunCheckpoints.save(runDir, policy, lora, placement.dtype(), tokenizerFolder(),
+                  optimizer, new TrainerState(step, sampler.consumed(), groups.names(), loss.state().logAlpha(),
+                      loss.state().steps(), plateau == null ? null : plateau.state(), tokens, seconds),
+                  config.keepCheckpoints());
+              if (stop.requested()) {
+                throw new Stopped(stop.signal(), stop.exitCode(), step, written);
+              }
+            }
+            if (bar != null) {
+              bar.step();
+              bar.setExtraMessage(String.format(Locale.ROOT, " loss %.4f worst %.4f %.0f tok/s", record.loss(),
+                  worst(record.groupLosses()), record.tokensPerSecond()));
+            }
           }
         }
         EvalMetrics finalEval = lastValidation;
@@ -249,6 +280,65 @@ final class TrainRun {
         printSummary(finalEval, groups, weights, finalDir, report, (System.nanoTime() - started) / 1e9);
       }
     }
+  }
+
+  /**
+   * The run stopped early on a signal, after writing the checkpoint of {@code step} into {@code checkpoint}.
+   *
+   * @param signal {@code INT} or {@code TERM}
+   * @param exitCode 128 + the signal's number
+   */
+  static final class Stopped extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+    final transient String signal;
+    final int exitCode;
+    final int step;
+    final transient Path checkpoint;
+
+    Stopped(String signal, int exitCode, int step, Path checkpoint) {
+      super("stopped by SIG" + signal + " after step " + step);
+      this.signal = signal;
+      this.exitCode = exitCode;
+      this.step = step;
+      this.checkpoint = checkpoint;
+    }
+  }
+
+  private static IllegalArgumentException diverged(int step, double lr, NonFiniteInputException e) {
+    return new IllegalArgumentException(String.format(Locale.ROOT, "the model produced NaN or infinite logits at "
+        + "step %d (learning rate %.3g): training diverged. Lower --lr, keep --max-grad-norm on (e.g. 1.0), or "
+        + "resume from an earlier checkpoint. Kernel: %s", step, lr, e.getMessage()), e);
+  }
+
+  /** A checkpoint restored completely: weights, adapters, optimizer state and trainer state. */
+  private record Resumed(RunCheckpoints.Checkpoint checkpoint, TransformerLm policy, LoraConfig lora,
+                         AdamW optimizer, TrainerState state) {}
+
+  /**
+   * The newest checkpoint that restores completely, trying older ones when a file of a newer one is damaged;
+   * null when no checkpoint is intact (or there is none).
+   */
+  private Resumed restoreNewestIntact(ModelOptions.Placement placement) {
+    if (config.usesAdapters() && !Files.isDirectory(runDir.resolve(SFT_MODEL))
+        && !ModelOptions.BUILT_IN.contains(config.model()) && !Files.isDirectory(Path.of(config.model()))) {
+      throw new IllegalArgumentException("--resume: the run's base model " + config.model() + " (see "
+          + runDir.resolve(TrainConfig.FILE) + ") is no longer there; its adapters cannot be restored without it");
+    }
+    List<RunCheckpoints.Checkpoint> checkpoints = RunCheckpoints.list(runDir);
+    for (int i = checkpoints.size() - 1; i >= 0; i--) {
+      RunCheckpoints.Checkpoint checkpoint = checkpoints.get(i);
+      try {
+        TrainerState state = checkpoint.state();
+        Restored restored = restoreModel(checkpoint, placement);
+        AdamW optimizer = adamW(restored.policy(), config.learningRate());
+        checkpoint.restoreOptimizer(optimizer);
+        return new Resumed(checkpoint, restored.policy(), restored.lora(), optimizer, state);
+      } catch (IOException | UncheckedIOException | IllegalArgumentException e) {
+        err.println("--resume: checkpoint " + checkpoint.folder().getFileName() + " is damaged: " + e.getMessage()
+            + (i > 0 ? "; trying " + checkpoints.get(i - 1).folder().getFileName() : ""));
+      }
+    }
+    return null;
   }
 
   /** Training-split sums over the micro-batches of one step. */

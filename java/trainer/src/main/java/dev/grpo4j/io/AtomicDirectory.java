@@ -8,7 +8,12 @@ import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.UUID;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * Writes a folder so that readers see either the old complete folder or the new complete one, never a half-written
@@ -21,6 +26,9 @@ public final class AtomicDirectory {
   public interface Writer {
     void write(Path folder) throws IOException;
   }
+
+  /** The hidden siblings {@link #write} creates: {@code .NAME.partial-TAG} and {@code .NAME.previous-TAG}. */
+  private static final Pattern LEFTOVER = Pattern.compile("\\.(.+)\\.(partial|previous)-[0-9a-f]{8}");
 
   private AtomicDirectory() {}
 
@@ -61,6 +69,36 @@ public final class AtomicDirectory {
       deleteQuietly(staging);
       throw e;
     }
+  }
+
+  /**
+   * Tidies what interrupted {@link #write}s left in {@code parent}: hidden staging folders are deleted, and a
+   * hidden previous version whose replacement never arrived is moved back into place (a crash between the two
+   * renames), otherwise deleted.
+   *
+   * @return the names of the entries that were deleted or moved back
+   */
+  public static List<String> recover(Path parent) throws IOException {
+    List<String> tidied = new ArrayList<>();
+    if (!Files.isDirectory(parent)) {
+      return tidied;
+    }
+    List<Path> leftovers;
+    try (Stream<Path> children = Files.list(parent)) {
+      leftovers = children.filter(p -> LEFTOVER.matcher(p.getFileName().toString()).matches()).sorted().toList();
+    }
+    for (Path leftover : leftovers) {
+      Matcher m = LEFTOVER.matcher(leftover.getFileName().toString());
+      m.matches();
+      Path target = parent.resolve(m.group(1));
+      if (m.group(2).equals("previous") && !Files.exists(target)) {
+        Files.move(leftover, target, StandardCopyOption.ATOMIC_MOVE);
+      } else {
+        deleteRecursively(leftover);
+      }
+      tidied.add(leftover.getFileName().toString());
+    }
+    return tidied;
   }
 
   /** Deletes {@code path} and everything under it; a missing path is fine. */

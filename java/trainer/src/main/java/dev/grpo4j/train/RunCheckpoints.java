@@ -4,6 +4,7 @@ import dev.grpo4j.io.AtomicDirectory;
 import dev.grpo4j.model.Checkpoints;
 import dev.grpo4j.model.LoraConfig;
 import dev.grpo4j.model.TransformerLm;
+import dev.grpo4j.torch.OptimizerFile;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -14,9 +15,7 @@ import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-import org.bytedeco.pytorch.InputArchive;
 import org.bytedeco.pytorch.Optimizer;
-import org.bytedeco.pytorch.OutputArchive;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
@@ -47,11 +46,13 @@ public final class RunCheckpoints {
       return TrainerState.read(folder);
     }
 
-    /** Replaces the optimizer's state with the saved one (same parameters, same order). */
-    public void restoreOptimizer(Optimizer optimizer) {
-      InputArchive archive = new InputArchive();
-      archive.load_from(folder.resolve(OPTIMIZER).toString());
-      optimizer.load(archive);
+    /**
+     * Replaces the optimizer's state with the saved one (same parameters, same order).
+     *
+     * @throws IOException naming {@value #OPTIMIZER} when it is missing or damaged
+     */
+    public void restoreOptimizer(Optimizer optimizer) throws IOException {
+      OptimizerFile.restore(optimizer, folder.resolve(OPTIMIZER));
     }
   }
 
@@ -66,9 +67,7 @@ public final class RunCheckpoints {
     Path target = runDir.resolve(FOLDER).resolve(String.format(Locale.ROOT, "step-%08d", state.step()));
     AtomicDirectory.write(target, folder -> {
       saveModel(model, lora, dtype, tokenizerSource, folder);
-      OutputArchive archive = new OutputArchive();
-      optimizer.save(archive);
-      archive.save_to(folder.resolve(OPTIMIZER).toString());
+      OptimizerFile.save(optimizer, folder.resolve(OPTIMIZER));
       state.write(folder);
     });
     prune(runDir, keep);
@@ -95,6 +94,26 @@ public final class RunCheckpoints {
         }
       }
     }
+  }
+
+  /**
+   * Tidies what interrupted atomic writes left in the run folder and its immediate subfolders (checkpoints, the
+   * final model, the SFT model): see {@link AtomicDirectory#recover}.
+   *
+   * @return the tidied entries, relative to {@code runDir}
+   */
+  public static List<String> recover(Path runDir) throws IOException {
+    List<String> tidied = new ArrayList<>(AtomicDirectory.recover(runDir));
+    List<Path> subfolders;
+    try (Stream<Path> children = Files.list(runDir)) {
+      subfolders = children.filter(Files::isDirectory).sorted().toList();
+    }
+    for (Path folder : subfolders) {
+      for (String name : AtomicDirectory.recover(folder)) {
+        tidied.add(runDir.relativize(folder.resolve(name)).toString());
+      }
+    }
+    return tidied;
   }
 
   /** The run's checkpoints, oldest first. */

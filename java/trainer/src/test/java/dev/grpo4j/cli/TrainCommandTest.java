@@ -1,5 +1,7 @@
 package dev.grpo4j.cli;
 
+import static dev.grpo4j.cli.TrainFixtures.assertOneLineError;
+import static dev.grpo4j.cli.TrainFixtures.train;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -15,18 +17,14 @@ import dev.grpo4j.report.RunLog;
 import dev.grpo4j.report.StepMetrics;
 import dev.grpo4j.torch.Close;
 import dev.grpo4j.train.Method;
-import dev.grpo4j.train.RunCheckpoints;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
-import java.util.Random;
 import java.util.stream.Stream;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.junit.jupiter.api.Test;
@@ -41,17 +39,13 @@ import org.junit.jupiter.params.provider.EnumSource;
  * line that names the file and what to do.
  */
 class TrainCommandTest {
-  private static final String[] GROUPS = {"north", "south", "east"};
-  /** Training pairs per group: uneven, so that dataset-frequency and importance weights differ from uniform. */
-  private static final int[] TRAIN_SIZES = {24, 12, 6};
-
   @TempDir
   Path tmp;
 
   @ParameterizedTest
   @EnumSource(Method.class)
   void everyMethodWritesACompleteRunFolder(Method method) throws IOException {
-    Data data = Data.write(tmp, 0);
+    TrainFixtures.Data data = TrainFixtures.Data.write(tmp, 0);
     Path out = tmp.resolve("run");
     CliRun run = train(data, out, "--method", method.cliName(), "--steps", "4", "--eval-every", "2", "--eta", "0.5",
         "--label-smoothing", method.lossType() == dev.grpo4j.LossType.DPO ? "0.1" : "0");
@@ -88,7 +82,7 @@ class TrainCommandTest {
 
   @Test
   void resumedFullFineTuningIsBitIdentical() throws IOException {
-    Data data = Data.write(tmp, 1);
+    TrainFixtures.Data data = TrainFixtures.Data.write(tmp, 1);
     String[] options = {"--method", "gr-ipo", "--steps", "8", "--sft-steps", "3", "--sft-lr", "1e-3",
         "--grad-accumulation", "2", "--batch-size", "3", "--warmup-steps", "2", "--schedule", "cosine",
         "--eval-every", "2", "--plateau-patience", "0", "--checkpoint-every", "4", "--eta", "0.3"};
@@ -111,7 +105,7 @@ class TrainCommandTest {
     Checkpoints.save(TransformerLm.random(ModelConfig.tiny("tiny-qwen2", 16), 4), modelDir, ScalarType.Float,
         Checkpoints.DEFAULT_MAX_SHARD_BYTES);
     Files.writeString(modelDir.resolve("tokenizer.json"), ScoreCommandTest.TOKENIZER);
-    Data data = Data.writeWords(tmp);
+    TrainFixtures.Data data = TrainFixtures.Data.writeWords(tmp);
     String[] options = {"--model", modelDir.toString(), "--lora-rank", "2", "--lora-dropout", "0.2",
         "--lora-targets", "q_proj,v_proj,up_proj", "--sft-steps", "2", "--sft-lr", "1e-2", "--steps", "6",
         "--checkpoint-every", "3", "--eval-every", "3", "--method", "gr-dpo", "--eta", "1"};
@@ -133,7 +127,7 @@ class TrainCommandTest {
     // The trained adapters on the SFT base, against that base: the table the run printed for its test split.
     Path evalOut = tmp.resolve("eval.jsonl");
     CliRun eval = CliRun.of("eval", "--model", whole.resolve("sft/model").toString(), "--tokenizer",
-        modelDir.toString(), "--adapter", whole.resolve("final/adapter").toString(), "--data", data.test.toString(),
+        modelDir.toString(), "--adapter", whole.resolve("final/adapter").toString(), "--data", data.test().toString(),
         "--out", evalOut.toString(), "--threads", "1");
     assertEquals(0, eval.exitCode(), eval.err());
     EvalMetrics mine = RunLog.readEval(evalOut).getFirst();
@@ -145,8 +139,8 @@ class TrainCommandTest {
 
   @Test
   void badDataFailsWithFileLineAndNoStackTrace() throws IOException {
-    Data data = Data.write(tmp, 2);
-    List<String> lines = new ArrayList<>(Files.readAllLines(data.train));
+    TrainFixtures.Data data = TrainFixtures.Data.write(tmp, 2);
+    List<String> lines = new ArrayList<>(Files.readAllLines(data.train()));
     lines.add(2, "{\"prompt\": \"p\", \"chosen\": \"c\", \"group\": \"north\"}");
     Path broken = Files.write(tmp.resolve("broken.jsonl"), lines);
 
@@ -176,27 +170,22 @@ class TrainCommandTest {
 
   @Test
   void runFoldersAreProtectedAndResumeKeepsTheSavedSettings() throws IOException {
-    Data data = Data.write(tmp, 3);
+    TrainFixtures.Data data = TrainFixtures.Data.write(tmp, 3);
     Path out = tmp.resolve("run");
     assertEquals(0, train(data, out, "--steps", "2").exitCode());
     assertOneLineError(train(data, out, "--steps", "2"), "already holds a run");
     assertOneLineError(CliRun.of("train", "--resume", "--out", out.toString(), "--lr", "1"), "drop [--lr]");
     assertOneLineError(CliRun.of("train", "--resume", "--out", tmp.resolve("nothing").toString()), "holds no run");
     assertOneLineError(train(data, tmp.resolve("x"), "--steps", "2", "--chi", "2"), "--chi");
-    assertOneLineError(CliRun.of("train", "--model", "tiny-llama", "--train", data.train.toString(), "--steps", "2",
+    assertOneLineError(CliRun.of("train", "--model", "tiny-llama", "--train", data.train().toString(), "--steps", "2",
         "--plateau-patience", "1", "--out", tmp.resolve("y").toString()), "--validation");
     CliRun unknownMethod = train(data, tmp.resolve("z"), "--method", "rlhf");
     assertEquals(2, unknownMethod.exitCode(), "a usage error");
     assertTrue(unknownMethod.err().contains("gr-dpo"), unknownMethod.err());
-
-    for (RunCheckpoints.Checkpoint c : RunCheckpoints.list(out)) {
-      dev.grpo4j.io.AtomicDirectory.deleteRecursively(c.folder());
-    }
-    assertOneLineError(CliRun.of("train", "--resume", "--out", out.toString()), "has no checkpoint");
   }
 
   /** Copies a finished run as a crash after its first checkpoint would have left it, with a half-written line. */
-  private static void interruptAfterFirstCheckpoint(Path whole, Path copy, int lastStep) throws IOException {
+  static void interruptAfterFirstCheckpoint(Path whole, Path copy, int lastStep) throws IOException {
     try (Stream<Path> files = Files.walk(whole)) {
       for (Path p : files.toList()) {
         Path target = copy.resolve(whole.relativize(p).toString());
@@ -214,7 +203,7 @@ class TrainCommandTest {
   }
 
   /** Every logged number except the throughput (a timing) is the same bit for bit. */
-  private static void assertSameRun(Path whole, Path resumed) throws IOException {
+  static void assertSameRun(Path whole, Path resumed) throws IOException {
     List<StepMetrics> a = RunLog.readMetrics(RunLog.metricsFile(whole));
     List<StepMetrics> b = RunLog.readMetrics(RunLog.metricsFile(resumed));
     assertEquals(a.size(), b.size(), "steps logged");
@@ -228,88 +217,4 @@ class TrainCommandTest {
     assertEquals(RunLog.readEval(RunLog.evalFile(whole)), RunLog.readEval(RunLog.evalFile(resumed)));
   }
 
-  /** A train command on {@code data} with small defaults; an option in {@code extra} replaces its default. */
-  private static CliRun train(Data data, Path out, String... extra) {
-    Map<String, String> defaults = new LinkedHashMap<>();
-    defaults.put("--model", "tiny-llama");
-    defaults.put("--train", data.train.toString());
-    defaults.put("--validation", data.validation.toString());
-    defaults.put("--test", data.test.toString());
-    defaults.put("--batch-size", "4");
-    defaults.put("--lr", "1e-3");
-    defaults.put("--seed", "5");
-    defaults.put("--threads", "1");
-    defaults.put("--out", out.toString());
-    List<String> args = new ArrayList<>(List.of("train", "--no-progress"));
-    defaults.forEach((option, value) -> {
-      if (!Arrays.asList(extra).contains(option)) {
-        args.add(option);
-        args.add(value);
-      }
-    });
-    args.addAll(List.of(extra));
-    return CliRun.of(args.toArray(new String[0]));
-  }
-
-  private static void assertOneLineError(CliRun run, String expected) {
-    assertEquals(1, run.exitCode(), run.err());
-    assertTrue(run.err().contains(expected), "expected \"" + expected + "\" in:\n" + run.err());
-    assertFalse(run.err().contains("\tat "), "no stack trace:\n" + run.err());
-  }
-
-  /** Train, validation and test files of a small three-group preference data set. */
-  private record Data(Path train, Path validation, Path test) {
-    private static final String[] ANSWERS = {"yes", "no", "maybe"};
-
-    /** Byte-level texts: each group prefers its own answer to a question (the tiny models' byte tokenizer). */
-    static Data write(Path dir, long seed) throws IOException {
-      Random rng = new Random(seed);
-      return new Data(split(dir, "train.jsonl", TRAIN_SIZES, rng, Data::bytePair),
-          split(dir, "validation.jsonl", new int[] {3, 3, 3}, rng, Data::bytePair),
-          split(dir, "test.jsonl", new int[] {3, 3, 3}, rng, Data::bytePair));
-    }
-
-    /** Texts in the words of {@link ScoreCommandTest#TOKENIZER}, for the Hugging Face folder. */
-    static Data writeWords(Path dir) throws IOException {
-      Random rng = new Random(7);
-      return new Data(split(dir, "train-words.jsonl", TRAIN_SIZES, rng, Data::wordPair),
-          split(dir, "validation-words.jsonl", new int[] {3, 3, 3}, rng, Data::wordPair),
-          split(dir, "test-words.jsonl", new int[] {3, 3, 3}, rng, Data::wordPair));
-    }
-
-    private interface PairMaker {
-      String line(int group, Random rng);
-    }
-
-    private static Path split(Path dir, String name, int[] sizes, Random rng, PairMaker maker) throws IOException {
-      List<String> lines = new ArrayList<>();
-      for (int g = 0; g < sizes.length; g++) {
-        for (int i = 0; i < sizes[g]; i++) {
-          lines.add(maker.line(g, rng));
-        }
-      }
-      java.util.Collections.shuffle(lines, rng);
-      return Files.write(dir.resolve(name), lines);
-    }
-
-    private static String bytePair(int group, Random rng) {
-      String question = "q" + rng.nextInt(5) + "?".repeat(1 + rng.nextInt(3));
-      int chosen = (group + question.length()) % ANSWERS.length;
-      int rejected = (chosen + 1 + rng.nextInt(2)) % ANSWERS.length;
-      return line(GROUPS[group] + ": " + question, " " + ANSWERS[chosen], " " + ANSWERS[rejected], GROUPS[group]);
-    }
-
-    private static String wordPair(int group, Random rng) {
-      String[] subjects = {"the sky", "the grass", "it"};
-      String[] answers = {"blue", "green", "very blue", "it is green"};
-      int chosen = (group + rng.nextInt(2)) % answers.length;
-      return line("what colour is " + subjects[rng.nextInt(subjects.length)] + " ?", answers[chosen],
-          answers[(chosen + 1 + rng.nextInt(3)) % answers.length], GROUPS[group]);
-    }
-
-    private static String line(String prompt, String chosen, String rejected, String group) {
-      return "{\"prompt\": \"" + prompt + "\", \"chosen\": \"" + chosen + "\", \"rejected\": \"" + rejected
-          + "\", \"group\": \"" + group + "\"}";
-    }
-  }
 }

@@ -127,7 +127,7 @@ class RunCheckpointsTest {
   }
 
   @Test
-  void restoredOptimizerContinuesBitIdentically(@TempDir Path run) {
+  void restoredOptimizerContinuesBitIdentically(@TempDir Path run) throws IOException {
     TransformerLm original = tinyModel(4);
     AdamW originalOptimizer = new AdamW(original.parameters(), new AdamWOptions(1e-2));
     step(original, originalOptimizer);
