@@ -130,7 +130,8 @@ public final class ConvertSurveyCommand implements Callable<Integer> {
         .orElseThrow(() -> new ParameterException(spec.commandLine(), "--input " + input + ": cannot tell the "
             + "format from the file name; name it .json, .jsonl, .ndjson or .csv, or pass --format json or "
             + "--format csv"));
-    checkOutputFolder();
+    OutputFolder.requireReplaceable(out, overwrite, SurveyOutput.FILES::contains, "convert-survey",
+        "an earlier conversion");
 
     SurveyReader.Loaded loaded = SurveyReader.read(input, inputFormat, skipBadRecords);
     List<SurveyQuestion> questions = loaded.questions();
@@ -169,36 +170,6 @@ public final class ConvertSurveyCommand implements Callable<Integer> {
         + String.join(", ", SurveyOutput.FILES));
     err.flush();
     return 0;
-  }
-
-  /**
-   * Refuses to replace anything but an earlier conversion: {@code --overwrite} replaces the folder whole, so other
-   * files in it would be lost.
-   */
-  private void checkOutputFolder() throws IOException {
-    if (Files.exists(out) && !Files.isDirectory(out)) {
-      throw new IllegalArgumentException("--out " + out + " is a file; choose a folder");
-    }
-    if (!Files.isDirectory(out)) {
-      return;
-    }
-    List<String> entries;
-    try (Stream<Path> listing = Files.list(out)) {
-      entries = listing.map(p -> p.getFileName().toString()).sorted().toList();
-    }
-    if (entries.isEmpty()) {
-      return;
-    }
-    if (!overwrite) {
-      throw new IllegalArgumentException("--out " + out + " is not empty (it holds " + shown(entries) + "); pass "
-          + "--overwrite to replace an earlier conversion, or choose a new or empty folder");
-    }
-    List<String> foreign = entries.stream().filter(name -> !SurveyOutput.FILES.contains(name)).toList();
-    if (!foreign.isEmpty()) {
-      throw new IllegalArgumentException("--out " + out + " holds files convert-survey does not write ("
-          + shown(foreign) + "); --overwrite replaces the whole folder, so it refuses to delete them: choose a new "
-          + "or empty folder, or move them away");
-    }
   }
 
   private List<SurveyQuestion> onlyGroups(List<SurveyQuestion> questions) {

@@ -107,6 +107,7 @@ public final class DemoCommand implements Callable<Integer>, UsesLibTorch {
     PrintWriter err = spec.commandLine().getErr();
     validate();
     Main.warnIfOpenMpSpins(err);
+    Main.warnIfOversubscribed(threads, err);
     long started = System.nanoTime();
     Path dir = out != null ? out
         : Path.of("runs", "demo-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));

@@ -89,6 +89,7 @@ public final class EvalCommand implements Callable<Integer>, UsesLibTorch {
   public Integer call() throws IOException {
     PrintWriter err = spec.commandLine().getErr();
     Main.warnIfOpenMpSpins(err);
+    Main.warnIfOversubscribed(modelOptions.threads, err);
     if (batchSize < 1) {
       throw new IllegalArgumentException("--batch-size = " + batchSize + ": must be >= 1");
     }
@@ -98,9 +99,10 @@ public final class EvalCommand implements Callable<Integer>, UsesLibTorch {
     }
     PreferenceData.Loaded loaded = PairOptions.read("--data", data, pairOptions.skipBadLines, err);
     GroupIndex groups = GroupIndex.of(loaded.records());
-    try (ModelOptions.Loaded policy = modelOptions.load(seed)) {
+    try (ModelOptions.Loaded policy = modelOptions.load(seed, err)) {
       PairEncoder.Encoded encoded = new PairEncoder(policy.tokenizer(), groups,
-          pairOptions.encodeOptions()).encode(loaded.records());
+          pairOptions.encodeOptions(policy.model().config().maxPositions())).encode(loaded.records());
+      PairOptions.reportDegenerate(data.getFileName().toString(), encoded, false, err);
       SequenceScorer.Scores scores = referenceScores(policy, encoded, err);
       EncodedPairs pairs = EncodedPairs.encode(encoded.pairs()).withReference(scores.chosen(), scores.rejected());
       EvalMetrics result;
@@ -137,6 +139,13 @@ public final class EvalCommand implements Callable<Integer>, UsesLibTorch {
     } else {
       ModelOptions.Placement placement = ModelOptions.placement(modelOptions.device, modelOptions.dtype, null);
       model = ModelOptions.model(reference, placement.dtype(), seed);
+      PairEncoder.requireVocabFits(policy.tokenizer(), model.config().vocabSize());
+      long policyVocab = policy.model().config().vocabSize();
+      if (model.config().vocabSize() != policyVocab) {
+        throw new IllegalArgumentException("--reference " + reference + " has a vocabulary of "
+            + model.config().vocabSize() + " tokens but --model " + modelOptions.model + " has " + policyVocab
+            + ": the reference must be the model the policy was trained from (same tokenizer and vocabulary)");
+      }
       placement.moveTo(model);
       model.eval();
     }

@@ -34,6 +34,8 @@ import picocli.CommandLine.Spec;
 public final class Main implements Runnable {
   /** Environment variable libtorch's OpenMP runtime reads once, when the native library loads. */
   static final String OMP_WAIT_POLICY = "OMP_WAIT_POLICY";
+  /** Environment variable that keeps libtorch's C++ trace (as a stack trace) when libtorch raises an error. */
+  static final String DEBUG = "GRPO4J_DEBUG";
 
   @Spec
   private CommandSpec spec;
@@ -74,21 +76,37 @@ public final class Main implements Runnable {
   }
 
   /**
-   * Bad input (a missing file, a malformed line, an unsupported model) is the user's to fix: one line naming the
-   * command and the problem, exit code 1. Anything else is a bug and keeps its stack trace.
+   * Bad input (a missing file, a malformed line, an unsupported model, a folder in use) is the user's to fix: one
+   * line naming the command and the problem, exit code 1. An error libtorch raised (its message carries C++ frames)
+   * is also reported in one line, with the frames kept for {@value #DEBUG}=1. Anything else is a bug and keeps its
+   * stack trace.
    */
   private static int reportError(Exception e, CommandLine commandLine, CommandLine.ParseResult parseResult)
       throws Exception {
+    String message = e.getMessage() != null ? e.getMessage() : e.toString();
     if (e instanceof IllegalArgumentException || e instanceof IOException || e instanceof UncheckedIOException) {
-      String message = e.getMessage() != null ? e.getMessage() : e.toString();
       if (e instanceof NoSuchFileException) {
         message = "no such file: " + message;
       }
-      commandLine.getErr().println("grpo4j " + commandLine.getCommandName() + ": error: " + message);
-      commandLine.getErr().flush();
-      return 1;
+    } else if (isLibtorchError(e) && System.getenv(DEBUG) == null) {
+      message = "libtorch: " + firstLine(message) + " (set " + DEBUG + "=1 for libtorch's C++ trace)";
+    } else {
+      throw e;
     }
-    throw e;
+    commandLine.getErr().println("grpo4j " + commandLine.getCommandName() + ": error: " + message);
+    commandLine.getErr().flush();
+    return 1;
+  }
+
+  /** c10::Error reaches Java as a RuntimeException whose message lists C++ frames after the first line. */
+  private static boolean isLibtorchError(Exception e) {
+    return e.getClass() == RuntimeException.class && e.getMessage() != null
+        && (e.getMessage().contains("Exception raised from") || e.getMessage().contains("frame #"));
+  }
+
+  private static String firstLine(String message) {
+    int end = message.indexOf('\n');
+    return end < 0 ? message : message.substring(0, end).strip();
   }
 
   @Override
@@ -108,6 +126,19 @@ public final class Main implements Runnable {
       err.println("grpo4j: warning: " + OMP_WAIT_POLICY + " is " + (policy == null ? "not set" : "'" + policy + "'")
           + "; libtorch's OpenMP threads will spin-wait between operations, which makes small training steps "
           + "many times slower. Start the JVM with " + OMP_WAIT_POLICY + "=PASSIVE (ci/demo.sh does).");
+      err.flush();
+    }
+  }
+
+  /**
+   * Warns when {@code --threads} asks for more threads than the machine has cores: libtorch's threads would then
+   * take turns on the cores, which is slower than one thread per core.
+   */
+  static void warnIfOversubscribed(Integer threads, PrintWriter err) {
+    int cores = Runtime.getRuntime().availableProcessors();
+    if (threads != null && threads > cores) {
+      err.println("grpo4j: warning: --threads " + threads + " is more than the " + cores + " cores this process may "
+          + "use; extra threads only wait for each other (use --threads " + cores + " or fewer)");
       err.flush();
     }
   }

@@ -2,6 +2,9 @@ package dev.grpo4j.cli;
 
 import dev.grpo4j.model.Checkpoints;
 import dev.grpo4j.model.LoraAdapters;
+import dev.grpo4j.text.ByteTextTokenizer;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -27,23 +30,43 @@ public final class MergeAdapterCommand implements Callable<Integer>, UsesLibTorc
   private ModelOptions modelOptions;
 
   @Option(names = "--out", required = true, paramLabel = "DIR",
-      description = "Output folder; replaced atomically if it exists.")
+      description = "Output folder; created. An existing non-empty folder is refused unless --overwrite.")
   private Path out;
+
+  @Option(names = "--overwrite",
+      description = "Replace --out, atomically, if it holds a model folder (config.json, safetensors, tokenizer "
+          + "files); anything else in it is refused rather than deleted.")
+  private boolean overwrite;
 
   @Option(names = "--save-dtype", defaultValue = "bfloat16", paramLabel = "TYPE",
       description = "dtype of the saved weights: float32, bfloat16 or float16 (default: ${DEFAULT-VALUE}).")
   private String saveDtype;
 
   @Override
-  public Integer call() {
+  public Integer call() throws IOException {
     if (modelOptions.adapter == null) {
       throw new ParameterException(spec.commandLine(), "Missing required option: '--adapter=DIR'");
     }
-    try (ModelOptions.Loaded m = modelOptions.load(0, false)) {
+    OutputFolder.requireReplaceable(out, overwrite, Checkpoints::isModelFolderEntry, "merge-adapter",
+        "an earlier merged model");
+    try (ModelOptions.Loaded m = modelOptions.load(0, false, spec.commandLine().getErr())) {
       LoraAdapters.merge(m.model());
       Checkpoints.save(m.model(), out, Checkpoints.dtypeOf(saveDtype), Checkpoints.DEFAULT_MAX_SHARD_BYTES);
+      if (readsBytes()) {
+        ByteTextTokenizer.writeMarker(out);
+      }
       spec.commandLine().getErr().println("merged " + modelOptions.adapter + " into " + m.name() + ": " + out);
     }
     return 0;
+  }
+
+  /** Whether the merged model reads bytes, like its base: then the output says so, as the base folder did. */
+  private boolean readsBytes() {
+    String tokenizer = modelOptions.tokenizer;
+    if (tokenizer != null) {
+      return tokenizer.equals(ModelOptions.BYTES);
+    }
+    return ModelOptions.BUILT_IN.contains(modelOptions.model) || ByteTextTokenizer.isMarked(Path.of(modelOptions.model))
+        && !Files.isRegularFile(Path.of(modelOptions.model, "tokenizer.json"));
   }
 }

@@ -8,6 +8,8 @@ import dev.grpo4j.text.ByteTextTokenizer;
 import dev.grpo4j.text.HuggingFaceTextTokenizer;
 import dev.grpo4j.text.PairEncoder;
 import dev.grpo4j.text.TextTokenizer;
+import dev.grpo4j.train.AdapterBase;
+import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -79,13 +81,16 @@ final class ModelOptions {
     }
   }
 
-  /** Loads the model (a built-in one initialised from {@code seed}), its tokenizer and adapters. */
-  Loaded load(long seed) {
-    return load(seed, true);
+  /**
+   * Loads the model (a built-in one initialised from {@code seed}), its tokenizer and adapters; warnings (adapters
+   * applied to a base other than the one they were trained on) go to {@code err}.
+   */
+  Loaded load(long seed, PrintWriter err) {
+    return load(seed, true, err);
   }
 
-  /** As {@link #load(long)}; without the tokenizer when {@code withTokenizer} is false. */
-  Loaded load(long seed, boolean withTokenizer) {
+  /** As {@link #load(long, PrintWriter)}; without the tokenizer when {@code withTokenizer} is false. */
+  Loaded load(long seed, boolean withTokenizer, PrintWriter err) {
     requireModel();
     Placement placement = placement(device, dtype, threads);
     TextTokenizer text = withTokenizer ? tokenizer(model, tokenizer) : null;
@@ -95,6 +100,10 @@ final class ModelOptions {
         PairEncoder.requireVocabFits(text, lm.config().vocabSize());
       }
       if (adapter != null) {
+        AdapterBase.mismatch(lm, adapter).ifPresent(warning -> {
+          err.println("warning: " + warning);
+          err.flush();
+        });
         Checkpoints.loadAdapters(lm, adapter);
       }
       placement.moveTo(lm);
@@ -155,6 +164,12 @@ final class ModelOptions {
     return Checkpoints.load(modelFolder(model), dtype);
   }
 
+  /** {@code max_position_embeddings} of a built-in model or of the folder's {@code config.json}, without loading it. */
+  static int maxPositions(String model) {
+    return BUILT_IN.contains(model) ? ModelConfig.tiny(model, ByteTextTokenizer.withEos().vocabSize()).maxPositions()
+        : ModelConfig.read(modelFolder(model)).maxPositions();
+  }
+
   private static Path modelFolder(String model) {
     Path dir = Path.of(model);
     if (!Files.isDirectory(dir)) {
@@ -166,19 +181,33 @@ final class ModelOptions {
 
   /**
    * The tokenizer named by {@code --tokenizer} ({@value #BYTES} or a folder with {@code tokenizer.json}), or, when
-   * null, the model's: bytes for a built-in model, the model folder's otherwise.
+   * null, the model's: bytes for a built-in model and for a folder trained from one (it carries
+   * {@link ByteTextTokenizer#MARKER_FILE}), the model folder's {@code tokenizer.json} otherwise.
    */
   static TextTokenizer tokenizer(String model, String tokenizer) {
+    Path dir = tokenizerFolder(model, tokenizer);
+    return dir == null ? ByteTextTokenizer.withEos() : HuggingFaceTextTokenizer.fromFolder(dir);
+  }
+
+  /**
+   * The folder whose {@code tokenizer.json} {@link #tokenizer} reads, or null when it reads bytes.
+   *
+   * @throws IllegalArgumentException when the folder has neither {@code tokenizer.json} nor the byte marker
+   */
+  static Path tokenizerFolder(String model, String tokenizer) {
     String source = tokenizer != null ? tokenizer : BUILT_IN.contains(model) ? BYTES : model;
     if (source.equals(BYTES)) {
-      return ByteTextTokenizer.withEos();
+      return null;
     }
     Path dir = tokenizer != null ? Path.of(source) : modelFolder(source);
-    if (!Files.isRegularFile(dir.resolve("tokenizer.json"))) {
-      throw new IllegalArgumentException((tokenizer != null ? "--tokenizer " : "--model ") + source + " has no "
-          + "tokenizer.json: pass --tokenizer DIR (a folder with tokenizer.json), or --tokenizer " + BYTES
-          + " for the byte-level tokenizer of the built-in models and of checkpoints trained from them");
+    if (Files.isRegularFile(dir.resolve("tokenizer.json"))) {
+      return dir;
     }
-    return HuggingFaceTextTokenizer.fromFolder(dir);
+    if (ByteTextTokenizer.isMarked(dir)) {
+      return null;
+    }
+    throw new IllegalArgumentException((tokenizer != null ? "--tokenizer " : "--model ") + source + " has no "
+        + "tokenizer.json: pass --tokenizer DIR (a folder with tokenizer.json), or --tokenizer " + BYTES
+        + " for the byte-level tokenizer of the built-in models");
   }
 }

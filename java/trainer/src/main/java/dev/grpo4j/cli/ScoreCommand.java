@@ -18,9 +18,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
-import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -75,18 +73,20 @@ public final class ScoreCommand implements Callable<Integer>, UsesLibTorch {
   public Integer call() throws IOException {
     PrintWriter err = spec.commandLine().getErr();
     Main.warnIfOpenMpSpins(err);
+    Main.warnIfOversubscribed(modelOptions.threads, err);
     PreferenceData.Loaded loaded = PairOptions.read("--data", data, pairOptions.skipBadLines, err);
-    try (ModelOptions.Loaded m = modelOptions.load(seed)) {
-      PairEncoder encoder = new PairEncoder(m.tokenizer(), GroupIndex.of(loaded.records()),
-          pairOptions.encodeOptions());
+    try (ModelOptions.Loaded m = modelOptions.load(seed, err)) {
+      PairEncoder.EncodeOptions lengths = pairOptions.encodeOptions(m.model().config().maxPositions());
+      PairEncoder encoder = new PairEncoder(m.tokenizer(), GroupIndex.of(loaded.records()), lengths);
       PairEncoder.Encoded encoded = encoder.encode(loaded.records());
+      PairOptions.reportDegenerate(data.getFileName().toString(), encoded, false, err);
       if (encoded.truncatedPairs() > 0) {
         err.println("truncated " + encoded.truncatedPairs() + " of " + encoded.pairs().size() + " pairs to "
-            + "--max-length " + pairOptions.maxLength + " (prompts cut: " + encoded.truncatedPrompts() + ", responses cut: "
+            + "--max-length " + lengths.maxTotalTokens() + " (prompts cut: " + encoded.truncatedPrompts() + ", responses cut: "
             + encoded.truncatedResponses() + ")");
       }
       SequenceScorer.Scores scores;
-      try (ProgressBar bar = noProgress ? null : progressBar(encoded.pairs().size())) {
+      try (ProgressBar bar = noProgress ? null : Progress.bar("score", encoded.pairs().size(), " pairs")) {
         scores = new SequenceScorer(m.model(), m.backend(), m.device())
             .score(encoded.pairs(), batchSize, done -> {
               if (bar != null) {
@@ -98,11 +98,6 @@ public final class ScoreCommand implements Callable<Integer>, UsesLibTorch {
       err.println("scored " + encoded.pairs().size() + " pairs with " + m.name() + " into " + out);
     }
     return 0;
-  }
-
-  private static ProgressBar progressBar(int pairs) {
-    return new ProgressBarBuilder().setTaskName("score").setInitialMax(pairs).setUnit(" pairs", 1)
-        .setConsumer(new ConsoleProgressBarConsumer(System.err)).continuousUpdate().build();
   }
 
   /** Writes next to the target and moves it into place, so a failed run never leaves a partial output file. */

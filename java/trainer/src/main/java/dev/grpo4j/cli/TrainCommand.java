@@ -2,6 +2,7 @@ package dev.grpo4j.cli;
 
 import dev.grpo4j.GroupNormalization;
 import dev.grpo4j.io.FolderLock;
+import dev.grpo4j.text.PairEncoder;
 import dev.grpo4j.text.PreferenceData;
 import dev.grpo4j.train.LearningRateSchedule;
 import dev.grpo4j.train.Method;
@@ -199,6 +200,7 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
   public Integer call() throws IOException {
     PrintWriter err = spec.commandLine().getErr();
     Main.warnIfOpenMpSpins(err);
+    Main.warnIfOversubscribed(modelOptions.threads, err);
     if (resume && out == null) {
       throw new IllegalArgumentException("--resume needs --out: the run folder to continue");
     }
@@ -261,13 +263,14 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
       long pairs = PreferenceData.readJsonl(trainData, pairOptions.skipBadLines).records().size();
       total = (int) Math.max(1, Math.ceil(passes * pairs / ((double) batchSize * gradientAccumulation)));
     }
+    PairEncoder.EncodeOptions lengths = pairOptions.encodeOptions(ModelOptions.maxPositions(modelOptions.model));
     TrainConfig.LoraSettings lora = loraRank == null ? null : new TrainConfig.LoraSettings(loraRank,
         loraAlpha != null ? loraAlpha : 2.0 * loraRank, loraDropout, loraTargets);
     // Absolute paths, so that --resume works from any working directory.
     return new TrainConfig(absolute(modelOptions.model), absolute(modelOptions.adapter),
         absolute(modelOptions.tokenizer), modelOptions.dtype, modelOptions.device, lora,
         absolute(trainData), absolute(validationData), absolute(testData), pairOptions.skipBadLines,
-        pairOptions.maxPromptTokens, pairOptions.maxLength, pairOptions.appendEos,
+        lengths.maxPromptTokens(), lengths.maxTotalTokens(), pairOptions.appendEos,
         method, beta, eta, chi, adjustment, groupNormalization, labelSmoothing, ipoLengthNormalization,
         sftSteps, sftLearningRate, batchSize, gradientAccumulation, learningRate, weightDecay, warmupSteps, decay,
         plateauPatience, plateauFactor, minLearningRate, maxGradNorm, total, evalInterval, evalBatchSize,

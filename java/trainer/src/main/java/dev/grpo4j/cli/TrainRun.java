@@ -1,5 +1,8 @@
 package dev.grpo4j.cli;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.grpo4j.GroupRobustLoss;
 import dev.grpo4j.LossResult;
 import dev.grpo4j.NonFiniteInputException;
@@ -26,9 +29,11 @@ import dev.grpo4j.torch.PreferenceTrainer;
 import dev.grpo4j.torch.SequenceScorer;
 import dev.grpo4j.torch.TokenPair;
 import dev.grpo4j.torch.TorchPreferenceLoss;
+import dev.grpo4j.train.AdapterBase;
 import dev.grpo4j.train.LearningRateSchedule;
 import dev.grpo4j.train.PairSampler;
 import dev.grpo4j.train.PlateauScaler;
+import dev.grpo4j.train.PolicyLayout;
 import dev.grpo4j.train.ReferenceLogProbs;
 import dev.grpo4j.train.RunCheckpoints;
 import dev.grpo4j.train.SplitEvaluation;
@@ -50,9 +55,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.IntConsumer;
-import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
 import org.bytedeco.pytorch.AdamW;
 import org.bytedeco.pytorch.AdamWOptions;
 import org.bytedeco.pytorch.Optimizer;
@@ -65,15 +68,18 @@ import org.bytedeco.pytorch.global.torch;
  * loop (micro-batches through the fused loss, accumulation, clipping, AdamW, schedule, reduce-on-plateau), periodic
  * validation and checkpoints, the final test evaluation, the final model and the report.
  *
- * <p>Run-folder layout: {@value TrainConfig#FILE}, {@code metrics.jsonl}, {@code eval.jsonl},
+ * <p>Run-folder layout: {@value TrainConfig#FILE}, {@value #GROUPS}, {@code metrics.jsonl}, {@code eval.jsonl},
  * {@code reference/<split>.safetensors} (the reference log-probs this run uses, so a resume never needs the
  * reference model), {@code sft/model} (LoRA runs with an SFT stage: the merged SFT model, the adapters' base),
- * {@code checkpoints/step-N}, {@code final/} and {@code report.md} with its plots.
+ * {@code checkpoints/step-N}, {@code final/} and {@code report.md} with its plots. A {@code .grpo4j.lock} file
+ * keeps a second process out while the run lives.
  */
 final class TrainRun {
   private static final String REFERENCE = "reference";
   private static final String SFT_MODEL = "sft/model";
   private static final String FINAL = "final";
+  static final String GROUPS = "groups.json";
+  private static final ObjectMapper JSON = new ObjectMapper();
 
   /** One data split, as read, tokenised, and laid out as rows (without reference log-probs yet). */
   private record Split(String name, Path file, List<PreferenceRecord> records, List<TokenPair> pairs,
@@ -147,15 +153,19 @@ final class TrainRun {
     EncodedPairs trainPairs;
     EncodedPairs validationPairs;
     EncodedPairs testPairs;
-    LoraConfig lora;
+    PolicyLayout layout;
     AdamW optimizer;
     if (resumed == null) {
       Files.createDirectories(runDir);
-      lora = prepare(policy, train, placement);
+      LoraConfig lora = prepare(policy, train, placement);
+      // The reference is the policy now, adapters off: for LoRA its hash is also the adapters' base's.
       String referenceHash = ReferenceLogProbs.modelHash(policy);
+      layout = lora == null ? PolicyLayout.wholeModel(placement.dtype(), tokenizerFolder())
+          : adapterLayout(lora, referenceHash, placement);
       trainPairs = withReference(policy, referenceHash, placement, train);
       validationPairs = validation == null ? null : withReference(policy, referenceHash, placement, validation);
       testPairs = test == null ? null : withReference(policy, referenceHash, placement, test);
+      writeGroups(groups, groupSizes);
       if (!resume) {
         // Written last: a start that fails before training leaves a folder the same command can simply reuse.
         config.write(runDir);
@@ -163,7 +173,7 @@ final class TrainRun {
       optimizer = adamW(policy, config.learningRate());
     } else {
       policy = resumed.policy();
-      lora = resumed.lora();
+      layout = resumed.layout();
       optimizer = resumed.optimizer();
       trainPairs = savedReference(train);
       validationPairs = validation == null ? null : savedReference(validation);
@@ -250,10 +260,10 @@ final class TrainRun {
             boolean checkpoint = step == config.steps() || stop.requested()
                 || (config.checkpointInterval() > 0 && step % config.checkpointInterval() == 0);
             if (checkpoint) {
-              Path written = RunCheckpoints.save(runDir, policy, lora, placement.dtype(), tokenizerFolder(),
-                  optimizer, new TrainerState(step, sampler.consumed(), groups.names(), loss.state().logAlpha(),
-                      loss.state().steps(), plateau == null ? null : plateau.state(), tokens, seconds),
-                  config.keepCheckpoints());
+              TrainerState state = new TrainerState(step, sampler.consumed(), groups.names(),
+                  loss.state().logAlpha(), loss.state().steps(), plateau == null ? null : plateau.state(), tokens,
+                  seconds);
+              Path written = RunCheckpoints.save(runDir, policy, layout, optimizer, state, config.keepCheckpoints());
               if (stop.requested()) {
                 throw new Stopped(stop.signal(), stop.exitCode(), step, written);
               }
@@ -272,9 +282,8 @@ final class TrainRun {
         }
         Path finalDir = runDir.resolve(FINAL);
         TransformerLm trained = policy;
-        LoraConfig adapters = lora;
-        AtomicDirectory.write(finalDir, folder ->
-            RunCheckpoints.saveModel(trained, adapters, placement.dtype(), tokenizerFolder(), folder));
+        PolicyLayout saved = layout;
+        AtomicDirectory.write(finalDir, folder -> RunCheckpoints.saveModel(trained, saved, folder));
         Path report = RunReport.write(runDir, new ReportSettings("grpo4j train: " + config.method().displayName()
             + " on " + config.model(), config.method().displayName(), settings(), groups.names()));
         printSummary(finalEval, groups, weights, finalDir, report, (System.nanoTime() - started) / 1e9);
@@ -311,7 +320,7 @@ final class TrainRun {
   }
 
   /** A checkpoint restored completely: weights, adapters, optimizer state and trainer state. */
-  private record Resumed(RunCheckpoints.Checkpoint checkpoint, TransformerLm policy, LoraConfig lora,
+  private record Resumed(RunCheckpoints.Checkpoint checkpoint, TransformerLm policy, PolicyLayout layout,
                          AdamW optimizer, TrainerState state) {}
 
   /**
@@ -332,7 +341,7 @@ final class TrainRun {
         Restored restored = restoreModel(checkpoint, placement);
         AdamW optimizer = adamW(restored.policy(), config.learningRate());
         checkpoint.restoreOptimizer(optimizer);
-        return new Resumed(checkpoint, restored.policy(), restored.lora(), optimizer, state);
+        return new Resumed(checkpoint, restored.policy(), restored.layout(), optimizer, state);
       } catch (IOException | UncheckedIOException | IllegalArgumentException e) {
         err.println("--resume: checkpoint " + checkpoint.folder().getFileName() + " is damaged: " + e.getMessage()
             + (i > 0 ? "; trying " + checkpoints.get(i - 1).folder().getFileName() : ""));
@@ -392,6 +401,7 @@ final class TrainRun {
       throw new IllegalArgumentException(file + ": " + e.getMessage()
           + (name.equals("train") ? "" : " (groups come from the training data)"), e);
     }
+    PairOptions.reportDegenerate(file.getFileName().toString(), encoded, name.equals("train"), err);
     if (encoded.truncatedPairs() > 0) {
       err.println(name + ": truncated " + encoded.truncatedPairs() + " of " + encoded.pairs().size() + " pairs to "
           + "--max-length " + config.maxLength() + " (prompts cut: " + encoded.truncatedPrompts()
@@ -405,15 +415,18 @@ final class TrainRun {
    * fine-tuning. With LoRA, SFT trains adapters that are then merged into the base (saved as {@value #SFT_MODEL}),
    * and fresh adapters are attached for preference optimisation, so that the reference is the adapters-off model.
    */
-  private LoraConfig prepare(TransformerLm policy, Split train, ModelOptions.Placement placement) {
+  private LoraConfig prepare(TransformerLm policy, Split train, ModelOptions.Placement placement)
+      throws IOException {
     if (config.adapter() != null) {
       if (config.sftSteps() > 0) {
         throw new IllegalArgumentException("--sft-steps with --adapter: the SFT stage would be merged into the "
             + "base and the given adapter lost; run SFT without --adapter, or drop --sft-steps");
       }
-      LoraConfig loaded = Checkpoints.loadAdapters(policy, Path.of(config.adapter()));
+      Path adapterDir = Path.of(config.adapter());
+      AdapterBase.mismatch(policy, adapterDir).ifPresent(warning -> err.println("warning: " + warning));
+      LoraConfig loaded = Checkpoints.loadAdapters(policy, adapterDir);
       placement.moveTo(policy);
-      return loaded;
+      return loaded.withBaseModel(config.model());
     }
     LoraConfig lora = config.lora() == null ? null : config.lora().toConfig(config.model());
     if (config.sftSteps() > 0) {
@@ -424,7 +437,10 @@ final class TrainRun {
       supervisedFineTuning(policy, train.rows());
       if (lora != null) {
         LoraAdapters.merge(policy);
-        Checkpoints.save(policy, runDir.resolve(SFT_MODEL), placement.dtype(), Checkpoints.DEFAULT_MAX_SHARD_BYTES);
+        Path sftModel = runDir.resolve(SFT_MODEL).toAbsolutePath().normalize();
+        RunCheckpoints.saveWholeModel(policy, placement.dtype(), tokenizerFolder(), sftModel);
+        // The preference adapters are trained on the merged SFT model: that is their base, not --model.
+        lora = lora.withBaseModel(sftModel.toString());
       }
     }
     if (lora != null) {
@@ -438,9 +454,7 @@ final class TrainRun {
     AdamW optimizer = adamW(policy, config.sftLearningRate());
     PairSampler sampler = new PairSampler(train.size(), config.seed() - 1);
     policy.train(true);
-    try (ProgressBar bar = progressBar ? new ProgressBarBuilder().setTaskName("sft").setInitialMax(config.sftSteps())
-        .setUnit(" steps", 1).setConsumer(new ConsoleProgressBarConsumer(System.err)).continuousUpdate().build()
-        : null) {
+    try (ProgressBar bar = progressBar ? Progress.bar("sft", config.sftSteps(), " steps") : null) {
       double nll = Double.NaN;
       for (int step = 1; step <= config.sftSteps(); step++) {
         torch.manual_seed(config.seed() * 1_000_003L - step);
@@ -465,9 +479,8 @@ final class TrainRun {
     policy.setAdaptersEnabled(false);
     policy.eval();
     SequenceScorer.Scores scores;
-    try (ProgressBar bar = progressBar ? new ProgressBarBuilder().setTaskName("reference " + split.name())
-        .setInitialMax(split.pairs().size()).setUnit(" pairs", 1)
-        .setConsumer(new ConsoleProgressBarConsumer(System.err)).build() : null) {
+    try (ProgressBar bar = progressBar ? Progress.bar("reference " + split.name(), split.pairs().size(), " pairs")
+        : null) {
       IntConsumer progress = done -> {
         if (bar != null) {
           bar.stepBy(done);
@@ -498,23 +511,48 @@ final class TrainRun {
     return runDir.resolve(REFERENCE).resolve(split.name() + ".safetensors");
   }
 
-  /** A policy restored from a checkpoint, with its adapters' settings (null for full fine-tuning). */
-  private record Restored(TransformerLm policy, LoraConfig lora) {}
+  /** A policy restored from a checkpoint, with how to save it. */
+  private record Restored(TransformerLm policy, PolicyLayout layout) {}
 
   /** The policy as the checkpoint saved it: the whole model, or the adapters on the (SFT-merged) base. */
   private Restored restoreModel(RunCheckpoints.Checkpoint checkpoint, ModelOptions.Placement placement) {
     TransformerLm policy;
-    LoraConfig lora = null;
+    PolicyLayout layout;
     if (config.usesAdapters()) {
       Path sft = runDir.resolve(SFT_MODEL);
       policy = Files.isDirectory(sft) ? Checkpoints.load(sft, placement.dtype())
           : ModelOptions.model(config.model(), placement.dtype(), config.seed());
-      lora = Checkpoints.loadAdapters(policy, checkpoint.folder().resolve(RunCheckpoints.ADAPTER));
+      String baseHash = ReferenceLogProbs.modelHash(policy);
+      LoraConfig lora = Checkpoints.loadAdapters(policy, checkpoint.folder().resolve(RunCheckpoints.ADAPTER));
+      layout = adapterLayout(lora, baseHash, placement);
     } else {
       policy = Checkpoints.load(checkpoint.folder().resolve(RunCheckpoints.MODEL), placement.dtype());
+      layout = PolicyLayout.wholeModel(placement.dtype(), tokenizerFolder());
     }
     placement.moveTo(policy);
-    return new Restored(policy, lora);
+    return new Restored(policy, layout);
+  }
+
+  private PolicyLayout adapterLayout(LoraConfig lora, String baseHash, ModelOptions.Placement placement) {
+    return new PolicyLayout(lora, new AdapterBase(lora.baseModel(), baseHash), placement.dtype(), tokenizerFolder());
+  }
+
+  private Path tokenizerFolder() {
+    return ModelOptions.tokenizerFolder(config.model(), config.tokenizer());
+  }
+
+  /**
+   * Writes {@value #GROUPS}: each group's id, label and training pairs, so that the ids in the logs and the
+   * checkpoints can be read without re-deriving them from the data.
+   */
+  private void writeGroups(GroupIndex groups, long[] sizes) throws IOException {
+    ObjectNode json = JSON.createObjectNode();
+    ArrayNode list = json.putArray("groups");
+    for (int g = 0; g < groups.size(); g++) {
+      list.addObject().put("id", g).put("label", groups.name(g)).put("train_pairs", sizes[g]);
+    }
+    AtomicFiles.write(runDir.resolve(GROUPS), stream -> stream.write(JSON.writerWithDefaultPrettyPrinter()
+        .writeValueAsBytes(json)));
   }
 
   /** Drops log lines past the checkpoint: an interrupted run wrote them, the resumed run writes them again. */
@@ -587,15 +625,9 @@ final class TrainRun {
     }
   }
 
-  private Path tokenizerFolder() {
-    String source = config.tokenizer() != null ? config.tokenizer() : config.model();
-    return ModelOptions.BUILT_IN.contains(source) || source.equals(ModelOptions.BYTES) ? null : Path.of(source);
-  }
-
   private ProgressBar bar(int done, double seconds) {
-    return new ProgressBarBuilder().setTaskName(config.method().displayName()).setInitialMax(config.steps())
-        .setUnit(" steps", 1).startsFrom(done, Duration.ofMillis((long) (seconds * 1000)))
-        .setConsumer(new ConsoleProgressBarConsumer(System.err)).continuousUpdate().build();
+    return Progress.bar(config.method().displayName(), config.steps(), " steps", done,
+        Duration.ofMillis((long) (seconds * 1000)));
   }
 
   private Map<String, String> settings() {

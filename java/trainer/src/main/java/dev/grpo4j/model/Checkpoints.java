@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.grpo4j.io.AtomicDirectory;
 import dev.grpo4j.safetensors.SafeTensorsCheckpoint;
+import dev.grpo4j.text.ByteTextTokenizer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Pattern;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
@@ -30,6 +32,11 @@ public final class Checkpoints {
   public static final long DEFAULT_MAX_SHARD_BYTES = 5_000_000_000L;
 
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final Set<String> MODEL_FOLDER_FILES = Set.of("config.json", "generation_config.json",
+      "model.safetensors", "model.safetensors.index.json", "tokenizer.json", "tokenizer_config.json",
+      "special_tokens_map.json", "vocab.json", "merges.txt", "added_tokens.json", "chat_template.jinja",
+      ByteTextTokenizer.MARKER_FILE);
+  private static final Pattern SHARD = Pattern.compile("model-\\d{5}-of-\\d{5}\\.safetensors");
 
   private Checkpoints() {}
 
@@ -119,6 +126,14 @@ public final class Checkpoints {
       }
     }
     return config;
+  }
+
+  /**
+   * Whether {@code name} is a file Hugging Face tools or grpo4j write into a model folder (configuration, weights
+   * and their index, tokenizer files): what {@code merge-adapter --overwrite} may replace.
+   */
+  public static boolean isModelFolderEntry(String name) {
+    return MODEL_FOLDER_FILES.contains(name) || SHARD.matcher(name).matches();
   }
 
   /** The {@code torch_dtype} string of a floating-point dtype. */

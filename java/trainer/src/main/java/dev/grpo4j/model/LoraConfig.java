@@ -51,6 +51,11 @@ public record LoraConfig(int rank, double alpha, double dropout, List<String> ta
     baseModel = baseModel == null ? "" : baseModel;
   }
 
+  /** The same settings recorded against another base model. */
+  public LoraConfig withBaseModel(String model) {
+    return new LoraConfig(rank, alpha, dropout, targetModules, model);
+  }
+
   /** {@code alpha / rank}, the factor on {@code B A}. */
   public double scale() {
     return alpha / rank;

@@ -1,6 +1,9 @@
 package dev.grpo4j.text;
 
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.OptionalInt;
 
 /**
@@ -10,12 +13,29 @@ import java.util.OptionalInt;
  * <p>There are no beginning-of-sequence tokens, so prompts and responses encode alike.
  */
 public final class ByteTextTokenizer implements TextTokenizer {
+  /**
+   * The file a model folder trained from a built-in model carries instead of {@code tokenizer.json}: it reads bytes
+   * plus EOS. Commands then need no {@code --tokenizer bytes}.
+   */
+  public static final String MARKER_FILE = "grpo4j_tokenizer.json";
+
   private static final int BYTE_VALUES = 256;
+  private static final String MARKER = "{\n  \"tokenizer\": \"grpo4j-bytes\",\n  \"eos_token_id\": 256\n}\n";
 
   private final boolean hasEos;
 
   private ByteTextTokenizer(boolean hasEos) {
     this.hasEos = hasEos;
+  }
+
+  /** Records in {@code modelDir} that the model reads bytes plus EOS ({@link #withEos()}). */
+  public static void writeMarker(Path modelDir) throws IOException {
+    Files.writeString(modelDir.resolve(MARKER_FILE), MARKER);
+  }
+
+  /** Whether {@code modelDir} carries the marker of {@link #writeMarker}. */
+  public static boolean isMarked(Path modelDir) {
+    return Files.isRegularFile(modelDir.resolve(MARKER_FILE));
   }
 
   /** Byte ids only: vocabulary 256, no end-of-sequence token; fits {@link dev.grpo4j.torch.ByteLm}. */

@@ -1,6 +1,8 @@
 package dev.grpo4j.text;
 
+import java.math.BigInteger;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -9,18 +11,16 @@ import java.util.TreeSet;
 import java.util.regex.Pattern;
 
 /**
- * Group names of a data set mapped to the ids {@code 0..K-1} the loss uses, deterministically.
- *
- * <p>If every group is a non-negative integer written in canonical decimal ({@code 0}, {@code 7}, not {@code 07}),
- * the integer is the id and K is the largest plus one, so ids agree with the data's own numbering; groups missing
- * from the data then exist with no pairs (an integer of {@value #MAX_NUMBERED_GROUPS} or more is refused as an
- * id). Otherwise the ids follow the lexicographic order of the names. A saved
- * index is restored with {@link #of(List)}, which takes the names in id order.
+ * Group labels of a data set mapped to the ids {@code 0..K-1} the loss uses, deterministically: every distinct
+ * label is one group, and there are no others. Labels that are all integers ({@code 1}, {@code 40}, {@code -3}) are
+ * ordered by value, so {@code 2} comes before {@code 10}; otherwise labels are ordered as strings. Ids are
+ * positions in that order, never the labels' own values: groups {@code 1..4} are four groups with ids
+ * {@code 0..3}, and groups {@code 10, 20, 30} are three. A saved index is restored with {@link #ofNames(List)},
+ * which takes the labels in id order.
  */
 public final class GroupIndex {
-  private static final Pattern CANONICAL_INTEGER = Pattern.compile("0|[1-9][0-9]{0,9}");
-  /** Largest K that integer group names may imply; beyond it they are almost surely not 0-based ids. */
-  public static final int MAX_NUMBERED_GROUPS = 1 << 16;
+  /** Integers as the data reader writes them (decimal, no leading zeros or plus sign). */
+  private static final Pattern CANONICAL_INTEGER = Pattern.compile("0|-?[1-9][0-9]*");
   /** Names listed in full by an unknown-group error; beyond this they are elided. */
   private static final int NAMES_SHOWN = 20;
 
@@ -43,8 +43,8 @@ public final class GroupIndex {
   }
 
   /**
-   * The groups of {@code records}: integer ids as written if all are non-negative integers, lexicographic order
-   * otherwise.
+   * The groups of {@code records}: one per distinct label, in numeric order if every label is an integer, in
+   * string order otherwise.
    *
    * @param records at least one record
    * @return the index
@@ -58,23 +58,12 @@ public final class GroupIndex {
     for (PreferenceRecord r : records) {
       distinct.add(r.group());
     }
-    long largest = -1;
-    for (String name : distinct) {
-      if (!CANONICAL_INTEGER.matcher(name).matches()) {
-        return new GroupIndex(new ArrayList<>(distinct));
-      }
-      largest = Math.max(largest, Long.parseLong(name));
+    boolean allIntegers = distinct.stream().allMatch(name -> CANONICAL_INTEGER.matcher(name).matches());
+    List<String> ordered = new ArrayList<>(distinct);
+    if (allIntegers) {
+      ordered.sort(Comparator.comparing(BigInteger::new));
     }
-    if (largest >= MAX_NUMBERED_GROUPS) {
-      throw new IllegalArgumentException("group " + largest + " would be id " + largest + " among " + (largest + 1)
-          + " groups, only " + distinct.size() + " of which have data: integer groups are used as ids 0..K-1; "
-          + "renumber them from 0, or give them non-numeric names (which are numbered in sorted order)");
-    }
-    List<String> numbered = new ArrayList<>((int) largest + 1);
-    for (int id = 0; id <= largest; id++) {
-      numbered.add(Integer.toString(id));
-    }
-    return new GroupIndex(numbered);
+    return new GroupIndex(ordered);
   }
 
   /**

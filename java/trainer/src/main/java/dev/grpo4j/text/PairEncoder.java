@@ -39,16 +39,33 @@ public final class PairEncoder {
   }
 
   /**
-   * Encoded pairs and how many had to be cut.
+   * Encoded pairs, how many had to be cut, and which are degenerate.
    *
    * @param pairs one pair per record, in record order
    * @param truncatedPairs pairs in which the prompt or a response was cut
    * @param truncatedPrompts pairs whose prompt was cut
    * @param truncatedResponses pairs with at least one response cut
+   * @param degenerate pairs whose chosen and rejected responses encode to the same tokens, in record order
    */
-  public record Encoded(List<TokenPair> pairs, int truncatedPairs, int truncatedPrompts, int truncatedResponses) {
+  public record Encoded(List<TokenPair> pairs, int truncatedPairs, int truncatedPrompts, int truncatedResponses,
+                        List<Degenerate> degenerate) {
     public Encoded {
       pairs = List.copyOf(pairs);
+      degenerate = List.copyOf(degenerate);
+    }
+  }
+
+  /**
+   * A pair whose responses are the same tokens: its margin is 0 whatever the model does.
+   *
+   * @param line the record's line
+   * @param why {@code "identical texts"}, {@code "the same tokens"} (different texts the tokenizer maps alike,
+   *     e.g. both to unknown tokens) or {@code "the same tokens after truncation"}
+   */
+  public record Degenerate(long line, String why) {
+    @Override
+    public String toString() {
+      return "line " + line + ": " + why;
     }
   }
 
@@ -106,6 +123,7 @@ public final class PairEncoder {
     int truncatedPairs = 0;
     int truncatedPrompts = 0;
     int truncatedResponses = 0;
+    List<Degenerate> degenerate = new ArrayList<>();
     for (PreferenceRecord r : records) {
       int group = group(r);
       int[] prompt = tokens(r, "prompt", tokenizer.encodePrompt(r.prompt()));
@@ -128,9 +146,13 @@ public final class PairEncoder {
       truncatedPrompts += promptCut ? 1 : 0;
       truncatedResponses += responseCut ? 1 : 0;
       truncatedPairs += promptCut || responseCut ? 1 : 0;
+      if (Arrays.equals(chosen, rejected)) {
+        degenerate.add(new Degenerate(r.line(), r.chosen().equals(r.rejected()) ? "identical texts"
+            : responseCut ? "the same tokens after truncation" : "the same tokens"));
+      }
       pairs.add(new TokenPair(group, prompt, chosen, rejected));
     }
-    return new Encoded(pairs, truncatedPairs, truncatedPrompts, truncatedResponses);
+    return new Encoded(pairs, truncatedPairs, truncatedPrompts, truncatedResponses, degenerate);
   }
 
   private int group(PreferenceRecord r) {

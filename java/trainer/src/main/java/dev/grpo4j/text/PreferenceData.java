@@ -19,7 +19,7 @@ import java.util.Locale;
 /**
  * Reads preference pairs from JSON Lines: one object per line with the fields {@code prompt}, {@code chosen},
  * {@code rejected} (non-empty strings; the responses without the prompt) and {@code group} (a string or an
- * integer). Other fields are ignored, so data sets exported with extra columns read as they are. Blank lines are
+ * integer label, one kind per file; see {@link GroupIndex} for how labels become ids). Other fields are ignored, so data sets exported with extra columns read as they are. Blank lines are
  * skipped.
  *
  * <pre>{@code {"prompt": "Is tea healthy?", "chosen": "In moderation, yes.", "rejected": "No.", "group": "UK"}}</pre>
@@ -68,6 +68,7 @@ public final class PreferenceData {
     }
     List<PreferenceRecord> records = new ArrayList<>();
     List<String> problems = new ArrayList<>();
+    GroupKinds kinds = new GroupKinds();
     int skipped = 0;
     try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 16)) {
       LineReader lines = new LineReader(in);
@@ -78,7 +79,7 @@ public final class PreferenceData {
           continue;
         }
         try {
-          records.add(parse(lines.bytes(), lines.start(), lines.length(), line));
+          records.add(parse(lines.bytes(), lines.start(), lines.length(), line, kinds));
         } catch (BadLine bad) {
           String message = file + ":" + line + ": " + bad.getMessage();
           if (!skipBadLines) {
@@ -100,7 +101,7 @@ public final class PreferenceData {
     return new Loaded(records, skipped, problems);
   }
 
-  private static PreferenceRecord parse(byte[] bytes, int start, int length, long line) {
+  private static PreferenceRecord parse(byte[] bytes, int start, int length, long line, GroupKinds kinds) {
     JsonNode node;
     try (JsonParser parser = JSON.createParser(bytes, start, length)) {
       node = JSON.readTree(parser);
@@ -123,7 +124,9 @@ public final class PreferenceData {
     for (int i = 0; i < texts.length; i++) {
       texts[i] = text(node, TEXT_FIELDS.get(i));
     }
-    return new PreferenceRecord(texts[0], texts[1], texts[2], group(node), line);
+    String group = group(node);
+    kinds.check(node.get("group"), line);
+    return new PreferenceRecord(texts[0], texts[1], texts[2], group, line);
   }
 
   private static String text(JsonNode record, String field) {
@@ -151,6 +154,38 @@ public final class PreferenceData {
       return value.bigIntegerValue().toString();
     }
     throw new BadLine("field \"group\" must be a string or an integer, got " + describe(value));
+  }
+
+  /**
+   * Whether a file's group values are integers or strings. One file must use one kind: integer {@code 1} and
+   * string {@code "1"} would be the same group, which in a file holding both is more likely a mistake than meant.
+   */
+  private static final class GroupKinds {
+    private long firstIntegerLine = -1;
+    private long firstStringLine = -1;
+
+    void check(JsonNode value, long line) {
+      if (value.isTextual()) {
+        if (firstIntegerLine >= 0) {
+          throw mixed("a string", "an integer", firstIntegerLine, value);
+        }
+        if (firstStringLine < 0) {
+          firstStringLine = line;
+        }
+      } else {
+        if (firstStringLine >= 0) {
+          throw mixed("an integer", "a string", firstStringLine, value);
+        }
+        if (firstIntegerLine < 0) {
+          firstIntegerLine = line;
+        }
+      }
+    }
+
+    private static BadLine mixed(String here, String there, long thereLine, JsonNode value) {
+      return new BadLine("field \"group\" is " + here + " (" + value + ") but " + there + " on line " + thereLine
+          + ": use one kind for every group of a file (integer 1 and string \"1\" would be the same group)");
+    }
   }
 
   private static JsonNode present(JsonNode record, String field) {

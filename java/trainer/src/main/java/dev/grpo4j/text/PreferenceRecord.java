@@ -8,8 +8,7 @@ import java.util.Objects;
  * @param prompt the prompt, not empty
  * @param chosen the preferred response (without the prompt), not empty
  * @param rejected the other response (without the prompt), not empty
- * @param group the labeller group's name; an integer group in the file is written in decimal ({@code 3} and
- *     {@code "3"} are the same group)
+ * @param group the labeller group's label; an integer label in the file is written in decimal
  * @param line 1-based line of the record in its file, for error messages
  */
 public record PreferenceRecord(String prompt, String chosen, String rejected, String group, long line) {

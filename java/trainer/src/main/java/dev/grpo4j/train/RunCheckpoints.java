@@ -2,13 +2,14 @@ package dev.grpo4j.train;
 
 import dev.grpo4j.io.AtomicDirectory;
 import dev.grpo4j.model.Checkpoints;
-import dev.grpo4j.model.LoraConfig;
 import dev.grpo4j.model.TransformerLm;
+import dev.grpo4j.text.ByteTextTokenizer;
 import dev.grpo4j.torch.OptimizerFile;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -56,17 +57,12 @@ public final class RunCheckpoints {
     }
   }
 
-  /**
-   * Writes the checkpoint of {@code state.step()} and then deletes all but the newest {@code keep}.
-   *
-   * @param lora the adapters' settings when the policy trains LoRA adapters (only they are saved), else null
-   * @param tokenizerSource folder whose tokenizer files are copied beside a saved whole model, or null
-   */
-  public static Path save(Path runDir, TransformerLm model, LoraConfig lora, ScalarType dtype, Path tokenizerSource,
-                          Optimizer optimizer, TrainerState state, int keep) {
+  /** Writes the checkpoint of {@code state.step()} and then deletes all but the newest {@code keep}. */
+  public static Path save(Path runDir, TransformerLm model, PolicyLayout layout, Optimizer optimizer,
+                          TrainerState state, int keep) {
     Path target = runDir.resolve(FOLDER).resolve(String.format(Locale.ROOT, "step-%08d", state.step()));
     AtomicDirectory.write(target, folder -> {
-      saveModel(model, lora, dtype, tokenizerSource, folder);
+      saveModel(model, layout, folder);
       OptimizerFile.save(optimizer, folder.resolve(OPTIMIZER));
       state.write(folder);
     });
@@ -75,23 +71,37 @@ public final class RunCheckpoints {
   }
 
   /**
-   * Saves the policy into {@code folder}: {@value #ADAPTER}/ when {@code lora} is given, else {@value #MODEL}/ with
-   * the tokenizer files of {@code tokenizerSource} (if any).
+   * Saves the policy into {@code folder}: {@value #ADAPTER}/ with the record of its base when the layout has
+   * adapters, else {@value #MODEL}/ with the tokenizer files of the layout's source, or the byte tokenizer's
+   * marker.
    */
-  public static void saveModel(TransformerLm model, LoraConfig lora, ScalarType dtype, Path tokenizerSource,
-                               Path folder) throws IOException {
-    if (lora != null) {
-      Checkpoints.saveAdapters(model, lora, folder.resolve(ADAPTER));
+  public static void saveModel(TransformerLm model, PolicyLayout layout, Path folder) throws IOException {
+    if (layout.lora() != null) {
+      Path adapterDir = folder.resolve(ADAPTER);
+      Checkpoints.saveAdapters(model, layout.lora(), adapterDir);
+      if (layout.adapterBase() != null) {
+        layout.adapterBase().write(adapterDir);
+      }
       return;
     }
-    Path modelDir = folder.resolve(MODEL);
+    saveWholeModel(model, layout.dtype(), layout.tokenizerSource(), folder.resolve(MODEL));
+  }
+
+  /**
+   * Saves the whole model as a Hugging Face folder that works as {@code --model} on its own: with the tokenizer
+   * files of {@code tokenizerSource}, or the byte tokenizer's marker when that is null.
+   */
+  public static void saveWholeModel(TransformerLm model, ScalarType dtype, Path tokenizerSource, Path modelDir)
+      throws IOException {
     Checkpoints.save(model, modelDir, dtype, Checkpoints.DEFAULT_MAX_SHARD_BYTES);
-    if (tokenizerSource != null) {
-      for (String name : TOKENIZER_FILES) {
-        Path file = tokenizerSource.resolve(name);
-        if (Files.isRegularFile(file)) {
-          Files.copy(file, modelDir.resolve(name));
-        }
+    if (tokenizerSource == null) {
+      ByteTextTokenizer.writeMarker(modelDir);
+      return;
+    }
+    for (String name : TOKENIZER_FILES) {
+      Path file = tokenizerSource.resolve(name);
+      if (Files.isRegularFile(file)) {
+        Files.copy(file, modelDir.resolve(name), StandardCopyOption.REPLACE_EXISTING);
       }
     }
   }

@@ -4,12 +4,17 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.grpo4j.model.Checkpoints;
+import dev.grpo4j.model.ModelConfig;
+import dev.grpo4j.model.TransformerLm;
 import dev.grpo4j.report.EvalMetrics;
 import dev.grpo4j.report.RunLog;
+import dev.grpo4j.text.ByteTextTokenizer;
 import dev.grpo4j.torch.Close;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -45,6 +50,21 @@ class EvalCommandTest {
     assertEquals(0, ipo.exitCode(), ipo.err());
     Close.assertClose("IPO loss at margin 0", RunLog.readEval(out).getFirst().groupLoss(), new double[] {1, 1}, 1e-5,
         1e-5);
+  }
+
+  @Test
+  void aReferenceOfAnotherVocabularyIsAClearError() throws IOException {
+    Path data = Files.writeString(tmp.resolve("pairs.jsonl"), PAIRS);
+    Path other = tmp.resolve("other");
+    Checkpoints.save(TransformerLm.random(ModelConfig.tiny("tiny-llama", 300), 1), other, ScalarType.Float,
+        Checkpoints.DEFAULT_MAX_SHARD_BYTES);
+    ByteTextTokenizer.writeMarker(other);
+    CliRun run = CliRun.of("eval", "--model", "tiny-llama", "--reference", other.toString(), "--data",
+        data.toString(), "--threads", "1");
+    assertEquals(1, run.exitCode(), run.err());
+    assertTrue(run.err().contains("--reference " + other + " has a vocabulary of 300 tokens but --model tiny-llama "
+        + "has 257"), run.err());
+    assertFalse(run.err().contains("\tat ") || run.err().contains("frame #"), run.err());
   }
 
   @Test

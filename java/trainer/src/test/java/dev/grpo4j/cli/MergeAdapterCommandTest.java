@@ -10,6 +10,7 @@ import dev.grpo4j.model.LoraConfig;
 import dev.grpo4j.model.ModelConfig;
 import dev.grpo4j.model.TestModels;
 import dev.grpo4j.model.TransformerLm;
+import dev.grpo4j.text.ByteTextTokenizer;
 import dev.grpo4j.torch.Close;
 import dev.grpo4j.torch.HostTensors;
 import java.io.IOException;
@@ -49,6 +50,46 @@ class MergeAdapterCommandTest {
     CliRun noAdapter = CliRun.of("merge-adapter", "--model", base.toString(), "--out", merged.toString());
     assertEquals(2, noAdapter.exitCode());
     assertTrue(noAdapter.err().contains("--adapter"), noAdapter.err());
+  }
+
+  @Test
+  void anExistingOutputIsNeverLost(@TempDir Path tmp) throws IOException {
+    TransformerLm model = TransformerLm.random(ModelConfig.tiny("tiny-llama", 257), 2);
+    LoraConfig lora = new LoraConfig(2, 4, 0, List.of("q_proj"), "tiny-llama");
+    LoraAdapters.attach(model, lora, 1);
+    Path adapter = tmp.resolve("adapter");
+    Checkpoints.saveAdapters(model, lora, adapter);
+    String[] merge = {"merge-adapter", "--model", "tiny-llama", "--adapter", adapter.toString()};
+
+    Path file = Files.writeString(tmp.resolve("notes.txt"), "mine");
+    assertRefused(run(merge, "--out", file.toString()), "is a file");
+    assertEquals("mine", Files.readString(file));
+
+    Path folder = Files.createDirectories(tmp.resolve("mine"));
+    Path notes = Files.writeString(folder.resolve("notes.txt"), "mine");
+    assertRefused(run(merge, "--out", folder.toString()), "is not empty (it holds notes.txt); pass --overwrite");
+    assertRefused(run(merge, "--out", folder.toString(), "--overwrite"),
+        "holds files merge-adapter does not write (notes.txt)");
+    assertEquals("mine", Files.readString(notes));
+
+    Path merged = tmp.resolve("merged");
+    assertEquals(0, run(merge, "--out", merged.toString()).exitCode());
+    assertTrue(Files.isRegularFile(merged.resolve(ByteTextTokenizer.MARKER_FILE)),
+        "a merge of a built-in model records its byte tokenizer");
+    assertRefused(run(merge, "--out", merged.toString()), "is not empty");
+    CliRun again = run(merge, "--out", merged.toString(), "--overwrite");
+    assertEquals(0, again.exitCode(), again.err());
+  }
+
+  private static CliRun run(String[] command, String... more) {
+    List<String> args = new java.util.ArrayList<>(List.of(command));
+    args.addAll(List.of(more));
+    return CliRun.of(args.toArray(new String[0]));
+  }
+
+  private static void assertRefused(CliRun run, String expected) {
+    assertEquals(1, run.exitCode(), run.err());
+    assertTrue(run.err().contains(expected), run.err());
   }
 
   private static double[] logits(TransformerLm model) {

@@ -9,7 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** Group ids: the data's integers, or the sorted names; counts per group; explicit (restored) indexes. */
+/** Group ids: positions of the sorted labels (numeric order for integers); counts per group; restored indexes. */
 class GroupIndexTest {
   private static List<PreferenceRecord> records(String... groups) {
     List<PreferenceRecord> out = new ArrayList<>();
@@ -20,14 +20,17 @@ class GroupIndexTest {
   }
 
   @Test
-  void integerGroupsAreTheirOwnIdsAndGapsAreEmptyGroups() {
-    List<PreferenceRecord> data = records("3", "0", "3", "1", "3");
+  void integerGroupsAreLabelsInNumericOrderWithoutImpliedGroups() {
+    List<PreferenceRecord> data = records("3", "1", "3", "2", "4");
     GroupIndex index = GroupIndex.of(data);
-    assertEquals(4, index.size(), "K = largest + 1");
-    assertEquals(List.of("0", "1", "2", "3"), index.names());
-    assertEquals(3, index.id("3"));
-    assertEquals("2", index.name(2));
-    assertArrayEquals(new long[] {1, 1, 0, 3}, index.counts(data), "group 2 has no pairs");
+    assertEquals(List.of("1", "2", "3", "4"), index.names(), "groups 1..4 are four groups, not five");
+    assertEquals(2, index.id("3"));
+    assertArrayEquals(new long[] {1, 1, 2, 1}, index.counts(data), "no empty group 0");
+    assertEquals(List.of("10", "20", "30", "40"), GroupIndex.of(records("40", "10", "30", "20")).names(),
+        "ids 10..40 are four groups, not 41");
+    assertEquals(List.of("-1", "0", "2", "10"), GroupIndex.of(records("10", "2", "0", "-1")).names(),
+        "numeric order, negatives included");
+    assertEquals(List.of("5000000"), GroupIndex.of(records("5000000")).names(), "any size is a label");
   }
 
   @Test
@@ -41,22 +44,14 @@ class GroupIndexTest {
   }
 
   @Test
-  void anyNonCanonicalIntegerSwitchesToNames() {
-    assertEquals(List.of("07", "1"), GroupIndex.of(records("1", "07")).names(), "leading zero: a name");
-    assertEquals(List.of("-1", "0", "2"), GroupIndex.of(records("2", "0", "-1")).names(), "negative: a name");
+  void anyNonIntegerLabelSwitchesToStringOrder() {
+    assertEquals(List.of("07", "1"), GroupIndex.of(records("1", "07")).names(), "leading zero: a string");
     assertEquals(List.of("10", "2", "a"), GroupIndex.of(records("a", "10", "2")).names(), "string order, not numeric");
   }
 
   @Test
   void orderOfTheDataDoesNotMatter() {
     assertEquals(GroupIndex.of(records("b", "a", "c")), GroupIndex.of(records("c", "b", "a")));
-  }
-
-  @Test
-  void implausiblyLargeIntegerGroupsAreRefused() {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> GroupIndex.of(records("0", "5000000")));
-    assertTrue(e.getMessage().contains("5000000") && e.getMessage().contains("renumber"), e.getMessage());
   }
 
   @Test

@@ -53,15 +53,25 @@ class PreferenceDataTest {
   }
 
   @Test
-  void integerAndStringGroupsAreBothNames() throws IOException {
+  void integerGroupsAreWrittenInDecimal() throws IOException {
     Path file = write(
         "{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": \"r\", \"group\": 3}",
-        "{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": \"r\", \"group\": \"3\"}",
         "{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": \"r\", \"group\": 123456789012345678901234567890}",
         "{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": \"r\", \"group\": -2}");
     List<String> groups = PreferenceData.readJsonl(file, false).records().stream()
         .map(PreferenceRecord::group).toList();
-    assertEquals(List.of("3", "3", "123456789012345678901234567890", "-2"), groups);
+    assertEquals(List.of("3", "123456789012345678901234567890", "-2"), groups);
+  }
+
+  @Test
+  void aFileMixingIntegerAndStringGroupsIsRefused() throws IOException {
+    Path file = write(
+        "{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": \"r\", \"group\": 1}",
+        "{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": \"r\", \"group\": 2}",
+        "{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": \"r\", \"group\": \"1\"}");
+    DataFormatException e = assertThrows(DataFormatException.class, () -> PreferenceData.readJsonl(file, false));
+    assertEquals(file + ":3: field \"group\" is a string (\"1\") but an integer on line 1: use one kind for every "
+        + "group of a file (integer 1 and string \"1\" would be the same group)", e.getMessage());
   }
 
   @Test

@@ -81,7 +81,7 @@ class RunCheckpointsTest {
     TransformerLm model = tinyModel(1);
     AdamW optimizer = new AdamW(model.parameters(), new AdamWOptions(1e-2));
     for (int step = 1; step <= 3; step++) {
-      Path folder = RunCheckpoints.save(run, model, null, ScalarType.Float, null, optimizer, state(step), 2);
+      Path folder = RunCheckpoints.save(run, model, PolicyLayout.wholeModel(ScalarType.Float, null), optimizer, state(step), 2);
       assertEquals(run.resolve(RunCheckpoints.FOLDER).resolve(String.format(Locale.ROOT, "step-%08d", step)), folder);
     }
     assertEquals(List.of(2, 3), RunCheckpoints.list(run).stream().map(RunCheckpoints.Checkpoint::step).toList());
@@ -106,7 +106,7 @@ class RunCheckpointsTest {
     Files.writeString(tokenizer.resolve("tokenizer_config.json"), "{}");
     Files.writeString(tokenizer.resolve("unrelated.txt"), "x");
     Path folder = Files.createDirectories(dir.resolve("checkpoint"));
-    RunCheckpoints.saveModel(tinyModel(2), null, ScalarType.Float, tokenizer, folder);
+    RunCheckpoints.saveModel(tinyModel(2), PolicyLayout.wholeModel(ScalarType.Float, tokenizer), folder);
     Path model = folder.resolve(RunCheckpoints.MODEL);
     assertEquals("{\"t\": 1}", Files.readString(model.resolve("tokenizer.json")));
     assertTrue(Files.isRegularFile(model.resolve("tokenizer_config.json")));
@@ -120,7 +120,7 @@ class RunCheckpointsTest {
         .toConfig("tiny-llama");
     LoraAdapters.attach(model, lora, 4);
     Path folder = Files.createDirectories(dir.resolve("checkpoint"));
-    RunCheckpoints.saveModel(model, lora, ScalarType.Float, null, folder);
+    RunCheckpoints.saveModel(model, new PolicyLayout(lora, null, ScalarType.Float, null), folder);
     assertTrue(Files.isRegularFile(folder.resolve(RunCheckpoints.ADAPTER).resolve("adapter_config.json")));
     assertTrue(Files.isRegularFile(folder.resolve(RunCheckpoints.ADAPTER).resolve("adapter_model.safetensors")));
     assertFalse(Files.exists(folder.resolve(RunCheckpoints.MODEL)));
@@ -132,7 +132,7 @@ class RunCheckpointsTest {
     AdamW originalOptimizer = new AdamW(original.parameters(), new AdamWOptions(1e-2));
     step(original, originalOptimizer);
     step(original, originalOptimizer);
-    RunCheckpoints.save(run, original, null, ScalarType.Float, null, originalOptimizer, state(2), 1);
+    RunCheckpoints.save(run, original, PolicyLayout.wholeModel(ScalarType.Float, null), originalOptimizer, state(2), 1);
     RunCheckpoints.Checkpoint checkpoint = RunCheckpoints.latest(run);
 
     TransformerLm resumed = Checkpoints.load(checkpoint.folder().resolve(RunCheckpoints.MODEL), ScalarType.Float);
