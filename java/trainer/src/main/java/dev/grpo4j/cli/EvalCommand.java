@@ -15,6 +15,8 @@ import dev.grpo4j.torch.PreferenceTrainer;
 import dev.grpo4j.torch.SequenceScorer;
 import dev.grpo4j.torch.TorchPreferenceLoss;
 import dev.grpo4j.train.Method;
+import dev.grpo4j.train.ModelSource;
+import dev.grpo4j.train.PairFiles;
 import dev.grpo4j.train.ReferenceLogProbs;
 import dev.grpo4j.train.SplitEvaluation;
 import java.io.IOException;
@@ -47,6 +49,9 @@ public final class EvalCommand implements Callable<Integer>, UsesLibTorch {
 
   @Mixin
   private ModelOptions modelOptions;
+
+  @Mixin
+  private ReferenceCacheOption referenceCache;
 
   @Mixin
   private PairOptions pairOptions;
@@ -97,12 +102,12 @@ public final class EvalCommand implements Callable<Integer>, UsesLibTorch {
       throw new IllegalArgumentException("no reference model: pass --reference DIR|NAME (e.g. the SFT model the "
           + "policy was trained from), or give the policy as --model BASE --adapter DIR");
     }
-    PreferenceData.Loaded loaded = PairOptions.read("--data", data, pairOptions.skipBadLines, err);
+    PreferenceData.Loaded loaded = PairFiles.read("--data", data, pairOptions.skipBadLines, err);
     GroupIndex groups = GroupIndex.of(loaded.records());
     try (ModelOptions.Loaded policy = modelOptions.load(seed, err)) {
       PairEncoder.Encoded encoded = new PairEncoder(policy.tokenizer(), groups,
           pairOptions.encodeOptions(policy.model().config().maxPositions())).encode(loaded.records());
-      PairOptions.reportDegenerate(data.getFileName().toString(), encoded, false, err);
+      PairFiles.reportDegenerate(data.getFileName().toString(), encoded, false, err);
       SequenceScorer.Scores scores = referenceScores(policy, encoded, err);
       EncodedPairs pairs = EncodedPairs.encode(encoded.pairs()).withReference(scores.chosen(), scores.rejected());
       EvalMetrics result;
@@ -137,8 +142,8 @@ public final class EvalCommand implements Callable<Integer>, UsesLibTorch {
       model = policy.model();
       model.setAdaptersEnabled(false);
     } else {
-      ModelOptions.Placement placement = ModelOptions.placement(modelOptions.device, modelOptions.dtype, null);
-      model = ModelOptions.model(reference, placement.dtype(), seed);
+      ModelSource.Placement placement = ModelSource.placement(modelOptions.device, modelOptions.dtype, null);
+      model = ModelSource.model(reference, placement.dtype(), seed);
       PairEncoder.requireVocabFits(policy.tokenizer(), model.config().vocabSize());
       long policyVocab = policy.model().config().vocabSize();
       if (model.config().vocabSize() != policyVocab) {
@@ -150,7 +155,8 @@ public final class EvalCommand implements Callable<Integer>, UsesLibTorch {
       model.eval();
     }
     try {
-      return ReferenceLogProbs.scoreCached(new SequenceScorer(model, policy.backend(), policy.device()), data,
+      return ReferenceLogProbs.scoreCached(new SequenceScorer(model, policy.backend(), policy.device()),
+          referenceCache.folder(), data,
           ReferenceLogProbs.modelHash(model), encoded.pairs(), batchSize, done -> { }, err::println);
     } finally {
       policy.model().setAdaptersEnabled(true);

@@ -3,6 +3,7 @@ package dev.grpo4j.cli;
 import dev.grpo4j.model.Checkpoints;
 import dev.grpo4j.model.LoraAdapters;
 import dev.grpo4j.text.ByteTextTokenizer;
+import dev.grpo4j.train.ModelSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -64,9 +65,9 @@ public final class MergeAdapterCommand implements Callable<Integer>, UsesLibTorc
   private boolean readsBytes() {
     String tokenizer = modelOptions.tokenizer;
     if (tokenizer != null) {
-      return tokenizer.equals(ModelOptions.BYTES);
+      return tokenizer.equals(ModelSource.BYTES);
     }
-    return ModelOptions.BUILT_IN.contains(modelOptions.model) || ByteTextTokenizer.isMarked(Path.of(modelOptions.model))
+    return ModelSource.BUILT_IN.contains(modelOptions.model) || ByteTextTokenizer.isMarked(Path.of(modelOptions.model))
         && !Files.isRegularFile(Path.of(modelOptions.model, "tokenizer.json"));
   }
 }

@@ -8,6 +8,8 @@ import dev.grpo4j.text.PairEncoder;
 import dev.grpo4j.text.PreferenceData;
 import dev.grpo4j.text.PreferenceRecord;
 import dev.grpo4j.torch.SequenceScorer;
+import dev.grpo4j.train.PairFiles;
+import dev.grpo4j.train.Progress;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.OutputStreamWriter;
@@ -74,12 +76,12 @@ public final class ScoreCommand implements Callable<Integer>, UsesLibTorch {
     PrintWriter err = spec.commandLine().getErr();
     Main.warnIfOpenMpSpins(err);
     Main.warnIfOversubscribed(modelOptions.threads, err);
-    PreferenceData.Loaded loaded = PairOptions.read("--data", data, pairOptions.skipBadLines, err);
+    PreferenceData.Loaded loaded = PairFiles.read("--data", data, pairOptions.skipBadLines, err);
     try (ModelOptions.Loaded m = modelOptions.load(seed, err)) {
       PairEncoder.EncodeOptions lengths = pairOptions.encodeOptions(m.model().config().maxPositions());
       PairEncoder encoder = new PairEncoder(m.tokenizer(), GroupIndex.of(loaded.records()), lengths);
       PairEncoder.Encoded encoded = encoder.encode(loaded.records());
-      PairOptions.reportDegenerate(data.getFileName().toString(), encoded, false, err);
+      PairFiles.reportDegenerate(data.getFileName().toString(), encoded, false, err);
       if (encoded.truncatedPairs() > 0) {
         err.println("truncated " + encoded.truncatedPairs() + " of " + encoded.pairs().size() + " pairs to "
             + "--max-length " + lengths.maxTotalTokens() + " (prompts cut: " + encoded.truncatedPrompts() + ", responses cut: "

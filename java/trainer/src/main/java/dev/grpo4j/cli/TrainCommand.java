@@ -6,7 +6,9 @@ import dev.grpo4j.text.PairEncoder;
 import dev.grpo4j.text.PreferenceData;
 import dev.grpo4j.train.LearningRateSchedule;
 import dev.grpo4j.train.Method;
+import dev.grpo4j.train.ModelSource;
 import dev.grpo4j.train.TrainConfig;
+import dev.grpo4j.train.TrainingRun;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -25,7 +27,7 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code grpo4j train}: preference optimisation of a causal LM with any of the six methods, end to end (see
- * {@link TrainRun} for the loop and the run folder).
+ * {@link TrainingRun} for the loop and the run folder).
  */
 @Command(name = "train",
     sortOptions = false,
@@ -37,13 +39,17 @@ import picocli.CommandLine.Spec;
         ""})
 public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
   /** Options a resumed run may change: they do not affect the numbers. */
-  private static final Set<String> RESUMABLE_OPTIONS = Set.of("--out", "--resume", "--threads", "--no-progress");
+  private static final Set<String> RESUMABLE_OPTIONS = Set.of("--out", "--resume", "--threads", "--no-progress",
+      "--reference-cache");
 
   @Spec
   private CommandSpec spec;
 
   @Mixin
   private ModelOptions modelOptions;
+
+  @Mixin
+  private ReferenceCacheOption referenceCache;
 
   @Option(names = "--lora-rank", paramLabel = "R",
       description = "Train fresh LoRA adapters of this rank instead of every weight (the base stays frozen and is "
@@ -234,13 +240,14 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
         }
         config = config();
       }
-      new TrainRun(config, runDir, modelOptions.threads, !noProgress, spec.commandLine().getOut(), err).run(resume);
+      new TrainingRun(config, runDir, new TrainingRun.Options(modelOptions.threads, !noProgress, true,
+          referenceCache.folder()), spec.commandLine().getOut(), err).run(resume);
       return 0;
-    } catch (TrainRun.Stopped stopped) {
-      err.println("grpo4j train: " + stopped.getMessage() + "; checkpoint written to " + stopped.checkpoint
+    } catch (TrainingRun.Stopped stopped) {
+      err.println("grpo4j train: " + stopped.getMessage() + "; checkpoint written to " + stopped.checkpoint()
           + ". Continue with: grpo4j train --resume --out " + runDir);
       err.flush();
-      return stopped.exitCode;
+      return stopped.exitCode();
     }
   }
 
@@ -263,7 +270,7 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
       long pairs = PreferenceData.readJsonl(trainData, pairOptions.skipBadLines).records().size();
       total = (int) Math.max(1, Math.ceil(passes * pairs / ((double) batchSize * gradientAccumulation)));
     }
-    PairEncoder.EncodeOptions lengths = pairOptions.encodeOptions(ModelOptions.maxPositions(modelOptions.model));
+    PairEncoder.EncodeOptions lengths = pairOptions.encodeOptions(ModelSource.maxPositions(modelOptions.model));
     TrainConfig.LoraSettings lora = loraRank == null ? null : new TrainConfig.LoraSettings(loraRank,
         loraAlpha != null ? loraAlpha : 2.0 * loraRank, loraDropout, loraTargets);
     // Absolute paths, so that --resume works from any working directory.
@@ -283,8 +290,8 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
 
   /** A folder argument made absolute; built-in names ({@code tiny-llama}, {@code bytes}) stay as they are. */
   private static String absolute(String folderOrName) {
-    if (folderOrName == null || ModelOptions.BUILT_IN.contains(folderOrName)
-        || folderOrName.equals(ModelOptions.BYTES)) {
+    if (folderOrName == null || ModelSource.BUILT_IN.contains(folderOrName)
+        || folderOrName.equals(ModelSource.BYTES)) {
       return folderOrName;
     }
     return absolute(Path.of(folderOrName));

@@ -32,13 +32,13 @@ import org.bytedeco.pytorch.Tensor;
 
 /**
  * Reference log-probs of a data split, computed once per (reference model, encoded data) and cached as a small
- * safetensors file in a {@value #CACHE_FOLDER} folder next to the data file. The key is the SHA-256 of the
- * model's configuration and base weights and of the encoded token pairs (so it changes with the tokenizer, the
- * truncation lengths and the groups, not only with the file's bytes).
+ * safetensors file in a cache folder shared by runs ({@link #defaultCacheFolder()} unless the command names
+ * another). The key is the SHA-256 of the model's configuration and base weights and of the encoded token pairs
+ * (so it changes with the tokenizer, the truncation lengths and the groups, not only with the file's bytes).
  */
 public final class ReferenceLogProbs {
-  /** Hidden folder beside the data that holds the cached files. */
-  public static final String CACHE_FOLDER = ".grpo4j-cache";
+  /** System property that overrides the default cache folder (the tests point it into their build folder). */
+  public static final String CACHE_PROPERTY = "grpo4j.cache.dir";
 
   private ReferenceLogProbs() {}
 
@@ -80,23 +80,42 @@ public final class ReferenceLogProbs {
   }
 
   /** The cache file of {@code dataFile} under a key. */
-  public static Path cacheFile(Path dataFile, String modelHash, String dataHash) {
-    Path absolute = dataFile.toAbsolutePath();
+  public static Path cacheFile(Path cacheFolder, Path dataFile, String modelHash, String dataHash) {
     String key = sha256Hex(modelHash + ":" + dataHash).substring(0, 24);
-    return absolute.resolveSibling(CACHE_FOLDER).resolve(absolute.getFileName() + "." + key + ".ref-logps"
-        + ".safetensors");
+    return cacheFolder.resolve(dataFile.getFileName() + "." + key + ".ref-logps.safetensors");
+  }
+
+  /**
+   * The user's cache folder for reference log-probs: {@code -Dgrpo4j.cache.dir}, else
+   * {@code $XDG_CACHE_HOME/grpo4j/reference-logps}, else {@code ~/.cache/grpo4j/reference-logps}. Not beside the
+   * data, which may be read-only or shared.
+   */
+  public static Path defaultCacheFolder() {
+    String override = System.getProperty(CACHE_PROPERTY);
+    if (override != null && !override.isBlank()) {
+      return Path.of(override).resolve("reference-logps");
+    }
+    String xdg = System.getenv("XDG_CACHE_HOME");
+    Path base = xdg != null && !xdg.isBlank() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache");
+    return base.resolve("grpo4j").resolve("reference-logps");
   }
 
   /**
    * The cached scores of {@code pairs}, or, on a miss, scores computed with {@code scorer} and then cached. A cache
-   * folder that cannot be written (a read-only data folder) only costs the recomputation next time.
+   * folder that cannot be written only costs the recomputation next time.
    *
+   * @param cacheFolder where cached scores live, or null to compute without a cache
    * @param log receives one line on what happened
    */
-  public static SequenceScorer.Scores scoreCached(SequenceScorer scorer, Path dataFile, String modelHash,
-                                                  List<TokenPair> pairs, int chunkPairs, IntConsumer progress,
-                                                  Consumer<String> log) {
-    Path cache = cacheFile(dataFile, modelHash, dataHash(pairs));
+  public static SequenceScorer.Scores scoreCached(SequenceScorer scorer, Path cacheFolder, Path dataFile,
+                                                  String modelHash, List<TokenPair> pairs, int chunkPairs,
+                                                  IntConsumer progress, Consumer<String> log) {
+    if (cacheFolder == null) {
+      SequenceScorer.Scores scores = scorer.score(pairs, chunkPairs, progress);
+      log.accept("reference log-probs of " + dataFile + ": computed");
+      return scores;
+    }
+    Path cache = cacheFile(cacheFolder, dataFile, modelHash, dataHash(pairs));
     if (Files.isRegularFile(cache)) {
       try {
         SequenceScorer.Scores scores = read(cache, pairs.size());

@@ -2,6 +2,7 @@ package dev.grpo4j.cli;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.grpo4j.train.ReferenceLogProbs;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -38,6 +39,10 @@ final class ChildJvm implements AutoCloseable {
     List<String> command = new ArrayList<>();
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.add("--enable-native-access=ALL-UNNAMED");
+    String cache = System.getProperty(ReferenceLogProbs.CACHE_PROPERTY);
+    if (cache != null) {
+      command.add("-D" + ReferenceLogProbs.CACHE_PROPERTY + "=" + cache);
+    }
     command.addAll(jvmOptions);
     command.add("-cp");
     command.add(System.getProperty("java.class.path"));

@@ -133,19 +133,34 @@ class ReferenceLogProbsTest {
   }
 
   @Test
-  void cacheFileLiesInAHiddenFolderBesideTheDataAndDependsOnTheKey(@TempDir Path dir) {
+  void cacheFileLiesInTheCacheFolderAndDependsOnTheKey(@TempDir Path dir) {
+    Path folder = dir.resolve("cache");
     Path data = dir.resolve("splits").resolve("train.jsonl");
-    Path cache = ReferenceLogProbs.cacheFile(data, "model-a", "data-a");
-    assertEquals(ReferenceLogProbs.CACHE_FOLDER, cache.getParent().getFileName().toString());
-    assertEquals(".grpo4j-cache", ReferenceLogProbs.CACHE_FOLDER);
-    assertEquals(data.toAbsolutePath().getParent(), cache.getParent().getParent());
+    Path cache = ReferenceLogProbs.cacheFile(folder, data, "model-a", "data-a");
+    assertEquals(folder, cache.getParent());
     assertTrue(cache.getFileName().toString().startsWith("train.jsonl."), cache.toString());
     assertTrue(cache.getFileName().toString().endsWith(".safetensors"), cache.toString());
-    assertEquals(cache, ReferenceLogProbs.cacheFile(data, "model-a", "data-a"));
-    assertNotEquals(cache, ReferenceLogProbs.cacheFile(data, "model-b", "data-a"));
-    assertNotEquals(cache, ReferenceLogProbs.cacheFile(data, "model-a", "data-b"));
-    assertNotEquals(cache, ReferenceLogProbs.cacheFile(dir.resolve("splits").resolve("test.jsonl"), "model-a",
-        "data-a"));
+    assertEquals(cache, ReferenceLogProbs.cacheFile(folder, data, "model-a", "data-a"));
+    assertNotEquals(cache, ReferenceLogProbs.cacheFile(folder, data, "model-b", "data-a"));
+    assertNotEquals(cache, ReferenceLogProbs.cacheFile(folder, data, "model-a", "data-b"));
+    assertNotEquals(cache, ReferenceLogProbs.cacheFile(folder, dir.resolve("splits").resolve("test.jsonl"),
+        "model-a", "data-a"));
+  }
+
+  @Test
+  void theDefaultCacheIsTheUsersNotBesideTheData() {
+    String saved = System.getProperty(ReferenceLogProbs.CACHE_PROPERTY);
+    try {
+      System.setProperty(ReferenceLogProbs.CACHE_PROPERTY, "/tmp/grpo4j-test-cache");
+      assertEquals(Path.of("/tmp/grpo4j-test-cache/reference-logps"), ReferenceLogProbs.defaultCacheFolder());
+      System.clearProperty(ReferenceLogProbs.CACHE_PROPERTY);
+      Path folder = ReferenceLogProbs.defaultCacheFolder();
+      assertTrue(folder.endsWith(Path.of("grpo4j", "reference-logps")), folder.toString());
+    } finally {
+      if (saved != null) {
+        System.setProperty(ReferenceLogProbs.CACHE_PROPERTY, saved);
+      }
+    }
   }
 
   @Test
@@ -161,9 +176,9 @@ class ReferenceLogProbsTest {
     List<String> log = new ArrayList<>();
     AtomicInteger progress = new AtomicInteger();
 
-    SequenceScorer.Scores computed = ReferenceLogProbs.scoreCached(firstScorer, data, hash, pairs, 2,
+    SequenceScorer.Scores computed = ReferenceLogProbs.scoreCached(firstScorer, dir.resolve("cache"), data, hash, pairs, 2,
         progress::addAndGet, log::add);
-    Path cache = ReferenceLogProbs.cacheFile(data, hash, ReferenceLogProbs.dataHash(pairs));
+    Path cache = ReferenceLogProbs.cacheFile(dir.resolve("cache"), data, hash, ReferenceLogProbs.dataHash(pairs));
     assertTrue(Files.isRegularFile(cache), "the first call writes the cache");
     assertEquals(3, progress.get());
     assertEquals(1, log.size());
@@ -177,7 +192,7 @@ class ReferenceLogProbsTest {
     assertFalse(Arrays.equals(computed.chosen(), otherScorer.score(pairs, 3, n -> { }).chosen()));
     progress.set(0);
     log.clear();
-    SequenceScorer.Scores cached = ReferenceLogProbs.scoreCached(otherScorer, data, hash, pairs, 2,
+    SequenceScorer.Scores cached = ReferenceLogProbs.scoreCached(otherScorer, dir.resolve("cache"), data, hash, pairs, 2,
         progress::addAndGet, log::add);
     assertArrayEquals(computed.chosen(), cached.chosen());
     assertArrayEquals(computed.rejected(), cached.rejected());
@@ -194,11 +209,11 @@ class ReferenceLogProbsTest {
     model.eval();
     SequenceScorer scorer = new SequenceScorer(model, Backend.CPU, new Device("cpu"));
     List<TokenPair> pairs = pairs();
-    Path cache = ReferenceLogProbs.cacheFile(data, "key", ReferenceLogProbs.dataHash(pairs));
+    Path cache = ReferenceLogProbs.cacheFile(dir.resolve("cache"), data, "key", ReferenceLogProbs.dataHash(pairs));
     Files.createDirectories(cache.getParent());
     Files.writeString(cache, "not a safetensors file");
     List<String> log = new ArrayList<>();
-    SequenceScorer.Scores scores = ReferenceLogProbs.scoreCached(scorer, data, "key", pairs, 8, n -> { }, log::add);
+    SequenceScorer.Scores scores = ReferenceLogProbs.scoreCached(scorer, dir.resolve("cache"), data, "key", pairs, 8, n -> { }, log::add);
     assertTrue(log.getFirst().contains("ignoring unreadable cache"), log.toString());
     assertTrue(log.getLast().contains("computed"), log.toString());
     SequenceScorer.Scores reread = ReferenceLogProbs.read(cache, pairs.size());

@@ -1,4 +1,4 @@
-package dev.grpo4j.cli;
+package dev.grpo4j.train;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -29,17 +29,6 @@ import dev.grpo4j.torch.PreferenceTrainer;
 import dev.grpo4j.torch.SequenceScorer;
 import dev.grpo4j.torch.TokenPair;
 import dev.grpo4j.torch.TorchPreferenceLoss;
-import dev.grpo4j.train.AdapterBase;
-import dev.grpo4j.train.LearningRateSchedule;
-import dev.grpo4j.train.PairSampler;
-import dev.grpo4j.train.PlateauScaler;
-import dev.grpo4j.train.PolicyLayout;
-import dev.grpo4j.train.ReferenceLogProbs;
-import dev.grpo4j.train.RunCheckpoints;
-import dev.grpo4j.train.SplitEvaluation;
-import dev.grpo4j.train.StopSignals;
-import dev.grpo4j.train.TrainConfig;
-import dev.grpo4j.train.TrainerState;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.OutputStreamWriter;
@@ -64,7 +53,7 @@ import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
 /**
- * One {@code grpo4j train} run in its folder: data, optional SFT stage, cached reference log-probs, the preference
+ * The training engine: one run in its folder: data, optional SFT stage, cached reference log-probs, the preference
  * loop (micro-batches through the fused loss, accumulation, clipping, AdamW, schedule, reduce-on-plateau), periodic
  * validation and checkpoints, the final test evaluation, the final model and the report.
  *
@@ -74,29 +63,59 @@ import org.bytedeco.pytorch.global.torch;
  * {@code checkpoints/step-N}, {@code final/} and {@code report.md} with its plots. A {@code .grpo4j.lock} file
  * keeps a second process out while the run lives.
  */
-final class TrainRun {
+public final class TrainingRun {
   private static final String REFERENCE = "reference";
   private static final String SFT_MODEL = "sft/model";
   private static final String FINAL = "final";
-  static final String GROUPS = "groups.json";
+  /** Each group's id, label and training pairs, in the run folder. */
+  public static final String GROUPS = "groups.json";
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** One data split, as read, tokenised, and laid out as rows (without reference log-probs yet). */
   private record Split(String name, Path file, List<PreferenceRecord> records, List<TokenPair> pairs,
                        EncodedPairs rows) {}
 
+  /**
+   * How a run is carried out, apart from its settings: nothing here changes a number it computes.
+   *
+   * @param threads CPU threads for libtorch and the kernels, or null for libtorch's default
+   * @param progressBars show progress bars (plain lines when not on a terminal)
+   * @param printSummary print the final per-group table on {@code out}
+   * @param referenceCache folder that caches reference log-probs across runs, or null for none
+   */
+  public record Options(Integer threads, boolean progressBars, boolean printSummary, Path referenceCache) {}
+
+  /**
+   * What a finished run produced.
+   *
+   * @param finalEvaluation the test evaluation, or the last validation one without a test split; null without both
+   * @param groups group labels in id order
+   * @param groupWeights the objective's group weights after the last step; null for a method without group weights
+   * @param finalModel the {@code final/} folder
+   * @param report the run's {@code report.md}
+   */
+  public record Result(EvalMetrics finalEvaluation, List<String> groups, double[] groupWeights, Path finalModel,
+                       Path report) {}
+
   private final TrainConfig config;
   private final Path runDir;
   private final Integer threads;
   private final boolean progressBar;
+  private final Options options;
   private final PrintWriter out;
   private final PrintWriter err;
 
-  TrainRun(TrainConfig config, Path runDir, Integer threads, boolean progressBar, PrintWriter out, PrintWriter err) {
+  /**
+   * @param runDir the run folder; the caller holds its {@link dev.grpo4j.io.FolderLock}
+   * @param out receives the final summary
+   * @param err receives progress, warnings and notes
+   */
+  public TrainingRun(TrainConfig config, Path runDir, Options options, PrintWriter out, PrintWriter err) {
     this.config = config;
     this.runDir = runDir;
-    this.threads = threads;
-    this.progressBar = progressBar;
+    this.options = options;
+    this.threads = options.threads();
+    this.progressBar = options.progressBars();
     this.out = out;
     this.err = err;
   }
@@ -108,9 +127,9 @@ final class TrainRun {
    *
    * @throws Stopped when SIGINT or SIGTERM asked the run to stop; its checkpoint is written by then
    */
-  void run(boolean resume) throws IOException {
+  public Result run(boolean resume) throws IOException {
     long started = System.nanoTime();
-    ModelOptions.Placement placement = ModelOptions.placement(config.device(), config.dtype(), threads);
+    ModelSource.Placement placement = ModelSource.placement(config.device(), config.dtype(), threads);
     Resumed resumed = null;
     if (resume) {
       for (String leftover : RunCheckpoints.recover(runDir)) {
@@ -128,7 +147,7 @@ final class TrainRun {
     Split validation;
     Split test;
     TransformerLm policy = null;
-    try (TextTokenizer tokenizer = ModelOptions.tokenizer(config.model(), config.tokenizer())) {
+    try (TextTokenizer tokenizer = ModelSource.tokenizer(config.model(), config.tokenizer())) {
       PreferenceData.Loaded trainData = read("--train", Path.of(config.trainData()));
       groups = GroupIndex.of(trainData.records());
       PairEncoder encoder = new PairEncoder(tokenizer, groups, new PairEncoder.EncodeOptions(
@@ -140,7 +159,7 @@ final class TrainRun {
       test = config.testData() == null ? null
           : encode("test", Path.of(config.testData()), read("--test", Path.of(config.testData())), encoder);
       if (resumed == null) {
-        policy = ModelOptions.model(config.model(), placement.dtype(), config.seed());
+        policy = ModelSource.model(config.model(), placement.dtype(), config.seed());
         PairEncoder.requireVocabFits(tokenizer, policy.config().vocabSize());
         placement.moveTo(policy);
       }
@@ -286,7 +305,10 @@ final class TrainRun {
         AtomicDirectory.write(finalDir, folder -> RunCheckpoints.saveModel(trained, saved, folder));
         Path report = RunReport.write(runDir, new ReportSettings("grpo4j train: " + config.method().displayName()
             + " on " + config.model(), config.method().displayName(), settings(), groups.names()));
-        printSummary(finalEval, groups, weights, finalDir, report, (System.nanoTime() - started) / 1e9);
+        if (options.printSummary()) {
+          printSummary(finalEval, groups, weights, finalDir, report, (System.nanoTime() - started) / 1e9);
+        }
+        return new Result(finalEval, groups.names(), weights, finalDir, report);
       }
     }
   }
@@ -297,12 +319,12 @@ final class TrainRun {
    * @param signal {@code INT} or {@code TERM}
    * @param exitCode 128 + the signal's number
    */
-  static final class Stopped extends RuntimeException {
+  public static final class Stopped extends RuntimeException {
     private static final long serialVersionUID = 1L;
-    final transient String signal;
-    final int exitCode;
-    final int step;
-    final transient Path checkpoint;
+    private final transient String signal;
+    private final int exitCode;
+    private final int step;
+    private final transient Path checkpoint;
 
     Stopped(String signal, int exitCode, int step, Path checkpoint) {
       super("stopped by SIG" + signal + " after step " + step);
@@ -310,6 +332,22 @@ final class TrainRun {
       this.exitCode = exitCode;
       this.step = step;
       this.checkpoint = checkpoint;
+    }
+
+    public String signal() {
+      return signal;
+    }
+
+    public int exitCode() {
+      return exitCode;
+    }
+
+    public int step() {
+      return step;
+    }
+
+    public Path checkpoint() {
+      return checkpoint;
     }
   }
 
@@ -327,9 +365,9 @@ final class TrainRun {
    * The newest checkpoint that restores completely, trying older ones when a file of a newer one is damaged;
    * null when no checkpoint is intact (or there is none).
    */
-  private Resumed restoreNewestIntact(ModelOptions.Placement placement) {
+  private Resumed restoreNewestIntact(ModelSource.Placement placement) {
     if (config.usesAdapters() && !Files.isDirectory(runDir.resolve(SFT_MODEL))
-        && !ModelOptions.BUILT_IN.contains(config.model()) && !Files.isDirectory(Path.of(config.model()))) {
+        && !ModelSource.BUILT_IN.contains(config.model()) && !Files.isDirectory(Path.of(config.model()))) {
       throw new IllegalArgumentException("--resume: the run's base model " + config.model() + " (see "
           + runDir.resolve(TrainConfig.FILE) + ") is no longer there; its adapters cannot be restored without it");
     }
@@ -390,7 +428,7 @@ final class TrainRun {
   }
 
   private PreferenceData.Loaded read(String option, Path file) throws IOException {
-    return PairOptions.read(option, file, config.skipBadLines(), err);
+    return PairFiles.read(option, file, config.skipBadLines(), err);
   }
 
   private Split encode(String name, Path file, PreferenceData.Loaded data, PairEncoder encoder) {
@@ -401,7 +439,7 @@ final class TrainRun {
       throw new IllegalArgumentException(file + ": " + e.getMessage()
           + (name.equals("train") ? "" : " (groups come from the training data)"), e);
     }
-    PairOptions.reportDegenerate(file.getFileName().toString(), encoded, name.equals("train"), err);
+    PairFiles.reportDegenerate(file.getFileName().toString(), encoded, name.equals("train"), err);
     if (encoded.truncatedPairs() > 0) {
       err.println(name + ": truncated " + encoded.truncatedPairs() + " of " + encoded.pairs().size() + " pairs to "
           + "--max-length " + config.maxLength() + " (prompts cut: " + encoded.truncatedPrompts()
@@ -415,7 +453,7 @@ final class TrainRun {
    * fine-tuning. With LoRA, SFT trains adapters that are then merged into the base (saved as {@value #SFT_MODEL}),
    * and fresh adapters are attached for preference optimisation, so that the reference is the adapters-off model.
    */
-  private LoraConfig prepare(TransformerLm policy, Split train, ModelOptions.Placement placement)
+  private LoraConfig prepare(TransformerLm policy, Split train, ModelSource.Placement placement)
       throws IOException {
     if (config.adapter() != null) {
       if (config.sftSteps() > 0) {
@@ -470,10 +508,10 @@ final class TrainRun {
 
   /**
    * The split with reference log-probs: the reference is the policy as it is now (after SFT, adapters off; its
-   * {@link ReferenceLogProbs#modelHash} is {@code referenceHash}), scored once, cached next to the data and copied
-   * into the run folder.
+   * {@link ReferenceLogProbs#modelHash} is {@code referenceHash}), scored once, cached across runs and copied into
+   * the run folder.
    */
-  private EncodedPairs withReference(TransformerLm policy, String referenceHash, ModelOptions.Placement placement,
+  private EncodedPairs withReference(TransformerLm policy, String referenceHash, ModelSource.Placement placement,
                                      Split split) throws IOException {
     boolean adapters = policy.adaptersEnabled();
     policy.setAdaptersEnabled(false);
@@ -487,7 +525,7 @@ final class TrainRun {
         }
       };
       scores = ReferenceLogProbs.scoreCached(new SequenceScorer(policy, placement.backend(), placement.device()),
-          split.file(), referenceHash, split.pairs(), config.evalBatchSize(), progress,
+          options.referenceCache(), split.file(), referenceHash, split.pairs(), config.evalBatchSize(), progress,
           err::println);
     } finally {
       policy.setAdaptersEnabled(adapters);
@@ -515,13 +553,13 @@ final class TrainRun {
   private record Restored(TransformerLm policy, PolicyLayout layout) {}
 
   /** The policy as the checkpoint saved it: the whole model, or the adapters on the (SFT-merged) base. */
-  private Restored restoreModel(RunCheckpoints.Checkpoint checkpoint, ModelOptions.Placement placement) {
+  private Restored restoreModel(RunCheckpoints.Checkpoint checkpoint, ModelSource.Placement placement) {
     TransformerLm policy;
     PolicyLayout layout;
     if (config.usesAdapters()) {
       Path sft = runDir.resolve(SFT_MODEL);
       policy = Files.isDirectory(sft) ? Checkpoints.load(sft, placement.dtype())
-          : ModelOptions.model(config.model(), placement.dtype(), config.seed());
+          : ModelSource.model(config.model(), placement.dtype(), config.seed());
       String baseHash = ReferenceLogProbs.modelHash(policy);
       LoraConfig lora = Checkpoints.loadAdapters(policy, checkpoint.folder().resolve(RunCheckpoints.ADAPTER));
       layout = adapterLayout(lora, baseHash, placement);
@@ -533,12 +571,12 @@ final class TrainRun {
     return new Restored(policy, layout);
   }
 
-  private PolicyLayout adapterLayout(LoraConfig lora, String baseHash, ModelOptions.Placement placement) {
+  private PolicyLayout adapterLayout(LoraConfig lora, String baseHash, ModelSource.Placement placement) {
     return new PolicyLayout(lora, new AdapterBase(lora.baseModel(), baseHash), placement.dtype(), tokenizerFolder());
   }
 
   private Path tokenizerFolder() {
-    return ModelOptions.tokenizerFolder(config.model(), config.tokenizer());
+    return ModelSource.tokenizerFolder(config.model(), config.tokenizer());
   }
 
   /**
@@ -583,7 +621,7 @@ final class TrainRun {
     });
   }
 
-  private GroupRobustLoss buildLoss(int groups, long[] groupSizes, ModelOptions.Placement placement) {
+  private GroupRobustLoss buildLoss(int groups, long[] groupSizes, ModelSource.Placement placement) {
     return GroupRobustLoss.builder()
         .lossType(config.method().lossType())
         .weighting(config.method().weighting())

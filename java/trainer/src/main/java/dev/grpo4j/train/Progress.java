@@ -1,4 +1,4 @@
-package dev.grpo4j.cli;
+package dev.grpo4j.train;
 
 import java.io.Console;
 import java.io.PrintStream;
@@ -14,7 +14,7 @@ import me.tongfei.progressbar.ProgressBarStyle;
  * pipe, CI) plain ASCII lines, one every {@link #PLAIN_INTERVAL} and one at the end, without carriage returns or
  * colour codes, so a log shows each state once.
  */
-final class Progress {
+public final class Progress {
   static final Duration PLAIN_INTERVAL = Duration.ofSeconds(30);
 
   private Progress() {}
@@ -24,11 +24,11 @@ final class Progress {
    *
    * @param unit the unit after the counts, e.g. {@code " steps"}
    */
-  static ProgressBar bar(String task, long max, String unit, long done, Duration elapsed) {
+  public static ProgressBar bar(String task, long max, String unit, long done, Duration elapsed) {
     return bar(task, max, unit, done, elapsed, System.err, isTerminal(), PLAIN_INTERVAL);
   }
 
-  static ProgressBar bar(String task, long max, String unit) {
+  public static ProgressBar bar(String task, long max, String unit) {
     return bar(task, max, unit, 0, Duration.ZERO);
   }
 
@@ -44,7 +44,7 @@ final class Progress {
   }
 
   /** Whether standard error is an interactive terminal (Java 22+: a redirected stream is not). */
-  static boolean isTerminal() {
+  public static boolean isTerminal() {
     Console console = System.console();
     return console != null && console.isTerminal();
   }

@@ -1,4 +1,4 @@
-package dev.grpo4j.cli;
+package dev.grpo4j.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
