@@ -38,14 +38,14 @@ import java.util.function.DoubleBinaryOperator;
     "group_margin", "group_count", "worst_group_loss", "average_loss", "loss_imbalance",
     "worst_group_reward_accuracy", "average_reward_accuracy"})
 public record EvalMetrics(
-    @JsonProperty("step") int step,
-    @JsonProperty("split") Split split,
-    @JsonProperty("groups") List<String> groups,
-    @JsonProperty("group_loss") double[] groupLoss,
-    @JsonProperty("group_reward_accuracy") double[] groupRewardAccuracy,
-    @JsonProperty("group_logprob_accuracy") double[] groupLogprobAccuracy,
-    @JsonProperty("group_margin") double[] groupMargin,
-    @JsonProperty("group_count") int[] groupCount) {
+    @JsonProperty(value = "step", required = true) int step,
+    @JsonProperty(value = "split", required = true) Split split,
+    @JsonProperty(value = "groups", required = true) List<String> groups,
+    @JsonProperty(value = "group_loss", required = true) double[] groupLoss,
+    @JsonProperty(value = "group_reward_accuracy", required = true) double[] groupRewardAccuracy,
+    @JsonProperty(value = "group_logprob_accuracy", required = true) double[] groupLogprobAccuracy,
+    @JsonProperty(value = "group_margin", required = true) double[] groupMargin,
+    @JsonProperty(value = "group_count", required = true) int[] groupCount) {
 
   /** The evaluated split, written as its lower-case {@link #label()}. */
   public enum Split {

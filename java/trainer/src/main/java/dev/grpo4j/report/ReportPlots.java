@@ -69,13 +69,13 @@ final class ReportPlots {
                            List<String> names) {
     int window = smoothingWindow(steps.size());
     String title = steps.isEmpty() ? method + ": per-group validation loss"
-        : method + ": per-group loss (train: " + (window == 1 ? "per step" : "moving average over " + window
-            + " steps") + ")";
+        : method + ": per-group mean pair loss (train: " + (window == 1 ? "per step" : "moving average over "
+            + window + " steps") + ")";
     List<Series> series = new ArrayList<>();
     double[] x = steps.stream().mapToDouble(StepMetrics::step).toArray();
     for (int g = 0; g < names.size(); g++) {
       int group = g;
-      double[] loss = movingAverage(steps.stream().mapToDouble(s -> s.groupLosses()[group]).toArray(), window);
+      double[] loss = movingAverage(steps.stream().mapToDouble(s -> s.groupPairLoss()[group]).toArray(), window);
       series.add(Series.of(names.get(g) + " train", g, false, x, loss));
     }
     double[] evalSteps = validation.stream().mapToDouble(EvalMetrics::step).toArray();
@@ -88,8 +88,9 @@ final class ReportPlots {
     return draw(lineChart(title, "loss"), series);
   }
 
-  /** The group weights after each step; {@code null} without steps. */
-  static XYChart groupWeights(String method, List<StepMetrics> steps, List<String> names) {
+  /** The group weights after each step; {@code null} without steps that have group weights. */
+  static XYChart groupWeights(String method, List<StepMetrics> all, List<String> names) {
+    List<StepMetrics> steps = all.stream().filter(StepMetrics::hasGroupWeights).toList();
     XYChart chart = lineChart(method + ": group weights after each step", "weight");
     chart.getStyler().setYAxisMin(0.0);
     List<Series> series = new ArrayList<>();

@@ -21,7 +21,8 @@ import java.util.Arrays;
  * group absent from the batch, a group without evaluation pairs), so every non-finite double is written as
  * {@code null} and every {@code null} read back as NaN. Reading is strict about what the writer always produces
  * (every field present, integers for integer fields, numbers for numbers) so that a damaged line is reported rather
- * than read as zeros, and lenient about extra fields so that a newer trainer's files stay readable.
+ * than read as zeros, and lenient about extra fields so that a newer trainer's files stay readable. Every field a
+ * record cannot do without is {@code @JsonProperty(required = true)}.
  */
 final class RunJson {
   static final ObjectMapper MAPPER = JsonMapper.builder()
@@ -32,10 +33,9 @@ final class RunJson {
           .addDeserializer(Double.class, new NumberOrNaN())
           .addDeserializer(Double.TYPE, new NumberOrNaN())
           .addDeserializer(double[].class, new NumbersOrNaNs()))
-      .enable(DeserializationFeature.FAIL_ON_MISSING_CREATOR_PROPERTIES,
-          DeserializationFeature.FAIL_ON_NULL_CREATOR_PROPERTIES,
-          DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES,
-          DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+      // Required fields are marked so on the records (a missing one is an error); an optional one may be absent or
+      // null, and a record's constructor rejects a null where a value is needed.
+      .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES, DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
       .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT, DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
       .disable(MapperFeature.ALLOW_COERCION_OF_SCALARS)
       .build();

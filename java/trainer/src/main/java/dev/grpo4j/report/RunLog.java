@@ -174,7 +174,7 @@ public final class RunLog {
     String field = e instanceof JsonMappingException mapping ? fieldPath(mapping) : "";
     if (!field.isEmpty()) {
       // Jackson words these in terms of its own settings; the field name is what the reader needs.
-      if (original.startsWith("Missing creator property")) {
+      if (original.startsWith("Missing creator property") || original.startsWith("Missing required creator property")) {
         return "field \"" + field + "\" is missing";
       }
       if (original.startsWith("Null value for creator property") || original.startsWith("Cannot map `null`")) {

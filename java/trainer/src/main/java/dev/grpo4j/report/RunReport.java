@@ -77,7 +77,10 @@ public final class RunReport {
         ? "no training metrics and no validation evaluation" : null;
     String lossNote = plot(runDir, GROUP_LOSS_PLOT, lossMissing,
         () -> ReportPlots.groupLoss(settings.method(), metrics.records(), validation, names));
-    String weightsNote = plot(runDir, GROUP_WEIGHTS_PLOT, metrics.records().isEmpty() ? "no training metrics" : null,
+    String weightsMissing = metrics.records().isEmpty() ? "no training metrics"
+        : metrics.records().stream().noneMatch(StepMetrics::hasGroupWeights) ? settings.method() + " has no group "
+            + "weights: every pair counts once, so a group counts by its share of each batch" : null;
+    String weightsNote = plot(runDir, GROUP_WEIGHTS_PLOT, weightsMissing,
         () -> ReportPlots.groupWeights(settings.method(), metrics.records(), names));
     String accuracyNote = plot(runDir, GROUP_ACCURACY_PLOT, finalEval == null ? "no evaluation" : null,
         () -> ReportPlots.groupAccuracy(settings.method(), finalEval, names, fallback));
@@ -220,7 +223,10 @@ public final class RunReport {
     md.append("- final loss: ").append(number(last.loss())).append('\n');
     md.append("- final learning rate: ").append(scientific(last.lr())).append('\n');
     md.append("- final gradient norm: ").append(number(last.gradNorm())).append('\n');
-    md.append("- mean throughput: ").append(number(throughput, 1)).append(" tokens/s\n\n");
+    md.append("- mean throughput: ").append(number(throughput, 1)).append(" tokens/s\n");
+    md.append("- per-group losses in `metrics.jsonl`: `group_pair_loss` is the mean loss of a group's pairs in the "
+        + "step (plotted below); `group_objective_loss` is the group loss L_g the objective and the group-weight "
+        + "update use, normalised as the settings say and 0 for a group without pairs in the step\n\n");
   }
 
   private static void finalSection(StringBuilder md, Log<EvalMetrics> evals, EvalMetrics eval, boolean fallback,
@@ -239,8 +245,9 @@ public final class RunReport {
     }
     double[] weights = steps.isEmpty() ? null : steps.getLast().groupWeights();
     md.append(groupTable(eval, names, weights));
-    md.append("\nWorst group, average and imbalance are over the groups with pairs, each group counting once; "
-        + "final weight is the group weight after the last logged training step.\n\n");
+    md.append("\nWorst group, average and imbalance are over the groups with pairs, each group counting once"
+        + (weights == null ? "" : "; final weight is the group weight after the last logged training step")
+        + ".\n\n");
   }
 
   /**
@@ -248,7 +255,7 @@ public final class RunReport {
    * margin, group weight) with worst-group, average and loss-imbalance rows.
    *
    * @param names group names in id order (one per group of {@code eval})
-   * @param weights group weights to show, or null
+   * @param weights group weights to show, or null for none (the column is left out)
    */
   public static String groupTable(EvalMetrics eval, List<String> names, double[] weights) {
     int[] count = eval.groupCount();
@@ -259,17 +266,27 @@ public final class RunReport {
     List<List<String>> rows = new ArrayList<>();
     for (int g = 0; g < names.size(); g++) {
       boolean counted = count[g] > 0;
-      rows.add(List.of(names.get(g), Integer.toString(count[g]), counted ? number(loss[g]) : NOT_AVAILABLE,
+      rows.add(withWeight(weights, weights == null ? null : number(weights[g]), names.get(g),
+          Integer.toString(count[g]), counted ? number(loss[g]) : NOT_AVAILABLE,
           counted ? number(reward[g]) : NOT_AVAILABLE, counted ? number(logprob[g]) : NOT_AVAILABLE,
-          counted ? number(margin[g]) : NOT_AVAILABLE, weights == null ? NOT_AVAILABLE : number(weights[g])));
+          counted ? number(margin[g]) : NOT_AVAILABLE));
     }
-    rows.add(List.of("**worst group**", "", number(eval.worstGroupLoss()), number(eval.worstGroupRewardAccuracy()),
-        "", "", ""));
-    rows.add(List.of("**average**", "", number(eval.averageLoss()), number(eval.averageRewardAccuracy()), "", "",
-        ""));
-    rows.add(List.of("**loss imbalance**", "", number(eval.lossImbalance()), "", "", "", ""));
-    return MarkdownTable.render(
-        List.of("group", "pairs", "loss", "reward acc", "log-prob acc", "margin", "final weight"), rows, true);
+    rows.add(withWeight(weights, "", "**worst group**", "", number(eval.worstGroupLoss()),
+        number(eval.worstGroupRewardAccuracy()), "", ""));
+    rows.add(withWeight(weights, "", "**average**", "", number(eval.averageLoss()),
+        number(eval.averageRewardAccuracy()), "", ""));
+    rows.add(withWeight(weights, "", "**loss imbalance**", "", number(eval.lossImbalance()), "", "", ""));
+    return MarkdownTable.render(withWeight(weights, "final weight", "group", "pairs", "loss", "reward acc",
+        "log-prob acc", "margin"), rows, true);
+  }
+
+  /** The cells, with {@code weight} appended when there are group weights. */
+  private static List<String> withWeight(double[] weights, String weight, String... cells) {
+    List<String> row = new ArrayList<>(List.of(cells));
+    if (weights != null) {
+      row.add(weight);
+    }
+    return row;
   }
 
   private static void validationSection(StringBuilder md, Log<EvalMetrics> evals, List<EvalMetrics> validation) {

@@ -225,7 +225,7 @@ public final class TrainingRun {
             + config.steps() + ")");
       }
       PreferenceTrainer trainer = new PreferenceTrainer(policy, optimizer, new TorchPreferenceLoss(loss));
-      double[] weights = loss.groupWeights();
+      double[] weights = config.method().weighting() == Weighting.AVERAGE ? null : loss.groupWeights();
       try (MetricsWriter<StepMetrics> metrics = MetricsWriter.steps(RunLog.metricsFile(runDir));
            MetricsWriter<EvalMetrics> evals = MetricsWriter.evaluations(RunLog.evalFile(runDir));
            ProgressBar bar = progressBar ? bar(firstStep - 1, seconds) : null) {
@@ -258,12 +258,12 @@ public final class TrainingRun {
             double gradNorm = torch.clip_grad_norm_(parameters,
                 config.maxGradNorm() > 0 ? config.maxGradNorm() : Double.POSITIVE_INFINITY);
             optimizer.step();
-            weights = widen(last.groupWeights());
+            weights = config.method().weighting() == Weighting.AVERAGE ? null : widen(last.groupWeights());
             double stepSeconds = (System.nanoTime() - stepStart) / 1e9;
             seconds += stepSeconds;
             tokens += totals.tokens;
-            StepMetrics record = new StepMetrics(step, sampler.epoch(), totals.meanLoss(), totals.groupLosses(),
-                weights, lr, totals.tokens / stepSeconds, gradNorm);
+            StepMetrics record = new StepMetrics(step, sampler.epoch(), totals.meanLoss(), totals.groupPairLoss(),
+                totals.groupObjectiveLoss(), weights, lr, totals.tokens / stepSeconds, gradNorm);
             metrics.append(record);
 
             if (validationPairs != null && (step == config.steps()
@@ -290,7 +290,7 @@ public final class TrainingRun {
             if (bar != null) {
               bar.step();
               bar.setExtraMessage(String.format(Locale.ROOT, " loss %.4f worst %.4f %.0f tok/s", record.loss(),
-                  worst(record.groupLosses()), record.tokensPerSecond()));
+                  worst(record.groupPairLoss()), record.tokensPerSecond()));
             }
           }
         }
@@ -390,14 +390,16 @@ public final class TrainingRun {
 
   /** Training-split sums over the micro-batches of one step. */
   private static final class StepTotals {
-    private final double[] groupLossSum;
+    private final double[] groupPairLossSum;
+    private final double[] groupObjectiveLossSum;
     private final int[] groupPairs;
     private double lossSum;
     private int microBatches;
     private long tokens;
 
     StepTotals(int groups) {
-      groupLossSum = new double[groups];
+      groupPairLossSum = new double[groups];
+      groupObjectiveLossSum = new double[groups];
       groupPairs = new int[groups];
     }
 
@@ -408,8 +410,12 @@ public final class TrainingRun {
       float[] pairLosses = r.pairLosses();
       for (int b = 0; b < pairs.length; b++) {
         int g = data.group(pairs[b]);
-        groupLossSum[g] += pairLosses[b];
+        groupPairLossSum[g] += pairLosses[b];
         groupPairs[g]++;
+      }
+      float[] objective = r.groupLosses();
+      for (int g = 0; g < objective.length; g++) {
+        groupObjectiveLossSum[g] += objective[g];
       }
     }
 
@@ -418,10 +424,19 @@ public final class TrainingRun {
     }
 
     /** Mean pair loss per group over the step's pairs; NaN for a group without pairs in the step. */
-    double[] groupLosses() {
-      double[] out = new double[groupLossSum.length];
+    double[] groupPairLoss() {
+      double[] out = new double[groupPairLossSum.length];
       for (int g = 0; g < out.length; g++) {
-        out[g] = groupPairs[g] == 0 ? Double.NaN : groupLossSum[g] / groupPairs[g];
+        out[g] = groupPairs[g] == 0 ? Double.NaN : groupPairLossSum[g] / groupPairs[g];
+      }
+      return out;
+    }
+
+    /** The kernel's {@code L_g} per group, averaged over the step's micro-batches. */
+    double[] groupObjectiveLoss() {
+      double[] out = new double[groupObjectiveLossSum.length];
+      for (int g = 0; g < out.length; g++) {
+        out[g] = groupObjectiveLossSum[g] / microBatches;
       }
       return out;
     }

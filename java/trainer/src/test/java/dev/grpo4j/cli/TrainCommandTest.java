@@ -56,7 +56,17 @@ class TrainCommandTest {
     assertEquals(List.of(1, 2, 3, 4), steps.stream().map(StepMetrics::step).toList());
     for (StepMetrics s : steps) {
       assertTrue(Double.isFinite(s.loss()) && Double.isFinite(s.gradNorm()) && s.lr() == 1e-3, s.toString());
+      if (method.weighting() == Weighting.AVERAGE) {
+        assertFalse(s.hasGroupWeights(), "plain " + method.displayName() + " logs no group weights: " + s);
+        continue;
+      }
       assertEquals(1.0, Arrays.stream(s.groupWeights()).sum(), 1e-5, s.toString());
+      // The logged objective losses are the kernel's L_g: J = sum_g w_g L_g (one micro-batch, no adjustment).
+      double objective = 0;
+      for (int g = 0; g < s.numberOfGroups(); g++) {
+        objective += s.groupWeights()[g] * s.groupObjectiveLoss()[g];
+      }
+      assertEquals(s.loss(), objective, 1e-5, s.toString());
     }
     double[] weights = steps.getLast().groupWeights();
     if (method.weighting() == Weighting.ROBUST) {
@@ -72,12 +82,17 @@ class TrainCommandTest {
         evals.stream().map(e -> e.split().label() + " " + e.step()).toList());
     assertEquals(List.of("east", "north", "south"), evals.getLast().groups());
     assertArrayEquals(new int[] {3, 3, 3}, evals.getLast().groupCount());
-    for (String file : List.of("report.md", "group_loss.png", "group_weights.png", "group_accuracy.png",
+    for (String file : List.of("report.md", "group_loss.png", "group_accuracy.png", "groups.json",
         "final/model/model.safetensors", "final/model/config.json", "checkpoints/step-00000004/optimizer.pt",
         "reference/train.safetensors", "run_config.json")) {
       assertTrue(Files.isRegularFile(out.resolve(file)), file + " is missing");
     }
-    assertTrue(Files.readString(out.resolve("report.md")).contains(method.displayName()));
+    String report = Files.readString(out.resolve("report.md"));
+    assertTrue(report.contains(method.displayName()));
+    boolean weighted = method.weighting() != Weighting.AVERAGE;
+    assertEquals(weighted, Files.isRegularFile(out.resolve("group_weights.png")));
+    assertEquals(weighted, report.contains("| final weight"), report);
+    assertEquals(!weighted, report.contains(method.displayName() + " has no group weights"), report);
   }
 
   @Test
@@ -210,9 +225,9 @@ class TrainCommandTest {
     for (int i = 0; i < a.size(); i++) {
       StepMetrics x = a.get(i);
       StepMetrics y = b.get(i);
-      assertEquals(new StepMetrics(x.step(), x.epoch(), x.loss(), x.groupLosses(), x.groupWeights(), x.lr(), 0,
-          x.gradNorm()), new StepMetrics(y.step(), y.epoch(), y.loss(), y.groupLosses(), y.groupWeights(), y.lr(), 0,
-          y.gradNorm()), "step " + x.step());
+      assertEquals(new StepMetrics(x.step(), x.epoch(), x.loss(), x.groupPairLoss(), x.groupObjectiveLoss(),
+          x.groupWeights(), x.lr(), 0, x.gradNorm()), new StepMetrics(y.step(), y.epoch(), y.loss(), y.groupPairLoss(),
+          y.groupObjectiveLoss(), y.groupWeights(), y.lr(), 0, y.gradNorm()), "step " + x.step());
     }
     assertEquals(RunLog.readEval(RunLog.evalFile(whole)), RunLog.readEval(RunLog.evalFile(resumed)));
   }

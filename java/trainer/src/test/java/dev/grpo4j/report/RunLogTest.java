@@ -1,6 +1,8 @@
 package dev.grpo4j.report;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -21,7 +23,8 @@ class RunLogTest {
 
   static StepMetrics step(int step) {
     return new StepMetrics(step, step / 8.0, 0.75 - step / 64.0, new double[] {0.5, step % 2 == 0 ? NAN : 1.5, 0.25},
-        new double[] {0.25, 0.5, 0.25}, 1e-5, 1000.0 + step, step == 2 ? NAN : 0.125 * step);
+        new double[] {0.375, step % 2 == 0 ? 0 : 2.25, 0.125}, new double[] {0.25, 0.5, 0.25}, 1e-5, 1000.0 + step,
+        step == 2 ? NAN : 0.125 * step);
   }
 
   static EvalMetrics testEval() {
@@ -32,11 +35,23 @@ class RunLogTest {
 
   @Test
   void stepMetricsAreWrittenAsExactlyTheDocumentedLine() {
-    StepMetrics s = new StepMetrics(3, 0.5, 0.625, new double[] {0.5, NAN, 0.75}, new double[] {0.25, 0.25, 0.5},
-        0.001, 1500.0, NAN);
-    assertEquals("{\"step\":3,\"epoch\":0.5,\"loss\":0.625,\"group_losses\":[0.5,null,0.75],"
-        + "\"group_weights\":[0.25,0.25,0.5],\"lr\":0.001,\"tokens_per_second\":1500.0,\"grad_norm\":null}",
-        s.toJson());
+    StepMetrics s = new StepMetrics(3, 0.5, 0.625, new double[] {0.5, NAN, 0.75}, new double[] {0.75, 0, 0.5},
+        new double[] {0.25, 0.25, 0.5}, 0.001, 1500.0, NAN);
+    assertEquals("{\"step\":3,\"epoch\":0.5,\"loss\":0.625,\"group_pair_loss\":[0.5,null,0.75],"
+        + "\"group_objective_loss\":[0.75,0.0,0.5],\"group_weights\":[0.25,0.25,0.5],\"lr\":0.001,"
+        + "\"tokens_per_second\":1500.0,\"grad_norm\":null}", s.toJson());
+    StepMetrics dpo = new StepMetrics(3, 0.5, 0.625, new double[] {0.5}, new double[] {0.5}, null, 0.001, 1, 1);
+    assertTrue(dpo.toJson().contains("\"group_weights\":null"), "plain DPO has no group weights: " + dpo.toJson());
+    assertFalse(dpo.hasGroupWeights());
+  }
+
+  @Test
+  void logsWrittenBeforeTheLossesWereSplitStillRead() throws IOException {
+    StepMetrics old = StepMetrics.fromJson("{\"step\":3,\"epoch\":0.5,\"loss\":0.625,\"group_losses\":[0.5,null],"
+        + "\"group_weights\":[0.25,0.75],\"lr\":0.001,\"tokens_per_second\":1500.0,\"grad_norm\":null}");
+    assertArrayEquals(new double[] {0.5, NAN}, old.groupPairLoss());
+    assertTrue(Double.isNaN(old.groupObjectiveLoss()[0]) && Double.isNaN(old.groupObjectiveLoss()[1]));
+    assertArrayEquals(new double[] {0.25, 0.75}, old.groupWeights());
   }
 
   @Test
@@ -91,12 +106,12 @@ class RunLogTest {
 
     List<String> lines = Files.readAllLines(RunLog.metricsFile(dir));
     assertEquals(5, lines.size());
-    assertTrue(lines.get(1).contains("\"group_losses\":[0.5,null,0.25]"), lines.get(1));
+    assertTrue(lines.get(1).contains("\"group_pair_loss\":[0.5,null,0.25]"), lines.get(1));
     assertTrue(lines.get(1).contains("\"grad_norm\":null"), lines.get(1));
 
     List<StepMetrics> read = RunLog.readMetrics(RunLog.metricsFile(dir));
     assertEquals(steps, read);
-    assertTrue(Double.isNaN(read.get(1).groupLosses()[1]), "null reads back as NaN");
+    assertTrue(Double.isNaN(read.get(1).groupPairLoss()[1]), "null reads back as NaN");
     assertTrue(Double.isNaN(read.get(1).gradNorm()));
     assertEquals(List.of(validation, testEval()), RunLog.readEval(RunLog.evalFile(dir)));
     assertEquals(0.1 / 3, RunLog.readEval(RunLog.evalFile(dir)).getFirst().groupLoss()[0], 0.0,
@@ -127,9 +142,9 @@ class RunLogTest {
             "expected a number or null, got a string (field \"loss\")"},
         new String[] {valid.replace("\"step\":2", "\"step\":2.5"), "step"},
         new String[] {valid.replace("\"step\":2", "\"step\":null"), "field \"step\" is null"},
-        new String[] {valid.replace("[0.5,null,0.25]", "null"), "field \"group_losses\" is null"},
+        new String[] {valid.replace("[0.5,null,0.25]", "null"), "group_pair_loss is null"},
         new String[] {valid.replace("[0.25,0.5,0.25]", "[0.25,0.5]"), "group_weights"},
-        new String[] {valid.replace("[0.5,null,0.25]", "[0.5,\"x\",0.25]"), "group_losses"},
+        new String[] {valid.replace("[0.5,null,0.25]", "[0.5,\"x\",0.25]"), "group_pair_loss"},
         new String[] {valid + " " + valid, "trailing"},
         new String[] {"[1,2,3]", "StepMetrics"});
     for (String[] c : cases) {
@@ -234,15 +249,17 @@ class RunLogTest {
   @Test
   void recordsCheckTheirShapeAndCopyTheirArrays() {
     double[] losses = {0.5, 0.5};
-    StepMetrics s = new StepMetrics(1, 0, 0.5, losses, new double[] {0.5, 0.5}, 0, 0, 0);
+    StepMetrics s = new StepMetrics(1, 0, 0.5, losses, losses, new double[] {0.5, 0.5}, 0, 0, 0);
     losses[0] = 9;
-    assertEquals(0.5, s.groupLosses()[0], "the record keeps its own copy");
-    s.groupLosses()[1] = 9;
-    assertEquals(0.5, s.groupLosses()[1], "callers get a copy");
+    assertEquals(0.5, s.groupPairLoss()[0], "the record keeps its own copy");
+    s.groupPairLoss()[1] = 9;
+    assertEquals(0.5, s.groupPairLoss()[1], "callers get a copy");
     assertThrows(IllegalArgumentException.class,
-        () -> new StepMetrics(1, 0, 0.5, new double[] {0.5}, new double[] {0.5, 0.5}, 0, 0, 0));
+        () -> new StepMetrics(1, 0, 0.5, new double[] {0.5}, null, new double[] {0.5, 0.5}, 0, 0, 0));
     assertThrows(IllegalArgumentException.class,
-        () -> new StepMetrics(-1, 0, 0.5, new double[] {0.5}, new double[] {1}, 0, 0, 0));
+        () -> new StepMetrics(1, 0, 0.5, new double[] {0.5}, new double[] {0.5, 0.5}, null, 0, 0, 0));
+    assertThrows(IllegalArgumentException.class,
+        () -> new StepMetrics(-1, 0, 0.5, new double[] {0.5}, null, new double[] {1}, 0, 0, 0));
     assertThrows(IllegalArgumentException.class, () -> new EvalMetrics(1, EvalMetrics.Split.TEST, List.of("a"),
         new double[] {0.5}, new double[] {0.5}, new double[] {0.5, 0.5}, new double[] {0.5}, new int[] {1}));
     assertNotEquals(step(1), step(2));

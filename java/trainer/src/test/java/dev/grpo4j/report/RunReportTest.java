@@ -49,7 +49,7 @@ class RunReportTest {
     double[] losses = {0.7 - 0.005 * s, s % 4 == 0 ? NAN : 0.8 - 0.004 * s, 1.0 - 0.002 * s};
     double[] weights = s == STEPS ? new double[] {0.25, 0.375, 0.375}
         : new double[] {1.0 / 3 - 0.001 * s, 1.0 / 3, 1.0 / 3 + 0.001 * s};
-    return new StepMetrics(s, s / 20.0, 0.75 - 0.005 * s, losses, weights, 1e-5, 1000.0 + s, 0.5);
+    return new StepMetrics(s, s / 20.0, 0.75 - 0.005 * s, losses, losses, weights, 1e-5, 1000.0 + s, 0.5);
   }
 
   static EvalMetrics validationAt20() {
@@ -223,7 +223,7 @@ class RunReportTest {
     assertEquals("DPO: per-group validation loss",
         ReportPlots.groupLoss("DPO", List.of(), List.of(validationAt20(), validationAt40()), GROUPS).getTitle());
     assertTrue(md.contains("_group_weights.png not drawn: no training metrics._"), md);
-    assertRow(md, "| fr | 10 | 0.9500 | 0.5000 | 0.4500 | 0.1250 | n/a |");
+    assertRow(md, "| fr | 10 | 0.9500 | 0.5000 | 0.4500 | 0.1250 |");
   }
 
   @Test
@@ -285,9 +285,9 @@ class RunReportTest {
     for (int s = 1; s <= 100; s++) {
       hundred.add(step(s % STEPS + 1));
     }
-    assertEquals("GR-DPO: per-group loss (train: moving average over 2 steps)",
+    assertEquals("GR-DPO: per-group mean pair loss (train: moving average over 2 steps)",
         ReportPlots.groupLoss("GR-DPO", hundred, List.of(validationAt20()), GROUPS).getTitle());
-    assertEquals("GR-DPO: per-group loss (train: per step)",
+    assertEquals("GR-DPO: per-group mean pair loss (train: per step)",
         ReportPlots.groupLoss("GR-DPO", hundred.subList(0, 40), List.of(), GROUPS).getTitle());
   }
 
