@@ -11,7 +11,8 @@ import dev.grpo4j.LogitsType;
 import dev.grpo4j.LossResult;
 import dev.grpo4j.PreferenceBatch;
 import dev.grpo4j.TokenLogits;
-import dev.grpo4j.torch.ByteLm;
+import dev.grpo4j.model.ModelConfig;
+import dev.grpo4j.model.TransformerLm;
 import dev.grpo4j.torch.LibTorch;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.TimeUnit;
@@ -39,8 +40,8 @@ import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.BenchmarkParams;
 
 /**
- * One whole training step of a tiny model ({@link ByteLm}, the demo's architecture: byte-level causal transformer,
- * width 64, one block, V = 256) on 16 pairs x T = 64 (the first 16 positions of every row masked as prompt), AdamW:
+ * One whole training step of a tiny model (the built-in {@code tiny-llama} the demo trains: Llama blocks, width 64,
+ * two layers, here with V = 256) on 16 pairs x T = 64 (the first 16 positions of every row masked as prompt), AdamW:
  * policy forward, loss and dJ/dlogits, backward through the model, optimizer step. {@link #fusedLoss} takes the
  * gradient from the fused kernel written over the logits' storage (what grpo4j-trainer's TorchPreferenceLoss and
  * PreferenceTrainer do, minus the adapter's tensor checks); {@link #libtorchLoss} from autograd through the
@@ -56,12 +57,13 @@ import org.openjdk.jmh.infra.BenchmarkParams;
 public class TrainingStepBench extends MeasuredState {
   static final Shape SHAPE = Shape.parse("16x64x256");
   static final int PROMPT = 16;
+  private static final int VOCAB = 256;
 
   /** Threads of the fused kernel (0: every core, the default); a diagnostic knob, see bench/NOTES.md. */
   @Param({"0"})
   public int lossThreads;
 
-  private ByteLm model;
+  private TransformerLm model;
   private AdamW optimizer;
   private Tensor inputIds;
   private Tensor labels;
@@ -77,18 +79,18 @@ public class TrainingStepBench extends MeasuredState {
     NativeLib.init();
     Shape s = SHAPE;
     torch.manual_seed(3);
-    model = new ByteLm(s.seqLen(), 64);
+    model = TransformerLm.random(ModelConfig.tiny("tiny-llama", VOCAB), 3);
     optimizer = new AdamW(model.parameters(), new AdamWOptions(1e-4));
     inputIds = TorchGrDpo.empty(ScalarType.Long, s.rows(), s.seqLen());
     labels = TorchGrDpo.empty(ScalarType.Long, s.rows(), s.seqLen());
     MemorySegment in = TorchGrDpo.data(inputIds);
     MemorySegment lab = TorchGrDpo.data(labels);
     for (long p = 0; p < s.positions(); p++) {
-      in.setAtIndex(JAVA_LONG, p, BenchData.label(p + 7, ByteLm.VOCAB));
-      lab.setAtIndex(JAVA_LONG, p, p % s.seqLen() < PROMPT ? -100 : BenchData.label(p, ByteLm.VOCAB));
+      in.setAtIndex(JAVA_LONG, p, BenchData.label(p + 7, VOCAB));
+      lab.setAtIndex(JAVA_LONG, p, p % s.seqLen() < PROMPT ? -100 : BenchData.label(p, VOCAB));
     }
     float[] refValues = new float[s.rows()];
-    java.util.Arrays.fill(refValues, (float) (-(s.seqLen() - PROMPT) * Math.log(ByteLm.VOCAB)));
+    java.util.Arrays.fill(refValues, (float) (-(s.seqLen() - PROMPT) * Math.log(VOCAB)));
     ref = TorchGrDpo.floats(refValues);
     int[] ids = new int[s.pairs()];
     groupIds = TorchGrDpo.empty(ScalarType.Int, s.pairs());

@@ -1,5 +1,12 @@
 package dev.grpo4j.cli;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashSet;
@@ -21,10 +28,12 @@ import java.util.Set;
  *
  * <p>A pair compares two answers to one question, chosen = the one the pair's group ranks higher. The training
  * split holds, per group, only comparisons of neighbours in that group's ranking (first vs second, second vs third,
- * third vs fourth), drawn in the proportions {@link #GROUP_SHARES}; the test split holds every comparison of
- * answers two or three places apart, for every group and question (the same number of pairs for every group). The
- * test order follows from the trained one by transitivity (a &gt; b &gt; c gives a &gt; c): a model that learned
- * a group's ranking of a question, rather than memorised its pairs, gets the test pairs right.
+ * third vs fourth), drawn in the proportions {@link #GROUP_SHARES}; the validation split holds each of those
+ * neighbour comparisons once, for every group and question (the training distribution with the groups balanced,
+ * which is what a worst-group objective is about); the test split holds every comparison of answers two or three
+ * places apart, for every group and question. The test order follows from the trained one by transitivity
+ * (a &gt; b &gt; c gives a &gt; c): a model that learned a group's ranking of a question, rather than memorised its
+ * pairs, gets the test pairs right.
  *
  * <p>Everything is a function of the seed: the same seed gives the same questions, rankings and pairs.
  */
@@ -35,6 +44,7 @@ public final class DemoData {
   public static final List<String> ANSWERS = List.of("yes\n", "no\n", "maybe\n", "never\n");
 
   private static final int QUESTION_LETTERS = 5;
+  private static final ObjectMapper JSON = new ObjectMapper();
 
   /**
    * Size of a generated data set.
@@ -85,12 +95,15 @@ public final class DemoData {
 
   private final List<Question> questions;
   private final List<Pair> train;
+  private final List<Pair> validation;
   private final List<Pair> test;
   private final long[] trainGroupSizes;
 
-  private DemoData(List<Question> questions, List<Pair> train, List<Pair> test, long[] trainGroupSizes) {
+  private DemoData(List<Question> questions, List<Pair> train, List<Pair> validation, List<Pair> test,
+                   long[] trainGroupSizes) {
     this.questions = List.copyOf(questions);
     this.train = List.copyOf(train);
+    this.validation = List.copyOf(validation);
     this.test = List.copyOf(test);
     this.trainGroupSizes = trainGroupSizes;
   }
@@ -129,18 +142,44 @@ public final class DemoData {
     // Shuffled so that a prefix of the split (e.g. for a quick look) holds every group.
     Collections.shuffle(train, rng);
 
+    List<Pair> validation = new ArrayList<>();
     List<Pair> test = new ArrayList<>();
     for (int g = 0; g < groups; g++) {
       for (int q = 0; q < questions.size(); q++) {
         List<Integer> ranking = ranking(questions.get(q), g);
         for (int hi = 0; hi < ranking.size(); hi++) {
-          for (int lo = hi + 2; lo < ranking.size(); lo++) {
-            test.add(pair(questions, g, q, ranking.get(hi), ranking.get(lo)));
+          for (int lo = hi + 1; lo < ranking.size(); lo++) {
+            (lo == hi + 1 ? validation : test).add(pair(questions, g, q, ranking.get(hi), ranking.get(lo)));
           }
         }
       }
     }
-    return new DemoData(questions, train, test, groupSizes);
+    return new DemoData(questions, train, validation, test, groupSizes);
+  }
+
+  /**
+   * Writes the three splits as JSON Lines ({@code prompt}, {@code chosen}, {@code rejected}, {@code group}) into
+   * {@code folder}: {@code train.jsonl}, {@code validation.jsonl} and {@code test.jsonl}, the files {@code grpo4j
+   * train} reads.
+   *
+   * @return the three files, in that order
+   */
+  public List<Path> writeJsonl(Path folder) throws IOException {
+    Files.createDirectories(folder);
+    return List.of(writeJsonl(folder.resolve("train.jsonl"), train),
+        writeJsonl(folder.resolve("validation.jsonl"), validation), writeJsonl(folder.resolve("test.jsonl"), test));
+  }
+
+  private static Path writeJsonl(Path file, List<Pair> pairs) throws IOException {
+    try (BufferedWriter out = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
+      for (Pair p : pairs) {
+        ObjectNode record = JSON.createObjectNode().put("prompt", p.prompt()).put("chosen", p.chosen())
+            .put("rejected", p.rejected()).put("group", groupName(p.group()));
+        out.write(JSON.writeValueAsString(record));
+        out.write('\n');
+      }
+    }
+    return file;
   }
 
   /** Number of groups K. */
@@ -154,6 +193,10 @@ public final class DemoData {
 
   public List<Pair> train() {
     return train;
+  }
+
+  public List<Pair> validation() {
+    return validation;
   }
 
   public List<Pair> test() {

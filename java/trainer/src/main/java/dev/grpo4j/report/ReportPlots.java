@@ -182,6 +182,42 @@ final class ReportPlots {
     return chart;
   }
 
+  /**
+   * One bar per (group, series): {@code values.get(s)[g]} is series {@code s}'s value for group {@code g}; a
+   * non-finite value is drawn as 0.
+   *
+   * @param unitInterval fix the y axis to [0, 1] (accuracies)
+   */
+  static CategoryChart groupBars(String title, String yTitle, List<String> groups, List<String> series,
+                                 List<double[]> values, boolean unitInterval) {
+    CategoryChart chart = new CategoryChartBuilder().width(RunReport.PLOT_WIDTH).height(RunReport.PLOT_HEIGHT)
+        .title(title).xAxisTitle("group").yAxisTitle(yTitle).build();
+    style(chart.getStyler());
+    chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideE);
+    chart.getStyler().setYAxisMin(0.0).setYAxisDecimalPattern("0.00");
+    if (unitInterval) {
+      chart.getStyler().setYAxisMax(1.0);
+    }
+    for (int s = 0; s < series.size(); s++) {
+      List<Double> ys = new ArrayList<>();
+      for (double v : values.get(s)) {
+        ys.add(Double.isFinite(v) ? v : 0.0);
+      }
+      chart.addSeries(series.get(s), groups, ys).setFillColor(PALETTE[s % PALETTE.length]);
+    }
+    return chart;
+  }
+
+  /** One line per series over the steps, e.g. one method's worst-group validation loss; {@code null} if empty. */
+  static XYChart stepLines(String title, String yTitle, List<String> series, List<double[]> steps,
+                           List<double[]> values) {
+    List<Series> lines = new ArrayList<>();
+    for (int s = 0; s < series.size(); s++) {
+      lines.add(Series.of(series.get(s), s, false, steps.get(s), values.get(s)));
+    }
+    return draw(lineChart(title, yTitle), lines);
+  }
+
   /** Writes {@code chart} as a PNG through a temporary sibling, so readers never see a partial image. */
   static void save(Chart<?, ?> chart, Path file) throws IOException {
     AtomicFiles.write(file, out -> BitmapEncoder.saveBitmap(chart, out, BitmapEncoder.BitmapFormat.PNG));

@@ -7,7 +7,7 @@ import java.nio.file.Path;
 import java.util.OptionalInt;
 
 /**
- * UTF-8 bytes as token ids {@code 0..255}, the vocabulary of {@link dev.grpo4j.torch.ByteLm}, optionally with an
+ * UTF-8 bytes as token ids {@code 0..255}, optionally with an
  * end-of-sequence id 256 after the byte values.
  *
  * <p>There are no beginning-of-sequence tokens, so prompts and responses encode alike.
@@ -38,7 +38,7 @@ public final class ByteTextTokenizer implements TextTokenizer {
     return Files.isRegularFile(modelDir.resolve(MARKER_FILE));
   }
 
-  /** Byte ids only: vocabulary 256, no end-of-sequence token; fits {@link dev.grpo4j.torch.ByteLm}. */
+  /** Byte ids only: vocabulary 256, no end-of-sequence token. */
   public static ByteTextTokenizer plain() {
     return new ByteTextTokenizer(false);
   }

@@ -24,7 +24,7 @@ public record TokenPair(int group, int[] prompt, int[] chosen, int[] rejected) {
     rejected = rejected.clone();
   }
 
-  /** The pair as bytes (one token per byte value, as {@link ByteLm} reads them). */
+  /** The pair as bytes (one token per byte value, as {@link dev.grpo4j.text.ByteTextTokenizer} encodes them). */
   public static TokenPair ofBytes(int group, byte[] prompt, byte[] chosen, byte[] rejected) {
     return new TokenPair(group, unsigned(prompt), unsigned(chosen), unsigned(rejected));
   }

@@ -1,15 +1,22 @@
 package dev.grpo4j.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.grpo4j.report.ComparisonReport;
+import dev.grpo4j.report.EvalMetrics;
+import dev.grpo4j.report.RunLog;
+import dev.grpo4j.report.RunReport;
+import dev.grpo4j.report.StepMetrics;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.regex.Pattern;
+import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -17,12 +24,11 @@ import org.junit.jupiter.api.io.TempDir;
 class DemoCommandTest {
   private static final int STEPS = 12;
 
-
   @Test
-  void shortDemoWritesReportAndMetricsAndPrintsEveryGroup(@TempDir Path tmp) throws IOException {
+  void shortDemoWritesTwoRunFoldersAndTheComparison(@TempDir Path tmp) throws IOException {
     Path dir = tmp.resolve("demo");
     CliRun run = CliRun.of("demo", "--out", dir.toString(), "--steps", Integer.toString(STEPS), "--sft-steps", "5",
-        "--seed", "5");
+        "--seed", "5", "--no-progress");
     assertEquals(0, run.exitCode(), run.err());
 
     for (int g = 0; g < DemoData.GROUP_SHARES.size(); g++) {
@@ -35,29 +41,46 @@ class DemoCommandTest {
     for (String column : List.of("DPO loss", "GR-DPO loss", "DPO acc", "GR-DPO acc", "GR-DPO weight")) {
       assertTrue(run.out().contains(column), column + " in\n" + run.out());
     }
-    assertTrue(run.err().contains("GR-DPO  step   " + STEPS + "/" + STEPS), "a progress line per method:\n" + run.err());
+    assertFalse(run.out().contains("| DPO weight"), "plain DPO has no weight column");
 
+    // The top-level report: the printed table and the side-by-side plots.
     String report = Files.readString(dir.resolve("report.md"));
     String table = run.out().lines().filter(line -> line.startsWith("|")).reduce("", (a, b) -> a + b + "\n");
     assertTrue(report.contains(table), "report.md holds the printed table");
-
-    List<String> lines = Files.readAllLines(dir.resolve("metrics.jsonl"));
-    assertEquals(2 * STEPS, lines.size(), "one line per step and method");
-    ObjectMapper json = new ObjectMapper();
-    JsonNode first = json.readTree(lines.getFirst());
-    assertEquals(1, first.get("step").asInt());
-    assertEquals("DPO", first.get("method").asText());
-    assertTrue(first.get("loss").isNumber());
-    assertEquals(4, first.get("group_losses").size());
-    assertEquals(4, first.get("group_weights").size());
-    JsonNode last = json.readTree(lines.getLast());
-    assertEquals(STEPS, last.get("step").asInt());
-    assertEquals("GR-DPO", last.get("method").asText());
-    double weightSum = 0;
-    for (JsonNode w : last.get("group_weights")) {
-      weightSum += w.asDouble();
+    for (String plot : List.of(ComparisonReport.TEST_LOSS_PLOT, ComparisonReport.TEST_ACCURACY_PLOT,
+        ComparisonReport.WORST_GROUP_PLOT, "gr-dpo/group_weights.png")) {
+      assertTrue(report.contains("](" + plot + ")"), plot + " in\n" + report);
+      assertEquals(RunReport.PLOT_WIDTH, ImageIO.read(dir.resolve(plot).toFile()).getWidth(), plot);
     }
-    assertEquals(1.0, weightSum, 1e-5, "GR-DPO's weights stay on the simplex");
+
+    // Each method is an ordinary run folder, read with the one reader.
+    for (String method : List.of("dpo", "gr-dpo")) {
+      Path runDir = dir.resolve(method);
+      for (String file : List.of("run_config.json", "groups.json", "metrics.jsonl", "eval.jsonl", "report.md",
+          "group_loss.png", "group_accuracy.png", "final/model/model.safetensors")) {
+        assertTrue(Files.isRegularFile(runDir.resolve(file)), method + "/" + file);
+      }
+      assertEquals(method.equals("gr-dpo"), Files.isRegularFile(runDir.resolve("group_weights.png")), method);
+    }
+    List<StepMetrics> dpo = RunLog.readMetrics(RunLog.metricsFile(dir.resolve("dpo")));
+    List<StepMetrics> robust = RunLog.readMetrics(RunLog.metricsFile(dir.resolve("gr-dpo")));
+    assertEquals(STEPS, dpo.size());
+    assertEquals(STEPS, robust.size());
+    assertTrue(dpo.stream().noneMatch(StepMetrics::hasGroupWeights), "DPO logs no group weights");
+    for (StepMetrics s : robust) {
+      assertEquals(1.0, Arrays.stream(s.groupWeights()).sum(), 1e-5, "GR-DPO's weights stay on the simplex");
+    }
+    // The same SFT weights and the same first batch: step 1's per-group pair losses are the same for both.
+    assertArrayEquals(dpo.getFirst().groupPairLoss(), robust.getFirst().groupPairLoss());
+    assertArrayEquals(Files.readAllBytes(dir.resolve("dpo/reference/train.safetensors")),
+        Files.readAllBytes(dir.resolve("gr-dpo/reference/train.safetensors")), "one reference for both");
+    List<EvalMetrics> evals = RunLog.readEval(RunLog.evalFile(dir.resolve("gr-dpo")));
+    assertEquals(EvalMetrics.Split.TEST, evals.getLast().split());
+    assertEquals(List.of("g0", "g1", "g2", "g3"), evals.getLast().groups());
+
+    CliRun again = CliRun.of("demo", "--out", dir.toString(), "--steps", "1", "--sft-steps", "0");
+    assertEquals(1, again.exitCode());
+    assertTrue(again.err().contains("already holds a demo"), again.err());
   }
 
   @Test

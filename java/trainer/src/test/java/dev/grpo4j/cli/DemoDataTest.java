@@ -7,10 +7,15 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.grpo4j.text.PreferenceData;
+import dev.grpo4j.text.PreferenceRecord;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The demo's synthetic preference data: group shares, determinism, agreement and disagreement, split design. */
 class DemoDataTest {
@@ -103,7 +108,7 @@ class DemoDataTest {
 
   @Test
   void pairsAreConsistentWithTheGroupsRankings() {
-    for (List<DemoData.Pair> split : List.of(DATA.train(), DATA.test())) {
+    for (List<DemoData.Pair> split : List.of(DATA.train(), DATA.validation(), DATA.test())) {
       for (DemoData.Pair p : split) {
         List<Integer> ranking = DATA.ranking(p.group(), p.question());
         int chosen = DemoData.ANSWERS.indexOf(p.chosen());
@@ -124,6 +129,32 @@ class DemoDataTest {
       assertTrue(distance(p) >= 2, "test pairs are implied by transitivity only: " + p);
     }
     assertFalse(DATA.test().isEmpty());
+  }
+
+  @Test
+  void validationHoldsEveryNeighbourComparisonOncePerGroup() {
+    int groups = DemoData.GROUP_SHARES.size();
+    int neighbours = DemoData.ANSWERS.size() - 1;
+    assertEquals(groups * DATA.questions().size() * neighbours, DATA.validation().size());
+    assertEquals(DATA.validation().size(), new java.util.HashSet<>(DATA.validation()).size(), "no pair twice");
+    for (DemoData.Pair p : DATA.validation()) {
+      assertEquals(1, distance(p), "validation compares neighbours, as training does: " + p);
+    }
+    assertTrue(DATA.train().stream().allMatch(DATA.validation()::contains), "the training distribution");
+  }
+
+  @Test
+  void theSplitsAreWrittenAsTrainData(@TempDir Path dir)
+      throws IOException {
+    List<Path> files = DATA.writeJsonl(dir);
+    assertEquals(List.of("train.jsonl", "validation.jsonl", "test.jsonl"),
+        files.stream().map(f -> f.getFileName().toString()).toList());
+    List<PreferenceRecord> train = PreferenceData.readJsonl(files.getFirst(), false)
+        .records();
+    assertEquals(DATA.train().size(), train.size());
+    DemoData.Pair first = DATA.train().getFirst();
+    assertEquals(new PreferenceRecord(first.prompt(), first.chosen(), first.rejected(),
+        DemoData.groupName(first.group()), 1), train.getFirst());
   }
 
   @Test
