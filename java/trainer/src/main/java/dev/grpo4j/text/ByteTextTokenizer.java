@@ -7,8 +7,8 @@ import java.nio.file.Path;
 import java.util.OptionalInt;
 
 /**
- * UTF-8 bytes as token ids {@code 0..255}, optionally with an
- * end-of-sequence id 256 after the byte values.
+ * UTF-8 bytes as token ids {@code 0..255}, optionally with an end-of-sequence id 256 after the byte values (the
+ * built-in models' vocabulary).
  *
  * <p>There are no beginning-of-sequence tokens, so prompts and responses encode alike.
  */

@@ -6,11 +6,18 @@ import java.util.List;
 
 /** Turns the per-pair results of a whole split into the per-group {@link EvalMetrics} of {@code eval.jsonl}. */
 public final class SplitEvaluation {
+  /**
+   * Relative size, against the sequence log-probs, below which a margin is a tie: the policy and the reference
+   * summed the same log-probs in different orders (in float32), so before training margins are not exactly 0.
+   */
+  static final double TIE_TOLERANCE = 1e-5;
+
   private SplitEvaluation() {}
 
   /**
-   * Per-group mean loss, reward accuracy ({@code h > 0}), log-prob accuracy ({@code s_w > s_l}), mean implicit
-   * reward margin and pair count, over every pair of the split (each pair counts once, whatever the batching).
+   * Per-group mean loss, reward accuracy ({@code h > 0}; a tie, {@code |h|} within float32 rounding of the
+   * log-probs, counts one half), log-prob accuracy ({@code s_w > s_l}), mean implicit reward margin and pair count,
+   * over every pair of the split (each pair counts once, whatever the batching).
    */
   public static EvalMetrics of(int step, EvalMetrics.Split split, List<String> groups,
                                PreferenceTrainer.PairResults r) {
@@ -24,7 +31,7 @@ public final class SplitEvaluation {
       int g = r.groups()[i];
       count[g]++;
       loss[g] += r.pairLosses()[i];
-      rewardCorrect[g] += r.margins()[i] > 0 ? 1 : 0;
+      rewardCorrect[g] += rewardCorrect(r.margins()[i], r.chosenLogps()[i], r.rejectedLogps()[i]);
       logpCorrect[g] += r.chosenLogps()[i] > r.rejectedLogps()[i] ? 1 : 0;
       margin[g] += (double) r.chosenRewards()[i] - r.rejectedRewards()[i];
     }
@@ -35,5 +42,11 @@ public final class SplitEvaluation {
       margin[g] /= count[g];
     }
     return new EvalMetrics(step, split, groups, loss, rewardCorrect, logpCorrect, margin, count);
+  }
+
+  /** 1 for a positive margin, 0 for a negative one, one half for a tie. */
+  static double rewardCorrect(float margin, float chosenLogp, float rejectedLogp) {
+    double tolerance = TIE_TOLERANCE * (Math.abs(chosenLogp) + Math.abs(rejectedLogp));
+    return Math.abs(margin) <= tolerance ? 0.5 : margin > 0 ? 1 : 0;
   }
 }

@@ -66,6 +66,7 @@ import org.bytedeco.pytorch.global.torch;
 public final class TrainingRun {
   private static final String REFERENCE = "reference";
   private static final String SFT_MODEL = "sft/model";
+  private static final String REFERENCE_MODEL = "reference/model";
   private static final String FINAL = "final";
   /** Each group's id, label and training pairs, in the run folder. */
   public static final String GROUPS = "groups.json";
@@ -499,8 +500,29 @@ public final class TrainingRun {
     if (lora != null) {
       LoraAdapters.attach(policy, lora, config.seed() + 1);
       placement.moveTo(policy);
+    } else if (config.sftSteps() > 0 || ModelSource.BUILT_IN.contains(config.model())) {
+      // Full fine-tuning changes every weight: keep the reference, which exists nowhere else (an SFT result, or a
+      // built-in model drawn from the seed), so that eval can compare against it with --reference.
+      RunCheckpoints.saveWholeModel(policy, placement.dtype(), tokenizerFolder(), referenceModel());
     }
     return lora;
+  }
+
+  /**
+   * The folder of the frozen reference model of this run: {@value #SFT_MODEL} for LoRA after SFT (also the
+   * adapters' base), {@value #REFERENCE_MODEL} for full fine-tuning after SFT or from a built-in model, otherwise
+   * {@code --model} itself.
+   */
+  public static Path referenceModel(Path runDir, TrainConfig config) {
+    if (config.usesAdapters()) {
+      return config.sftSteps() > 0 ? runDir.resolve(SFT_MODEL) : Path.of(config.model());
+    }
+    return config.sftSteps() > 0 || ModelSource.BUILT_IN.contains(config.model()) ? runDir.resolve(REFERENCE_MODEL)
+        : Path.of(config.model());
+  }
+
+  private Path referenceModel() {
+    return referenceModel(runDir, config).toAbsolutePath().normalize();
   }
 
   private void supervisedFineTuning(TransformerLm policy, EncodedPairs train) {
@@ -720,7 +742,8 @@ public final class TrainingRun {
       out.print(RunReport.groupTable(eval, groups.names(), weights));
     }
     out.println();
-    out.printf(Locale.ROOT, "Finished in %.1f s. Model: %s; report: %s%n", seconds, finalDir, report);
+    out.printf(Locale.ROOT, "Finished in %.1f s. Model: %s; reference model: %s; report: %s%n", seconds, finalDir,
+        referenceModel(), report);
     out.flush();
   }
 

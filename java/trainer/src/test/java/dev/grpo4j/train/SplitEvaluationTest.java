@@ -9,8 +9,8 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link SplitEvaluation}: per-group means of hand-made pair results, with a group that has no pairs (NaN, count 0)
- * and ties that count as wrong.
+ * {@link SplitEvaluation}: per-group means of hand-made pair results, with a group that has no pairs (NaN, count 0);
+ * a margin within float32 rounding of 0 counts one half for reward accuracy, an exact log-prob tie as wrong.
  */
 class SplitEvaluationTest {
   @Test
@@ -31,12 +31,24 @@ class SplitEvaluationTest {
     assertEquals(EvalMetrics.Split.VALIDATION, m.split());
     assertEquals(List.of("a", "b", "c"), m.groups());
     assertArrayEquals(new int[] {2, 0, 3}, m.groupCount());
-    // Group a: pairs 1 and 3. Group c: pairs 0, 2 and 4 (pair 2 ties on both h and log-prob, so is wrong twice).
+    // Group a: pairs 1 and 3. Group c: pairs 0, 2 and 4 (pair 2 ties on both h and log-prob: a half for reward
+    // accuracy, wrong for log-prob accuracy).
     assertArrayEquals(new double[] {(0.25 + 0.75) / 2, Double.NaN, (0.5 + 1.5 + 1.0) / 3}, m.groupLoss());
-    assertArrayEquals(new double[] {1.0 / 2, Double.NaN, 1.0 / 3}, m.groupRewardAccuracy());
+    assertArrayEquals(new double[] {1.0 / 2, Double.NaN, 1.5 / 3}, m.groupRewardAccuracy());
     assertArrayEquals(new double[] {1.0 / 2, Double.NaN, 1.0 / 3}, m.groupLogprobAccuracy());
     assertArrayEquals(new double[] {(0.25 + 3.0) / 2, Double.NaN, (0.25 + 0.0 - 1.5) / 3}, m.groupMargin());
     assertEquals(1.0, m.worstGroupLoss(), "the empty group does not count towards the worst group");
+  }
+
+  @Test
+  void marginsThatAreFloatNoiseAreTies() {
+    // Before the first step the policy is the reference, but the two sums ran in different orders: margins of a few
+    // ulps of the log-probs. They must not read as 0 % or 100 % accuracy.
+    assertEquals(0.5, SplitEvaluation.rewardCorrect(3e-6f, -40f, -35f));
+    assertEquals(0.5, SplitEvaluation.rewardCorrect(-3e-6f, -40f, -35f));
+    assertEquals(0.5, SplitEvaluation.rewardCorrect(0f, 0f, 0f));
+    assertEquals(1.0, SplitEvaluation.rewardCorrect(1e-2f, -40f, -35f));
+    assertEquals(0.0, SplitEvaluation.rewardCorrect(-1e-2f, -40f, -35f));
   }
 
   @Test
