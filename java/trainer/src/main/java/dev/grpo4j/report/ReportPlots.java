@@ -22,12 +22,12 @@ import org.knowm.xchart.style.Styler;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /**
- * The report's charts, in the style of {@code SyntheticReport}'s figures (760 x 520, sans-serif bold 13 titles,
- * 2-pixel lines, step numbers with thousands separators), coloured with matplotlib's tab10 palette so that a group
- * keeps its colour in both line charts. Their legend sits right of the plot, where it cannot cover a
- * curve.
+ * The charts of every grpo4j report (a run's, a comparison's, the synthetic experiment's figures), in one style:
+ * 760 x 520, sans-serif bold 13 titles, 2-pixel lines, step numbers with thousands separators, coloured with
+ * matplotlib's tab10 palette so that a group keeps its colour in every chart. A run's legends sit right of the
+ * plot, where they cannot cover a curve.
  */
-final class ReportPlots {
+public final class ReportPlots {
   private static final Color[] PALETTE = {
       new Color(0x1F, 0x77, 0xB4), new Color(0xFF, 0x7F, 0x0E), new Color(0x2C, 0xA0, 0x2C),
       new Color(0xD6, 0x27, 0x28), new Color(0x94, 0x67, 0xBD), new Color(0x8C, 0x56, 0x4B),
@@ -224,12 +224,24 @@ final class ReportPlots {
   }
 
   private static XYChart lineChart(String title, String yTitle) {
-    XYChart chart = new XYChartBuilder().width(RunReport.PLOT_WIDTH).height(RunReport.PLOT_HEIGHT).title(title)
-        .xAxisTitle("step").yAxisTitle(yTitle).build();
-    style(chart.getStyler());
+    XYChart chart = lineChart(title, "step", yTitle);
     chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideE);
-    chart.getStyler().setXAxisDecimalPattern("#,###").setYAxisDecimalPattern("0.00").setMarkerSize(7);
+    chart.getStyler().setYAxisDecimalPattern("0.00").setMarkerSize(7);
     return chart;
+  }
+
+  /** An empty line chart in the house style, with a thousands separator on the x axis. */
+  public static XYChart lineChart(String title, String xTitle, String yTitle) {
+    XYChart chart = new XYChartBuilder().width(RunReport.PLOT_WIDTH).height(RunReport.PLOT_HEIGHT).title(title)
+        .xAxisTitle(xTitle).yAxisTitle(yTitle).build();
+    style(chart.getStyler());
+    chart.getStyler().setXAxisDecimalPattern("#,###");
+    return chart;
+  }
+
+  /** Colour {@code index} of the palette (tab10: 0 blue, 1 orange, 2 green, 3 red, 4 purple, ...). */
+  public static Color color(int index) {
+    return PALETTE[index % PALETTE.length];
   }
 
   private static void style(Styler styler) {

@@ -16,15 +16,15 @@ import java.lang.foreign.MemorySegment;
  * and group ids. The reference terms cancel in the margin, which is therefore {@code theta . (phi_w - phi_l)}.
  */
 final class KernelBatch {
-  private final EncodedPairs pairs;
+  private final BanditFeatures pairs;
   private final float[] staging;
   private final MemorySegment logits;
   final PreferenceBatch batch;
 
-  KernelBatch(EncodedPairs pairs, Arena arena) {
+  KernelBatch(BanditFeatures pairs, Arena arena) {
     this.pairs = pairs;
     int rows = 2 * pairs.pairs;
-    int a = EncodedPairs.A;
+    int a = BanditFeatures.A;
     this.staging = new float[rows * a];
     this.logits = arena.allocate(JAVA_FLOAT, (long) rows * a);
     MemorySegment labels = arena.allocate(JAVA_INT, rows);

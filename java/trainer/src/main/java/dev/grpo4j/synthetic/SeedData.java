@@ -8,8 +8,8 @@ public final class SeedData {
   private final long seed;
   private final SyntheticData data;
   private final int groups;
-  final EncodedPairs train;
-  final EncodedPairs validation;
+  final BanditFeatures train;
+  final BanditFeatures validation;
   final RewardEvaluator rewards;
 
   /** Draws seed {@code seed}'s data as the paper's code does. */
@@ -28,8 +28,8 @@ public final class SeedData {
       }
     }
     this.groups = maxGroup + 1;
-    this.train = new EncodedPairs(data.train(), env);
-    this.validation = new EncodedPairs(data.validation(), env);
+    this.train = new BanditFeatures(data.train(), env);
+    this.validation = new BanditFeatures(data.validation(), env);
     this.rewards = new RewardEvaluator(data.test(), env);
   }
 

@@ -2,46 +2,49 @@ package dev.grpo4j.synthetic;
 
 import dev.grpo4j.LossType;
 import dev.grpo4j.Weighting;
+import dev.grpo4j.train.Method;
+import java.util.Arrays;
 import java.util.Locale;
 
 /**
- * The methods of the paper's synthetic comparison. Each is a configuration of the fused loss
- * ({@link dev.grpo4j.GroupRobustLoss}): the loss type, the group weighting and, for GR-IPO's closed form, how the
- * parameter is updated.
+ * The methods of the paper's synthetic comparison: the trainer's {@link Method}s, each a configuration of the fused
+ * loss ({@link dev.grpo4j.GroupRobustLoss}), plus GR-IPO's closed form, which sets the parameter to the weighted
+ * least-squares minimiser after each weight update instead of taking a gradient step.
  */
 public enum SyntheticMethod {
-  DPO("DPO", LossType.DPO, Weighting.AVERAGE, false),
-  IPO("IPO", LossType.IPO, Weighting.AVERAGE, false),
-  IS_DPO("IS-DPO", LossType.DPO, Weighting.IMPORTANCE_SAMPLING, false),
-  IS_IPO("IS-IPO", LossType.IPO, Weighting.IMPORTANCE_SAMPLING, false),
-  GR_DPO("GR-DPO", LossType.DPO, Weighting.ROBUST, false),
-  GR_IPO("GR-IPO", LossType.IPO, Weighting.ROBUST, false),
+  DPO(Method.DPO, false),
+  IPO(Method.IPO, false),
+  IS_DPO(Method.IS_DPO, false),
+  IS_IPO(Method.IS_IPO, false),
+  GR_DPO(Method.GR_DPO, false),
+  GR_IPO(Method.GR_IPO, false),
   /** GR-IPO with the parameter set to the weighted least-squares minimiser after each weight update. */
-  GR_IPO_CLOSED_FORM("GR-IPO-CF", LossType.IPO, Weighting.ROBUST, true);
+  GR_IPO_CLOSED_FORM(Method.GR_IPO, true);
 
-  private final String label;
-  private final LossType lossType;
-  private final Weighting weighting;
+  private final Method method;
   private final boolean closedForm;
 
-  SyntheticMethod(String label, LossType lossType, Weighting weighting, boolean closedForm) {
-    this.label = label;
-    this.lossType = lossType;
-    this.weighting = weighting;
+  SyntheticMethod(Method method, boolean closedForm) {
+    this.method = method;
     this.closedForm = closedForm;
   }
 
-  /** The name in tables, CSV files and on the command line, e.g. {@code GR-DPO}. */
+  /** The name in tables, CSV files and on the command line: the method's, e.g. {@code GR-DPO}, or GR-IPO-CF. */
   public String label() {
-    return label;
+    return method.displayName() + (closedForm ? "-CF" : "");
+  }
+
+  /** The loss configuration, shared with the trainer. */
+  public Method method() {
+    return method;
   }
 
   public LossType lossType() {
-    return lossType;
+    return method.lossType();
   }
 
   public Weighting weighting() {
-    return weighting;
+    return method.weighting();
   }
 
   public boolean closedForm() {
@@ -52,16 +55,16 @@ public enum SyntheticMethod {
   public static SyntheticMethod parse(String text) {
     String key = text.strip().toUpperCase(Locale.ROOT);
     for (SyntheticMethod m : values()) {
-      if (m.label.toUpperCase(Locale.ROOT).equals(key) || m.name().equals(key)) {
+      if (m.label().toUpperCase(Locale.ROOT).equals(key) || m.name().equals(key)) {
         return m;
       }
     }
     throw new IllegalArgumentException("unknown method '" + text + "'; choose from "
-        + java.util.Arrays.stream(values()).map(SyntheticMethod::label).toList());
+        + Arrays.stream(values()).map(SyntheticMethod::label).toList());
   }
 
   @Override
   public String toString() {
-    return label;
+    return label();
   }
 }

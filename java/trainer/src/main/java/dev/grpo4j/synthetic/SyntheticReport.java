@@ -3,9 +3,9 @@ package dev.grpo4j.synthetic;
 import com.fasterxml.jackson.databind.SequenceWriter;
 import com.fasterxml.jackson.dataformat.csv.CsvMapper;
 import com.fasterxml.jackson.dataformat.csv.CsvSchema;
+import dev.grpo4j.report.ReportPlots;
 import java.awt.BasicStroke;
 import java.awt.Color;
-import java.awt.Font;
 import java.io.IOException;
 import java.io.Writer;
 import java.math.BigDecimal;
@@ -20,7 +20,6 @@ import java.util.function.Function;
 import java.util.function.ToDoubleFunction;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
-import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
 import org.knowm.xchart.style.Styler;
 import org.knowm.xchart.style.markers.SeriesMarkers;
@@ -210,20 +209,18 @@ public final class SyntheticReport {
   private static XYChart weightChart(SyntheticExperiment.Results results, SyntheticMethod method, String title) {
     XYChart chart = chart(title + ": " + method.label() + " group weights", "weight");
     chart.getStyler().setYAxisMin(0.0).setYAxisMax(1.0);
-    Color[] colors = {new Color(0xD6, 0x27, 0x28), new Color(0x1F, 0x77, 0xB4)};
+    int[] colors = {3, 0};
     for (int g = 0; g < GROUPS; g++) {
       int group = g;
-      band(chart, "group " + g, colors[g % colors.length], results.runs().get(method), p -> p.groupWeights()[group]);
+      band(chart, "group " + g, ReportPlots.color(colors[g % colors.length]), results.runs().get(method),
+          p -> p.groupWeights()[group]);
     }
     return chart;
   }
 
   private static XYChart chart(String title, String yTitle) {
-    XYChart chart = new XYChartBuilder().width(760).height(520).title(title).xAxisTitle("iteration")
-        .yAxisTitle(yTitle).build();
-    chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNE).setMarkerSize(0)
-        .setChartTitleFont(new Font(Font.SANS_SERIF, Font.BOLD, 13));
-    chart.getStyler().setXAxisDecimalPattern("#,###");
+    XYChart chart = ReportPlots.lineChart(title, "iteration", yTitle);
+    chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNE).setMarkerSize(0);
     return chart;
   }
 
@@ -277,12 +274,15 @@ public final class SyntheticReport {
     return range;
   }
 
+  /** The paper's colours by family: plain blue, importance-sampled green, robust red, closed form purple. */
   private static Color color(SyntheticMethod m) {
-    return switch (m) {
-      case DPO, IPO -> new Color(0x1F, 0x77, 0xB4);
-      case IS_DPO, IS_IPO -> new Color(0x2C, 0xA0, 0x2C);
-      case GR_DPO, GR_IPO -> new Color(0xD6, 0x27, 0x28);
-      case GR_IPO_CLOSED_FORM -> new Color(0x94, 0x67, 0xBD);
+    if (m.closedForm()) {
+      return ReportPlots.color(4);
+    }
+    return switch (m.weighting()) {
+      case AVERAGE -> ReportPlots.color(0);
+      case IMPORTANCE_SAMPLING -> ReportPlots.color(2);
+      case ROBUST -> ReportPlots.color(3);
     };
   }
 

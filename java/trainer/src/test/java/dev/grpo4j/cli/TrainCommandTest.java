@@ -96,6 +96,23 @@ class TrainCommandTest {
   }
 
   @Test
+  void fullFineTuningKeepsItsReferenceSoThatEvalReproducesTheRun() throws IOException {
+    TrainFixtures.Data data = TrainFixtures.Data.write(tmp, 6);
+    Path out = tmp.resolve("run");
+    CliRun run = train(data, out, "--method", "gr-dpo", "--steps", "3", "--sft-steps", "2", "--sft-lr", "1e-2");
+    assertEquals(0, run.exitCode(), run.err());
+    Path reference = out.resolve("reference/model");
+    assertTrue(run.out().contains("reference model: " + reference.toAbsolutePath().normalize()), run.out());
+    Path evalOut = tmp.resolve("eval.jsonl");
+    CliRun eval = CliRun.of("eval", "--model", out.resolve("final/model").toString(), "--reference",
+        reference.toString(), "--data", data.test().toString(), "--out", evalOut.toString(), "--threads", "1");
+    assertEquals(0, eval.exitCode(), eval.err());
+    Close.assertClose("eval against the kept reference, against the run's own test evaluation",
+        RunLog.readEval(evalOut).getFirst().groupLoss(), RunLog.readEval(RunLog.evalFile(out)).getLast().groupLoss(),
+        1e-5, 1e-4);
+  }
+
+  @Test
   void resumedFullFineTuningIsBitIdentical() throws IOException {
     TrainFixtures.Data data = TrainFixtures.Data.write(tmp, 1);
     String[] options = {"--method", "gr-ipo", "--steps", "8", "--sft-steps", "3", "--sft-lr", "1e-3",

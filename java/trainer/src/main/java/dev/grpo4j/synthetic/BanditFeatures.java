@@ -6,7 +6,7 @@ package dev.grpo4j.synthetic;
  * rejected one for rows {@code [B, 2B)}), group ids and the feature differences {@code y_i = phi(s_i, a_w) -
  * phi(s_i, a_l)} of the closed form. Immutable after construction; shared by the runs of one seed.
  */
-final class EncodedPairs {
+final class BanditFeatures {
   static final int A = GroupLinearBandit.ACTIONS;
   static final int D = GroupLinearBandit.FEATURE_DIM;
 
@@ -19,7 +19,7 @@ final class EncodedPairs {
   /** {@code diff[i * D + k]}: {@code phi(s_i, chosen) - phi(s_i, rejected)}. */
   final double[] diff;
 
-  EncodedPairs(PreferenceSet set, GroupLinearBandit env) {
+  BanditFeatures(PreferenceSet set, GroupLinearBandit env) {
     pairs = set.size();
     phi = new double[pairs * A * D];
     labels = new int[2 * pairs];
