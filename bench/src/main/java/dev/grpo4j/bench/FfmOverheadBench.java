@@ -127,7 +127,7 @@ public class FfmOverheadBench extends MeasuredState {
     int k = BenchData.GROUPS;
     MemorySegment logAlpha = arena.allocate(8L * k, 8);
     for (int g = 0; g < k; g++) {
-      logAlpha.setAtIndex(JAVA_DOUBLE, g, Reference.uniformLogAlpha()[g]);
+      logAlpha.setAtIndex(JAVA_DOUBLE, g, -Math.log(k));
     }
     batchStruct = arena.allocate(BATCH);
     long t = BATCH.byteOffset(groupElement("tokens"));

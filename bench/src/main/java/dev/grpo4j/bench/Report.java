@@ -28,7 +28,7 @@ public final class Report {
   static final String MAIN_SHAPE = "8x512x32000";
   static final List<String> ORDER = List.of("CopyBench.copy", "CopyBench.copyTwoThreads",
       "FusedCpuBench.forwardBackward", "FusedCpuBench.forwardBackwardInPlace", "FusedCpuBench.forward",
-      "FusedCpuBench.sequenceLogProbs", "JavaReferenceBench.forwardBackward", "LibtorchBench.forwardBackward",
+      "FusedCpuBench.sequenceLogProbs", "LibtorchBench.forwardBackward",
       "LibtorchBench.forward", "CudaLossBench.copy", "CudaLossBench.forwardBackward",
       "CudaLossBench.forwardBackwardInPlace", "CudaLossBench.forward", "CudaLossBench.sequenceLogProbs");
 
@@ -87,10 +87,6 @@ public final class Report {
       String name = shortName(r);
       String shape = param(r, "shape");
       String dtype = param(r, "dtype");
-      if (name.startsWith("JavaReferenceBench.")) {
-        shape = JavaReferenceBench.SHAPE.toString();
-        dtype = "f32";
-      }
       if (shape == null || dtype == null) {
         continue;
       }
@@ -406,7 +402,6 @@ public final class Report {
       case "FusedCpuBench.sequenceLogProbs" -> "fused sequence log-probs";
       case "LibtorchBench.forwardBackward" -> "libtorch fwd+bwd (eager + autograd)";
       case "LibtorchBench.forward" -> "libtorch forward (no grad)";
-      case "JavaReferenceBench.forwardBackward" -> "plain Java reference fwd+bwd";
       case "CopyBench.copy" -> "memcpy probe, 1 thread";
       case "CopyBench.copyTwoThreads" -> "memcpy probe, 2 threads";
       case "FfmOverheadBench.emptyDowncall" -> "empty downcall (grpo4j_abi_version)";

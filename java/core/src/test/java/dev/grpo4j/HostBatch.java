@@ -9,7 +9,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Random;
 
-/** A preference batch in off-heap memory built from Java arrays, with the same data as a reference input. */
+/** A preference batch in off-heap memory built from Java arrays. */
 final class HostBatch implements AutoCloseable {
   final Arena arena = Arena.ofShared();
   final int pairs;
@@ -22,7 +22,6 @@ final class HostBatch implements AutoCloseable {
   final MemorySegment refLogps;
   final MemorySegment groupIds;
   final MemorySegment grad;
-  final ReferenceLoss.Input input;
 
   HostBatch(int pairs, int seqLen, int vocab, LogitsType logitsType, LabelType labelType, float[] logitValues,
             long[] labelValues, float[] ref, int[] groups) {
@@ -34,10 +33,8 @@ final class HostBatch implements AutoCloseable {
     long elements = (long) 2 * pairs * seqLen * vocab;
     logits = arena.allocate(elements * logitsType.bytes(), 16);
     grad = arena.allocate(elements * logitsType.bytes(), 16);
-    double[] rounded = new double[logitValues.length];
     for (int e = 0; e < logitValues.length; e++) {
       store(logits, logitsType, e, logitValues[e]);
-      rounded[e] = load(logits, logitsType, e);
     }
     labels = arena.allocate((long) labelValues.length * labelType.bytes(), 8);
     for (int p = 0; p < labelValues.length; p++) {
@@ -49,11 +46,6 @@ final class HostBatch implements AutoCloseable {
     }
     refLogps = arena.allocateFrom(JAVA_FLOAT, ref);
     groupIds = arena.allocateFrom(JAVA_INT, groups);
-    double[] refDouble = new double[ref.length];
-    for (int r = 0; r < ref.length; r++) {
-      refDouble[r] = ref[r];
-    }
-    input = new ReferenceLoss.Input(pairs, seqLen, vocab, rounded, labelValues.clone(), refDouble, groups.clone());
   }
 
   /**
@@ -100,8 +92,9 @@ final class HostBatch implements AutoCloseable {
     return copy;
   }
 
+  /** Every element of a logits-shaped segment (the logits, a gradient), widened to double. */
   double[] read(MemorySegment segment) {
-    double[] values = new double[input.logits().length];
+    double[] values = new double[2 * pairs * seqLen * vocab];
     for (int e = 0; e < values.length; e++) {
       values[e] = load(segment, logitsType, e);
     }

@@ -10,6 +10,8 @@ import dev.grpo4j.LossType;
 import dev.grpo4j.Weighting;
 import dev.grpo4j.model.ModelConfig;
 import dev.grpo4j.model.TransformerLm;
+import dev.grpo4j.testing.LossConfig;
+import dev.grpo4j.testing.TorchObjective;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;

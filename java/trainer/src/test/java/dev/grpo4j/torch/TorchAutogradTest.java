@@ -10,6 +10,8 @@ import dev.grpo4j.LossResult;
 import dev.grpo4j.LossType;
 import dev.grpo4j.SequenceLogProbs;
 import dev.grpo4j.Weighting;
+import dev.grpo4j.testing.LossConfig;
+import dev.grpo4j.testing.TorchObjective;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;

@@ -10,6 +10,7 @@ import dev.grpo4j.GroupNormalization;
 import dev.grpo4j.GroupRobustLoss;
 import dev.grpo4j.LossType;
 import dev.grpo4j.Weighting;
+import dev.grpo4j.testing.LossConfig;
 import java.util.Random;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
