@@ -145,6 +145,10 @@ GRPO4J_API grpo4j_status grpo4j_sequence_logprobs(const grpo4j_tokens* tokens, f
 /* Message of the calling thread's last failure ("" if none). Valid until that thread's next call. */
 GRPO4J_API const char* grpo4j_last_error(void);
 GRPO4J_API int32_t grpo4j_abi_version(void);
+/* The structs' layout as this library was compiled, for bindings to check at load time: "name=bytes" entries
+ * separated by ';', each struct's size ("grpo4j_batch.size=...") and every field's offset ("grpo4j_batch.grad=...").
+ * A static string; never NULL. */
+GRPO4J_API const char* grpo4j_abi_layout(void);
 GRPO4J_API int32_t grpo4j_cpu_default_threads(void);
 /* 1 when the library was built with its CUDA backend. */
 GRPO4J_API int32_t grpo4j_cuda_compiled(void);

@@ -4,8 +4,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include <stddef.h>
+
 #include <exception>
 #include <new>
+#include <string>
 #include <thread>
 
 #include "group_step.h"
@@ -218,6 +221,50 @@ grpo4j_status grpo4j_sequence_logprobs(const grpo4j_tokens* tokens, float* logps
 const char* grpo4j_last_error(void) { return last_message; }
 
 int32_t grpo4j_abi_version(void) { return GRPO4J_ABI_VERSION; }
+
+#define GRPO4J_SIZE(S) #S ".size=" + std::to_string(sizeof(S)) + ";"
+#define GRPO4J_FIELD(S, F) #S "." #F "=" + std::to_string(offsetof(S, F)) + ";"
+
+const char* grpo4j_abi_layout(void) {
+  // Built once; a bad_alloc here (a few hundred bytes at load time) ends as an empty layout, which the binding
+  // reports as a mismatch rather than a crash.
+  static const std::string layout = []() noexcept {
+    try {
+      return std::string() + GRPO4J_SIZE(grpo4j_tokens) + GRPO4J_FIELD(grpo4j_tokens, logits) +
+             GRPO4J_FIELD(grpo4j_tokens, labels) + GRPO4J_FIELD(grpo4j_tokens, rows) +
+             GRPO4J_FIELD(grpo4j_tokens, seq_len) + GRPO4J_FIELD(grpo4j_tokens, vocab) +
+             GRPO4J_FIELD(grpo4j_tokens, logits_type) + GRPO4J_FIELD(grpo4j_tokens, label_type) +
+             GRPO4J_SIZE(grpo4j_options) + GRPO4J_FIELD(grpo4j_options, beta) +
+             GRPO4J_FIELD(grpo4j_options, label_smoothing) + GRPO4J_FIELD(grpo4j_options, eta) +
+             GRPO4J_FIELD(grpo4j_options, chi) + GRPO4J_FIELD(grpo4j_options, adjustment) +
+             GRPO4J_FIELD(grpo4j_options, loss_type) + GRPO4J_FIELD(grpo4j_options, weighting) +
+             GRPO4J_FIELD(grpo4j_options, group_norm) + GRPO4J_FIELD(grpo4j_options, ipo_length_norm) +
+             GRPO4J_SIZE(grpo4j_outputs) + GRPO4J_FIELD(grpo4j_outputs, loss) +
+             GRPO4J_FIELD(grpo4j_outputs, pair_loss) + GRPO4J_FIELD(grpo4j_outputs, pair_margin) +
+             GRPO4J_FIELD(grpo4j_outputs, pair_chosen_reward) + GRPO4J_FIELD(grpo4j_outputs, pair_rejected_reward) +
+             GRPO4J_FIELD(grpo4j_outputs, pair_chosen_logp) + GRPO4J_FIELD(grpo4j_outputs, pair_rejected_logp) +
+             GRPO4J_FIELD(grpo4j_outputs, group_loss) + GRPO4J_FIELD(grpo4j_outputs, group_weight) +
+             GRPO4J_FIELD(grpo4j_outputs, group_reward_accuracy) +
+             GRPO4J_FIELD(grpo4j_outputs, group_logp_accuracy) +
+             GRPO4J_FIELD(grpo4j_outputs, group_chosen_reward) +
+             GRPO4J_FIELD(grpo4j_outputs, group_rejected_reward) + GRPO4J_FIELD(grpo4j_outputs, group_margin) +
+             GRPO4J_FIELD(grpo4j_outputs, group_count) + GRPO4J_FIELD(grpo4j_outputs, flags) +
+             GRPO4J_SIZE(grpo4j_batch) + GRPO4J_FIELD(grpo4j_batch, tokens) + GRPO4J_FIELD(grpo4j_batch, ref_logps) +
+             GRPO4J_FIELD(grpo4j_batch, group_ids) + GRPO4J_FIELD(grpo4j_batch, group_sizes) +
+             GRPO4J_FIELD(grpo4j_batch, log_alpha) + GRPO4J_FIELD(grpo4j_batch, grad) +
+             GRPO4J_FIELD(grpo4j_batch, num_pairs) + GRPO4J_FIELD(grpo4j_batch, num_groups) +
+             GRPO4J_FIELD(grpo4j_batch, reserved) + GRPO4J_FIELD(grpo4j_batch, out) + GRPO4J_SIZE(grpo4j_exec) +
+             GRPO4J_FIELD(grpo4j_exec, stream) + GRPO4J_FIELD(grpo4j_exec, backend) +
+             GRPO4J_FIELD(grpo4j_exec, num_threads);
+    } catch (...) {
+      return std::string();
+    }
+  }();
+  return layout.c_str();
+}
+
+#undef GRPO4J_SIZE
+#undef GRPO4J_FIELD
 
 int32_t grpo4j_cpu_default_threads(void) {
   // hardware_concurrency() reads /sys on every call (~6 us): once per process is enough.

@@ -16,6 +16,13 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * The C ABI of native/include/grpo4j.h: struct layouts, method handles (linked once, when this class
@@ -85,6 +92,7 @@ final class Abi {
   static final MethodHandle SEQUENCE_LOGPROBS;
   static final MethodHandle LAST_ERROR;
   static final MethodHandle ABI_VERSION;
+  static final MethodHandle ABI_LAYOUT;
   static final MethodHandle CPU_DEFAULT_THREADS;
   static final MethodHandle CUDA_COMPILED;
   static final MethodHandle CUDA_DEVICE_COUNT;
@@ -94,6 +102,8 @@ final class Abi {
   static final MethodHandle CUDA_SYNCHRONIZE;
 
   private static final int EXPECTED_ABI_VERSION = 1;
+  /** Upper bound on the layout string's length, for reading it through a zero-length pointer. */
+  private static final long LAYOUT_TEXT_LIMIT = 1 << 16;
 
   static {
     SymbolLookup library = NativeLibrary.load();
@@ -105,6 +115,7 @@ final class Abi {
         FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
     LAST_ERROR = link(linker, library, "grpo4j_last_error", FunctionDescriptor.of(ADDRESS));
     ABI_VERSION = link(linker, library, "grpo4j_abi_version", FunctionDescriptor.of(JAVA_INT));
+    ABI_LAYOUT = link(linker, library, "grpo4j_abi_layout", FunctionDescriptor.of(ADDRESS));
     CPU_DEFAULT_THREADS = link(linker, library, "grpo4j_cpu_default_threads", FunctionDescriptor.of(JAVA_INT));
     CUDA_COMPILED = link(linker, library, "grpo4j_cuda_compiled", FunctionDescriptor.of(JAVA_INT));
     CUDA_DEVICE_COUNT = link(linker, library, "grpo4j_cuda_device_count", FunctionDescriptor.of(JAVA_INT, ADDRESS));
@@ -118,9 +129,57 @@ final class Abi {
       throw new IllegalStateException("grpo4j native library has ABI version " + version + ", this jar expects "
           + EXPECTED_ABI_VERSION + ": the jar and the library come from different builds");
     }
+    // A struct that drifted between the header and these layouts would let every call read or write past its
+    // fields: refuse to run at all.
+    List<String> mismatches = layoutMismatches(nativeLayout());
+    if (!mismatches.isEmpty()) {
+      throw new IllegalStateException("grpo4j native library's struct layout differs from this jar's ("
+          + String.join("; ", mismatches) + "): the jar and the library come from different builds");
+    }
   }
 
   private Abi() {}
+
+  /** The struct layouts as the native library was compiled: {@code grpo4j_abi_layout()}. */
+  static String nativeLayout() {
+    MemorySegment text = call(() -> (MemorySegment) ABI_LAYOUT.invokeExact());
+    return text.reinterpret(LAYOUT_TEXT_LIMIT).getString(0);
+  }
+
+  /**
+   * Where {@code nativeLayout} ({@code "grpo4j_batch.size=232;grpo4j_batch.grad=72;..."}) and this class's
+   * layouts disagree: each struct's size and each field's offset, one line per difference; empty when they agree.
+   */
+  static List<String> layoutMismatches(String nativeLayout) {
+    Map<String, Long> actual = new TreeMap<>();
+    for (String entry : nativeLayout.split(";")) {
+      int eq = entry.indexOf('=');
+      if (eq > 0) {
+        actual.put(entry.substring(0, eq), Long.parseLong(entry.substring(eq + 1)));
+      }
+    }
+    Map<String, Long> expected = new TreeMap<>();
+    Map<String, StructLayout> structs = Map.of("grpo4j_tokens", TOKENS, "grpo4j_options", OPTIONS, "grpo4j_outputs",
+        OUTPUTS, "grpo4j_batch", BATCH, "grpo4j_exec", EXEC);
+    structs.forEach((name, layout) -> {
+      expected.put(name + ".size", layout.byteSize());
+      for (MemoryLayout member : layout.memberLayouts()) {
+        member.name().ifPresent(field -> expected.put(name + "." + field, layout.byteOffset(groupElement(field))));
+      }
+    });
+    List<String> mismatches = new ArrayList<>();
+    Set<String> keys = new TreeSet<>(expected.keySet());
+    keys.addAll(actual.keySet());
+    for (String key : keys) {
+      Long library = actual.get(key);
+      Long jar = expected.get(key);
+      if (!Objects.equals(library, jar)) {
+        mismatches.add(key + ": " + (library == null ? "absent" : library) + " in the library, "
+            + (jar == null ? "absent" : jar) + " in this jar");
+      }
+    }
+    return mismatches;
+  }
 
   private static StructLayout outputsLayout() {
     MemoryLayout[] fields = new MemoryLayout[OUTPUT_FIELDS.length];
