@@ -65,6 +65,8 @@ typedef enum grpo4j_backend {
 #define GRPO4J_FLAG_LABEL_RANGE 2 /* a label is neither -100 nor in [0, V) */
 #define GRPO4J_FLAG_GROUP_RANGE 4 /* a group id is outside [0, K) */
 #define GRPO4J_FLAG_GROUP_SIZE 8  /* a group size N_g < 1 where the options need N_g */
+#define GRPO4J_FLAG_GRAD_RANGE 16 /* f16 logits: a row's gradient coefficient reaches f16's largest value (65504),
+                                     so dJ/dlogits could be written as infinity; the call's results are void */
 
 /* Token-level input: logits [rows, seq_len, vocab] and labels [rows, seq_len], both contiguous. */
 typedef struct grpo4j_tokens {

@@ -15,6 +15,14 @@
 
 namespace grpo4j {
 
+// f16's largest finite value. |dJ/dz[r][t][v]| = |coef_r| * |onehot - softmax| < |coef_r|, so an f16 gradient stays
+// finite whenever every |coef_r| is below it; at or beyond it the call is refused (GRPO4J_FLAG_GRAD_RANGE).
+constexpr double kF16Max = 65504.0;
+
+GRPO4J_HD bool f16_gradient_out_of_range(int32_t logits_type, double coef) {
+  return logits_type == GRPO4J_F16 && !(fabs(coef) < kF16Max);
+}
+
 // log(1 + exp(x)) without overflow.
 GRPO4J_HD double softplus(double x) { return (x > 0 ? x : 0.0) + log1p(exp(-fabs(x))); }
 

@@ -112,6 +112,14 @@ grpo4j_status cpu_loss(const grpo4j_options& o, const grpo4j_batch& b, bool trai
     row_coef[i] = (float)(dJ_dloss * terms[i].dloss_dchosen);
     row_coef[B + i] = (float)(dJ_dloss * terms[i].dloss_drejected);
   }
+  for (int64_t r = 0; r < 2 * B; ++r) {
+    if (f16_gradient_out_of_range(b.tokens.logits_type, row_coef[r]))
+      return fail(GRPO4J_INVALID_ARGUMENT,
+                  "the gradient of row %lld does not fit f16: its coefficient dJ/ds = %g reaches f16's largest "
+                  "value 65504, so dJ/dlogits would be written as infinity; use bf16 or f32 logits, or scale the "
+                  "loss down (beta, eta, the group sizes' normalisation)",
+                  (long long)r, (double)row_coef[r]);
+  }
   cpu::logits_gradient(b.tokens, rows, row_coef.data(), b.grad, threads);
   return GRPO4J_OK;
 }

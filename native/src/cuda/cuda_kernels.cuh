@@ -46,6 +46,8 @@ struct StepArgs {
   double* log_alpha;           // [K] or NULL
   int32_t train;
   int32_t use_shared;  // set by launch_group_step: the arrays below are replaced by shared memory
+  int32_t logits_type; // grpo4j_float_type of the logits: f16 gradients are range-checked
+  int32_t reserved;
   grpo4j_outputs out;
   // Workspace.
   FlagState* flags;

@@ -217,6 +217,7 @@ grpo4j_status cuda_loss(const grpo4j_options& o, const grpo4j_batch& b, bool tra
     step.group_sizes = b.group_sizes;
     step.log_alpha = b.log_alpha;
     step.train = train ? 1 : 0;
+    step.logits_type = tk.logits_type;
     step.out = out;
     step.flags = flags;
     step.coef = coef;

@@ -13,7 +13,8 @@
 // Inputs that live on the device and that api.cpp therefore cannot check are checked here and reported
 // through the flags: group ids outside [0, K) (GROUP_RANGE), N_g < 1 where N_g is used (GROUP_SIZE),
 // non-finite ref_logps or log_alpha (NON_FINITE). With any flag set, log_alpha stays untouched and every
-// coef is 0, so pass 3 writes a zero gradient.
+// coef is 0, so pass 3 writes a zero gradient. A coefficient that f16 logits' gradient cannot hold sets GRAD_RANGE
+// after the fact (the weights have moved by then): the caller treats the whole call as failed.
 #include <math.h>
 
 #include "../group_step.h"
@@ -241,6 +242,8 @@ __global__ void __launch_bounds__(kStepThreads) group_step_kernel(const StepArgs
     if (out.loss) *out.loss = (float)objective;
     if (out.flags) *out.flags = flags;
   }
+  // The range flags below are or-ed into out.flags, after thread 0's store above.
+  __syncthreads();
   if (a.train) {
     for (int64_t i = tid; i < B; i += threads) {
       float chosen_coef = 0.f, rejected_coef = 0.f;
@@ -252,6 +255,9 @@ __global__ void __launch_bounds__(kStepThreads) group_step_kernel(const StepArgs
       }
       a.coef[i] = chosen_coef;
       a.coef[B + i] = rejected_coef;
+      if (out.flags && (f16_gradient_out_of_range(a.logits_type, chosen_coef) ||
+                        f16_gradient_out_of_range(a.logits_type, rejected_coef)))
+        atomicOr(out.flags, GRPO4J_FLAG_GRAD_RANGE);
     }
   }
 }

@@ -188,6 +188,14 @@ grpo4j_status reference_loss(const grpo4j_options& o, const grpo4j_batch& b, boo
 
   // dJ/dz = coef_r * (onehot(label) - softmax(z)); zero at masked positions.
   const grpo4j_tokens& tk = b.tokens;
+  for (int64_t r = 0; r < 2 * B; ++r) {
+    double coef = r < B ? dJ_dloss[r] * dloss_dsw[r] : dJ_dloss[r - B] * dloss_dsl[r - B];
+    if (tk.logits_type == GRPO4J_F16 && !(fabs(coef) < 65504.0))
+      return fail(GRPO4J_INVALID_ARGUMENT,
+                  "the gradient of row %lld does not fit f16: its coefficient dJ/ds = %g reaches f16's largest "
+                  "value 65504; use bf16 or f32 logits, or scale the loss down",
+                  (long long)r, coef);
+  }
   for (int64_t p = 0; p < tk.rows * tk.seq_len; ++p) {
     int64_t r = p / tk.seq_len;
     int64_t label = load_label(tk.labels, tk.label_type, p);

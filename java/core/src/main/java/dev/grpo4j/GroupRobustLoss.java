@@ -63,9 +63,9 @@ public final class GroupRobustLoss implements AutoCloseable {
   public synchronized LossResult forwardBackward(PreferenceBatch batch, MemorySegment grad) {
     ensureOpen();
     Objects.requireNonNull(batch, "batch");
-    batch.validate(backend);
+    Segments.requirePresent(grad, "grad");
+    batch.validate(backend, grad);
     TokenLogits tokens = batch.tokens();
-    Segments.require(grad, "grad", tokens.logitsBytes(), tokens.logitsType().bytes(), backend);
     double[] next = logAlpha.clone();
     LossResult result = new LossResult(kernel.run(true, kernelTokens(tokens), batch.refLogps(), batch.groupIds(),
         grad, next));
@@ -78,7 +78,7 @@ public final class GroupRobustLoss implements AutoCloseable {
   public synchronized LossResult evaluate(PreferenceBatch batch) {
     ensureOpen();
     Objects.requireNonNull(batch, "batch");
-    batch.validate(backend);
+    batch.validate(backend, null);
     return new LossResult(kernel.run(false, kernelTokens(batch.tokens()), batch.refLogps(), batch.groupIds(), null,
         logAlpha.clone()));
   }
@@ -88,7 +88,10 @@ public final class GroupRobustLoss implements AutoCloseable {
     return new GroupWeightState(logAlpha, steps);
   }
 
-  /** Replaces the group-weight state, e.g. from a checkpoint. */
+  /**
+   * Replaces the group-weight state, e.g. from a checkpoint; its number of groups must be this loss's. (A
+   * {@link GroupWeightState} is always on the log simplex: its constructor checks.)
+   */
   public synchronized void restoreState(GroupWeightState state) {
     Objects.requireNonNull(state, "state");
     if (state.logAlpha().length != groups) {
@@ -98,8 +101,12 @@ public final class GroupRobustLoss implements AutoCloseable {
     steps = state.steps();
   }
 
-  /** Current weights {@code alpha_g} (the robust state; uniform until the first ROBUST training call). */
-  public synchronized double[] groupWeights() {
+  /**
+   * The robust state {@code alpha_g} on the simplex: uniform until the first ROBUST training call, moved by every
+   * one after. The objective's weights mix it with uniform, {@code w_g = (1 - chi)/K + chi alpha_g}
+   * ({@link LossResult#objectiveWeights()}); for AVERAGE and IMPORTANCE_SAMPLING it stays uniform.
+   */
+  public synchronized double[] alpha() {
     return Arrays.stream(logAlpha).map(Math::exp).toArray();
   }
 

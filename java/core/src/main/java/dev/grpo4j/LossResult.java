@@ -62,17 +62,30 @@ public final class LossResult {
     return pair[5].clone();
   }
 
-  /** Per-group loss {@code L_g} under the configured normalisation (0 for a group absent from the batch). */
+  /**
+   * Per-group loss {@code L_g} under the configured normalisation, 0 for a group absent from the batch. The
+   * adjustment {@code C / sqrt(N_g)} is not in it: it enters the weight update and J (as {@code A_g = L_g +
+   * C / sqrt(N_g)}, for absent groups too), not this report.
+   */
   public float[] groupLosses() {
     return group[0].clone();
   }
 
-  /** Per-group weight {@code w_g} used in J (after this call's update); for AVERAGE, the group's batch share. */
-  public float[] groupWeights() {
+  /**
+   * Per-group weight {@code w_g} of the objective {@code J = sum_g w_g A_g}, after this call's update:
+   * {@code (1 - chi)/K + chi alpha_g} for ROBUST, {@code (1/N_g) / sum_h (1/N_h)} for IMPORTANCE_SAMPLING, and for
+   * AVERAGE (which has no group weights: J is the mean pair loss) the group's share of the batch. Not the robust
+   * state {@code alpha}: see {@link GroupRobustLoss#alpha()}.
+   */
+  public float[] objectiveWeights() {
     return group[1].clone();
   }
 
-  /** Per-group fraction of pairs with margin {@code h > 0}. */
+  /**
+   * Per-group fraction of pairs with margin {@code h > 0} (a margin of exactly 0 counts as wrong). With IPO length
+   * normalisation the margins and rewards are those of the summed log-ratios, before the division by the token
+   * counts that only the IPO loss applies.
+   */
   public float[] groupRewardAccuracies() {
     return group[2].clone();
   }
@@ -135,6 +148,17 @@ public final class LossResult {
       }
     }
     return sum / present;
+  }
+
+  /** One line: J, then per group its loss, objective weight and pair count. */
+  @Override
+  public String toString() {
+    StringBuilder s = new StringBuilder("LossResult[J=").append(loss).append(", pairs=").append(numPairs());
+    for (int g = 0; g < groupCounts.length; g++) {
+      s.append(", g").append(g).append("={L=").append(group[0][g]).append(", w=").append(group[1][g])
+          .append(", n=").append(groupCounts[g]).append('}');
+    }
+    return s.append(']').toString();
   }
 
   /** Largest minus smallest group loss among the groups present. */

@@ -1,6 +1,7 @@
 package dev.grpo4j;
 
 import java.lang.foreign.MemorySegment;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -47,8 +48,19 @@ public record TokenLogits(MemorySegment logits, LogitsType logitsType, MemorySeg
     return elements() * logitsType.bytes();
   }
 
+  /** Bytes the labels occupy. */
+  public long labelBytes() {
+    return (long) rows * seqLen * labelType.bytes();
+  }
+
   void validate(Backend backend) {
-    Segments.require(logits, "logits", logitsBytes(), logitsType.bytes(), backend);
-    Segments.require(labels, "labels", (long) rows * seqLen * labelType.bytes(), labelType.bytes(), backend);
+    Segments.require(logits, "logits", logitsBytes(), logitsType.bytes(), backend, false);
+    Segments.require(labels, "labels", labelBytes(), labelType.bytes(), backend, false);
+    Segments.requireDisjoint(uses(), null);
+  }
+
+  List<Segments.Use> uses() {
+    return List.of(new Segments.Use("logits", logits, logitsBytes(), false),
+        new Segments.Use("labels", labels, labelBytes(), false));
   }
 }

@@ -8,13 +8,23 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
 import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Bad inputs raise an exception whose message names the argument; the JVM never crashes, and a rejected
@@ -150,7 +160,103 @@ class BadInputTest {
   void misalignedSegment() {
     assertCallRejected(IllegalArgumentException.class, "not aligned", b -> { },
         (loss, b) -> loss.forwardBackward(new PreferenceBatch(b.tokens(b.logits), b.refLogps,
-            b.arena.allocate(64, 8).asSlice(2, 32)), b.grad));
+            b.arena.allocate(64, 8).asSlice(2, 12)), b.grad));
+  }
+
+  @Test
+  void readOnlyGradientFromAFileMapping(@TempDir Path dir) throws IOException {
+    // Mapped READ_ONLY, the kernel's first store would be a SIGSEGV that takes the JVM down.
+    try (HostBatch batch = HostBatch.random(new Random(21), 3, 4, 9, 2, LogitsType.F32, LabelType.I64, 1, 0, -1, -1);
+         GroupRobustLoss loss = valid().build();
+         FileChannel file = FileChannel.open(Files.write(dir.resolve("grad.bin"), new byte[(int) batch.grad.byteSize()]),
+             StandardOpenOption.READ);
+         Arena arena = Arena.ofConfined()) {
+      MemorySegment mapped = file.map(FileChannel.MapMode.READ_ONLY, 0, batch.grad.byteSize(), arena);
+      assertRejected(IllegalArgumentException.class, "grad is read-only",
+          () -> loss.forwardBackward(batch.batch(), mapped));
+      assertRejected(IllegalArgumentException.class, "grad is read-only",
+          () -> loss.forwardBackward(batch.batch(), batch.grad.asReadOnly()));
+      // In place over read-only logits: the logits are the gradient's memory.
+      MemorySegment readOnlyLogits = batch.logits.asReadOnly();
+      PreferenceBatch readOnly = new PreferenceBatch(batch.tokens(readOnlyLogits), batch.refLogps, batch.groupIds);
+      assertRejected(IllegalArgumentException.class, "grad is read-only",
+          () -> loss.forwardBackward(readOnly, readOnlyLogits));
+      assertEquals(0, loss.state().steps());
+      loss.evaluate(readOnly); // Reading read-only memory is fine.
+    }
+  }
+
+  @Test
+  void aConfinedSegmentOfAnotherThread() throws Exception {
+    try (HostBatch batch = HostBatch.random(new Random(22), 3, 4, 9, 2, LogitsType.F32, LabelType.I64, 1, 0, -1, -1);
+         GroupRobustLoss loss = valid().build();
+         Arena confined = Arena.ofConfined()) {
+      MemorySegment groups = confined.allocate(JAVA_INT, 3);
+      PreferenceBatch batchOfThisThread = new PreferenceBatch(batch.tokens(batch.logits), batch.refLogps, groups);
+      ExecutorService other = Executors.newSingleThreadExecutor();
+      try {
+        Throwable e = other.submit(() -> {
+          try {
+            loss.forwardBackward(batchOfThisThread, batch.grad);
+            return null;
+          } catch (IllegalArgumentException rejected) {
+            return rejected;
+          }
+        }).get(30, TimeUnit.SECONDS);
+        assertTrue(e != null && e.getMessage().contains("groupIds belongs to a confined arena of another thread"),
+            String.valueOf(e));
+      } finally {
+        other.shutdownNow();
+      }
+    }
+  }
+
+  @Test
+  void overlappingSegments() {
+    assertCallRejected(IllegalArgumentException.class, "logits and grad overlap", b -> { }, (loss, b) -> {
+      MemorySegment shifted = b.arena.allocate(b.logits.byteSize() + 64, 16);
+      shifted.copyFrom(b.logits);
+      MemorySegment logits = shifted.asSlice(0, b.logits.byteSize());
+      loss.forwardBackward(new PreferenceBatch(b.tokens(logits), b.refLogps, b.groupIds),
+          shifted.asSlice(64, b.logits.byteSize()));
+    });
+    assertCallRejected(IllegalArgumentException.class, "labels and groupIds overlap", b -> { },
+        (loss, b) -> loss.forwardBackward(new PreferenceBatch(b.tokens(b.logits), b.refLogps,
+            b.labels.asSlice(0, 12)), b.grad));
+    assertCallRejected(IllegalArgumentException.class, "refLogps and grad overlap", b -> { },
+        (loss, b) -> loss.forwardBackward(new PreferenceBatch(b.tokens(b.logits),
+            b.grad.asSlice(0, 4L * 6), b.groupIds), b.grad));
+  }
+
+  @Test
+  void aSegmentLargerThanItsDeclarationIsAWrongTypeNotSilentGarbage() {
+    // f32 logits declared as bf16 with the same shape: twice the bytes. Read as bf16 they gave J = 1e35.
+    assertCallRejected(IllegalArgumentException.class, "2x the bytes: f32 data declared as a 16-bit type?", b -> { },
+        (loss, b) -> loss.evaluate(new PreferenceBatch(new TokenLogits(b.logits, LogitsType.BF16, b.labels,
+            LabelType.I64, 6, 4, 9), b.refLogps, b.groupIds)));
+    assertCallRejected(IllegalArgumentException.class, "asSlice(0, 24)", b -> { },
+        (loss, b) -> loss.evaluate(new PreferenceBatch(b.tokens(b.logits), b.arena.allocate(64, 8), b.groupIds)));
+  }
+
+  @Test
+  void anF16GradientThatWouldOverflowIsRefused() {
+    // IPO with a tiny beta: 1/(2 beta) = 5e6, so dl/dh and with it every row's coefficient is far beyond 65504.
+    try (HostBatch batch = HostBatch.random(new Random(23), 3, 4, 9, 2, LogitsType.F16, LabelType.I64, 1, 0, -1, -1);
+         GroupRobustLoss loss = GroupRobustLoss.builder().groups(2).lossType(LossType.IPO).beta(1e-7).threads(1)
+             .build();
+         GroupRobustLoss reference = GroupRobustLoss.builder().groups(2).lossType(LossType.IPO).beta(1e-7)
+             .backend(Backend.REFERENCE).build()) {
+      batch.grad.fill((byte) 0x5a);
+      for (GroupRobustLoss l : List.of(loss, reference)) {
+        assertRejected(IllegalArgumentException.class, "does not fit f16",
+            () -> l.forwardBackward(batch.batch(), batch.grad));
+        assertEquals(GroupWeightState.uniform(2), l.state(), "a refused call does not move the weights");
+      }
+      for (long i = 0; i < batch.grad.byteSize(); i++) {
+        assertEquals((byte) 0x5a, batch.grad.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i), "gradient untouched");
+      }
+      assertTrue(Double.isFinite(loss.evaluate(batch.batch()).loss()), "evaluation writes no gradient");
+    }
   }
 
   @Test
@@ -188,6 +294,21 @@ class BadInputTest {
       assertRejected(IllegalArgumentException.class, "groups", () -> loss.restoreState(GroupWeightState.uniform(3)));
       assertRejected(IllegalArgumentException.class, "logAlpha[1]",
           () -> loss.restoreState(new GroupWeightState(new double[] {0, Double.NaN}, 0)));
+    }
+  }
+
+  @Test
+  void stateOffTheSimplexIsRefusedAndOfAlphaNormalises() {
+    // {5, 7} as log-weights are weights of 148 and 1097: evaluate used to report exactly those.
+    assertRejected(IllegalArgumentException.class, "not on the log simplex",
+        () -> new GroupWeightState(new double[] {5, 7}, 0));
+    GroupWeightState state = GroupWeightState.ofAlpha(new double[] {1, 3}, 4);
+    assertArrayEquals(new double[] {0.25, 0.75}, state.alpha(), 1e-15);
+    assertEquals(4, state.steps());
+    assertRejected(IllegalArgumentException.class, "alpha[0]", () -> GroupWeightState.ofAlpha(new double[] {0, 1}, 0));
+    try (GroupRobustLoss loss = valid().build()) {
+      loss.restoreState(state);
+      assertArrayEquals(new double[] {0.25, 0.75}, loss.alpha(), 1e-15);
     }
   }
 

@@ -111,4 +111,17 @@ class CudaBackendTest {
       }
     }
   }
+
+  @Test
+  void anF16GradientBeyondItsRangeIsRefused() {
+    try (HostBatch host = HostBatch.random(new Random(13), 3, 4, 9, 2, LogitsType.F16, LabelType.I64, 1, 0, -1, -1);
+         Device device = Device.of(host);
+         GroupRobustLoss loss = GroupRobustLoss.builder().groups(2).lossType(LossType.IPO).beta(1e-7)
+             .backend(Backend.CUDA).build()) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> loss.forwardBackward(device.batch(host), device.grad().segment()));
+      assertEquals(true, e.getMessage().contains("does not fit f16"), e.getMessage());
+      assertEquals(GroupWeightState.uniform(2), loss.state());
+    }
+  }
 }

@@ -34,7 +34,7 @@ class DeterminismTest {
             assertArrayEquals(first.rejectedLogps(), r.rejectedLogps(), 0f, where);
             assertArrayEquals(first.pairLosses(), r.pairLosses(), 0f, where);
             assertArrayEquals(first.groupLosses(), r.groupLosses(), 0f, where);
-            assertArrayEquals(first.groupWeights(), r.groupWeights(), 0f, where);
+            assertArrayEquals(first.objectiveWeights(), r.objectiveWeights(), 0f, where);
           }
         }
       }

@@ -149,7 +149,7 @@ class GroupRobustLossTest {
         rtol);
     Close.assertClose(where + " pair loss", got.pairLosses(), want.pairLoss(), lossAtol, rtol);
     Close.assertClose(where + " group loss", got.groupLosses(), want.groupLoss(), lossAtol, rtol);
-    Close.assertClose(where + " group weight", got.groupWeights(), want.groupWeight(), 1e-6, rtol);
+    Close.assertClose(where + " group weight", got.objectiveWeights(), want.groupWeight(), 1e-6, rtol);
     Close.assertClose(where + " objective", new double[] {got.loss()}, new double[] {want.loss()}, lossAtol, rtol);
     Close.assertClose(where + " group margin", got.groupMargins(), want.groupMargin(), 2 * logpAtol, rtol);
     Close.assertClose(where + " group chosen reward", got.groupChosenRewards(), want.groupChosenReward(),
@@ -178,7 +178,7 @@ class GroupRobustLossTest {
     static Expectation of(LossResult r) {
       return new Expectation(r.loss(), wide(r.chosenLogps()), wide(r.rejectedLogps()), wide(r.margins()),
           wide(r.chosenRewards()), wide(r.rejectedRewards()), wide(r.pairLosses()), wide(r.groupLosses()),
-          wide(r.groupWeights()), wide(r.groupMargins()), wide(r.groupChosenRewards()),
+          wide(r.objectiveWeights()), wide(r.groupMargins()), wide(r.groupChosenRewards()),
           wide(r.groupRejectedRewards()), wide(r.groupRewardAccuracies()), wide(r.groupLogpAccuracies()));
     }
   }

@@ -27,8 +27,8 @@ class GroupWeightsTest {
       LossResult r = loss.forwardBackward(batch.batch(), batch.grad);
       assertArrayEquals(new float[] {0.5662192f, -0.6201145f}, r.margins(), 1e-6f);
       assertArrayEquals(new float[] {0.4495889f, 1.0505212f}, r.groupLosses(), 1e-6f);
-      assertArrayEquals(new double[] {0.42544354, 0.57455646}, loss.groupWeights(), 1e-7);
-      assertArrayEquals(new float[] {0.42544354f, 0.57455646f}, r.groupWeights(), 1e-6f);
+      assertArrayEquals(new double[] {0.42544354, 0.57455646}, loss.alpha(), 1e-7);
+      assertArrayEquals(new float[] {0.42544354f, 0.57455646f}, r.objectiveWeights(), 1e-6f);
       assertEquals(0.79485845, r.loss(), 1e-6);
       assertEquals(1.0505212, r.worstGroupLoss(), 1e-6);
       assertEquals(1.0505212 - 0.4495889, r.lossImbalance(), 1e-6);
@@ -43,7 +43,7 @@ class GroupWeightsTest {
       double previous = 0.5;
       for (int step = 0; step < 5; step++) {
         loss.forwardBackward(batch.batch(), batch.grad);
-        double worse = loss.groupWeights()[1];
+        double worse = loss.alpha()[1];
         assertTrue(worse > previous, "the weight of the group with the higher loss must grow");
         previous = worse;
       }
@@ -62,8 +62,8 @@ class GroupWeightsTest {
         }
       }
       // eta * (L_1 - L_0) ~ 6000: all weight on group 1, computed without overflow.
-      assertEquals(1.0, loss.groupWeights()[1], 1e-12);
-      assertEquals(0.0, loss.groupWeights()[0], 1e-12);
+      assertEquals(1.0, loss.alpha()[1], 1e-12);
+      assertEquals(0.0, loss.alpha()[0], 1e-12);
     }
   }
 
@@ -74,7 +74,7 @@ class GroupWeightsTest {
       for (int step = 0; step < 3; step++) {
         LossResult r = loss.forwardBackward(batch.batch(), batch.grad);
         assertEquals((0.4495889 + 1.0505212) / 2, r.loss(), 1e-6);
-        assertArrayEquals(new float[] {0.5f, 0.5f}, r.groupWeights(), 0f);
+        assertArrayEquals(new float[] {0.5f, 0.5f}, r.objectiveWeights(), 0f);
       }
     }
   }
@@ -90,7 +90,7 @@ class GroupWeightsTest {
       float[] expected = {(float) (0.1 / inverse), (float) (1.0 / 30 / inverse), (float) (1.0 / 60 / inverse)};
       for (int step = 0; step < 4; step++) {
         LossResult r = loss.forwardBackward(batch.batch(), batch.grad);
-        assertArrayEquals(expected, r.groupWeights(), 1e-6f);
+        assertArrayEquals(expected, r.objectiveWeights(), 1e-6f);
       }
       assertArrayEquals(before.logAlpha(), loss.state().logAlpha(), 0.0, "IS must never move the weight state");
     }
@@ -121,7 +121,7 @@ class GroupWeightsTest {
       assertArrayEquals(new int[] {2, 0, 0}, r.groupCounts());
       assertEquals(0f, r.groupLosses()[1]);
       assertEquals(0f, r.groupLosses()[2]);
-      double[] alpha = loss.groupWeights();
+      double[] alpha = loss.alpha();
       assertTrue(alpha[0] > alpha[1] && alpha[1] == alpha[2]);
     }
   }

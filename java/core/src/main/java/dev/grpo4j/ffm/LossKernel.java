@@ -289,6 +289,10 @@ public final class LossKernel implements AutoCloseable {
     if ((flags & Abi.FLAG_GROUP_SIZE) != 0) {
       problems.add("groupSizes hold a value < 1");
     }
+    if ((flags & Abi.FLAG_GRAD_RANGE) != 0) {
+      problems.add("the gradient does not fit f16: a row's coefficient dJ/ds reaches f16's largest value 65504, so "
+          + "dJ/dlogits would hold infinities; use bf16 or f32 logits, or scale the loss down");
+    }
     String message = "grpo4j CUDA kernel rejected its inputs: " + String.join("; ", problems)
         + " (the group weights were not updated)";
     throw flags == Abi.FLAG_NON_FINITE ? new NonFiniteInputException(message) : new IllegalArgumentException(message);

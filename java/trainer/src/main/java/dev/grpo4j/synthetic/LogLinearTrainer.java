@@ -179,7 +179,7 @@ public final class LogLinearTrainer {
    * weighted least squares whose minimiser is the fixed point of the gradient step.
    */
   static double[] pairWeights(LossResult r) {
-    float[] w = r.groupWeights();
+    float[] w = r.objectiveWeights();
     int[] n = r.groupCounts();
     double[] out = new double[w.length];
     for (int g = 0; g < w.length; g++) {
@@ -195,7 +195,7 @@ public final class LogLinearTrainer {
     validation.setLogits(theta);
     LossResult onValidation = loss.evaluate(validation.batch);
     return new Point(iteration, toDouble(onValidation.groupLosses()), toDouble(onTrain.groupLosses()),
-        seed.rewards.rewardErrors(theta), toDouble(onTrain.groupWeights()), theta.clone());
+        seed.rewards.rewardErrors(theta), toDouble(onTrain.objectiveWeights()), theta.clone());
   }
 
   private static double[] toDouble(float[] values) {

@@ -226,7 +226,7 @@ public final class TrainingRun {
             + config.steps() + ")");
       }
       PreferenceTrainer trainer = new PreferenceTrainer(policy, optimizer, new TorchPreferenceLoss(loss));
-      double[] weights = config.method().weighting() == Weighting.AVERAGE ? null : loss.groupWeights();
+      double[] weights = config.method().weighting() == Weighting.AVERAGE ? null : loss.alpha();
       try (MetricsWriter<StepMetrics> metrics = MetricsWriter.steps(RunLog.metricsFile(runDir));
            MetricsWriter<EvalMetrics> evals = MetricsWriter.evaluations(RunLog.evalFile(runDir));
            ProgressBar bar = progressBar ? bar(firstStep - 1, seconds) : null) {
@@ -259,7 +259,7 @@ public final class TrainingRun {
             double gradNorm = torch.clip_grad_norm_(parameters,
                 config.maxGradNorm() > 0 ? config.maxGradNorm() : Double.POSITIVE_INFINITY);
             optimizer.step();
-            weights = config.method().weighting() == Weighting.AVERAGE ? null : widen(last.groupWeights());
+            weights = config.method().weighting() == Weighting.AVERAGE ? null : widen(last.objectiveWeights());
             double stepSeconds = (System.nanoTime() - stepStart) / 1e9;
             seconds += stepSeconds;
             tokens += totals.tokens;

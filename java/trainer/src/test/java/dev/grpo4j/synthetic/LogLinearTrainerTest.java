@@ -129,7 +129,7 @@ class LogLinearTrainerTest {
       double[] atStart = kernelGradient(s, loss, batch, grad, dLogits, s.data().theta0());
       assertTrue(norm(atClosed) < 1e-4 * norm(atStart), "gradient at the closed form " + norm(atClosed)
           + " vs at theta0 " + norm(atStart));
-      assertArrayEquals(alpha, loss.groupWeights(), 1e-12);   // eta = 0: weights unchanged
+      assertArrayEquals(alpha, loss.alpha(), 1e-12);   // eta = 0: weights unchanged
 
       // Gradient descent with those weights converges to the closed form.
       double[] theta = s.data().theta0();

@@ -89,7 +89,7 @@ class FusedVersusLibtorchTrainingTest {
         // of these bounds.
         Close.assertClose(name + " J", new double[] {fused.loss()}, new double[] {pure.objective()}, 1e-5, 1e-4);
         Close.assertClose(name + " group losses", fused.groupLosses(), pure.groupLosses(), 1e-5, 1e-4);
-        Close.assertClose(name + " group weights", fused.groupWeights(), pure.weights(), 1e-5, 1e-4);
+        Close.assertClose(name + " group weights", fused.objectiveWeights(), pure.weights(), 1e-5, 1e-4);
         Close.assertClose(name + " log alpha", loss.state().logAlpha(), logAlpha, 1e-5, 1e-4);
       }
       double[] fusedParameters = parameters(fusedModel);

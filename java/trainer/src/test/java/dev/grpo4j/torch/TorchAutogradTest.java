@@ -101,7 +101,7 @@ class TorchAutogradTest {
       double[] weights = currentWeights(c, state, p, batch.groupSizes());
       Tolerance tol = Tolerance.of(p);
       String name = c + " | " + s + " | seed " + seed + " | evaluate";
-      Close.assertClose(name + " group weights", r.groupWeights(), weights, 1e-7, 1e-5);
+      Close.assertClose(name + " group weights", r.objectiveWeights(), weights, 1e-7, 1e-5);
       Close.assertClose(name + " J", new double[] {r.loss()},
           Tensors.toDoubles(TorchObjective.objective(c, p, weights)), tol.loss, 1e-5);
       Close.assertClose(name + " pair losses", r.pairLosses(), Tensors.toDoubles(p.pairLoss()), tol.loss, 1e-5);
@@ -154,7 +154,7 @@ class TorchAutogradTest {
       assertArrayEquals(logitsBefore, Tensors.toDoubles(logits), name + ": the logits must be left unchanged");
 
       TorchObjective.Parts p = TorchObjective.parts(c, logits, labels, ref, ids, batch.groupSizes());
-      double[] usedWeights = Close.widen(r.groupWeights());
+      double[] usedWeights = Close.widen(r.objectiveWeights());
       Tensor objective = TorchObjective.objective(c, p, usedWeights);
       objective.backward();
       Tolerance tol = Tolerance.of(p);
@@ -162,7 +162,7 @@ class TorchAutogradTest {
       Close.assertClose(name + " group weights", usedWeights,
           TorchObjective.expectedWeights(c, p, logAlphaBefore, batch.groupSizes()), 1e-7, 1e-5);
       if (c.weighting() == Weighting.ROBUST) {
-        double[] alpha = loss.groupWeights();
+        double[] alpha = loss.alpha();
         double[] w = new double[groups];
         for (int g = 0; g < groups; g++) {
           w[g] = (1 - c.chi()) / groups + c.chi() * alpha[g];

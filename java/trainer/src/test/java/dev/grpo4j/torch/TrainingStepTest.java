@@ -83,7 +83,7 @@ class TrainingStepTest {
           optimizer.zero_grad();
           Tensor replay = head.forward(embedding.forward(ids));
           TorchObjective.Parts p = TorchObjective.parts(CONFIG, replay, labels, ref, groupIds, GROUP_SIZES);
-          double[] weights = Close.widen(r.lossResult().groupWeights());
+          double[] weights = Close.widen(r.lossResult().objectiveWeights());
           Tensor objective = TorchObjective.objective(CONFIG, p, weights);
           objective.backward();
           List<double[]> reference = gradients(parameters);
@@ -101,7 +101,7 @@ class TrainingStepTest {
           optimizer.step();
         }
       }
-      assertNotEquals(firstWeights[0], loss.groupWeights()[0], "the robust weights move between steps");
+      assertNotEquals(firstWeights[0], loss.alpha()[0], "the robust weights move between steps");
     }
   }
 
