@@ -26,6 +26,11 @@ import java.util.Objects;
  *
  * <p>Thread safety: an instance may be shared between threads; its calls are serialised, because each
  * training call reads and replaces the group-weight state. Use one instance per independent state.
+ *
+ * <p>Every segment is checked before the native call (see {@link #forwardBackward}); two things no check can
+ * catch are the caller's to avoid: closing a shared arena from another thread while a call that uses its segments
+ * runs, and shrinking a memory-mapped file under a mapping the call reads (the kernel reads raw addresses; either
+ * ends the process as any native code would).
  */
 public final class GroupRobustLoss implements AutoCloseable {
   private final LossType lossType;
@@ -58,7 +63,16 @@ public final class GroupRobustLoss implements AutoCloseable {
 
   /**
    * Training call: objective, group-weight update (ROBUST) and the gradient {@code dJ/dlogits}, written to
-   * {@code grad} in the logits' element type. {@code grad} may be {@code batch.tokens().logits()} itself.
+   * {@code grad} in the logits' element type. {@code grad} may be {@code batch.tokens().logits()} itself, and must
+   * not overlap any other segment of the batch.
+   *
+   * <p>The kernel checks the logits at labelled positions only: NaN or infinity there raises
+   * {@link NonFiniteInputException}; a masked position may hold anything (it is never read for the loss and gets a
+   * zero gradient). A call that raises changes nothing: the group weights stay and {@code grad} is not written
+   * (except on CUDA, where input problems found on the device leave {@code grad} undefined).
+   *
+   * @throws IllegalArgumentException naming the argument, for any segment, label, group id or value the call cannot
+   *     take, and when f16 logits' gradient would reach f16's largest value (65504)
    */
   public synchronized LossResult forwardBackward(PreferenceBatch batch, MemorySegment grad) {
     ensureOpen();
@@ -204,12 +218,21 @@ public final class GroupRobustLoss implements AutoCloseable {
       return this;
     }
 
-    /** IPO only: divide each sequence's log-ratio by its response-token count (TRL) instead of 1 (the paper). */
+    /**
+     * IPO only: divide each sequence's log-ratio by its response-token count (TRL) instead of 1 (the paper). A fully
+     * masked row has {@code s = 0} and its count is taken as 1. Margins and rewards stay those of the summed
+     * log-ratios.
+     */
     public Builder ipoLengthNormalization(boolean enabled) {
       this.ipoLengthNormalization = enabled;
       return this;
     }
 
+    /**
+     * How J combines the groups: AVERAGE (the mean pair loss, plain DPO/IPO), IMPORTANCE_SAMPLING (fixed
+     * {@code w_g = (1/N_g) / sum_h (1/N_h)} on the group losses) or ROBUST (the paper's exponentiated-gradient
+     * weights).
+     */
     public Builder weighting(Weighting weighting) {
       this.weighting = Objects.requireNonNull(weighting, "weighting");
       return this;

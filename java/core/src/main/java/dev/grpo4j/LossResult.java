@@ -37,7 +37,10 @@ public final class LossResult {
     return pair[0].clone();
   }
 
-  /** Per-pair margin {@code h_i = (s_w - ref_w) - (s_l - ref_l)}. */
+  /**
+   * Per-pair margin {@code h_i = (s_w - ref_w) - (s_l - ref_l)}, of the summed log-ratios also under IPO length
+   * normalisation (only the IPO loss divides each log-ratio by its response-token count).
+   */
   public float[] margins() {
     return pair[1].clone();
   }

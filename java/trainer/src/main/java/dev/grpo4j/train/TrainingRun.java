@@ -377,6 +377,7 @@ public final class TrainingRun {
       RunCheckpoints.Checkpoint checkpoint = checkpoints.get(i);
       try {
         TrainerState state = checkpoint.state();
+        state.groupWeightState(); // throws for group weights off the simplex: a damaged file like any other
         Restored restored = restoreModel(checkpoint, placement);
         AdamW optimizer = adamW(restored.policy(), config.learningRate());
         checkpoint.restoreOptimizer(optimizer);

@@ -61,15 +61,15 @@ class TrainerStateTest {
 
   @Test
   void constructorCopiesItsArguments() {
-    double[] logAlpha = {1, 2};
+    double[] logAlpha = {Math.log(0.25), Math.log(0.75)};
     List<String> groups = new ArrayList<>(List.of("a", "b"));
     TrainerState state = new TrainerState(1, 1, groups, logAlpha, 1, null, 0, 0);
     logAlpha[0] = 99;
     groups.set(0, "changed");
-    assertArrayEquals(new double[] {1, 2}, state.groupLogAlpha());
+    assertArrayEquals(new double[] {Math.log(0.25), Math.log(0.75)}, state.groupLogAlpha());
     assertEquals(List.of("a", "b"), state.groups());
     GroupWeightState weights = state.groupWeightState();
-    assertArrayEquals(new double[] {1, 2}, weights.logAlpha());
+    assertArrayEquals(new double[] {Math.log(0.25), Math.log(0.75)}, weights.logAlpha());
     assertEquals(1, weights.steps());
   }
 
