@@ -12,11 +12,15 @@ open module dev.grpo4j.trainer {
   requires info.picocli;
   requires me.tongfei.progressbar;
   requires ai.djl.tokenizers;
+  requires jinjava;
+  requires dev.hardwood.core;
   requires xchart;
   requires java.desktop;
   requires jdk.unsupported;
 
+  exports dev.grpo4j.chat;
   exports dev.grpo4j.cli;
+  exports dev.grpo4j.data;
   exports dev.grpo4j.io;
   exports dev.grpo4j.model;
   exports dev.grpo4j.report;

@@ -164,7 +164,7 @@ public final class DemoCommand implements Callable<Integer>, UsesLibTorch {
   private TrainConfig config(Method method, List<Path> files) {
     return new TrainConfig(MODEL, null, null, null, "cpu", null,
         files.get(0).toString(), files.get(1).toString(), files.get(2).toString(), false,
-        64, 128, false,
+        TrainConfig.PairReading.defaults(), 64, 128, false,
         method, BETA, ETA, 1.0, 0, GroupNormalization.DATASET_FREQUENCY, 0, false,
         sftSteps, SFT_LEARNING_RATE,
         BATCH_PAIRS, 1, LEARNING_RATE, 0, 0, LearningRateSchedule.Decay.CONSTANT, -1, 0.5, 0,

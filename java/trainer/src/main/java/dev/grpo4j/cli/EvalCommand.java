@@ -62,7 +62,8 @@ public final class EvalCommand implements Callable<Integer>, UsesLibTorch {
   private String reference;
 
   @Option(names = "--data", required = true, paramLabel = "FILE",
-      description = "Preference pairs, JSONL: prompt, chosen, rejected, group (string or integer).")
+      description = "Preference pairs (JSONL, JSON, CSV or Parquet): prompt (or none), chosen, rejected as text or "
+          + "messages, and a group label.")
   private Path data;
 
   @Option(names = "--method", defaultValue = "dpo", paramLabel = "NAME", converter = TrainCommand.MethodConverter.class,
@@ -102,12 +103,13 @@ public final class EvalCommand implements Callable<Integer>, UsesLibTorch {
       throw new IllegalArgumentException("no reference model: pass --reference DIR|NAME (e.g. the SFT model the "
           + "policy was trained from), or give the policy as --model BASE --adapter DIR");
     }
-    PreferenceData.Loaded loaded = PairFiles.read("--data", data, pairOptions.skipBadLines, err);
+    PreferenceData.Loaded loaded = PairFiles.read("--data", data, pairOptions.readOptions(), err);
     GroupIndex groups = GroupIndex.of(loaded.records());
     try (ModelOptions.Loaded policy = modelOptions.load(seed, err)) {
-      PairEncoder.Encoded encoded = new PairEncoder(policy.tokenizer(), groups,
-          pairOptions.encodeOptions(policy.model().config().maxPositions())).encode(loaded.records());
+      PairEncoder.Encoded encoded = pairOptions.encoder(loaded, modelOptions, policy.tokenizer(), groups,
+          policy.model().config().maxPositions()).encode(loaded.records());
       PairFiles.reportDegenerate(data.getFileName().toString(), encoded, false, err);
+      PairFiles.reportTextSplits(data.getFileName().toString(), encoded, err);
       SequenceScorer.Scores scores = referenceScores(policy, encoded, err);
       EncodedPairs pairs = EncodedPairs.encode(encoded.pairs()).withReference(scores.chosen(), scores.rejected());
       EvalMetrics result;

@@ -1,8 +1,10 @@
 package dev.grpo4j.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.grpo4j.io.AtomicFiles;
+import dev.grpo4j.text.Content;
 import dev.grpo4j.text.GroupIndex;
 import dev.grpo4j.text.PairEncoder;
 import dev.grpo4j.text.PreferenceData;
@@ -34,9 +36,10 @@ import picocli.CommandLine.Spec;
 @Command(name = "score",
     sortOptions = false,
     description = {
-        "Writes, for each preference pair of --data (JSONL with prompt, chosen, rejected, group), one JSON line with "
+        "Writes, for each preference pair of --data (in TRL's forms, any data file format), one JSON line with "
             + "the pair's fields and chosen_logp / rejected_logp: the sum of the response tokens' log-probs under "
-            + "the model given the prompt (prompt and response tokenised separately, then concatenated). Output "
+            + "the model given the prompt (text: prompt and response tokenised separately; messages: through the chat "
+            + "template). Output "
             + "lines follow the input's records in order; the output file appears only once complete.",
         ""})
 public final class ScoreCommand implements Callable<Integer>, UsesLibTorch {
@@ -53,8 +56,8 @@ public final class ScoreCommand implements Callable<Integer>, UsesLibTorch {
   private PairOptions pairOptions;
 
   @Option(names = "--data", required = true, paramLabel = "FILE",
-      description = "Preference pairs, JSONL: one object per line with prompt, chosen, rejected (strings) and group "
-          + "(string or integer); other fields are ignored.")
+      description = "Preference pairs (JSONL, JSON, CSV or Parquet): prompt (or none), chosen, rejected as text or "
+          + "messages, and a group label; other fields are ignored.")
   private Path data;
 
   @Option(names = "--out", required = true, paramLabel = "FILE", description = "Output JSONL.")
@@ -76,12 +79,14 @@ public final class ScoreCommand implements Callable<Integer>, UsesLibTorch {
     PrintWriter err = spec.commandLine().getErr();
     Main.warnIfOpenMpSpins(err);
     Main.warnIfOversubscribed(modelOptions.threads, err);
-    PreferenceData.Loaded loaded = PairFiles.read("--data", data, pairOptions.skipBadLines, err);
+    PreferenceData.Loaded loaded = PairFiles.read("--data", data, pairOptions.readOptions(), err);
     try (ModelOptions.Loaded m = modelOptions.load(seed, err)) {
       PairEncoder.EncodeOptions lengths = pairOptions.encodeOptions(m.model().config().maxPositions());
-      PairEncoder encoder = new PairEncoder(m.tokenizer(), GroupIndex.of(loaded.records()), lengths);
+      PairEncoder encoder = pairOptions.encoder(loaded, modelOptions, m.tokenizer(), GroupIndex.of(loaded.records()),
+          m.model().config().maxPositions());
       PairEncoder.Encoded encoded = encoder.encode(loaded.records());
       PairFiles.reportDegenerate(data.getFileName().toString(), encoded, false, err);
+      PairFiles.reportTextSplits(data.getFileName().toString(), encoded, err);
       if (encoded.truncatedPairs() > 0) {
         err.println("truncated " + encoded.truncatedPairs() + " of " + encoded.pairs().size() + " pairs to "
             + "--max-length " + lengths.maxTotalTokens() + " (prompts cut: " + encoded.truncatedPrompts() + ", responses cut: "
@@ -102,6 +107,13 @@ public final class ScoreCommand implements Callable<Integer>, UsesLibTorch {
     return 0;
   }
 
+  private static JsonNode json(ObjectMapper json, Content content) {
+    return switch (content) {
+      case Content.Text text -> json.getNodeFactory().textNode(text.text());
+      case Content.Messages messages -> json.valueToTree(messages.messages());
+    };
+  }
+
   /** Writes next to the target and moves it into place, so a failed run never leaves a partial output file. */
   private void write(PreferenceData.Loaded loaded, SequenceScorer.Scores scores) throws IOException {
     ObjectMapper json = new ObjectMapper();
@@ -112,9 +124,9 @@ public final class ScoreCommand implements Callable<Integer>, UsesLibTorch {
       for (int i = 0; i < loaded.records().size(); i++) {
         PreferenceRecord r = loaded.records().get(i);
         ObjectNode line = json.createObjectNode();
-        line.put("prompt", r.prompt());
-        line.put("chosen", r.chosen());
-        line.put("rejected", r.rejected());
+        line.set("prompt", json(json, r.prompt()));
+        line.set("chosen", json(json, r.chosen()));
+        line.set("rejected", json(json, r.rejected()));
         if (PLAIN_INTEGER.matcher(r.group()).matches()) {
           line.put("group", Long.parseLong(r.group()));
         } else {

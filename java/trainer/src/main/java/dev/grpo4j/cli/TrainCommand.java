@@ -35,7 +35,8 @@ import picocli.CommandLine.Spec;
         "Trains a causal LM on preference pairs from labeller groups with DPO, IPO, their importance-sampled forms "
             + "(IS-DPO, IS-IPO) or their group-robust forms (GR-DPO, GR-IPO, Ramesh et al. 2024), optionally after "
             + "an SFT stage; evaluates per group, checkpoints, and writes metrics.jsonl, eval.jsonl, report.md and "
-            + "plots into --out. Data: JSONL with prompt, chosen, rejected and group (string or integer).",
+            + "plots into --out. Data: TRL's standard, conversational or implicit-prompt records with a group label, "
+            + "in JSONL, JSON, CSV or Parquet.",
         ""})
 public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
   /** Options a resumed run may change: they do not affect the numbers. */
@@ -68,8 +69,8 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
       description = "Comma-separated linear layers that get adapters (default: ${DEFAULT-VALUE}).")
   private List<String> loraTargets;
 
-  @Option(names = "--train", paramLabel = "FILE", description = "Training pairs (JSONL); the groups and their "
-      + "sizes N_g come from this file.")
+  @Option(names = "--train", paramLabel = "FILE",
+      description = "Training pairs (JSONL, JSON, CSV or Parquet); the groups and their sizes N_g come from this file.")
   private Path trainData;
 
   @Option(names = "--validation", paramLabel = "FILE",
@@ -254,7 +255,8 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
   private TrainConfig config() throws IOException {
     modelOptions.requireModel();
     if (trainData == null) {
-      throw new IllegalArgumentException("--train is required: the training pairs (JSONL)");
+      throw new IllegalArgumentException("--train is required: the training pairs (a JSONL, JSON, CSV or Parquet "
+          + "file)");
     }
     if (steps != null && epochs != null) {
       throw new IllegalArgumentException("--steps and --epochs both given: choose one");
@@ -267,7 +269,7 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
       if (!(passes > 0)) {
         throw new IllegalArgumentException("--epochs = " + passes + ": must be > 0");
       }
-      long pairs = PreferenceData.readJsonl(trainData, pairOptions.skipBadLines).records().size();
+      long pairs = PreferenceData.read(trainData, pairOptions.readOptions()).records().size();
       total = (int) Math.max(1, Math.ceil(passes * pairs / ((double) batchSize * gradientAccumulation)));
     }
     PairEncoder.EncodeOptions lengths = pairOptions.encodeOptions(ModelSource.maxPositions(modelOptions.model));
@@ -277,11 +279,19 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
     return new TrainConfig(absolute(modelOptions.model), absolute(modelOptions.adapter),
         absolute(modelOptions.tokenizer), modelOptions.dtype, modelOptions.device, lora,
         absolute(trainData), absolute(validationData), absolute(testData), pairOptions.skipBadLines,
+        new TrainConfig.PairReading(pairOptions.format, pairOptions.groupField, chatTemplatePath(),
+            pairOptions.chatTemplateKwargs),
         lengths.maxPromptTokens(), lengths.maxTotalTokens(), pairOptions.appendEos,
         method, beta, eta, chi, adjustment, groupNormalization, labelSmoothing, ipoLengthNormalization,
         sftSteps, sftLearningRate, batchSize, gradientAccumulation, learningRate, weightDecay, warmupSteps, decay,
         plateauPatience, plateauFactor, minLearningRate, maxGradNorm, total, evalInterval, evalBatchSize,
         checkpointInterval, keepCheckpoints, seed);
+  }
+
+  /** {@code --chat-template} with a file made absolute for --resume; {@code chatml} stays as it is. */
+  private String chatTemplatePath() {
+    String template = pairOptions.chatTemplate;
+    return template == null || template.equals(ModelSource.CHATML) ? template : absolute(Path.of(template));
   }
 
   private static String absolute(Path path) {

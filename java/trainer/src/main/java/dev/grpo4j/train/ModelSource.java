@@ -1,6 +1,10 @@
 package dev.grpo4j.train;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.grpo4j.Backend;
+import dev.grpo4j.chat.ChatTemplate;
 import dev.grpo4j.model.Checkpoints;
 import dev.grpo4j.model.ModelConfig;
 import dev.grpo4j.model.TransformerLm;
@@ -10,6 +14,8 @@ import dev.grpo4j.text.TextTokenizer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
@@ -24,6 +30,8 @@ public final class ModelSource {
   public static final List<String> BUILT_IN = List.of("tiny-llama", "tiny-qwen2");
   /** The {@code --tokenizer} value of the byte-level tokenizer. */
   public static final String BYTES = "bytes";
+  /** The {@code --chat-template} value of {@link ChatTemplate#CHATML}. */
+  public static final String CHATML = "chatml";
 
   private ModelSource() {}
 
@@ -110,6 +118,51 @@ public final class ModelSource {
     throw new IllegalArgumentException((tokenizer != null ? "--tokenizer " : "--model ") + source + " has no "
         + "tokenizer.json: pass --tokenizer DIR (a folder with tokenizer.json), or --tokenizer " + BYTES
         + " for the byte-level tokenizer of the built-in models");
+  }
+
+  /**
+   * The chat template for conversational data: {@code --chat-template} ({@value #CHATML} or a Jinja file) if given,
+   * else the tokenizer folder's own (see {@link ChatTemplate#fromModelFolder}); special tokens come from the
+   * tokenizer folder.
+   *
+   * @param model {@code --model}
+   * @param tokenizer {@code --tokenizer}, or null
+   * @param chatTemplate {@code --chat-template}, or null
+   * @param kwargs {@code --chat-template-kwargs}, a JSON object of more template variables, or null
+   * @throws IllegalArgumentException if there is none, saying how to give one, or if {@code kwargs} is not a JSON
+   *     object
+   */
+  public static ChatTemplate chatTemplate(String model, String tokenizer, String chatTemplate, String kwargs) {
+    Map<String, Object> variables = templateVariables(kwargs);
+    Path tokens = tokenizerFolder(model, tokenizer);
+    if (chatTemplate != null) {
+      return (chatTemplate.equals(CHATML) ? ChatTemplate.chatml(tokens)
+          : ChatTemplate.fromFile(Path.of(chatTemplate), tokens)).withVariables(variables);
+    }
+    return (tokens == null ? Optional.<ChatTemplate>empty() : ChatTemplate.fromModelFolder(tokens))
+        .map(t -> t.withVariables(variables))
+        .orElseThrow(() -> new IllegalArgumentException("the data is conversational (chat messages) but "
+            + (tokens == null ? "the model " + model + " reads bytes and has no chat template"
+                : tokens + " has no chat template (no " + ChatTemplate.TEMPLATE_FILE + ", no chat_template in "
+                    + ChatTemplate.TOKENIZER_CONFIG + ")")
+            + ": pass --chat-template FILE, or --chat-template " + CHATML + " for the generic ChatML format"));
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Map<String, Object> templateVariables(String kwargs) {
+    if (kwargs == null) {
+      return Map.of();
+    }
+    try {
+      JsonNode node = new ObjectMapper().readTree(kwargs);
+      if (node == null || !node.isObject()) {
+        throw new IllegalArgumentException("--chat-template-kwargs " + kwargs + ": must be a JSON object, e.g. "
+            + "'{\"enable_thinking\": false}'");
+      }
+      return new ObjectMapper().convertValue(node, Map.class);
+    } catch (JsonProcessingException e) {
+      throw new IllegalArgumentException("--chat-template-kwargs is not valid JSON: " + e.getOriginalMessage(), e);
+    }
   }
 
   private static Path modelFolder(String model) {

@@ -1,5 +1,6 @@
 package dev.grpo4j.train;
 
+import dev.grpo4j.Weighting;
 import dev.grpo4j.text.PairEncoder;
 import dev.grpo4j.text.PreferenceData;
 import java.io.IOException;
@@ -17,25 +18,58 @@ public final class PairFiles {
   private PairFiles() {}
 
   /**
-   * Reads a JSONL file of preference pairs, reporting skipped lines on {@code err}.
+   * Reads a file of preference pairs, reporting skipped records on {@code err}.
    *
    * @param option the option that named the file, for messages
    * @throws IllegalArgumentException if the file is missing or holds no pairs
    */
-  public static PreferenceData.Loaded read(String option, Path file, boolean skipBadLines, PrintWriter err)
-      throws IOException {
+  public static PreferenceData.Loaded read(String option, Path file, PreferenceData.ReadOptions options,
+                                           PrintWriter err) throws IOException {
     if (!Files.isRegularFile(file)) {
       throw new IllegalArgumentException(option + " " + file + ": no such file");
     }
-    PreferenceData.Loaded loaded = PreferenceData.readJsonl(file, skipBadLines);
+    PreferenceData.Loaded loaded = PreferenceData.read(file, options);
     if (loaded.skippedLines() > 0) {
-      err.println("skipped " + loaded.skippedLines() + " malformed lines of " + file + ", e.g. "
+      err.println("skipped " + loaded.skippedLines() + " malformed records of " + file + ", e.g. "
           + loaded.firstProblems().getFirst());
     }
     if (loaded.records().isEmpty()) {
       throw new IllegalArgumentException(option + " " + file + " holds no preference pairs");
     }
     return loaded;
+  }
+
+  /** Whether any of the files (null ones skipped) holds chat messages, so that a chat template is needed. */
+  public static boolean anyConversational(PreferenceData.Loaded... files) {
+    for (PreferenceData.Loaded f : files) {
+      if (f != null && f.conversational()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Warns when training data has no group labels but the method weights groups: with one group, GR-DPO and IS-DPO
+   * are plain DPO (and likewise for IPO), which the user most likely did not mean.
+   */
+  public static void warnIfUngrouped(PreferenceData.Loaded train, String groupField, Method method, PrintWriter err) {
+    if (!train.grouped() && method.weighting() != Weighting.AVERAGE) {
+      err.println("warning: the training data has no \"" + groupField + "\" field, so all pairs are one group and "
+          + method.displayName() + " is plain " + method.lossType() + "; pass --group-field NAME if the group labels "
+          + "are in another field");
+      err.flush();
+    }
+  }
+
+  /** Says how many conversational pairs had to be split in the text rather than at the prompt's tokens. */
+  public static void reportTextSplits(String what, PairEncoder.Encoded encoded, PrintWriter err) {
+    if (encoded.textSplits() > 0) {
+      err.println("note: " + what + ": in " + encoded.textSplits() + " of " + encoded.pairs().size() + " pairs the "
+          + "rendered prompt's tokens are not a prefix of the rendered conversation's, so prompt and responses were "
+          + "split in the text (as TRL's apply_chat_template does) and tokenised separately");
+      err.flush();
+    }
   }
 
   /**

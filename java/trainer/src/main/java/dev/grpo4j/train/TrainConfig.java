@@ -6,6 +6,8 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.grpo4j.GroupNormalization;
 import dev.grpo4j.io.AtomicFiles;
 import dev.grpo4j.model.LoraConfig;
+import dev.grpo4j.data.DataFormat;
+import dev.grpo4j.text.PreferenceData;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
@@ -21,10 +23,12 @@ import java.util.List;
  * @param dtype parameter dtype name, or null for the device's default ({@code --dtype})
  * @param device {@code cpu} or {@code cuda} ({@code --device})
  * @param lora LoRA settings of fresh adapters, or null for full fine-tuning ({@code --lora-rank} and friends)
- * @param trainData training JSONL ({@code --train})
- * @param validationData validation JSONL or null ({@code --validation})
- * @param testData test JSONL or null ({@code --test})
- * @param skipBadLines skip malformed data lines ({@code --skip-bad-lines})
+ * @param trainData training data file ({@code --train})
+ * @param validationData validation data file or null ({@code --validation})
+ * @param testData test data file or null ({@code --test})
+ * @param skipBadLines skip malformed records ({@code --skip-bad-lines})
+ * @param reading how records are read and rendered ({@code --format}, {@code --group-field},
+ *     {@code --chat-template}); null (in run folders written before these options) reads as the defaults
  * @param maxPromptTokens {@code --max-prompt-tokens}
  * @param maxLength {@code --max-length}
  * @param appendEos {@code --append-eos}
@@ -57,7 +61,7 @@ import java.util.List;
  */
 public record TrainConfig(
     String model, String adapter, String tokenizer, String dtype, String device, LoraSettings lora,
-    String trainData, String validationData, String testData, boolean skipBadLines,
+    String trainData, String validationData, String testData, boolean skipBadLines, PairReading reading,
     int maxPromptTokens, int maxLength, boolean appendEos,
     Method method, double beta, double eta, double chi, double adjustment, GroupNormalization groupNormalization,
     double labelSmoothing, boolean ipoLengthNormalization,
@@ -89,9 +93,35 @@ public record TrainConfig(
     }
   }
 
+  /**
+   * How data files are read and conversational records rendered.
+   *
+   * @param format {@code --format}, or null to tell each file's format from its extension
+   * @param groupField {@code --group-field}
+   * @param chatTemplate {@code --chat-template}, or null for the model's own
+   * @param chatTemplateKwargs {@code --chat-template-kwargs} (a JSON object), or null
+   */
+  public record PairReading(String format, String groupField, String chatTemplate, String chatTemplateKwargs) {
+    /** The defaults: formats from extensions, the field {@code group}, the model's template. */
+    public static PairReading defaults() {
+      return new PairReading(null, PreferenceData.DEFAULT_GROUP_FIELD, null, null);
+    }
+
+    public PairReading {
+      groupField = groupField == null ? PreferenceData.DEFAULT_GROUP_FIELD : groupField;
+    }
+
+    /** The reader's options. */
+    public PreferenceData.ReadOptions readOptions(boolean skipBadRecords) {
+      return new PreferenceData.ReadOptions(format == null ? null : DataFormat.named(format), groupField,
+          skipBadRecords);
+    }
+  }
+
   public TrainConfig {
+    reading = reading == null ? PairReading.defaults() : reading;
     require(model != null && !model.isBlank(), "--model is required: a Hugging Face folder or tiny-llama / tiny-qwen2");
-    require(trainData != null, "--train is required: the training pairs (JSONL)");
+    require(trainData != null, "--train is required: the training pairs (a JSONL, JSON, CSV or Parquet file)");
     require(maxPromptTokens >= 1, "--max-prompt-tokens = " + maxPromptTokens + ": must be >= 1");
     require(maxLength > maxPromptTokens, "--max-length = " + maxLength + " must exceed --max-prompt-tokens = "
         + maxPromptTokens);

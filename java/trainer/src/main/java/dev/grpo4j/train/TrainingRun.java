@@ -7,6 +7,7 @@ import dev.grpo4j.GroupRobustLoss;
 import dev.grpo4j.LossResult;
 import dev.grpo4j.NonFiniteInputException;
 import dev.grpo4j.Weighting;
+import dev.grpo4j.chat.ChatTemplate;
 import dev.grpo4j.io.AtomicDirectory;
 import dev.grpo4j.io.AtomicFiles;
 import dev.grpo4j.model.Checkpoints;
@@ -150,15 +151,21 @@ public final class TrainingRun {
     TransformerLm policy = null;
     try (TextTokenizer tokenizer = ModelSource.tokenizer(config.model(), config.tokenizer())) {
       PreferenceData.Loaded trainData = read("--train", Path.of(config.trainData()));
+      PreferenceData.Loaded validationData = config.validationData() == null ? null
+          : read("--validation", Path.of(config.validationData()));
+      PreferenceData.Loaded testData = config.testData() == null ? null
+          : read("--test", Path.of(config.testData()));
+      PairFiles.warnIfUngrouped(trainData, config.reading().groupField(), config.method(), err);
       groups = GroupIndex.of(trainData.records());
-      PairEncoder encoder = new PairEncoder(tokenizer, groups, new PairEncoder.EncodeOptions(
+      ChatTemplate template = PairFiles.anyConversational(trainData, validationData, testData)
+          ? ModelSource.chatTemplate(config.model(), config.tokenizer(), config.reading().chatTemplate(),
+              config.reading().chatTemplateKwargs()) : null;
+      PairEncoder encoder = new PairEncoder(tokenizer, template, groups, new PairEncoder.EncodeOptions(
           config.maxPromptTokens(), config.maxLength(), config.appendEos()));
       train = encode("train", Path.of(config.trainData()), trainData, encoder);
-      validation = config.validationData() == null ? null
-          : encode("validation", Path.of(config.validationData()), read("--validation",
-              Path.of(config.validationData())), encoder);
-      test = config.testData() == null ? null
-          : encode("test", Path.of(config.testData()), read("--test", Path.of(config.testData())), encoder);
+      validation = validationData == null ? null
+          : encode("validation", Path.of(config.validationData()), validationData, encoder);
+      test = testData == null ? null : encode("test", Path.of(config.testData()), testData, encoder);
       if (resumed == null) {
         policy = ModelSource.model(config.model(), placement.dtype(), config.seed());
         PairEncoder.requireVocabFits(tokenizer, policy.config().vocabSize());
@@ -445,7 +452,7 @@ public final class TrainingRun {
   }
 
   private PreferenceData.Loaded read(String option, Path file) throws IOException {
-    return PairFiles.read(option, file, config.skipBadLines(), err);
+    return PairFiles.read(option, file, config.reading().readOptions(config.skipBadLines()), err);
   }
 
   private Split encode(String name, Path file, PreferenceData.Loaded data, PairEncoder encoder) {
@@ -457,6 +464,7 @@ public final class TrainingRun {
           + (name.equals("train") ? "" : " (groups come from the training data)"), e);
     }
     PairFiles.reportDegenerate(file.getFileName().toString(), encoded, name.equals("train"), err);
+    PairFiles.reportTextSplits(file.getFileName().toString(), encoded, err);
     if (encoded.truncatedPairs() > 0) {
       err.println(name + ": truncated " + encoded.truncatedPairs() + " of " + encoded.pairs().size() + " pairs to "
           + "--max-length " + config.maxLength() + " (prompts cut: " + encoded.truncatedPrompts()

@@ -107,21 +107,23 @@ class ConvertSurveyCommandTest {
       all.addAll(records(out.resolve(part + ".jsonl")));
     }
     assertEquals(15, all.size());
-    assertEquals(expectedChosen.keySet(), all.stream().map(PreferenceRecord::prompt)
+    assertEquals(expectedChosen.keySet(), all.stream().map(r -> r.prompt().toString())
         .collect(Collectors.toSet()), "one pair per question and group with answers");
     for (PreferenceRecord r : all) {
-      assertEquals(expectedChosen.get(r.prompt()), r.chosen(), r.prompt());
-      assertNotEquals(r.chosen(), r.rejected(), r.prompt());
-      int k = r.prompt().contains("D. Very bad") ? 4 : 2;
-      assertTrue(Pattern.matches(" [A-" + (char) ('A' + k - 1) + "]", r.rejected()), r.rejected());
-      assertTrue(r.prompt().startsWith("Opinion of people in " + r.group() + " on: "), r.prompt());
+      String prompt = r.prompt().toString();
+      assertEquals(expectedChosen.get(prompt), r.chosen().toString(), prompt);
+      assertNotEquals(r.chosen(), r.rejected(), prompt);
+      int k = prompt.contains("D. Very bad") ? 4 : 2;
+      String rejected = r.rejected().toString();
+      assertTrue(Pattern.matches(" [A-" + (char) ('A' + k - 1) + "]", rejected), rejected);
+      assertTrue(prompt.startsWith("Opinion of people in " + r.group() + " on: "), prompt);
     }
-    PreferenceRecord germanyFirst = all.stream().filter(r -> r.prompt().equals(prompt("Germany", 0))).findFirst()
-        .orElseThrow();
+    PreferenceRecord germanyFirst = all.stream().filter(r -> r.prompt().toString().equals(prompt("Germany", 0)))
+        .findFirst().orElseThrow();
     assertEquals("Opinion of people in Germany on: Question 0?\nPlease select the best response:\nA. Yes\nB. No\n"
-        + "Answer:", germanyFirst.prompt());
-    assertEquals(" A", germanyFirst.chosen());
-    assertEquals(" B", germanyFirst.rejected(), "a 2-option question's rejected letter is the other one");
+        + "Answer:", germanyFirst.prompt().toString());
+    assertEquals(" A", germanyFirst.chosen().toString());
+    assertEquals(" B", germanyFirst.rejected().toString(), "a 2-option question's rejected letter is the other one");
 
     JsonNode groups = JSON.readTree(out.resolve("groups.json").toFile());
     assertEquals(counts(8, 1, 1), groups.get("groups").get("Germany"));
@@ -196,10 +198,10 @@ class ConvertSurveyCommandTest {
               + "A. Very good\nB. Somewhat good\nC. Somewhat bad\nD. Very bad\nAnswer:",
           "Opinion of people in France on: How good is the economy?\nPlease select the best response:\n"
               + "A. Very good\nB. Somewhat good\nC. Somewhat bad\nD. Very bad\nAnswer:"),
-          train.stream().map(PreferenceRecord::prompt).toList(), "input order");
-      assertEquals(List.of("B", "B", "D"), train.stream().map(PreferenceRecord::chosen).toList(),
+          train.stream().map(r -> r.prompt().toString()).toList(), "input order");
+      assertEquals(List.of("B", "B", "D"), train.stream().map(r -> r.chosen().toString()).toList(),
           "the 40/40 tie goes to B; France's missing rows are zeros");
-      assertEquals("A", train.getFirst().rejected());
+      assertEquals("A", train.getFirst().rejected().toString());
       assertEquals(List.of("Germany", "Germany", "France"), train.stream().map(PreferenceRecord::group).toList());
       assertEquals(0, Files.size(out.resolve("validation.jsonl")));
       assertEquals(0, Files.size(out.resolve("test.jsonl")));
@@ -379,7 +381,7 @@ class ConvertSurveyCommandTest {
     assertEquals(0, run.exitCode(), run.err());
     assertTrue(run.err().contains("left out 1 bad records, e.g. " + input + ":2 (record 2): field \"options\" is not "
         + "a JSON or Python literal"), run.err());
-    assertEquals(List.of(" B", " A"), records(out.resolve("train.jsonl")).stream().map(PreferenceRecord::chosen)
+    assertEquals(List.of(" B", " A"), records(out.resolve("train.jsonl")).stream().map(r -> r.chosen().toString())
         .toList());
   }
 

@@ -153,7 +153,7 @@ class DemoDataTest {
         .records();
     assertEquals(DATA.train().size(), train.size());
     DemoData.Pair first = DATA.train().getFirst();
-    assertEquals(new PreferenceRecord(first.prompt(), first.chosen(), first.rejected(),
+    assertEquals(PreferenceRecord.ofText(first.prompt(), first.chosen(), first.rejected(),
         DemoData.groupName(first.group()), 1), train.getFirst());
   }
 

@@ -98,8 +98,8 @@ class TrainInputChecksTest {
         "--threads", "1", "--no-progress", "--out", tmp.resolve("some").toString());
     assertEquals(0, warned.exitCode(), warned.err());
     assertTrue(warned.err().contains("warning: some.jsonl: 3 of 12 pairs have chosen and rejected responses with the "
-        + "same tokens; their margin is always 0 (e.g. line 2: identical texts; line 6: identical texts; line 10: "
-        + "identical texts)"), warned.err());
+        + "same tokens; their margin is always 0 (e.g. line 2: identical responses; line 6: identical responses; "
+        + "line 10: identical responses)"), warned.err());
 
     // Different texts, the same tokens once cut to --max-length.
     List<String> cut = new ArrayList<>();

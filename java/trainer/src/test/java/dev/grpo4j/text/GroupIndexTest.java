@@ -14,7 +14,7 @@ class GroupIndexTest {
   private static List<PreferenceRecord> records(String... groups) {
     List<PreferenceRecord> out = new ArrayList<>();
     for (int i = 0; i < groups.length; i++) {
-      out.add(new PreferenceRecord("p", "c", "r", groups[i], i + 1));
+      out.add(PreferenceRecord.ofText("p", "c", "r", groups[i], i + 1));
     }
     return out;
   }

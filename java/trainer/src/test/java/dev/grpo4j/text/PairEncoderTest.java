@@ -65,7 +65,7 @@ class PairEncoderTest {
   }
 
   private static PreferenceRecord record(String prompt, String chosen, String rejected, long line) {
-    return new PreferenceRecord(prompt, chosen, rejected, "b", line);
+    return PreferenceRecord.ofText(prompt, chosen, rejected, "b", line);
   }
 
   private static int[] bytes(String text) {
@@ -184,7 +184,7 @@ class PairEncoderTest {
   void unknownGroupNamesTheLine() {
     PairEncoder encoder = new PairEncoder(ByteTextTokenizer.plain(), GROUPS, new EncodeOptions(8, 16, false));
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> encoder.encode(List.of(new PreferenceRecord("p", "c", "r", "zz", 12))));
+        () -> encoder.encode(List.of(PreferenceRecord.ofText("p", "c", "r", "zz", 12))));
     assertTrue(e.getMessage().startsWith("line 12: unknown group \"zz\""), e.getMessage());
   }
 

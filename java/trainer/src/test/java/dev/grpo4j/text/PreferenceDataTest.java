@@ -1,5 +1,6 @@
 package dev.grpo4j.text;
 
+import dev.grpo4j.data.DataFormatException;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -46,8 +47,8 @@ class PreferenceDataTest {
         "{\"prompt\": \"Grüße\", \"chosen\": \"日本\", \"rejected\": \"a \\\"quoted\\\"\\nline\", \"group\": \"DE\"}");
     PreferenceData.Loaded loaded = PreferenceData.readJsonl(file, false);
     assertEquals(List.of(
-        new PreferenceRecord("Is tea healthy?", "In moderation.", "No.", "UK", 1),
-        new PreferenceRecord("Grüße", "日本", "a \"quoted\"\nline", "DE", 2)), loaded.records());
+        PreferenceRecord.ofText("Is tea healthy?", "In moderation.", "No.", "UK", 1),
+        PreferenceRecord.ofText("Grüße", "日本", "a \"quoted\"\nline", "DE", 2)), loaded.records());
     assertEquals(0, loaded.skippedLines());
     assertEquals(List.of(), loaded.firstProblems());
   }
@@ -86,7 +87,7 @@ class PreferenceDataTest {
   void extraFieldsAreIgnored() throws IOException {
     Path file = write("{\"id\": 7, \"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": \"r\", \"group\": \"g\", "
         + "\"score_chosen\": 8.5, \"messages\": [{\"role\": \"user\"}], \"meta\": null}");
-    assertEquals(List.of(new PreferenceRecord("p", "c", "r", "g", 1)),
+    assertEquals(List.of(PreferenceRecord.ofText("p", "c", "r", "g", 1)),
         PreferenceData.readJsonl(file, false).records());
   }
 
@@ -112,23 +113,23 @@ class PreferenceDataTest {
   void missingFields() throws IOException {
     assertEquals("field \"chosen\" is missing",
         problemWith("{\"prompt\": \"p\", \"rejected\": \"r\", \"group\": \"g\"}"));
-    assertEquals("field \"prompt\" is missing",
-        problemWith("{\"chosen\": \"c\", \"rejected\": \"r\", \"group\": \"g\"}"));
+    assertEquals("field \"prompt\" is missing (the first record, line 1, has one; a file gives every record a prompt, "
+        + "or none)", problemWith("{\"chosen\": \"c\", \"rejected\": \"r\", \"group\": \"g\"}"));
     assertEquals("field \"rejected\" is missing",
         problemWith("{\"prompt\": \"p\", \"chosen\": \"c\", \"group\": \"g\"}"));
-    assertEquals("field \"group\" is missing",
+    assertEquals("field \"group\" is missing (the first record, line 1, has one)",
         problemWith("{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": \"r\"}"));
   }
 
   @Test
   void nullAndEmptyFields() throws IOException {
-    assertEquals("field \"prompt\" is null",
-        problemWith("{\"prompt\": null, \"chosen\": \"c\", \"rejected\": \"r\", \"group\": \"g\"}"));
+    assertEquals("field \"prompt\" is null (the first record, line 1, has one; a file gives every record a prompt, "
+        + "or none)", problemWith("{\"prompt\": null, \"chosen\": \"c\", \"rejected\": \"r\", \"group\": \"g\"}"));
     assertEquals("field \"rejected\" is an empty string",
         problemWith("{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": \"\", \"group\": \"g\"}"));
     assertEquals("field \"group\" is an empty string",
         problemWith("{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": \"r\", \"group\": \"\"}"));
-    assertEquals("field \"group\" is null",
+    assertEquals("field \"group\" is null (the first record, line 1, has one)",
         problemWith("{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": \"r\", \"group\": null}"));
   }
 
@@ -138,8 +139,8 @@ class PreferenceDataTest {
         problemWith("{\"prompt\": \"p\", \"chosen\": 5, \"rejected\": \"r\", \"group\": \"g\"}"));
     assertEquals("field \"rejected\" must be a string, got an object",
         problemWith("{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": {\"text\": \"r\"}, \"group\": \"g\"}"));
-    assertEquals("field \"prompt\" must be a string, got an array (chat messages? apply the model's chat template "
-            + "and store the resulting text)",
+    assertEquals("field \"prompt\" is a list of messages but \"chosen\" is text: prompt, chosen and rejected must all "
+            + "be text or all be messages",
         problemWith("{\"prompt\": [{\"role\": \"user\", \"content\": \"p\"}], \"chosen\": \"c\", \"rejected\": \"r\", "
             + "\"group\": \"g\"}"));
     assertEquals("field \"group\" must be a string or an integer, got a number (1.5)",
@@ -152,10 +153,10 @@ class PreferenceDataTest {
 
   @Test
   void notAnObject() throws IOException {
-    assertEquals("expected a JSON object with \"prompt\", \"chosen\", \"rejected\" and \"group\", got an array",
-        problemWith("[\"p\", \"c\", \"r\", 1]"));
-    assertEquals("expected a JSON object with \"prompt\", \"chosen\", \"rejected\" and \"group\", got a string",
-        problemWith("\"p\""));
+    assertEquals("expected a JSON object (one record, with \"chosen\", \"rejected\" and usually \"prompt\"), got an "
+        + "array", problemWith("[\"p\", \"c\", \"r\", 1]"));
+    assertEquals("expected a JSON object (one record, with \"chosen\", \"rejected\" and usually \"prompt\"), got a "
+        + "string", problemWith("\"p\""));
   }
 
   @Test
@@ -220,8 +221,8 @@ class PreferenceDataTest {
   void onlyBadLinesIsAnErrorEvenWhenSkipping() throws IOException {
     Path file = write("{}", "nonsense");
     DataFormatException e = assertThrows(DataFormatException.class, () -> PreferenceData.readJsonl(file, true));
-    assertTrue(e.getMessage().startsWith(file + ": no usable preference records: all 2 non-blank lines are "
-        + "malformed, e.g. " + file + ":1: field \"prompt\" is missing"), e.getMessage());
+    assertTrue(e.getMessage().startsWith(file + ": no usable preference records: all 2 records are "
+        + "malformed, e.g. " + file + ":1: field \"chosen\" is missing"), e.getMessage());
   }
 
   @Test
@@ -235,6 +236,6 @@ class PreferenceDataTest {
   void longLinesAreRead() throws IOException {
     String longText = "x".repeat(100_000);
     Path file = write("{\"prompt\": \"" + longText + "\", \"chosen\": \"c\", \"rejected\": \"r\", \"group\": 0}");
-    assertEquals(longText, PreferenceData.readJsonl(file, false).records().getFirst().prompt());
+    assertEquals(longText, PreferenceData.readJsonl(file, false).records().getFirst().prompt().toString());
   }
 }

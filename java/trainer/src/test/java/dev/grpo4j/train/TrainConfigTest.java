@@ -31,6 +31,7 @@ class TrainConfigTest {
   static TrainConfig valid() {
     return new TrainConfig("tiny-llama", null, "bytes", "float32", "cpu", null,
         "data/train.jsonl", "data/validation.jsonl", "data/test.jsonl", false,
+        new TrainConfig.PairReading("jsonl", "country", "chat.jinja", "{\"enable_thinking\": false}"),
         64, 128, true,
         Method.GR_DPO, 0.1, 0.01, 0.2, 0.5, GroupNormalization.BATCH_MEAN,
         0.0, false,
@@ -84,7 +85,7 @@ class TrainConfigTest {
   void nullOptionalSettingsRoundTrip(@TempDir Path dir) throws IOException {
     TrainConfig config = new TrainConfig("tiny-qwen2", "runs/a/adapter", null, null, "cuda", null,
         "train.jsonl", null, null, true,
-        8, 9, false,
+        null, 8, 9, false,
         Method.DPO, 1.0, 0, 0, 0, GroupNormalization.BATCH_MEAN,
         0.1, true,
         5, 1e-3,

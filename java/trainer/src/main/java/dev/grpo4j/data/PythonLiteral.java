@@ -1,4 +1,4 @@
-package dev.grpo4j.survey;
+package dev.grpo4j.data;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -6,7 +6,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Reads the Python literals that GlobalOpinionQA stores as text: {@code str()} of a list of options such as
+ * Reads Python literals stored as text: those GlobalOpinionQA holds, {@code str()} of a list of options such as
  * {@code ['Yes', "Don't know"]}, and of the selections, {@code defaultdict(<class 'list'>, {'Germany': [0.7, 0.3]})}.
  *
  * <p>Understood: strings in single or double quotes (with an optional {@code u} or {@code r} prefix and Python's
@@ -16,9 +16,9 @@ import java.util.Map;
  * (read as its dict). Values come back as {@link String}, {@link Num}, {@link Boolean}, {@link #NONE},
  * {@link List} and {@link Map} (in source order).
  */
-final class PythonLiteral {
+public final class PythonLiteral {
   /** Python's {@code None}. */
-  static final Object NONE = new Object() {
+  public static final Object NONE = new Object() {
     @Override
     public String toString() {
       return "None";
@@ -31,10 +31,10 @@ final class PythonLiteral {
    * @param text the literal as written, e.g. {@code 2} or {@code 0.25}
    * @param value its value
    */
-  record Num(String text, double value) {}
+  public record Num(String text, double value) {}
 
   /** A literal that is not valid; the message says where and what was expected. */
-  static final class SyntaxError extends Exception {
+  public static final class SyntaxError extends Exception {
     private static final long serialVersionUID = 1L;
 
     SyntaxError(String message) {
@@ -43,10 +43,12 @@ final class PythonLiteral {
   }
 
   private final String text;
+  private final boolean numpyLists;
   private int pos;
 
-  private PythonLiteral(String text) {
+  private PythonLiteral(String text, boolean numpyLists) {
     this.text = text;
+    this.numpyLists = numpyLists;
   }
 
   /**
@@ -54,8 +56,19 @@ final class PythonLiteral {
    *
    * @throws SyntaxError naming the character position (1-based) and what was expected there
    */
-  static Object parse(String text) throws SyntaxError {
-    PythonLiteral p = new PythonLiteral(text);
+  public static Object parse(String text) throws SyntaxError {
+    return parse(text, false);
+  }
+
+  /**
+   * Parses one literal, optionally also reading lists as numpy prints arrays of objects: items separated by
+   * whitespace instead of commas ({@code [{'a': 1}\n {'a': 2}]}), which is what pandas, and so Hugging Face
+   * datasets' {@code to_csv}, writes for a column of lists.
+   *
+   * @throws SyntaxError naming the character position (1-based) and what was expected there
+   */
+  public static Object parse(String text, boolean numpyLists) throws SyntaxError {
+    PythonLiteral p = new PythonLiteral(text, numpyLists);
     p.skipSpace();
     Object value = p.startsWithWord("defaultdict") ? p.defaultDict() : p.value();
     p.skipSpace();
@@ -66,7 +79,7 @@ final class PythonLiteral {
   }
 
   /** Python's name of a parsed value's type, for messages. */
-  static String typeName(Object value) {
+  public static String typeName(Object value) {
     return switch (value) {
       case String _ -> "a string";
       case Num _ -> "a number";
@@ -138,11 +151,12 @@ final class PythonLiteral {
     skipSpace();
     while (peek() != close) {
       items.add(value());
+      int before = pos;
       skipSpace();
       if (peek() == ',') {
         pos++;
         skipSpace();
-      } else if (peek() != close) {
+      } else if (peek() != close && !(numpyLists && open == '[' && pos > before)) {
         throw error("expected ',' or '" + close + "'");
       }
     }

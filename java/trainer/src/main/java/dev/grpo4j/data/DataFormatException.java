@@ -1,4 +1,4 @@
-package dev.grpo4j.text;
+package dev.grpo4j.data;
 
 /**
  * A preference data file that cannot be read as preference pairs; the message starts with {@code file:line:}

@@ -1,4 +1,4 @@
-package dev.grpo4j.survey;
+package dev.grpo4j.data;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

@@ -1,0 +1,483 @@
+package dev.grpo4j.chat;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.hubspot.jinjava.Jinjava;
+import com.hubspot.jinjava.JinjavaConfig;
+import com.hubspot.jinjava.LegacyOverrides;
+import com.hubspot.jinjava.el.JinjavaInterpreterResolver;
+import com.hubspot.jinjava.interpret.AutoCloseableSupplier;
+import com.hubspot.jinjava.interpret.Context;
+import com.hubspot.jinjava.interpret.JinjavaInterpreter;
+import com.hubspot.jinjava.interpret.TemplateError;
+import com.hubspot.jinjava.lib.exptest.ExpTest;
+import com.hubspot.jinjava.lib.filter.Filter;
+import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
+import com.hubspot.jinjava.lib.tag.Tag;
+import com.hubspot.jinjava.objects.date.StrftimeFormatter;
+import com.hubspot.jinjava.tree.Node;
+import com.hubspot.jinjava.tree.TagNode;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.ZonedDateTime;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import jinjava.javax.el.CompositeELResolver;
+
+/**
+ * A model's chat template, rendered as transformers' {@code apply_chat_template} renders it: jinja2 with
+ * {@code trim_blocks} and {@code lstrip_blocks}, the variables {@code messages}, {@code add_generation_prompt},
+ * {@code tools} and {@code documents} (both none) and the tokenizer's special tokens ({@code bos_token},
+ * {@code eos_token}, ...), the functions {@code raise_exception} and {@code strftime_now}, transformers' {@code tojson}
+ * filter and the {@code {% generation %}} tag of training templates.
+ *
+ * <p>The engine is Jinjava, with the differences from jinja2 that chat templates run into smoothed over (Python
+ * string methods, {@code not x is defined}, keyword arguments with operators, {@code [::-1]}; see
+ * {@link TemplateRewriter}). A template that needs something Jinjava does not provide fails with a
+ * {@link ChatTemplateException} naming the template line, never with a silently different text.
+ *
+ * <p>Not thread-safe: one instance renders one conversation at a time.
+ */
+public final class ChatTemplate {
+  /** The file transformers 4.47 and later save a model's template in, beside {@code tokenizer_config.json}. */
+  public static final String TEMPLATE_FILE = "chat_template.jinja";
+  /** The tokenizer settings file that holds the template in older model folders, under {@code chat_template}. */
+  public static final String TOKENIZER_CONFIG = "tokenizer_config.json";
+
+  /**
+   * Generic ChatML ({@code <|im_start|>role\ncontent<|im_end|>\n}), the format transformers once used for models
+   * without a template of their own; for models, such as grpo4j's built-in ones, that were never taught any.
+   */
+  public static final String CHATML = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' "
+      + "+ message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}"
+      + "{{ '<|im_start|>assistant\n' }}{% endif %}";
+
+  private static final String SPECIAL_TOKENS_MAP = "special_tokens_map.json";
+  private static final List<String> SPECIAL_TOKENS =
+      List.of("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token");
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final String origin;
+  private final String source;
+  private final Map<String, String> specialTokens;
+  private final Map<String, Object> variables;
+  private final Jinjava jinjava;
+  private final Node root;
+
+  private ChatTemplate(ChatTemplate parsed, Map<String, ?> variables) {
+    this.origin = parsed.origin;
+    this.source = parsed.source;
+    this.specialTokens = parsed.specialTokens;
+    this.variables = Map.copyOf(variables);
+    this.jinjava = parsed.jinjava;
+    this.root = parsed.root;
+  }
+
+  private ChatTemplate(String origin, String source, Map<String, String> specialTokens) {
+    this.origin = origin;
+    this.source = source;
+    this.specialTokens = Map.copyOf(specialTokens);
+    this.variables = Map.of();
+    this.jinjava = engine();
+    TemplateRewriter.Rewritten rewritten = TemplateRewriter.rewrite(source, origin);
+    for (TemplateRewriter.NameUse use : rewritten.uses()) {
+      Context global = jinjava.getGlobalContext();
+      boolean known = use.kind().equals("filter") ? global.getFilter(use.name()) != null
+          : global.getExpTest(use.name()) != null;
+      if (!known) {
+        throw new ChatTemplateException(origin, use.line(), "the " + use.kind() + " \"" + use.name() + "\" is not "
+            + "one grpo4j's Jinja engine (Jinjava) has" + quote(use.line()) + "; pass a simplified copy of the "
+            + "template with --chat-template FILE");
+      }
+    }
+    JinjavaInterpreter parser = jinjava.newInterpreter();
+    this.root = parser.parse(rewritten.text());
+    failOnErrors(parser.getErrors(), null);
+  }
+
+  /**
+   * A template given as text.
+   *
+   * @param source the Jinja text
+   * @param origin where it came from, for messages
+   * @param specialTokens values of {@code bos_token}, {@code eos_token}, ... as the template sees them
+   * @throws ChatTemplateException if the template does not parse or uses what is not supported, naming the line
+   */
+  public static ChatTemplate of(String source, String origin, Map<String, String> specialTokens) {
+    Objects.requireNonNull(source, "source");
+    Objects.requireNonNull(origin, "origin");
+    Objects.requireNonNull(specialTokens, "specialTokens");
+    if (source.isBlank()) {
+      throw new ChatTemplateException(origin, 0, "the chat template is empty");
+    }
+    return new ChatTemplate(origin, source, specialTokens);
+  }
+
+  /**
+   * The template of a Hugging Face model folder, looked up as transformers does: {@value #TEMPLATE_FILE} if present,
+   * else the {@code chat_template} of {@value #TOKENIZER_CONFIG} (a string, or a list of named templates of which
+   * {@code default} is taken). Special tokens come from {@value #TOKENIZER_CONFIG}, then
+   * {@code special_tokens_map.json}.
+   *
+   * @return the template, or empty if the folder has none (a base model, typically)
+   * @throws ChatTemplateException if a template is there but unreadable or unsupported
+   */
+  public static Optional<ChatTemplate> fromModelFolder(Path folder) {
+    Path file = folder.resolve(TEMPLATE_FILE);
+    if (Files.isRegularFile(file)) {
+      return Optional.of(of(read(file), file.toString(), specialTokens(folder)));
+    }
+    Path config = folder.resolve(TOKENIZER_CONFIG);
+    if (!Files.isRegularFile(config)) {
+      return Optional.empty();
+    }
+    JsonNode template = parse(config).path("chat_template");
+    if (template.isMissingNode() || template.isNull()) {
+      return Optional.empty();
+    }
+    String origin = config + " (chat_template)";
+    if (template.isTextual()) {
+      return Optional.of(of(template.textValue(), origin, specialTokens(folder)));
+    }
+    if (template.isArray()) {
+      List<String> names = new ArrayList<>();
+      for (JsonNode named : template) {
+        String name = named.path("name").asText("");
+        names.add(name);
+        if (name.equals("default") && named.path("template").isTextual()) {
+          return Optional.of(of(named.path("template").textValue(), config + " (chat_template \"default\")",
+              specialTokens(folder)));
+        }
+      }
+      throw new ChatTemplateException(origin, 0, "holds several templates " + names + " and none is named "
+          + "\"default\"; pass the one to use with --chat-template FILE");
+    }
+    throw new ChatTemplateException(origin, 0, "chat_template must be a string or a list of {name, template}, got "
+        + template.getNodeType().toString().toLowerCase(java.util.Locale.ROOT));
+  }
+
+  /**
+   * The generic {@link #CHATML} template.
+   *
+   * @param tokenFolder the folder whose {@value #TOKENIZER_CONFIG} names the special tokens, or null for none
+   */
+  public static ChatTemplate chatml(Path tokenFolder) {
+    return of(CHATML, "the built-in ChatML template", tokenFolder == null ? Map.of() : specialTokens(tokenFolder));
+  }
+
+  /**
+   * A template file given on its own ({@code --chat-template}), with the special tokens of a model folder.
+   *
+   * @param tokenFolder the folder whose {@value #TOKENIZER_CONFIG} names the special tokens, or null for none
+   */
+  public static ChatTemplate fromFile(Path file, Path tokenFolder) {
+    if (!Files.isRegularFile(file)) {
+      throw new IllegalArgumentException("--chat-template " + file + ": no such file (expected a Jinja chat "
+          + "template, such as a model's chat_template.jinja)");
+    }
+    return of(read(file), file.toString(), tokenFolder == null ? Map.of() : specialTokens(tokenFolder));
+  }
+
+  /**
+   * Renders a conversation.
+   *
+   * @param messages the messages, each a map with at least {@code role} and {@code content}, passed to the template
+   *     as they are
+   * @param addGenerationPrompt whether the template should append the header that opens the assistant's turn
+   * @return the text
+   * @throws ChatTemplateException if the template fails or refuses the messages, naming the line
+   */
+  public String render(List<? extends Map<String, ?>> messages, boolean addGenerationPrompt) {
+    return render(messages, addGenerationPrompt, Map.of());
+  }
+
+  /**
+   * Renders a conversation with extra template variables, as transformers passes its keyword arguments (such as
+   * {@code enable_thinking} for Qwen3 or {@code date_string} for Llama 3.x); they override the special tokens.
+   *
+   * @see #render(List, boolean)
+   */
+  public String render(List<? extends Map<String, ?>> messages, boolean addGenerationPrompt,
+                       Map<String, ?> variables) {
+    Map<String, Object> bindings = new HashMap<>(specialTokens);
+    bindings.putAll(this.variables);
+    bindings.putAll(variables);
+    bindings.put("messages", messages);
+    bindings.put("add_generation_prompt", addGenerationPrompt);
+    bindings.put("tools", null);
+    bindings.put("documents", null);
+    // jinja2 sees these functions as defined variables; templates test `strftime_now is defined`.
+    bindings.put("raise_exception", Boolean.TRUE);
+    bindings.put("strftime_now", Boolean.TRUE);
+    JinjavaInterpreter interpreter =
+        new JinjavaInterpreter(jinjava, new Context(jinjava.getGlobalContext(), bindings), jinjava.getGlobalConfig());
+    String text;
+    try (AutoCloseableSupplier.AutoCloseableImpl<JinjavaInterpreter> current =
+             JinjavaInterpreter.closeablePushCurrent(interpreter).get()) {
+      text = current.value().render(root);
+    } catch (RuntimeException e) {
+      Refused refused = refusal(e);
+      if (refused != null) {
+        throw new ChatTemplateException(origin, 0, "the template refused the messages: " + refused.getMessage());
+      }
+      throw new ChatTemplateException(origin, 0, "rendering failed: " + e.getMessage(), e);
+    }
+    failOnErrors(interpreter.getErrors(), messages);
+    return text;
+  }
+
+  /**
+   * This template with extra variables for every rendering, as transformers passes {@code apply_chat_template}'s
+   * keyword arguments ({@code enable_thinking=False} for Qwen3, {@code date_string} for Llama 3.x); they replace
+   * any given before and override the special tokens.
+   */
+  public ChatTemplate withVariables(Map<String, ?> variables) {
+    return new ChatTemplate(this, variables);
+  }
+
+  /** The variables of {@link #withVariables}. */
+  public Map<String, Object> variables() {
+    return variables;
+  }
+
+  /** Where the template came from. */
+  public String origin() {
+    return origin;
+  }
+
+  /** The template text as read. */
+  public String source() {
+    return source;
+  }
+
+  /** The special tokens the template sees, by variable name. */
+  public Map<String, String> specialTokens() {
+    return specialTokens;
+  }
+
+  @Override
+  public String toString() {
+    return "ChatTemplate[" + origin + "]";
+  }
+
+  private void failOnErrors(List<TemplateError> errors, List<? extends Map<String, ?>> messages) {
+    for (TemplateError error : errors) {
+      if (error.getSeverity() != TemplateError.ErrorType.FATAL) {
+        continue;
+      }
+      int line = Math.max(0, error.getLineno());
+      Refused refused = error.getException() == null ? null : refusal(error.getException());
+      if (refused != null) {
+        throw new ChatTemplateException(origin, line, "the template refused the messages: " + refused.getMessage()
+            + (messages == null ? "" : " (roles " + roles(messages) + ")"));
+      }
+      throw new ChatTemplateException(origin, line, error.getMessage() + quote(line)
+          + ": the template needs something grpo4j's Jinja engine (Jinjava) does not support; pass a simplified "
+          + "copy with --chat-template FILE");
+    }
+  }
+
+  private String quote(int line) {
+    if (line <= 0) {
+      return "";
+    }
+    String[] lines = source.replace("\r\n", "\n").split("\n", -1);
+    if (line > lines.length) {
+      return "";
+    }
+    String text = lines[line - 1].strip();
+    return " (in `" + (text.length() > 120 ? text.substring(0, 117) + "..." : text) + "`)";
+  }
+
+  private static List<Object> roles(List<? extends Map<String, ?>> messages) {
+    return messages.stream().map(m -> (Object) m.get("role")).toList();
+  }
+
+  private static Refused refusal(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof Refused refused) {
+        return refused;
+      }
+    }
+    return null;
+  }
+
+  private static Jinjava engine() {
+    JinjavaConfig config = JinjavaConfig.newBuilder()
+        .withTrimBlocks(true)
+        .withLstripBlocks(true)
+        .withKeepTrailingNewline(true)
+        .withLegacyOverrides(LegacyOverrides.newBuilder()
+            .withUseNaturalOperatorPrecedence(true)
+            .withParseWhitespaceControlStrictly(true)
+            .withUsePyishObjectMapper(true)
+            .withKeepNullableLoopValues(true)
+            .withHandleBackslashInQuotesOnly(true)
+            .withUseTrimmingForNotesAndExpressions(true)
+            .build())
+        .withElResolver(pythonResolver())
+        .build();
+    Jinjava jinjava = new Jinjava(config);
+    Context global = jinjava.getGlobalContext();
+    global.registerFunction(new ELFunctionDefinition("", "raise_exception", ChatTemplate.class, "raiseException",
+        Object.class));
+    global.registerFunction(new ELFunctionDefinition("", "strftime_now", ChatTemplate.class, "strftimeNow",
+        String.class));
+    global.registerFilter(new TojsonFilter());
+    global.registerFilter(new ItemsFilter());
+    global.registerTag(new GenerationTag());
+    global.registerExpTest(new PythonContainerTest("iterable"));
+    global.registerExpTest(new PythonContainerTest("sequence"));
+    return jinjava;
+  }
+
+  private static CompositeELResolver pythonResolver() {
+    CompositeELResolver resolver = new CompositeELResolver();
+    resolver.add(new PythonStrings());
+    resolver.add(JinjavaInterpreterResolver.DEFAULT_RESOLVER_READ_ONLY);
+    return resolver;
+  }
+
+  /** {@code raise_exception(message)}: the template's way of refusing a conversation. */
+  public static Object raiseException(Object message) {
+    throw new Refused(String.valueOf(message));
+  }
+
+  /** {@code strftime_now(format)}: the local time, formatted as Python's {@code strftime}. */
+  public static String strftimeNow(String format) {
+    return StrftimeFormatter.format(ZonedDateTime.now(), format);
+  }
+
+  private static final class Refused extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    Refused(String message) {
+      super(message, null, false, false);
+    }
+  }
+
+  /** transformers' {@code tojson}: Python's {@code json.dumps} with {@code ensure_ascii=False} by default. */
+  private static final class TojsonFilter implements Filter {
+    @Override
+    public String getName() {
+      return "tojson";
+    }
+
+    @Override
+    public Object filter(Object value, JinjavaInterpreter interpreter, String... args) {
+      return filter(value, interpreter, args, Map.of());
+    }
+
+    @Override
+    public Object filter(Object value, JinjavaInterpreter interpreter, Object[] args, Map<String, Object> kwargs) {
+      Object indent = kwargs.getOrDefault("indent", args.length > 0 ? args[0] : null);
+      Object separators = kwargs.get("separators");
+      String item = null;
+      String key = null;
+      if (separators instanceof List<?> pair && pair.size() == 2) {
+        item = String.valueOf(pair.get(0));
+        key = String.valueOf(pair.get(1));
+      }
+      return new PythonJson(indent == null ? null : ((Number) indent).intValue(), item, key,
+          Boolean.TRUE.equals(kwargs.get("sort_keys")), Boolean.TRUE.equals(kwargs.get("ensure_ascii")))
+          .dumps(value);
+    }
+  }
+
+  /** jinja2's {@code items} filter: a mapping's (key, value) pairs, for {@code {% for k, v in m | items %}}. */
+  private static final class ItemsFilter implements Filter {
+    @Override
+    public String getName() {
+      return "items";
+    }
+
+    @Override
+    public Object filter(Object value, JinjavaInterpreter interpreter, String... args) {
+      return value instanceof Map<?, ?> map ? new ArrayList<>(map.entrySet()) : List.of();
+    }
+  }
+
+  /**
+   * jinja2's {@code iterable} and {@code sequence} tests, true for strings as in Python; Jinjava's are false for
+   * them, which sends templates such as Llama 3.2's down the branch for structured tool output.
+   */
+  private record PythonContainerTest(String getName) implements ExpTest {
+    @Override
+    public boolean evaluate(Object value, JinjavaInterpreter interpreter, Object... args) {
+      return value instanceof CharSequence || value instanceof Iterable<?> || value instanceof Map<?, ?>
+          || value != null && value.getClass().isArray();
+    }
+  }
+
+  /**
+   * {@code {% generation %}...{% endgeneration %}}: marks assistant text for transformers' assistant-token mask; for
+   * rendering it is its content.
+   */
+  private static final class GenerationTag implements Tag {
+    private static final long serialVersionUID = 1L;
+
+    @Override
+    public String getName() {
+      return "generation";
+    }
+
+    @Override
+    public String getEndTagName() {
+      return "endgeneration";
+    }
+
+    @Override
+    public String interpret(TagNode tagNode, JinjavaInterpreter interpreter) {
+      StringBuilder out = new StringBuilder();
+      for (Node child : tagNode.getChildren()) {
+        out.append(child.render(interpreter).getValue());
+      }
+      return out.toString();
+    }
+  }
+
+  private static Map<String, String> specialTokens(Path folder) {
+    Map<String, String> tokens = new LinkedHashMap<>();
+    for (String file : List.of(TOKENIZER_CONFIG, SPECIAL_TOKENS_MAP)) {
+      Path path = folder.resolve(file);
+      if (!Files.isRegularFile(path)) {
+        continue;
+      }
+      JsonNode root = parse(path);
+      for (String name : SPECIAL_TOKENS) {
+        JsonNode value = root.path(name);
+        if (value.isObject()) {
+          value = value.path("content");
+        }
+        if (value.isTextual() && !tokens.containsKey(name)) {
+          tokens.put(name, value.textValue());
+        }
+      }
+    }
+    return tokens;
+  }
+
+  private static String read(Path file) {
+    try {
+      return Files.readString(file, StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new IllegalArgumentException("could not read " + file + ": " + e, e);
+    }
+  }
+
+  private static JsonNode parse(Path file) {
+    try {
+      return JSON.readTree(read(file));
+    } catch (JsonProcessingException e) {
+      throw new IllegalArgumentException(file + " is not valid JSON: " + e.getOriginalMessage(), e);
+    }
+  }
+}

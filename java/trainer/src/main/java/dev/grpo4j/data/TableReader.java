@@ -1,0 +1,368 @@
+package dev.grpo4j.data;
+
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.csv.CsvMapper;
+import com.fasterxml.jackson.dataformat.csv.CsvParser;
+import com.fasterxml.jackson.dataformat.csv.CsvSchema;
+import dev.hardwood.InputFile;
+import dev.hardwood.reader.ParquetFileReader;
+import dev.hardwood.reader.RowReader;
+import dev.hardwood.row.FieldAccessor;
+import dev.hardwood.row.PqList;
+import dev.hardwood.row.PqMap;
+import java.io.BufferedInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.Reader;
+import java.math.BigDecimal;
+import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Reads the rows of a data file as JSON objects, whatever its {@link DataFormat}, so that one set of rules turns
+ * rows into records. Each row comes with its position: the line it starts on for the text formats, its 1-based row
+ * number for Parquet. A row that cannot be read as an object is reported to {@link RowHandler#malformed} and reading
+ * goes on where the format allows it (JSON Lines, CSV and Parquet); a broken JSON array ends the read.
+ */
+public final class TableReader {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
+
+  /** What the reader hands over. */
+  public interface RowHandler {
+    /** A row, as an object. */
+    void row(long position, ObjectNode row);
+
+    /** A row that is not an object or not readable; {@code problem} says why, without the position. */
+    void malformed(long position, String problem);
+  }
+
+  private TableReader() {}
+
+  /**
+   * {@code file:line} for the text formats, {@code file row N} for Parquet: where a message points.
+   */
+  public static String where(Path file, DataFormat format, long position) {
+    return format == DataFormat.PARQUET ? file + " row " + position : file + ":" + position;
+  }
+
+  /**
+   * Reads all rows of a file.
+   *
+   * @throws NoSuchFileException if there is no such file
+   * @throws DataFormatException if the file as a whole cannot be read in the format
+   * @throws IOException if reading fails
+   */
+  public static void read(Path file, DataFormat format, RowHandler handler) throws IOException {
+    if (!Files.isRegularFile(file)) {
+      throw new NoSuchFileException(file.toString(), null, "no such data file");
+    }
+    switch (format) {
+      case JSONL -> readJsonLines(file, handler);
+      case JSON -> readJsonArray(file, handler);
+      case CSV -> readCsv(file, handler);
+      case PARQUET -> readParquet(file, handler);
+    }
+  }
+
+  private static void readJsonLines(Path file, RowHandler handler) throws IOException {
+    try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 16)) {
+      LineReader lines = new LineReader(in);
+      long line = 0;
+      while (lines.next()) {
+        line++;
+        if (lines.isBlank()) {
+          continue;
+        }
+        JsonNode node;
+        try (JsonParser parser = JSON.createParser(lines.bytes(), lines.start(), lines.length())) {
+          node = JSON.readTree(parser);
+          if (parser.nextToken() != null) {
+            handler.malformed(line, "more than one JSON value on the line (the next starts at column "
+                + parser.currentTokenLocation().getColumnNr() + "): JSON Lines holds one record per line");
+            continue;
+          }
+        } catch (JacksonException e) {
+          handler.malformed(line, "not valid JSON: " + e.getOriginalMessage() + column(e.getLocation()));
+          continue;
+        }
+        object(node, line, handler);
+      }
+    }
+  }
+
+  private static void readJsonArray(Path file, RowHandler handler) throws IOException {
+    try (JsonParser parser = JSON.createParser(file.toFile())) {
+      JsonToken first = parser.nextToken();
+      if (first == null) {
+        return;
+      }
+      if (first != JsonToken.START_ARRAY) {
+        throw new DataFormatException(file + ": expected a JSON array of records ([{...}, {...}]), found "
+            + first.asString() + (first == JsonToken.START_OBJECT
+                ? "; a file with one object per line is JSON Lines: name it .jsonl or pass --format jsonl" : ""));
+      }
+      while (parser.nextToken() != JsonToken.END_ARRAY) {
+        long line = parser.currentTokenLocation().getLineNr();
+        object(JSON.readTree(parser), line, handler);
+      }
+    } catch (JacksonException e) {
+      JsonLocation at = e.getLocation();
+      throw new DataFormatException(file + (at != null && at.getLineNr() > 0 ? ":" + at.getLineNr() : "")
+          + ": not valid JSON: " + e.getOriginalMessage(), e);
+    }
+  }
+
+  private static void readCsv(Path file, RowHandler handler) throws IOException {
+    CsvMapper csv = new CsvMapper();
+    CsvSchema schema = CsvSchema.emptySchema().withHeader();
+    try (Reader in = Files.newBufferedReader(file, StandardCharsets.UTF_8);
+         CsvParser parser = (CsvParser) csv.reader(schema).createParser(in)) {
+      while (parser.nextToken() == JsonToken.START_OBJECT) {
+        ObjectNode row = NODES.objectNode();
+        long line = -1;
+        // A record's line is where its first cell starts; the START_OBJECT token sits at the previous line's end.
+        for (JsonToken t = parser.nextToken(); t == JsonToken.FIELD_NAME; t = parser.nextToken()) {
+          line = line < 0 ? parser.currentTokenLocation().getLineNr() : line;
+          String column = parser.currentName();
+          parser.nextToken();
+          String text = parser.getText();
+          if (!text.isEmpty()) {
+            row.set(column, csvCell(text));
+          }
+        }
+        handler.row(line, row);
+      }
+    } catch (JacksonException e) {
+      JsonLocation at = e.getLocation();
+      throw new DataFormatException(file + (at != null && at.getLineNr() > 0 ? ":" + at.getLineNr() : "")
+          + ": not valid CSV: " + e.getOriginalMessage(), e);
+    }
+  }
+
+  /**
+   * A CSV cell: text, or, when it holds a list (conversational data), the list: as JSON, as a Python literal, or
+   * as pandas prints a column of lists (a numpy array of dicts).
+   */
+  private static JsonNode csvCell(String text) {
+    String trimmed = text.strip();
+    if (trimmed.startsWith("[") && trimmed.endsWith("]")) {
+      try {
+        return JSON.readTree(trimmed);
+      } catch (JacksonException notJson) {
+        try {
+          return python(PythonLiteral.parse(trimmed, true));
+        } catch (PythonLiteral.SyntaxError notPython) {
+          return NODES.textNode(text);
+        }
+      }
+    }
+    return NODES.textNode(text);
+  }
+
+  private static JsonNode python(Object value) {
+    return switch (value) {
+      case String s -> NODES.textNode(s);
+      case Boolean b -> NODES.booleanNode(b);
+      case PythonLiteral.Num n -> n.text().matches("-?\\d+") ? NODES.numberNode(new BigInteger(n.text()))
+          : NODES.numberNode(n.value());
+      case List<?> items -> {
+        ArrayNode array = NODES.arrayNode();
+        items.forEach(item -> array.add(python(item)));
+        yield array;
+      }
+      case Map<?, ?> map -> {
+        ObjectNode object = NODES.objectNode();
+        map.forEach((k, v) -> object.set(String.valueOf(k), python(v)));
+        yield object;
+      }
+      default -> NODES.nullNode();
+    };
+  }
+
+  private static void readParquet(Path file, RowHandler handler) throws IOException {
+    try (ParquetFileReader parquet = ParquetFileReader.open(InputFile.of(file));
+         RowReader rows = parquet.rowReader()) {
+      long row = 0;
+      while (rows.hasNext()) {
+        rows.next();
+        row++;
+        handler.row(row, struct(rows));
+      }
+    } catch (IOException | RuntimeException e) {
+      if (e instanceof DataFormatException) {
+        throw e;
+      }
+      throw new DataFormatException(file + ": not readable as Parquet: " + parquetProblem(e), e);
+    } catch (NoClassDefFoundError e) {
+      throw new DataFormatException(file + ": its compression codec is not included in grpo4j (it reads "
+          + "uncompressed, Snappy, Zstandard and gzip Parquet); rewrite it, e.g. with pyarrow: "
+          + "pq.write_table(pq.read_table(src), dst, compression='zstd')", e);
+    }
+  }
+
+  private static String parquetProblem(Throwable e) {
+    String message = e.getMessage() == null ? e.toString() : e.getMessage();
+    String lower = message.toLowerCase(Locale.ROOT);
+    for (String codec : List.of("brotli", "lz4", "lzo")) {
+      if (lower.contains(codec)) {
+        return message + " (grpo4j reads uncompressed, Snappy, Zstandard and gzip Parquet; rewrite the file, e.g. "
+            + "with pyarrow: pq.write_table(pq.read_table(src), dst, compression='zstd'))";
+      }
+    }
+    return message;
+  }
+
+  private static ObjectNode struct(FieldAccessor fields) {
+    ObjectNode object = NODES.objectNode();
+    for (int i = 0; i < fields.getFieldCount(); i++) {
+      String name = fields.getFieldName(i);
+      if (!fields.isNull(name)) {
+        object.set(name, parquetValue(fields.getValue(name)));
+      }
+    }
+    return object;
+  }
+
+  private static JsonNode parquetValue(Object value) {
+    return switch (value) {
+      case null -> NODES.nullNode();
+      case String s -> NODES.textNode(s);
+      case Boolean b -> NODES.booleanNode(b);
+      case Integer n -> NODES.numberNode(n);
+      case Long n -> NODES.numberNode(n);
+      case Float n -> NODES.numberNode(n);
+      case Double n -> NODES.numberNode(n);
+      case BigDecimal n -> NODES.numberNode(n);
+      case byte[] bytes -> NODES.textNode(new String(bytes, StandardCharsets.UTF_8));
+      case FieldAccessor struct -> struct(struct);
+      case PqList list -> {
+        ArrayNode array = NODES.arrayNode();
+        for (Object item : list.values()) {
+          array.add(parquetValue(item));
+        }
+        yield array;
+      }
+      case PqMap map -> {
+        ObjectNode object = NODES.objectNode();
+        for (PqMap.Entry e : map.getEntries()) {
+          object.set(String.valueOf(e.getKey()), parquetValue(e.getValue()));
+        }
+        yield object;
+      }
+      default -> NODES.textNode(value.toString());
+    };
+  }
+
+  private static void object(JsonNode node, long position, RowHandler handler) {
+    if (node instanceof ObjectNode object) {
+      handler.row(position, object);
+    } else {
+      handler.malformed(position, "expected a JSON object (one record, with \"chosen\", \"rejected\" and usually "
+          + "\"prompt\"), got " + describe(node));
+    }
+  }
+
+  /** How a JSON value is named in messages. */
+  public static String describe(JsonNode value) {
+    return switch (value.getNodeType()) {
+      case ARRAY -> "an array";
+      case OBJECT -> "an object";
+      case BOOLEAN -> "a boolean (" + value + ")";
+      case NUMBER -> "a number (" + value + ")";
+      case STRING -> "a string";
+      default -> value.getNodeType().toString().toLowerCase(Locale.ROOT);
+    };
+  }
+
+  private static String column(JsonLocation where) {
+    return where != null && where.getColumnNr() > 0 ? " (column " + where.getColumnNr() + ")" : "";
+  }
+
+  /**
+   * Lines as raw bytes, split at {@code \n} with a trailing {@code \r} dropped. Bytes rather than a
+   * {@code Reader} so that invalid UTF-8 is reported by the JSON parser for its own line instead of failing the
+   * whole read.
+   */
+  private static final class LineReader {
+    private static final byte[] UTF8_BOM = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF};
+
+    private final InputStream in;
+    private byte[] buffer = new byte[8192];
+    private int start;
+    private int length;
+    private boolean first = true;
+    private boolean ended;
+
+    LineReader(InputStream in) {
+      this.in = in;
+    }
+
+    boolean next() throws IOException {
+      if (ended) {
+        return false;
+      }
+      int n = 0;
+      int b;
+      while ((b = in.read()) != -1 && b != '\n') {
+        if (n == buffer.length) {
+          buffer = Arrays.copyOf(buffer, 2 * n);
+        }
+        buffer[n++] = (byte) b;
+      }
+      if (b == -1) {
+        ended = true;
+        if (n == 0) {
+          return false;
+        }
+      }
+      if (n > 0 && buffer[n - 1] == '\r') {
+        n--;
+      }
+      start = 0;
+      if (first && n >= 3 && Arrays.equals(buffer, 0, 3, UTF8_BOM, 0, 3)) {
+        start = 3;
+      }
+      first = false;
+      length = n - start;
+      return true;
+    }
+
+    byte[] bytes() {
+      return buffer;
+    }
+
+    int start() {
+      return start;
+    }
+
+    int length() {
+      return length;
+    }
+
+    boolean isBlank() {
+      for (int i = start; i < start + length; i++) {
+        byte c = buffer[i];
+        if (c != ' ' && c != '\t' && c != '\r' && c != '\f') {
+          return false;
+        }
+      }
+      return true;
+    }
+  }
+}
