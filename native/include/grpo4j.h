@@ -29,7 +29,7 @@ extern "C" {
 #define GRPO4J_API __attribute__((visibility("default")))
 #endif
 
-#define GRPO4J_ABI_VERSION 1
+#define GRPO4J_ABI_VERSION 2
 #define GRPO4J_IGNORE_INDEX (-100)
 
 typedef enum grpo4j_status {
@@ -138,6 +138,47 @@ GRPO4J_API grpo4j_status grpo4j_loss_forward_backward(const grpo4j_options* opti
 /* Evaluation: the same outputs from the current weights; no gradient (grad ignored), no weight update. */
 GRPO4J_API grpo4j_status grpo4j_loss_forward(const grpo4j_options* options, const grpo4j_batch* batch,
                                              const grpo4j_exec* exec);
+
+/* The same computation in three phases, so that group statistics can be combined between them: summed over the
+ * ranks of a data-parallel job (all-reduce), or over the micro-batches of an optimiser step. Composed on one batch
+ * -- statistics, group step with update_weights = 1, logits gradient -- they give what
+ * grpo4j_loss_forward_backward gives, bit for bit; the one-shot calls are that composition.
+ *
+ * Group statistics: [K][GRPO4J_GROUP_STATS] doubles, row g for group g. Sums over a batch's pairs, so that the
+ * statistics of several batches (or ranks) are combined by adding them element-wise. */
+#define GRPO4J_GROUP_STATS 7
+#define GRPO4J_STAT_LOSS_SUM 0        /* sum of the group's pair losses l_i */
+#define GRPO4J_STAT_PAIRS 1           /* pairs of the group */
+#define GRPO4J_STAT_REWARD_HITS 2     /* pairs with h > 0 */
+#define GRPO4J_STAT_LOGP_HITS 3       /* pairs with s_w > s_l */
+#define GRPO4J_STAT_CHOSEN_REWARD 4   /* sum of beta * (s_w - ref_w) */
+#define GRPO4J_STAT_REJECTED_REWARD 5 /* sum of beta * (s_l - ref_l) */
+#define GRPO4J_STAT_MARGIN 6          /* sum of h */
+
+/* Bytes of the workspace phase 1 fills for phase 3 (per position the softmax statistics, per row dl/ds), for a
+ * batch of `rows` = 2B rows of seq_len positions; in the backend's memory, 16-byte aligned. */
+GRPO4J_API int64_t grpo4j_workspace_bytes(int64_t rows, int64_t seq_len);
+
+/* Phase 1: reads tokens, ref_logps and group_ids; writes the pair outputs of batch->out (pair_*) and out.flags,
+ * the batch's group statistics into group_stats, and the workspace. log_alpha, group_sizes, grad and the group
+ * outputs are not used. */
+GRPO4J_API grpo4j_status grpo4j_loss_statistics(const grpo4j_options* options, const grpo4j_batch* batch,
+                                                double* group_stats, void* workspace, const grpo4j_exec* exec);
+
+/* Phase 2, from group statistics (one batch's, or several summed): L_g, A_g = L_g + C/sqrt(N_g), with
+ * update_weights != 0 and ROBUST weighting the exponentiated-gradient update of batch->log_alpha (in place), the
+ * weights w_g, the objective J and the group outputs of batch->out (loss, group_*). The batch size B in the
+ * normalisations is the sum of the GRPO4J_STAT_PAIRS column. group_coef [K] (may be NULL) receives dJ/dl_i for
+ * a pair of group g: w_g * norm_g, or 1/B for AVERAGE. Reads num_groups, group_sizes and log_alpha of batch;
+ * tokens, ref_logps, group_ids and grad are not used. */
+GRPO4J_API grpo4j_status grpo4j_group_step(const grpo4j_options* options, const grpo4j_batch* batch,
+                                           const double* group_stats, int32_t update_weights, double* group_coef,
+                                           const grpo4j_exec* exec);
+
+/* Phase 3: batch->grad = group_coef[g_i] * dl_i/ds_r * (onehot - softmax) for the rows of pair i, from the
+ * workspace phase 1 filled for this same batch (tokens unchanged since; grad may equal tokens.logits). */
+GRPO4J_API grpo4j_status grpo4j_logits_gradient(const grpo4j_batch* batch, const void* workspace,
+                                                const double* group_coef, const grpo4j_exec* exec);
 
 /* Masked sequence log-probs s_r [rows] and response-token counts [rows] (token_counts and flags may be
  * NULL), e.g. to precompute reference log-probs once per data set. */

@@ -67,7 +67,8 @@ grpo4j_status validate_options(const grpo4j_options* o) {
   return GRPO4J_OK;
 }
 
-grpo4j_status validate_batch(const grpo4j_options& o, const grpo4j_batch* b, bool train) {
+// What every phase that reads the batch's pairs needs: tokens, pair count, reference log-probs, group ids.
+grpo4j_status validate_batch_inputs(const grpo4j_batch* b) {
   if (!b) return fail(GRPO4J_INVALID_ARGUMENT, "batch is NULL");
   grpo4j_status status = validate_tokens(&b->tokens, "batch.tokens");
   if (status != GRPO4J_OK) return status;
@@ -81,11 +82,23 @@ grpo4j_status validate_batch(const grpo4j_options& o, const grpo4j_batch* b, boo
   if (b->num_groups < 1) return fail(GRPO4J_INVALID_ARGUMENT, "batch.num_groups = %d: must be >= 1", b->num_groups);
   if (!b->ref_logps) return fail(GRPO4J_INVALID_ARGUMENT, "batch.ref_logps is NULL: pass [2B] reference log-probs");
   if (!b->group_ids) return fail(GRPO4J_INVALID_ARGUMENT, "batch.group_ids is NULL: pass [B] group ids");
-  if (!b->log_alpha && o.weighting == GRPO4J_WEIGHTING_ROBUST)
+  return GRPO4J_OK;
+}
+
+// What the group step needs beyond the statistics: the weight state and the group sizes the options use.
+grpo4j_status validate_group_state(const grpo4j_options& o, const grpo4j_batch& b) {
+  if (!b.log_alpha && o.weighting == GRPO4J_WEIGHTING_ROBUST)
     return fail(GRPO4J_INVALID_ARGUMENT, "batch.log_alpha is NULL: ROBUST weighting needs the [K] weight state");
-  if (!b->group_sizes && needs_group_sizes(o))
+  if (!b.group_sizes && needs_group_sizes(o))
     return fail(GRPO4J_INVALID_ARGUMENT,
                 "batch.group_sizes is NULL: DATASET_FREQUENCY, IMPORTANCE_SAMPLING and adjustment need N_g");
+  return GRPO4J_OK;
+}
+
+grpo4j_status validate_batch(const grpo4j_options& o, const grpo4j_batch* b, bool train) {
+  grpo4j_status status = validate_batch_inputs(b);
+  if (status == GRPO4J_OK) status = validate_group_state(o, *b);
+  if (status != GRPO4J_OK) return status;
   if (train && !b->grad) return fail(GRPO4J_INVALID_ARGUMENT, "batch.grad is NULL: pass a gradient buffer");
   return GRPO4J_OK;
 }
@@ -131,6 +144,36 @@ grpo4j_status run_loss(const grpo4j_options* options, const grpo4j_batch* batch,
   });
 }
 
+// The group-statistics table handed to grpo4j_group_step: counts are whole and not negative, sums finite, and
+// the batch has at least one pair.
+grpo4j_status validate_group_stats(const double* stats, int32_t num_groups) {
+  if (!stats) return fail(GRPO4J_INVALID_ARGUMENT, "group_stats is NULL: pass the [K][GRPO4J_GROUP_STATS] sums");
+  double pairs = 0.0;
+  for (int g = 0; g < num_groups; ++g) {
+    const double* row = stats + (int64_t)g * GRPO4J_GROUP_STATS;
+    for (int c = 0; c < GRPO4J_GROUP_STATS; ++c)
+      if (!isfinite(row[c]))
+        return fail(GRPO4J_NON_FINITE_INPUT, "group_stats[%d][%d] = %g: group statistics must be finite", g, c,
+                    row[c]);
+    const double n = row[GRPO4J_STAT_PAIRS];
+    if (n < 0 || n != floor(n) || n > 2147483647.0)
+      return fail(GRPO4J_INVALID_ARGUMENT,
+                  "group_stats[%d][GRPO4J_STAT_PAIRS] = %g: a pair count must be a whole number in [0, 2^31)", g, n);
+    pairs += n;
+  }
+  if (pairs < 1)
+    return fail(GRPO4J_INVALID_ARGUMENT, "group_stats count no pairs: a group step needs at least one pair");
+  return GRPO4J_OK;
+}
+
+grpo4j_status phases_need_host(const grpo4j_exec* exec) {
+  if (exec->backend == GRPO4J_BACKEND_CUDA)
+    return fail(GRPO4J_INVALID_ARGUMENT,
+                "the phase API (grpo4j_loss_statistics, grpo4j_group_step, grpo4j_logits_gradient) runs on the CPU "
+                "and REFERENCE backends in this version; on CUDA call grpo4j_loss_forward_backward");
+  return GRPO4J_OK;
+}
+
 }  // namespace
 
 void clear_error() { last_message[0] = '\0'; }
@@ -143,7 +186,7 @@ grpo4j_status fail(grpo4j_status status, const char* format, ...) {
   return status;
 }
 
-grpo4j_status check_host_groups(const grpo4j_options& o, const grpo4j_batch& b) {
+grpo4j_status check_host_inputs(const grpo4j_batch& b) {
   for (int64_t i = 0; i < b.num_pairs; ++i) {
     if (b.group_ids[i] < 0 || b.group_ids[i] >= b.num_groups) {
       if (b.out.flags) *b.out.flags |= GRPO4J_FLAG_GROUP_RANGE;
@@ -151,6 +194,15 @@ grpo4j_status check_host_groups(const grpo4j_options& o, const grpo4j_batch& b) 
                   b.group_ids[i], b.num_groups);
     }
   }
+  for (int64_t r = 0; r < 2 * b.num_pairs; ++r) {
+    if (!isfinite(b.ref_logps[r]))
+      return fail(GRPO4J_NON_FINITE_INPUT, "ref_logps[%lld] = %g: reference log-probs must be finite", (long long)r,
+                  (double)b.ref_logps[r]);
+  }
+  return GRPO4J_OK;
+}
+
+grpo4j_status check_host_group_state(const grpo4j_options& o, const grpo4j_batch& b) {
   if (needs_group_sizes(o)) {
     for (int g = 0; g < b.num_groups; ++g) {
       if (b.group_sizes[g] < 1) {
@@ -168,12 +220,12 @@ grpo4j_status check_host_groups(const grpo4j_options& o, const grpo4j_batch& b) 
         return fail(GRPO4J_INVALID_ARGUMENT, "log_alpha[%d] = %g: the group-weight state must be finite", g,
                     b.log_alpha[g]);
   }
-  for (int64_t r = 0; r < 2 * b.num_pairs; ++r) {
-    if (!isfinite(b.ref_logps[r]))
-      return fail(GRPO4J_NON_FINITE_INPUT, "ref_logps[%lld] = %g: reference log-probs must be finite", (long long)r,
-                  (double)b.ref_logps[r]);
-  }
   return GRPO4J_OK;
+}
+
+grpo4j_status check_host_groups(const grpo4j_options& o, const grpo4j_batch& b) {
+  grpo4j_status status = check_host_inputs(b);
+  return status == GRPO4J_OK ? check_host_group_state(o, b) : status;
 }
 
 grpo4j_status token_flag_error(int32_t flag, const grpo4j_tokens& tk, int64_t position) {
@@ -215,6 +267,73 @@ grpo4j_status grpo4j_sequence_logprobs(const grpo4j_tokens* tokens, float* logps
     if (exec->backend == GRPO4J_BACKEND_REFERENCE)
       return reference_sequence_logprobs(*tokens, logps, token_counts, flags);
     return cpu_sequence_logprobs(*tokens, logps, token_counts, flags, resolve_threads(exec->num_threads));
+  });
+}
+
+int64_t grpo4j_workspace_bytes(int64_t rows, int64_t seq_len) {
+  if (rows < 1 || seq_len < 1) return 0;
+  return workspace_bytes(rows, seq_len);
+}
+
+grpo4j_status grpo4j_loss_statistics(const grpo4j_options* options, const grpo4j_batch* batch, double* group_stats,
+                                     void* workspace, const grpo4j_exec* exec) {
+  return guarded([&]() -> grpo4j_status {
+    grpo4j_status status = validate_options(options);
+    if (status == GRPO4J_OK) status = validate_exec(exec);
+    if (status == GRPO4J_OK) status = phases_need_host(exec);
+    if (status == GRPO4J_OK) status = validate_batch_inputs(batch);
+    if (status != GRPO4J_OK) return status;
+    if (!group_stats)
+      return fail(GRPO4J_INVALID_ARGUMENT, "group_stats is NULL: pass [K][GRPO4J_GROUP_STATS] doubles");
+    if (!workspace) return fail(GRPO4J_INVALID_ARGUMENT, "workspace is NULL: pass grpo4j_workspace_bytes bytes");
+    if (batch->out.flags) *batch->out.flags = 0;
+    status = check_host_inputs(*batch);
+    if (status != GRPO4J_OK) return status;
+    if (exec->backend == GRPO4J_BACKEND_REFERENCE)
+      return reference_loss_statistics(*options, *batch, group_stats, workspace);
+    return cpu_loss_statistics(*options, *batch, group_stats, workspace, resolve_threads(exec->num_threads));
+  });
+}
+
+grpo4j_status grpo4j_group_step(const grpo4j_options* options, const grpo4j_batch* batch, const double* group_stats,
+                                int32_t update_weights, double* group_coef, const grpo4j_exec* exec) {
+  return guarded([&]() -> grpo4j_status {
+    grpo4j_status status = validate_options(options);
+    if (status == GRPO4J_OK) status = validate_exec(exec);
+    if (status == GRPO4J_OK) status = phases_need_host(exec);
+    if (status != GRPO4J_OK) return status;
+    if (!batch) return fail(GRPO4J_INVALID_ARGUMENT, "batch is NULL");
+    if (batch->num_groups < 1)
+      return fail(GRPO4J_INVALID_ARGUMENT, "batch.num_groups = %d: must be >= 1", batch->num_groups);
+    status = validate_group_state(*options, *batch);
+    if (status == GRPO4J_OK) status = validate_group_stats(group_stats, batch->num_groups);
+    if (status == GRPO4J_OK) status = check_host_group_state(*options, *batch);
+    if (status != GRPO4J_OK) return status;
+    if (exec->backend == GRPO4J_BACKEND_REFERENCE)
+      return reference_group_step(*options, *batch, group_stats, update_weights != 0, group_coef);
+    return cpu_group_step(*options, *batch, group_stats, update_weights != 0, group_coef);
+  });
+}
+
+grpo4j_status grpo4j_logits_gradient(const grpo4j_batch* batch, const void* workspace, const double* group_coef,
+                                     const grpo4j_exec* exec) {
+  return guarded([&]() -> grpo4j_status {
+    grpo4j_status status = validate_exec(exec);
+    if (status == GRPO4J_OK) status = phases_need_host(exec);
+    if (status == GRPO4J_OK) status = validate_batch_inputs(batch);
+    if (status != GRPO4J_OK) return status;
+    if (!batch->grad) return fail(GRPO4J_INVALID_ARGUMENT, "batch.grad is NULL: pass a gradient buffer");
+    if (!workspace)
+      return fail(GRPO4J_INVALID_ARGUMENT, "workspace is NULL: pass the one grpo4j_loss_statistics filled");
+    if (!group_coef)
+      return fail(GRPO4J_INVALID_ARGUMENT, "group_coef is NULL: pass the [K] coefficients grpo4j_group_step wrote");
+    status = check_host_inputs(*batch);
+    if (status != GRPO4J_OK) return status;
+    for (int g = 0; g < batch->num_groups; ++g)
+      if (!isfinite(group_coef[g]))
+        return fail(GRPO4J_NON_FINITE_INPUT, "group_coef[%d] = %g: must be finite", g, group_coef[g]);
+    if (exec->backend == GRPO4J_BACKEND_REFERENCE) return reference_logits_gradient(*batch, workspace, group_coef);
+    return cpu_logits_gradient(*batch, workspace, group_coef, resolve_threads(exec->num_threads));
   });
 }
 

@@ -118,8 +118,48 @@ grpo4j_status cuda_loss(const grpo4j_options& options, const grpo4j_batch& batch
 grpo4j_status cuda_sequence_logprobs(const grpo4j_tokens& tokens, float* logps, int32_t* token_counts,
                                      int32_t* flags, void* stream);
 
+// The phases (grpo4j_loss_statistics, grpo4j_group_step, grpo4j_logits_gradient) on each backend.
+grpo4j_status cpu_loss_statistics(const grpo4j_options& options, const grpo4j_batch& batch, double* group_stats,
+                                  void* workspace, int threads);
+grpo4j_status cpu_group_step(const grpo4j_options& options, const grpo4j_batch& batch, const double* group_stats,
+                             bool update_weights, double* group_coef);
+grpo4j_status cpu_logits_gradient(const grpo4j_batch& batch, const void* workspace, const double* group_coef,
+                                  int threads);
+grpo4j_status reference_loss_statistics(const grpo4j_options& options, const grpo4j_batch& batch,
+                                        double* group_stats, void* workspace);
+grpo4j_status reference_group_step(const grpo4j_options& options, const grpo4j_batch& batch,
+                                   const double* group_stats, bool update_weights, double* group_coef);
+grpo4j_status reference_logits_gradient(const grpo4j_batch& batch, const void* workspace, const double* group_coef);
+
+// The host workspace of the phases: softmax statistics per position, then dl/ds per row.
+struct HostWorkspace {
+  float* max;      // [rows * seq_len]
+  float* log_sum;  // [rows * seq_len]
+  double* dloss;   // [rows]: rows [0, B) dl_i/ds_w, rows [B, 2B) dl_i/ds_l
+};
+
+inline int64_t workspace_bytes(int64_t rows, int64_t seq_len) {
+  // 12 bytes per position and 32 per row cover the CUDA backend's layout too, plus alignment slack.
+  return rows * seq_len * 12 + rows * 32 + 4096;
+}
+
+inline HostWorkspace host_workspace(void* base, int64_t rows, int64_t seq_len) {
+  const int64_t positions = rows * seq_len;
+  HostWorkspace w;
+  w.max = static_cast<float*>(base);
+  w.log_sum = w.max + positions;
+  w.dloss = reinterpret_cast<double*>(static_cast<unsigned char*>(base) + ((positions * 8 + 15) & ~(int64_t)15));
+  return w;
+}
+
+inline const double* group_row(const double* stats, int g) { return stats + (int64_t)g * GRPO4J_GROUP_STATS; }
+
 // Host-side checks of values that live in host memory (CPU and reference backends): group ids, group sizes.
 grpo4j_status check_host_groups(const grpo4j_options& options, const grpo4j_batch& batch);
+// The two halves of check_host_groups: the pairs' inputs (group ids, reference log-probs), and the group state
+// (group sizes where needed, finite log alpha).
+grpo4j_status check_host_inputs(const grpo4j_batch& batch);
+grpo4j_status check_host_group_state(const grpo4j_options& options, const grpo4j_batch& batch);
 // Message for a label or logit problem found by a kernel at flat position `position` of `tokens`.
 grpo4j_status token_flag_error(int32_t flag, const grpo4j_tokens& tokens, int64_t position);
 

@@ -14,10 +14,12 @@ namespace grpo4j {
 namespace cpu {
 
 // Results of pass 1. softmax(z[p])_v = exp((z[p][v] - max[p]) - log_sum[p]) at labelled positions p;
-// masked positions leave max and log_sum unset.
+// masked positions leave max and log_sum unset. max and log_sum point into the caller's workspace (the phase API)
+// or, when left NULL, into storage pass 1 allocates.
 struct TokenLogprobs {
-  std::vector<float> max;           // [rows * seq_len] largest logit of the position
-  std::vector<float> log_sum;       // [rows * seq_len] log sum_v exp(z[p][v] - max[p])
+  float* max = nullptr;             // [rows * seq_len] largest logit of the position
+  float* log_sum = nullptr;         // [rows * seq_len] log sum_v exp(z[p][v] - max[p])
+  std::vector<float> storage;       // for max and log_sum when the caller gave none
   std::vector<double> row_logp;     // [rows] s_r, summed over t in order
   std::vector<int32_t> row_tokens;  // [rows] labelled positions of the row
 };

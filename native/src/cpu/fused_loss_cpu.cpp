@@ -1,15 +1,17 @@
-// CPU backend entry points: the whole GR-DPO / GR-IPO step on host memory in three passes.
-//   1. token_logprobs: one read of the logits [2B, T, V] -> s_r [2B] and, per labelled position, the max
-//      and log-sum-exp offset that define its softmax.
-//   2. here, in double, with the expressions of group_step.h shared with the CUDA backend:
-//      h_i = (s_w - ref_w) - (s_l - ref_l), pair loss l_i and dl_i/ds, L_g = norm_g * sum_{i in g} l_i,
-//      A_g = L_g + C / sqrt(N_g), the exponentiated-gradient update of log alpha (ROBUST, training only),
-//      w_g, J = sum_g w_g A_g (AVERAGE: mean_i l_i), the metrics, and coef_r = dJ/ds_r.
-//   3. logits_gradient (training only): grad = coef_r * (onehot - softmax), a second read of the logits
-//      and one write, possibly over the logits themselves.
+// CPU backend: the GR-DPO / GR-IPO step on host memory in three phases, which the one-shot calls compose.
+//   1. statistics: token_logprobs reads the logits [2B, T, V] once -> s_r [2B] and, per labelled position, the
+//      max and log-sum-exp offset that define its softmax (kept in the workspace for phase 3); then per pair
+//      h_i = (s_w - ref_w) - (s_l - ref_l), the pair loss l_i and dl_i/ds (workspace), and per group the sums of
+//      GRPO4J_GROUP_STATS (loss, pairs, hits, rewards, margin), in pair order.
+//   2. group step, in double with the expressions of group_step.h shared with the CUDA backend, from group sums
+//      that may cover several batches or ranks: L_g = norm_g * sum_g l, A_g = L_g + C / sqrt(N_g), the
+//      exponentiated-gradient update of log alpha (ROBUST, when asked), w_g, J = sum_g w_g A_g (AVERAGE:
+//      sum_i l_i / B), the group metrics, and dJ/dl_i per group.
+//   3. logits gradient: coef_r = dJ/dl_i * dl_i/ds_r; grad = coef_r * (onehot - softmax), a second read of the
+//      logits and one write, possibly over the logits themselves.
 // Fusing forward and backward this way moves the floor of the memory traffic (two reads, one write of
-// B*T*V elements) and never materialises log_softmax. Input errors found in pass 1 return before
-// log_alpha or the gradient is touched.
+// B*T*V elements) and never materialises log_softmax. Input errors found in phase 1 return before log_alpha or
+// the gradient is touched.
 #include <math.h>
 
 #include <vector>
@@ -20,25 +22,51 @@
 
 namespace grpo4j {
 
-grpo4j_status cpu_loss(const grpo4j_options& o, const grpo4j_batch& b, bool train, int threads) {
+grpo4j_status cpu_loss_statistics(const grpo4j_options& o, const grpo4j_batch& b, double* group_stats,
+                                  void* workspace, int threads) {
   const grpo4j_outputs& out = b.out;
+  const HostWorkspace w = host_workspace(workspace, b.tokens.rows, b.tokens.seq_len);
   cpu::TokenLogprobs rows;
+  rows.max = w.max;
+  rows.log_sum = w.log_sum;
   grpo4j_status status = cpu::token_logprobs(b.tokens, threads, rows, out.flags);
   if (status != GRPO4J_OK) return status;
 
   const int64_t B = b.num_pairs;
-  const int K = b.num_groups;
-  std::vector<PairTerms> terms(B);
-  std::vector<double> group_sum(K, 0.0);
-  std::vector<int32_t> count(K, 0);
+  for (int64_t e = 0; e < (int64_t)b.num_groups * GRPO4J_GROUP_STATS; ++e) group_stats[e] = 0.0;
   for (int64_t i = 0; i < B; ++i) {
-    const double chosen_ratio = rows.row_logp[i] - (double)b.ref_logps[i];
-    const double rejected_ratio = rows.row_logp[B + i] - (double)b.ref_logps[B + i];
-    terms[i] = pair_terms(o, chosen_ratio, rejected_ratio, rows.row_tokens[i], rows.row_tokens[B + i]);
-    group_sum[b.group_ids[i]] += terms[i].loss;
-    count[b.group_ids[i]] += 1;
+    const double sw = rows.row_logp[i], sl = rows.row_logp[B + i];
+    const double chosen_ratio = sw - (double)b.ref_logps[i];
+    const double rejected_ratio = sl - (double)b.ref_logps[B + i];
+    const PairTerms terms = pair_terms(o, chosen_ratio, rejected_ratio, rows.row_tokens[i], rows.row_tokens[B + i]);
+    const double margin = chosen_ratio - rejected_ratio;
+    const double chosen_reward = o.beta * chosen_ratio, rejected_reward = o.beta * rejected_ratio;
+    w.dloss[i] = terms.dloss_dchosen;
+    w.dloss[B + i] = terms.dloss_drejected;
+    if (out.pair_loss) out.pair_loss[i] = (float)terms.loss;
+    if (out.pair_margin) out.pair_margin[i] = (float)margin;
+    if (out.pair_chosen_reward) out.pair_chosen_reward[i] = (float)chosen_reward;
+    if (out.pair_rejected_reward) out.pair_rejected_reward[i] = (float)rejected_reward;
+    if (out.pair_chosen_logp) out.pair_chosen_logp[i] = (float)sw;
+    if (out.pair_rejected_logp) out.pair_rejected_logp[i] = (float)sl;
+    double* g = group_stats + (int64_t)b.group_ids[i] * GRPO4J_GROUP_STATS;
+    g[GRPO4J_STAT_LOSS_SUM] += terms.loss;
+    g[GRPO4J_STAT_PAIRS] += 1.0;
+    g[GRPO4J_STAT_REWARD_HITS] += margin > 0 ? 1.0 : 0.0;
+    g[GRPO4J_STAT_LOGP_HITS] += sw > sl ? 1.0 : 0.0;
+    g[GRPO4J_STAT_CHOSEN_REWARD] += chosen_reward;
+    g[GRPO4J_STAT_REJECTED_REWARD] += rejected_reward;
+    g[GRPO4J_STAT_MARGIN] += margin;
   }
+  return GRPO4J_OK;
+}
 
+grpo4j_status cpu_group_step(const grpo4j_options& o, const grpo4j_batch& b, const double* group_stats,
+                             bool update_weights, double* group_coef) {
+  const grpo4j_outputs& out = b.out;
+  const int K = b.num_groups;
+  int64_t B = 0;
+  for (int g = 0; g < K; ++g) B += (int64_t)group_row(group_stats, g)[GRPO4J_STAT_PAIRS];
   int64_t dataset_size = 0;
   double inverse_size_sum = 0.0;
   if (b.group_sizes) {
@@ -46,16 +74,18 @@ grpo4j_status cpu_loss(const grpo4j_options& o, const grpo4j_batch& b, bool trai
     for (int g = 0; g < K; ++g) inverse_size_sum += 1.0 / (double)b.group_sizes[g];
   }
   std::vector<double> norm(K), group_loss(K), adjusted(K), weight(K);
+  std::vector<int32_t> count(K);
   for (int g = 0; g < K; ++g) {
+    count[g] = (int32_t)group_row(group_stats, g)[GRPO4J_STAT_PAIRS];
     norm[g] = group_normaliser(o, count[g], b.group_sizes ? b.group_sizes[g] : 0, dataset_size, B);
-    group_loss[g] = norm[g] * group_sum[g];
+    group_loss[g] = norm[g] * group_row(group_stats, g)[GRPO4J_STAT_LOSS_SUM];
     adjusted[g] = group_loss[g] + group_adjustment(o, b.group_sizes, g);
   }
 
   std::vector<double> log_alpha;
   if (o.weighting == GRPO4J_WEIGHTING_ROBUST) {
     log_alpha.assign(b.log_alpha, b.log_alpha + K);
-    if (train) {
+    if (update_weights) {
       robust_weight_update(log_alpha.data(), adjusted.data(), K, o.eta);
       for (int g = 0; g < K; ++g) b.log_alpha[g] = log_alpha[g];
     }
@@ -65,52 +95,39 @@ grpo4j_status cpu_loss(const grpo4j_options& o, const grpo4j_batch& b, bool trai
 
   double objective = 0.0;
   if (o.weighting == GRPO4J_WEIGHTING_AVERAGE) {
-    for (int64_t i = 0; i < B; ++i) objective += terms[i].loss / (double)B;
+    for (int g = 0; g < K; ++g) objective += group_row(group_stats, g)[GRPO4J_STAT_LOSS_SUM];
+    objective /= (double)B;
   } else {
     for (int g = 0; g < K; ++g) objective += weight[g] * adjusted[g];
   }
   if (out.loss) *out.loss = (float)objective;
 
-  std::vector<double> reward_hits(K, 0.0), logp_hits(K, 0.0), chosen(K, 0.0), rejected(K, 0.0), margins(K, 0.0);
-  for (int64_t i = 0; i < B; ++i) {
-    const double sw = rows.row_logp[i], sl = rows.row_logp[B + i];
-    const double chosen_ratio = sw - (double)b.ref_logps[i];
-    const double rejected_ratio = sl - (double)b.ref_logps[B + i];
-    const double margin = chosen_ratio - rejected_ratio;
-    const double chosen_reward = o.beta * chosen_ratio, rejected_reward = o.beta * rejected_ratio;
-    if (out.pair_loss) out.pair_loss[i] = (float)terms[i].loss;
-    if (out.pair_margin) out.pair_margin[i] = (float)margin;
-    if (out.pair_chosen_reward) out.pair_chosen_reward[i] = (float)chosen_reward;
-    if (out.pair_rejected_reward) out.pair_rejected_reward[i] = (float)rejected_reward;
-    if (out.pair_chosen_logp) out.pair_chosen_logp[i] = (float)sw;
-    if (out.pair_rejected_logp) out.pair_rejected_logp[i] = (float)sl;
-    const int g = b.group_ids[i];
-    reward_hits[g] += margin > 0 ? 1.0 : 0.0;
-    logp_hits[g] += sw > sl ? 1.0 : 0.0;
-    chosen[g] += chosen_reward;
-    rejected[g] += rejected_reward;
-    margins[g] += margin;
-  }
   for (int g = 0; g < K; ++g) {
+    const double* s = group_row(group_stats, g);
     const double n = count[g] > 0 ? (double)count[g] : 1.0;
     if (out.group_loss) out.group_loss[g] = (float)group_loss[g];
     if (out.group_weight) out.group_weight[g] = (float)weight[g];
     if (out.group_count) out.group_count[g] = count[g];
-    if (out.group_reward_accuracy) out.group_reward_accuracy[g] = (float)(reward_hits[g] / n);
-    if (out.group_logp_accuracy) out.group_logp_accuracy[g] = (float)(logp_hits[g] / n);
-    if (out.group_chosen_reward) out.group_chosen_reward[g] = (float)(chosen[g] / n);
-    if (out.group_rejected_reward) out.group_rejected_reward[g] = (float)(rejected[g] / n);
-    if (out.group_margin) out.group_margin[g] = (float)(margins[g] / n);
+    if (out.group_reward_accuracy) out.group_reward_accuracy[g] = (float)(s[GRPO4J_STAT_REWARD_HITS] / n);
+    if (out.group_logp_accuracy) out.group_logp_accuracy[g] = (float)(s[GRPO4J_STAT_LOGP_HITS] / n);
+    if (out.group_chosen_reward) out.group_chosen_reward[g] = (float)(s[GRPO4J_STAT_CHOSEN_REWARD] / n);
+    if (out.group_rejected_reward) out.group_rejected_reward[g] = (float)(s[GRPO4J_STAT_REJECTED_REWARD] / n);
+    if (out.group_margin) out.group_margin[g] = (float)(s[GRPO4J_STAT_MARGIN] / n);
+    // dJ/dl_i for a pair of group g: 1/B (AVERAGE) or w_g * norm_g.
+    if (group_coef) group_coef[g] = o.weighting == GRPO4J_WEIGHTING_AVERAGE ? 1.0 / (double)B : weight[g] * norm[g];
   }
-  if (!train) return GRPO4J_OK;
+  return GRPO4J_OK;
+}
 
-  // coef_r = dJ/ds_r = dJ/dl_i * dl_i/ds_r; dJ/dl_i = 1/B (AVERAGE) or w_g * norm_g.
+grpo4j_status cpu_logits_gradient(const grpo4j_batch& b, const void* workspace, const double* group_coef,
+                                  int threads) {
+  const int64_t B = b.num_pairs;
+  const HostWorkspace w = host_workspace(const_cast<void*>(workspace), b.tokens.rows, b.tokens.seq_len);
   std::vector<float> row_coef(2 * B);
   for (int64_t i = 0; i < B; ++i) {
-    const int g = b.group_ids[i];
-    const double dJ_dloss = o.weighting == GRPO4J_WEIGHTING_AVERAGE ? 1.0 / (double)B : weight[g] * norm[g];
-    row_coef[i] = (float)(dJ_dloss * terms[i].dloss_dchosen);
-    row_coef[B + i] = (float)(dJ_dloss * terms[i].dloss_drejected);
+    const double dJ_dloss = group_coef[b.group_ids[i]];
+    row_coef[i] = (float)(dJ_dloss * w.dloss[i]);
+    row_coef[B + i] = (float)(dJ_dloss * w.dloss[B + i]);
   }
   for (int64_t r = 0; r < 2 * B; ++r) {
     if (f16_gradient_out_of_range(b.tokens.logits_type, row_coef[r]))
@@ -120,8 +137,22 @@ grpo4j_status cpu_loss(const grpo4j_options& o, const grpo4j_batch& b, bool trai
                   "loss down (beta, eta, the group sizes' normalisation)",
                   (long long)r, (double)row_coef[r]);
   }
-  cpu::logits_gradient(b.tokens, rows, row_coef.data(), b.grad, threads);
+  cpu::TokenLogprobs stats;
+  stats.max = w.max;
+  stats.log_sum = w.log_sum;
+  cpu::logits_gradient(b.tokens, stats, row_coef.data(), b.grad, threads);
   return GRPO4J_OK;
+}
+
+grpo4j_status cpu_loss(const grpo4j_options& o, const grpo4j_batch& b, bool train, int threads) {
+  std::vector<unsigned char> workspace((size_t)workspace_bytes(b.tokens.rows, b.tokens.seq_len));
+  std::vector<double> group_stats((size_t)b.num_groups * GRPO4J_GROUP_STATS);
+  std::vector<double> group_coef(b.num_groups);
+  grpo4j_status status = cpu_loss_statistics(o, b, group_stats.data(), workspace.data(), threads);
+  if (status != GRPO4J_OK) return status;
+  status = cpu_group_step(o, b, group_stats.data(), train, group_coef.data());
+  if (status != GRPO4J_OK || !train) return status;
+  return cpu_logits_gradient(b, workspace.data(), group_coef.data(), threads);
 }
 
 grpo4j_status cpu_sequence_logprobs(const grpo4j_tokens& tokens, float* logps, int32_t* token_counts,

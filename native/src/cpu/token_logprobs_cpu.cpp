@@ -107,8 +107,11 @@ grpo4j_status token_logprobs(const grpo4j_tokens& tk, int threads, TokenLogprobs
   SoftmaxStats (*const stats_of)(const void*, int64_t) = tk.logits_type == GRPO4J_F32    ? softmax_stats_f32
                                                          : tk.logits_type == GRPO4J_BF16 ? softmax_stats_bf16
                                                                                          : softmax_stats_f16;
-  out.max.resize(positions);
-  out.log_sum.resize(positions);
+  if (!out.max) {
+    out.storage.resize(2 * positions);
+    out.max = out.storage.data();
+    out.log_sum = out.storage.data() + positions;
+  }
   std::vector<double> logp(positions);
 
   const int parts = pass_threads(threads, positions * vocab, positions);

@@ -69,16 +69,31 @@ grpo4j_status reference_sequence_logprobs(const grpo4j_tokens& tokens, float* lo
   return GRPO4J_OK;
 }
 
-grpo4j_status reference_loss(const grpo4j_options& o, const grpo4j_batch& b, bool train) {
+// The reference's workspace: the log-sum-exp of each position in double, then dl/ds per row.
+struct ReferenceWorkspace {
+  double* lse;    // [rows * seq_len]
+  double* dloss;  // [rows]
+};
+
+ReferenceWorkspace reference_workspace(void* base, const grpo4j_tokens& tk) {
+  ReferenceWorkspace w;
+  w.lse = static_cast<double*>(base);
+  w.dloss = w.lse + tk.rows * tk.seq_len;
+  return w;
+}
+
+grpo4j_status reference_loss_statistics(const grpo4j_options& o, const grpo4j_batch& b, double* group_stats,
+                                        void* workspace) {
   const grpo4j_outputs& out = b.out;
-  if (out.flags) *out.flags = 0;
   const int64_t B = b.num_pairs;
   const int K = b.num_groups;
   RowLogprobs rows;
   grpo4j_status status = row_logprobs(b.tokens, rows, out.flags);
   if (status != GRPO4J_OK) return status;
+  const ReferenceWorkspace w = reference_workspace(workspace, b.tokens);
+  for (int64_t p = 0; p < b.tokens.rows * b.tokens.seq_len; ++p) w.lse[p] = rows.lse[p];
 
-  std::vector<double> pair_loss(B), dloss_dsw(B), dloss_dsl(B), margin(B), chosen_reward(B), rejected_reward(B);
+  std::vector<double> pair_loss(B), margin(B), chosen_reward(B), rejected_reward(B);
   for (int64_t i = 0; i < B; ++i) {
     double sw = rows.logp[i], sl = rows.logp[B + i];
     double rw = sw - b.ref_logps[i], rl = sl - b.ref_logps[B + i];
@@ -94,39 +109,65 @@ grpo4j_status reference_loss(const grpo4j_options& o, const grpo4j_batch& b, boo
       }
       double d = rw / nw - rl / nl - 1.0 / (2.0 * o.beta);
       pair_loss[i] = d * d;
-      dloss_dsw[i] = 2.0 * d / nw;
-      dloss_dsl[i] = -2.0 * d / nl;
+      w.dloss[i] = 2.0 * d / nw;
+      w.dloss[B + i] = -2.0 * d / nl;
     } else {
       double eps = o.label_smoothing;
       pair_loss[i] = -(1.0 - eps) * -reference_softplus(-o.beta * h) - eps * -reference_softplus(o.beta * h);
       double dl_dh = -o.beta * (1.0 - eps) * reference_sigmoid(-o.beta * h) + o.beta * eps * reference_sigmoid(o.beta * h);
-      dloss_dsw[i] = dl_dh;
-      dloss_dsl[i] = -dl_dh;
+      w.dloss[i] = dl_dh;
+      w.dloss[B + i] = -dl_dh;
+    }
+    if (out.pair_loss) out.pair_loss[i] = (float)pair_loss[i];
+    if (out.pair_margin) out.pair_margin[i] = (float)margin[i];
+    if (out.pair_chosen_reward) out.pair_chosen_reward[i] = (float)chosen_reward[i];
+    if (out.pair_rejected_reward) out.pair_rejected_reward[i] = (float)rejected_reward[i];
+    if (out.pair_chosen_logp) out.pair_chosen_logp[i] = (float)sw;
+    if (out.pair_rejected_logp) out.pair_rejected_logp[i] = (float)sl;
+  }
+  for (int g = 0; g < K; ++g) {
+    double* stats = group_stats + (int64_t)g * GRPO4J_GROUP_STATS;
+    for (int c = 0; c < GRPO4J_GROUP_STATS; ++c) stats[c] = 0.0;
+    for (int64_t i = 0; i < B; ++i) {
+      if (b.group_ids[i] != g) continue;
+      stats[GRPO4J_STAT_LOSS_SUM] += pair_loss[i];
+      stats[GRPO4J_STAT_PAIRS] += 1;
+      stats[GRPO4J_STAT_REWARD_HITS] += margin[i] > 0 ? 1 : 0;
+      stats[GRPO4J_STAT_LOGP_HITS] += rows.logp[i] > rows.logp[B + i] ? 1 : 0;
+      stats[GRPO4J_STAT_CHOSEN_REWARD] += chosen_reward[i];
+      stats[GRPO4J_STAT_REJECTED_REWARD] += rejected_reward[i];
+      stats[GRPO4J_STAT_MARGIN] += margin[i];
     }
   }
+  return GRPO4J_OK;
+}
 
-  std::vector<double> group_sum(K, 0.0), norm(K, 0.0), group_loss(K, 0.0), adjusted(K, 0.0), weight(K, 0.0);
+grpo4j_status reference_group_step(const grpo4j_options& o, const grpo4j_batch& b, const double* group_stats,
+                                   bool update_weights, double* group_coef) {
+  const grpo4j_outputs& out = b.out;
+  const int K = b.num_groups;
+  std::vector<double> norm(K, 0.0), group_loss(K, 0.0), adjusted(K, 0.0), weight(K, 0.0);
   std::vector<int32_t> count(K, 0);
-  int64_t dataset_size = 0;
+  int64_t B = 0, dataset_size = 0;
+  for (int g = 0; g < K; ++g) {
+    count[g] = (int32_t)group_stats[g * GRPO4J_GROUP_STATS + GRPO4J_STAT_PAIRS];
+    B += count[g];
+  }
   if (b.group_sizes)
     for (int g = 0; g < K; ++g) dataset_size += b.group_sizes[g];
-  for (int64_t i = 0; i < B; ++i) {
-    group_sum[b.group_ids[i]] += pair_loss[i];
-    count[b.group_ids[i]] += 1;
-  }
   for (int g = 0; g < K; ++g) {
     if (count[g] > 0) {
       norm[g] = o.group_norm == GRPO4J_NORM_DATASET_FREQUENCY
                     ? (double)dataset_size / ((double)b.group_sizes[g] * (double)B)
                     : 1.0 / count[g];
     }
-    group_loss[g] = norm[g] * group_sum[g];
+    group_loss[g] = norm[g] * group_stats[g * GRPO4J_GROUP_STATS + GRPO4J_STAT_LOSS_SUM];
     adjusted[g] = group_loss[g] + (o.adjustment != 0.0 ? o.adjustment / sqrt((double)b.group_sizes[g]) : 0.0);
   }
 
   if (o.weighting == GRPO4J_WEIGHTING_ROBUST) {
     std::vector<double> log_alpha(b.log_alpha, b.log_alpha + K);
-    if (train) {
+    if (update_weights) {
       // alpha_g <- alpha_g * exp(eta * A_g), renormalised; in log space.
       for (int g = 0; g < K; ++g) log_alpha[g] += o.eta * adjusted[g];
       double max_value = -INFINITY;
@@ -146,50 +187,36 @@ grpo4j_status reference_loss(const grpo4j_options& o, const grpo4j_batch& b, boo
   }
 
   double objective = 0.0;
-  std::vector<double> dJ_dloss(B);
   if (o.weighting == GRPO4J_WEIGHTING_AVERAGE) {
-    for (int64_t i = 0; i < B; ++i) objective += pair_loss[i] / (double)B;
-    for (int64_t i = 0; i < B; ++i) dJ_dloss[i] = 1.0 / (double)B;
+    for (int g = 0; g < K; ++g) objective += group_stats[g * GRPO4J_GROUP_STATS + GRPO4J_STAT_LOSS_SUM];
+    objective /= (double)B;
   } else {
     for (int g = 0; g < K; ++g) objective += weight[g] * adjusted[g];
-    for (int64_t i = 0; i < B; ++i) dJ_dloss[i] = weight[b.group_ids[i]] * norm[b.group_ids[i]];
   }
-
   if (out.loss) *out.loss = (float)objective;
-  for (int64_t i = 0; i < B; ++i) {
-    if (out.pair_loss) out.pair_loss[i] = (float)pair_loss[i];
-    if (out.pair_margin) out.pair_margin[i] = (float)margin[i];
-    if (out.pair_chosen_reward) out.pair_chosen_reward[i] = (float)chosen_reward[i];
-    if (out.pair_rejected_reward) out.pair_rejected_reward[i] = (float)rejected_reward[i];
-    if (out.pair_chosen_logp) out.pair_chosen_logp[i] = (float)rows.logp[i];
-    if (out.pair_rejected_logp) out.pair_rejected_logp[i] = (float)rows.logp[B + i];
-  }
   for (int g = 0; g < K; ++g) {
-    double reward_hits = 0, logp_hits = 0, chosen = 0, rejected = 0, margins = 0;
-    for (int64_t i = 0; i < B; ++i) {
-      if (b.group_ids[i] != g) continue;
-      reward_hits += margin[i] > 0 ? 1 : 0;
-      logp_hits += rows.logp[i] > rows.logp[B + i] ? 1 : 0;
-      chosen += chosen_reward[i];
-      rejected += rejected_reward[i];
-      margins += margin[i];
-    }
+    const double* s = group_stats + (int64_t)g * GRPO4J_GROUP_STATS;
     double n = count[g] > 0 ? count[g] : 1;
     if (out.group_loss) out.group_loss[g] = (float)group_loss[g];
     if (out.group_weight) out.group_weight[g] = (float)weight[g];
     if (out.group_count) out.group_count[g] = count[g];
-    if (out.group_reward_accuracy) out.group_reward_accuracy[g] = (float)(reward_hits / n);
-    if (out.group_logp_accuracy) out.group_logp_accuracy[g] = (float)(logp_hits / n);
-    if (out.group_chosen_reward) out.group_chosen_reward[g] = (float)(chosen / n);
-    if (out.group_rejected_reward) out.group_rejected_reward[g] = (float)(rejected / n);
-    if (out.group_margin) out.group_margin[g] = (float)(margins / n);
+    if (out.group_reward_accuracy) out.group_reward_accuracy[g] = (float)(s[GRPO4J_STAT_REWARD_HITS] / n);
+    if (out.group_logp_accuracy) out.group_logp_accuracy[g] = (float)(s[GRPO4J_STAT_LOGP_HITS] / n);
+    if (out.group_chosen_reward) out.group_chosen_reward[g] = (float)(s[GRPO4J_STAT_CHOSEN_REWARD] / n);
+    if (out.group_rejected_reward) out.group_rejected_reward[g] = (float)(s[GRPO4J_STAT_REJECTED_REWARD] / n);
+    if (out.group_margin) out.group_margin[g] = (float)(s[GRPO4J_STAT_MARGIN] / n);
+    if (group_coef) group_coef[g] = o.weighting == GRPO4J_WEIGHTING_AVERAGE ? 1.0 / (double)B : weight[g] * norm[g];
   }
-  if (!train) return GRPO4J_OK;
+  return GRPO4J_OK;
+}
 
+grpo4j_status reference_logits_gradient(const grpo4j_batch& b, const void* workspace, const double* group_coef) {
   // dJ/dz = coef_r * (onehot(label) - softmax(z)); zero at masked positions.
   const grpo4j_tokens& tk = b.tokens;
+  const int64_t B = b.num_pairs;
+  const ReferenceWorkspace w = reference_workspace(const_cast<void*>(workspace), tk);
   for (int64_t r = 0; r < 2 * B; ++r) {
-    double coef = r < B ? dJ_dloss[r] * dloss_dsw[r] : dJ_dloss[r - B] * dloss_dsl[r - B];
+    double coef = group_coef[b.group_ids[r % B]] * w.dloss[r];
     if (tk.logits_type == GRPO4J_F16 && !(fabs(coef) < 65504.0))
       return fail(GRPO4J_INVALID_ARGUMENT,
                   "the gradient of row %lld does not fit f16: its coefficient dJ/ds = %g reaches f16's largest "
@@ -199,21 +226,29 @@ grpo4j_status reference_loss(const grpo4j_options& o, const grpo4j_batch& b, boo
   for (int64_t p = 0; p < tk.rows * tk.seq_len; ++p) {
     int64_t r = p / tk.seq_len;
     int64_t label = load_label(tk.labels, tk.label_type, p);
-    double coef = 0.0;
-    if (label != GRPO4J_IGNORE_INDEX) {
-      coef = r < B ? dJ_dloss[r] * dloss_dsw[r] : dJ_dloss[r - B] * dloss_dsl[r - B];
-    }
+    double coef = label != GRPO4J_IGNORE_INDEX ? group_coef[b.group_ids[r % B]] * w.dloss[r] : 0.0;
     for (int64_t v = 0; v < tk.vocab; ++v) {
       int64_t e = p * tk.vocab + v;
       double g = 0.0;
       if (label != GRPO4J_IGNORE_INDEX) {
-        double softmax = exp((double)load_logit(tk.logits, tk.logits_type, e) - rows.lse[p]);
+        double softmax = exp((double)load_logit(tk.logits, tk.logits_type, e) - w.lse[p]);
         g = coef * ((v == label ? 1.0 : 0.0) - softmax);
       }
       store_logit(b.grad, tk.logits_type, e, (float)g);
     }
   }
   return GRPO4J_OK;
+}
+
+grpo4j_status reference_loss(const grpo4j_options& o, const grpo4j_batch& b, bool train) {
+  std::vector<unsigned char> workspace((size_t)workspace_bytes(b.tokens.rows, b.tokens.seq_len));
+  std::vector<double> group_stats((size_t)b.num_groups * GRPO4J_GROUP_STATS);
+  std::vector<double> group_coef(b.num_groups);
+  grpo4j_status status = reference_loss_statistics(o, b, group_stats.data(), workspace.data());
+  if (status != GRPO4J_OK) return status;
+  status = reference_group_step(o, b, group_stats.data(), train, group_coef.data());
+  if (status != GRPO4J_OK || !train) return status;
+  return reference_logits_gradient(b, workspace.data(), group_coef.data());
 }
 
 }  // namespace grpo4j

@@ -88,6 +88,93 @@ public final class GroupRobustLoss implements AutoCloseable {
     return result;
   }
 
+  /**
+   * Training call of one data-parallel rank: as {@link #forwardBackward(PreferenceBatch, MemorySegment)}, with this
+   * rank's group statistics combined by {@code sync} (an all-reduce over the ranks) before the group step. Every
+   * rank's weights then move alike, and the objective, group losses and weights are those of all ranks' pairs as
+   * one batch; the per-pair values and the gradient are this rank's. Composed of {@link #statistics},
+   * {@link #groupStep} and {@link #gradient}; with {@link GroupSync#LOCAL} it returns what
+   * {@link #forwardBackward(PreferenceBatch, MemorySegment)} returns, bit for bit. CPU and REFERENCE backends.
+   *
+   * <p>With the ranks' pairs taken as one batch: BATCH_MEAN divides each group's loss sum by its pairs over all
+   * ranks, DATASET_FREQUENCY uses the pairs over all ranks as the batch size B, a group absent from every rank has
+   * {@code L_g = 0} (its adjustment {@code C / sqrt(N_g)} still enters the weight update), and a group absent from
+   * one rank only is normalised by the others' pairs.
+   */
+  public synchronized LossResult forwardBackward(PreferenceBatch batch, MemorySegment grad, GroupSync sync) {
+    Objects.requireNonNull(sync, "sync");
+    LossStatistics local = statistics(batch);
+    Segments.requirePresent(grad, "grad");
+    batch.validate(backend, grad);
+    double[] sums = local.groupStatistics().toArray();
+    sync.allReduce(sums);
+    GroupStep step = groupStep(GroupStatistics.fromArray(groups, sums), true);
+    gradient(local, step, grad);
+    return LossResult.of(local, step);
+  }
+
+  /**
+   * Phase 1: reads the batch's logits once and returns its per-pair values and {@link GroupStatistics}; keeps what
+   * the gradient of this batch needs until the next call of this method. Does not touch the group weights. CPU and
+   * REFERENCE backends.
+   *
+   * @throws IllegalArgumentException as {@link #forwardBackward(PreferenceBatch, MemorySegment)} for bad inputs
+   */
+  public synchronized LossStatistics statistics(PreferenceBatch batch) {
+    ensureOpen();
+    Objects.requireNonNull(batch, "batch");
+    batch.validate(backend, null);
+    return new LossStatistics(this, batch, groups, kernel.statistics(kernelTokens(batch.tokens()), batch.refLogps(),
+        batch.groupIds()));
+  }
+
+  /**
+   * Phase 2: the group step on {@code statistics}, one batch's or several combined (ranks, or the micro-batches of
+   * an optimiser step). With {@code updateWeights} and ROBUST weighting the group weights take the
+   * exponentiated-gradient step first (as in {@link #forwardBackward}); without, they stay, and the returned
+   * coefficients use the current ones.
+   *
+   * @throws IllegalArgumentException if the statistics are of another number of groups or count no pairs
+   */
+  public synchronized GroupStep groupStep(GroupStatistics statistics, boolean updateWeights) {
+    ensureOpen();
+    Objects.requireNonNull(statistics, "statistics");
+    requireGroups(statistics.groups(), "statistics");
+    if (statistics.pairs() < 1) {
+      throw new IllegalArgumentException("statistics count no pairs: a group step needs at least one");
+    }
+    double[] next = logAlpha.clone();
+    GroupStep step = new GroupStep(kernel.groupStep(statistics.array(), updateWeights, next));
+    if (updateWeights) {
+      logAlpha = next;
+      steps++;
+    }
+    return step;
+  }
+
+  /**
+   * Phase 3: writes {@code dJ/dlogits} of the statistics' batch to {@code grad}, each pair's rows scaled by its
+   * group's coefficient in {@code step}. Must follow {@link #statistics} for that batch before the next
+   * {@code statistics} call of this loss.
+   *
+   * @throws IllegalStateException if another batch's statistics were computed since
+   * @throws IllegalArgumentException for a bad {@code grad}, or statistics of another loss
+   */
+  public synchronized void gradient(LossStatistics statistics, GroupStep step, MemorySegment grad) {
+    ensureOpen();
+    Objects.requireNonNull(statistics, "statistics");
+    Objects.requireNonNull(step, "step");
+    if (statistics.owner() != this) {
+      throw new IllegalArgumentException("statistics come from another GroupRobustLoss: compute them with this one");
+    }
+    requireGroups(step.numGroups(), "step");
+    Segments.requirePresent(grad, "grad");
+    PreferenceBatch batch = statistics.batch();
+    batch.validate(backend, grad);
+    kernel.gradient(kernelTokens(batch.tokens()), batch.groupIds(), grad, statistics.generation(),
+        step.kernelStep().coef());
+  }
+
   /** Evaluation call: the same outputs from the current weights; no gradient, no weight update. */
   public synchronized LossResult evaluate(PreferenceBatch batch) {
     ensureOpen();
@@ -146,6 +233,12 @@ public final class GroupRobustLoss implements AutoCloseable {
     if (!closed) {
       closed = true;
       kernel.close();
+    }
+  }
+
+  private void requireGroups(int k, String what) {
+    if (k != groups) {
+      throw new IllegalArgumentException(what + " has " + k + " groups, this loss has " + groups);
     }
   }
 

@@ -12,6 +12,17 @@ public final class LossResult {
   private final float[][] group;
   private final int[] groupCounts;
 
+  /**
+   * The result of a call made of phases: the per-pair values of {@code statistics} (one batch's) and the objective
+   * and group values of {@code step} (which may cover more pairs: other ranks', other micro-batches').
+   */
+  public static LossResult of(LossStatistics statistics, GroupStep step) {
+    java.util.Objects.requireNonNull(statistics, "statistics");
+    java.util.Objects.requireNonNull(step, "step");
+    LossKernel.Step s = step.kernelStep();
+    return new LossResult(new LossKernel.Outputs(s.loss(), statistics.pair(), s.group(), s.groupCount()));
+  }
+
   LossResult(LossKernel.Outputs outputs) {
     this.loss = outputs.loss();
     this.pair = outputs.pair();

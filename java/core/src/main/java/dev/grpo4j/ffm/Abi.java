@@ -91,6 +91,10 @@ final class Abi {
   static final MethodHandle LOSS_FORWARD_BACKWARD;
   static final MethodHandle LOSS_FORWARD;
   static final MethodHandle SEQUENCE_LOGPROBS;
+  static final MethodHandle WORKSPACE_BYTES;
+  static final MethodHandle LOSS_STATISTICS;
+  static final MethodHandle GROUP_STEP;
+  static final MethodHandle LOGITS_GRADIENT;
   static final MethodHandle LAST_ERROR;
   static final MethodHandle ABI_VERSION;
   static final MethodHandle ABI_LAYOUT;
@@ -102,7 +106,9 @@ final class Abi {
   static final MethodHandle CUDA_MEMCPY;
   static final MethodHandle CUDA_SYNCHRONIZE;
 
-  private static final int EXPECTED_ABI_VERSION = 1;
+  private static final int EXPECTED_ABI_VERSION = 2;
+  /** Columns of the group statistics, GRPO4J_GROUP_STATS. */
+  static final int GROUP_STATS = 7;
   /** Upper bound on the layout string's length, for reading it through a zero-length pointer. */
   private static final long LAYOUT_TEXT_LIMIT = 1 << 16;
 
@@ -114,6 +120,14 @@ final class Abi {
     LOSS_FORWARD = link(linker, library, "grpo4j_loss_forward", lossDescriptor);
     SEQUENCE_LOGPROBS = link(linker, library, "grpo4j_sequence_logprobs",
         FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+    WORKSPACE_BYTES = link(linker, library, "grpo4j_workspace_bytes",
+        FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG));
+    LOSS_STATISTICS = link(linker, library, "grpo4j_loss_statistics",
+        FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+    GROUP_STEP = link(linker, library, "grpo4j_group_step",
+        FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS));
+    LOGITS_GRADIENT = link(linker, library, "grpo4j_logits_gradient",
+        FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
     LAST_ERROR = link(linker, library, "grpo4j_last_error", FunctionDescriptor.of(ADDRESS));
     ABI_VERSION = link(linker, library, "grpo4j_abi_version", FunctionDescriptor.of(JAVA_INT));
     ABI_LAYOUT = link(linker, library, "grpo4j_abi_layout", FunctionDescriptor.of(ADDRESS));

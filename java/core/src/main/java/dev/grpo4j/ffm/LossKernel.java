@@ -60,6 +60,18 @@ public final class LossKernel implements AutoCloseable {
   /** Everything one call produced, copied into Java arrays of exactly B and K elements. */
   public record Outputs(float loss, float[][] pair, float[][] group, int[] groupCount) {}
 
+  /**
+   * Phase 1 of one batch: its group statistics ([K][GROUP_STATS] row-major) and pair outputs; the workspace holds
+   * what phase 3 needs until the next statistics call, which {@code generation} identifies.
+   */
+  public record Statistics(double[] groupStats, float[][] pair, long generation) {}
+
+  /** Phase 2: the objective, group outputs and counts, and dJ/dl per group for phase 3. */
+  public record Step(float loss, float[][] group, int[] groupCount, double[] coef) {}
+
+  /** Columns of the group statistics (GRPO4J_GROUP_STATS). */
+  public static final int GROUP_STATS = Abi.GROUP_STATS;
+
   private final Arena arena = Arena.ofShared();
   private final int backend;
   private final int threads;
@@ -72,6 +84,10 @@ public final class LossKernel implements AutoCloseable {
   private int capacity;
   private MemorySegment host;
   private MemorySegment device = MemorySegment.NULL;
+  private final MemorySegment groupStats;
+  private final MemorySegment groupCoef;
+  private MemorySegment workspace = MemorySegment.NULL;
+  private long generation;
 
   public LossKernel(int backend, int threads, long stream, int groups, long[] groupSizes, Options options) {
     this.backend = backend;
@@ -82,6 +98,8 @@ public final class LossKernel implements AutoCloseable {
     this.options = arena.allocate(Abi.OPTIONS);
     this.batch = arena.allocate(Abi.BATCH);
     this.exec = arena.allocate(Abi.EXEC);
+    this.groupStats = arena.allocate(8L * groups * GROUP_STATS, 8);
+    this.groupCoef = arena.allocate(8L * groups, 8);
     writeOptions(options);
     exec.set(ADDRESS, Abi.offset(Abi.EXEC, "stream"), this.stream);
     exec.set(JAVA_INT, Abi.offset(Abi.EXEC, "backend"), backend);
@@ -128,6 +146,80 @@ public final class LossKernel implements AutoCloseable {
     }
     MemorySegment.copy(host, JAVA_DOUBLE, 0, logAlpha, 0, groups);
     return readOutputs(pairs);
+  }
+
+  /** Phase 1 (grpo4j_loss_statistics): pair outputs, group statistics, and the workspace for phase 3. */
+  public Statistics statistics(Tokens tokens, MemorySegment refLogps, MemorySegment groupIds) {
+    requireHostBackend();
+    int pairs = Math.toIntExact(tokens.rows() / 2);
+    ensureCapacity(pairs);
+    writeTokens(batch, 0, tokens);
+    batch.set(ADDRESS, BATCH_REF_LOGPS, refLogps);
+    batch.set(ADDRESS, BATCH_GROUP_IDS, groupIds);
+    batch.set(ADDRESS, BATCH_GRAD, MemorySegment.NULL);
+    batch.set(JAVA_LONG, BATCH_NUM_PAIRS, (long) pairs);
+    long bytes = Abi.call(() -> (long) Abi.WORKSPACE_BYTES.invokeExact(tokens.rows(), tokens.seqLen()));
+    if (workspace.byteSize() < bytes) {
+      workspace = arena.allocate(bytes, 16);
+    }
+    generation++;
+    int status = Abi.call(() -> (int) Abi.LOSS_STATISTICS.invokeExact(options, batch, groupStats, workspace, exec));
+    Abi.check(status, "grpo4j statistics");
+    double[] stats = new double[groups * GROUP_STATS];
+    MemorySegment.copy(groupStats, JAVA_DOUBLE, 0, stats, 0, stats.length);
+    float[][] pair = new float[PAIR_OUTPUTS][pairs];
+    for (int i = 0; i < PAIR_OUTPUTS; i++) {
+      MemorySegment.copy(host, JAVA_FLOAT, outputOffset(1 + i), pair[i], 0, pairs);
+    }
+    return new Statistics(stats, pair, generation);
+  }
+
+  /**
+   * Phase 2 (grpo4j_group_step) on group statistics {@code stats}; with {@code update}, {@code logAlpha} is replaced
+   * by the updated state (ROBUST weighting).
+   */
+  public Step groupStep(double[] stats, boolean update, double[] logAlpha) {
+    requireHostBackend();
+    ensureCapacity(1);
+    MemorySegment.copy(stats, 0, groupStats, JAVA_DOUBLE, 0, groups * GROUP_STATS);
+    MemorySegment.copy(logAlpha, 0, host, JAVA_DOUBLE, 0, groups);
+    int status = Abi.call(() -> (int) Abi.GROUP_STEP.invokeExact(options, batch, groupStats, update ? 1 : 0,
+        groupCoef, exec));
+    Abi.check(status, "grpo4j groupStep");
+    MemorySegment.copy(host, JAVA_DOUBLE, 0, logAlpha, 0, groups);
+    float[][] group = new float[GROUP_OUTPUTS][groups];
+    for (int i = 0; i < GROUP_OUTPUTS; i++) {
+      MemorySegment.copy(host, JAVA_FLOAT, outputOffset(1 + PAIR_OUTPUTS + i), group[i], 0, groups);
+    }
+    int[] counts = new int[groups];
+    MemorySegment.copy(host, JAVA_INT, outputOffset(1 + PAIR_OUTPUTS + GROUP_OUTPUTS), counts, 0, groups);
+    double[] coef = new double[groups];
+    MemorySegment.copy(groupCoef, JAVA_DOUBLE, 0, coef, 0, groups);
+    return new Step(host.get(JAVA_FLOAT, outputOffset(0)), group, counts, coef);
+  }
+
+  /** Phase 3 (grpo4j_logits_gradient) for the batch of the statistics call {@code statisticsGeneration}. */
+  public void gradient(Tokens tokens, MemorySegment groupIds, MemorySegment grad, long statisticsGeneration,
+                       double[] coef) {
+    requireHostBackend();
+    if (statisticsGeneration != generation) {
+      throw new IllegalStateException("these statistics were overwritten by a later statistics call of the same loss: "
+          + "compute a batch's gradient before the next batch's statistics");
+    }
+    writeTokens(batch, 0, tokens);
+    batch.set(ADDRESS, BATCH_GROUP_IDS, groupIds);
+    batch.set(ADDRESS, BATCH_GRAD, grad);
+    batch.set(JAVA_LONG, BATCH_NUM_PAIRS, tokens.rows() / 2);
+    MemorySegment.copy(coef, 0, groupCoef, JAVA_DOUBLE, 0, groups);
+    int status = Abi.call(() -> (int) Abi.LOGITS_GRADIENT.invokeExact(batch, workspace, groupCoef, exec));
+    Abi.check(status, "grpo4j gradient");
+  }
+
+  private void requireHostBackend() {
+    if (backend == BACKEND_CUDA) {
+      throw new UnsupportedOperationException("the phase API (statistics, groupStep, gradient) runs on the CPU and "
+          + "REFERENCE backends in this version; on CUDA use forwardBackward without a GroupSync");
+    }
   }
 
   /** Masked sequence log-probs and token counts of every row. */

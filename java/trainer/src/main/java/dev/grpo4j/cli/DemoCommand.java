@@ -3,6 +3,7 @@ package dev.grpo4j.cli;
 import dev.grpo4j.GroupNormalization;
 import dev.grpo4j.io.FolderLock;
 import dev.grpo4j.report.ComparisonReport;
+import dev.grpo4j.train.GroupUpdate;
 import dev.grpo4j.train.LearningRateSchedule;
 import dev.grpo4j.train.Method;
 import dev.grpo4j.train.TrainConfig;
@@ -165,7 +166,7 @@ public final class DemoCommand implements Callable<Integer>, UsesLibTorch {
     return new TrainConfig(MODEL, null, null, null, "cpu", null,
         files.get(0).toString(), files.get(1).toString(), files.get(2).toString(), false,
         TrainConfig.PairReading.defaults(), 64, 128, false,
-        method, BETA, ETA, 1.0, 0, GroupNormalization.DATASET_FREQUENCY, 0, false,
+        method, BETA, ETA, 1.0, 0, GroupNormalization.DATASET_FREQUENCY, 0, false, GroupUpdate.PER_MICRO_BATCH,
         sftSteps, SFT_LEARNING_RATE,
         BATCH_PAIRS, 1, LEARNING_RATE, 0, 0, LearningRateSchedule.Decay.CONSTANT, -1, 0.5, 0,
         0, steps, Math.max(1, steps / EVALUATIONS), 512, 0, 1, seed);

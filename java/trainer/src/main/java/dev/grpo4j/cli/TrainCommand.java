@@ -4,6 +4,7 @@ import dev.grpo4j.GroupNormalization;
 import dev.grpo4j.io.FolderLock;
 import dev.grpo4j.text.PairEncoder;
 import dev.grpo4j.text.PreferenceData;
+import dev.grpo4j.train.GroupUpdate;
 import dev.grpo4j.train.LearningRateSchedule;
 import dev.grpo4j.train.Method;
 import dev.grpo4j.train.ModelSource;
@@ -129,9 +130,14 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
   private int batchSize;
 
   @Option(names = "--grad-accumulation", defaultValue = "1", paramLabel = "N",
-      description = "Micro-batches per optimiser step; the group weights move once per micro-batch "
-          + "(default: ${DEFAULT-VALUE}).")
+      description = "Micro-batches per optimiser step (default: ${DEFAULT-VALUE}).")
   private int gradientAccumulation;
+
+  @Option(names = "--group-update", defaultValue = "per-micro-batch", paramLabel = "WHEN",
+      converter = GroupUpdateConverter.class,
+      description = "When the group weights move: per-micro-batch (after each micro-batch, on its pairs) or "
+          + "per-step (once per optimiser step, on all its micro-batches' pairs) (default: ${DEFAULT-VALUE}).")
+  private GroupUpdate groupUpdate;
 
   @Option(names = "--lr", defaultValue = "5e-6", paramLabel = "LR",
       description = "Peak learning rate of AdamW (default: ${DEFAULT-VALUE}).")
@@ -282,7 +288,7 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
         new TrainConfig.PairReading(pairOptions.format, pairOptions.groupField, chatTemplatePath(),
             pairOptions.chatTemplateKwargs),
         lengths.maxPromptTokens(), lengths.maxTotalTokens(), pairOptions.appendEos,
-        method, beta, eta, chi, adjustment, groupNormalization, labelSmoothing, ipoLengthNormalization,
+        method, beta, eta, chi, adjustment, groupNormalization, labelSmoothing, ipoLengthNormalization, groupUpdate,
         sftSteps, sftLearningRate, batchSize, gradientAccumulation, learningRate, weightDecay, warmupSteps, decay,
         plateauPatience, plateauFactor, minLearningRate, maxGradNorm, total, evalInterval, evalBatchSize,
         checkpointInterval, keepCheckpoints, seed);
@@ -312,6 +318,13 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
     @Override
     public Method convert(String value) {
       return Method.parse(value);
+    }
+  }
+
+  static final class GroupUpdateConverter implements picocli.CommandLine.ITypeConverter<GroupUpdate> {
+    @Override
+    public GroupUpdate convert(String value) {
+      return GroupUpdate.parse(value);
     }
   }
 }

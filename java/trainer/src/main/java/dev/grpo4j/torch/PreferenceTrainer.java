@@ -57,14 +57,32 @@ public final class PreferenceTrainer {
    * calls it once per micro-batch with {@code scale = 1 / micro-batches} and then steps the optimizer itself.
    */
   public LossResult accumulate(EncodedPairs data, int[] pairs, double scale) {
+    return accumulate(data, pairs, scale, true).lossResult();
+  }
+
+  /**
+   * As {@link #accumulate(EncodedPairs, int[], double)}; with {@code updateWeights} false the group weights stay
+   * (the gradient uses the current ones) and the micro-batch's group statistics come back for a once-per-step
+   * update ({@code --group-update per-step}). The statistics are null when {@code updateWeights} is true.
+   */
+  public TorchPreferenceLoss.Deferred accumulate(EncodedPairs data, int[] pairs, double scale,
+                                                 boolean updateWeights) {
     try (PointerScope scope = new PointerScope()) {
       EncodedPairs.Batch batch = data.batch(pairs);
       Tensor logits = model.forward(batch.inputIds());
-      TorchPreferenceLoss.Result r = loss.forwardBackward(logits, batch.labels(), batch.refLogps(), batch.groupIds(),
-          logits.detach());
-      Tensor grad = scale == 1.0 ? r.grad() : r.grad().mul_(new Scalar(scale));
+      Tensor grad = logits.detach();
+      TorchPreferenceLoss.Deferred result;
+      if (updateWeights) {
+        result = new TorchPreferenceLoss.Deferred(loss.forwardBackward(logits, batch.labels(), batch.refLogps(),
+            batch.groupIds(), grad).lossResult(), null);
+      } else {
+        result = loss.forwardBackwardDeferred(logits, batch.labels(), batch.refLogps(), batch.groupIds(), grad);
+      }
+      if (scale != 1.0) {
+        grad.mul_(new Scalar(scale));
+      }
       logits.backward(grad, new BoolOptional(), false, new TensorArrayRefOptional());
-      return r.lossResult();
+      return result;
     }
   }
 

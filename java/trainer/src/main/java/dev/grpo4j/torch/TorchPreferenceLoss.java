@@ -2,9 +2,12 @@ package dev.grpo4j.torch;
 
 import dev.grpo4j.Backend;
 import dev.grpo4j.GroupRobustLoss;
+import dev.grpo4j.GroupStatistics;
+import dev.grpo4j.GroupStep;
 import dev.grpo4j.LabelType;
 import dev.grpo4j.LogitsType;
 import dev.grpo4j.LossResult;
+import dev.grpo4j.LossStatistics;
 import dev.grpo4j.PreferenceBatch;
 import dev.grpo4j.SequenceLogProbs;
 import dev.grpo4j.TokenLogits;
@@ -122,6 +125,44 @@ public final class TorchPreferenceLoss {
    */
   public Result forwardBackward(Tensor logits, Tensor labels, Tensor refLogps, Tensor groupIds, Tensor grad) {
     PreferenceBatch batch = validate(logits, labels, refLogps, groupIds);
+    validateGrad(logits, grad);
+    try {
+      return new Result(run(batch, grad), grad);
+    } finally {
+      keepAlive(logits, labels, refLogps, groupIds);
+    }
+  }
+
+  /**
+   * A training call's outputs when the group-weight update is deferred.
+   *
+   * @param lossResult objective, per-pair and per-group values under the current weights
+   * @param statistics the batch's group statistics, to accumulate over the optimiser step
+   */
+  public record Deferred(LossResult lossResult, GroupStatistics statistics) {}
+
+  /**
+   * Training call that leaves the group weights as they are ({@code --group-update per-step}): the gradient is
+   * taken under the current weights, written into {@code grad} as by
+   * {@link #forwardBackward(Tensor, Tensor, Tensor, Tensor, Tensor)}, and the batch's group statistics come back to
+   * be summed over the step's micro-batches and passed to {@code loss().groupStep(sum, true)} once. CPU backend.
+   */
+  public Deferred forwardBackwardDeferred(Tensor logits, Tensor labels, Tensor refLogps, Tensor groupIds,
+                                         Tensor grad) {
+    PreferenceBatch batch = validate(logits, labels, refLogps, groupIds);
+    validateGrad(logits, grad);
+    try {
+      LossStatistics statistics = loss.statistics(batch);
+      GroupStep step = loss.groupStep(statistics.groupStatistics(), false);
+      loss.gradient(statistics, step, segment(grad, "grad"));
+      bumpVersion(grad);
+      return new Deferred(LossResult.of(statistics, step), statistics.groupStatistics());
+    } finally {
+      keepAlive(logits, labels, refLogps, groupIds);
+    }
+  }
+
+  private static void validateGrad(Tensor logits, Tensor grad) {
     requireTensor(grad, "grad");
     if (grad.requires_grad()) {
       throw new IllegalArgumentException("grad requires grad: the kernel writes it outside autograd; pass "
@@ -137,11 +178,6 @@ public final class TorchPreferenceLoss {
     if (!Arrays.equals(shape(grad), shape(logits))) {
       throw new IllegalArgumentException("grad has shape " + Arrays.toString(shape(grad)) + " but logits have "
           + Arrays.toString(shape(logits)) + ": they must match; allocate it with torch.empty_like(logits)");
-    }
-    try {
-      return new Result(run(batch, grad), grad);
-    } finally {
-      keepAlive(logits, labels, refLogps, groupIds);
     }
   }
 

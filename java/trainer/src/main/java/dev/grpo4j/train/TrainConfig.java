@@ -40,6 +40,7 @@ import java.util.List;
  * @param groupNormalization {@code --group-normalization}
  * @param labelSmoothing {@code --label-smoothing}
  * @param ipoLengthNormalization {@code --ipo-length-normalization}
+ * @param groupUpdate {@code --group-update}; null (run folders written before the option) reads as per micro-batch
  * @param sftSteps {@code --sft-steps}
  * @param sftLearningRate {@code --sft-lr}
  * @param batchSize pairs per micro-batch ({@code --batch-size})
@@ -64,7 +65,7 @@ public record TrainConfig(
     String trainData, String validationData, String testData, boolean skipBadLines, PairReading reading,
     int maxPromptTokens, int maxLength, boolean appendEos,
     Method method, double beta, double eta, double chi, double adjustment, GroupNormalization groupNormalization,
-    double labelSmoothing, boolean ipoLengthNormalization,
+    double labelSmoothing, boolean ipoLengthNormalization, GroupUpdate groupUpdate,
     int sftSteps, double sftLearningRate,
     int batchSize, int gradientAccumulation, double learningRate, double weightDecay, int warmupSteps,
     LearningRateSchedule.Decay decay, int plateauPatience, double plateauFactor, double minLearningRate,
@@ -120,6 +121,9 @@ public record TrainConfig(
 
   public TrainConfig {
     reading = reading == null ? PairReading.defaults() : reading;
+    groupUpdate = groupUpdate == null ? GroupUpdate.PER_MICRO_BATCH : groupUpdate;
+    require(groupUpdate != GroupUpdate.PER_STEP || !"cuda".equals(device), "--group-update per-step runs on the "
+        + "CPU in this version (the kernels' phase API has no CUDA code yet); use per-micro-batch with --device cuda");
     require(model != null && !model.isBlank(), "--model is required: a Hugging Face folder or tiny-llama / tiny-qwen2");
     require(trainData != null, "--train is required: the training pairs (a JSONL, JSON, CSV or Parquet file)");
     require(maxPromptTokens >= 1, "--max-prompt-tokens = " + maxPromptTokens + ": must be >= 1");

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.grpo4j.GroupRobustLoss;
+import dev.grpo4j.GroupStatistics;
 import dev.grpo4j.LossResult;
 import dev.grpo4j.NonFiniteInputException;
 import dev.grpo4j.Weighting;
@@ -254,19 +255,28 @@ public final class TrainingRun {
             optimizer.zero_grad();
             StepTotals totals = new StepTotals(groups.size());
             LossResult last = null;
+            boolean perStep = config.groupUpdate() == GroupUpdate.PER_STEP;
+            GroupStatistics stepStatistics = GroupStatistics.empty(groups.size());
             for (int micro = 0; micro < config.gradientAccumulation(); micro++) {
               int[] pairs = sampler.next(config.batchSize());
               try {
-                last = trainer.accumulate(trainPairs, pairs, 1.0 / config.gradientAccumulation());
+                TorchPreferenceLoss.Deferred r = trainer.accumulate(trainPairs, pairs,
+                    1.0 / config.gradientAccumulation(), !perStep);
+                last = r.lossResult();
+                if (perStep) {
+                  stepStatistics = stepStatistics.plus(r.statistics());
+                }
               } catch (NonFiniteInputException e) {
                 throw diverged(step, lr, e);
               }
               totals.add(last, trainPairs, pairs);
             }
+            float[] objectiveWeights = perStep ? loss.groupStep(stepStatistics, true).objectiveWeights()
+                : last.objectiveWeights();
             double gradNorm = torch.clip_grad_norm_(parameters,
                 config.maxGradNorm() > 0 ? config.maxGradNorm() : Double.POSITIVE_INFINITY);
             optimizer.step();
-            weights = config.method().weighting() == Weighting.AVERAGE ? null : widen(last.objectiveWeights());
+            weights = config.method().weighting() == Weighting.AVERAGE ? null : widen(objectiveWeights);
             double stepSeconds = (System.nanoTime() - stepStart) / 1e9;
             seconds += stepSeconds;
             tokens += totals.tokens;

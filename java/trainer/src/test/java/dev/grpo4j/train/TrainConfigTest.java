@@ -34,7 +34,7 @@ class TrainConfigTest {
         new TrainConfig.PairReading("jsonl", "country", "chat.jinja", "{\"enable_thinking\": false}"),
         64, 128, true,
         Method.GR_DPO, 0.1, 0.01, 0.2, 0.5, GroupNormalization.BATCH_MEAN,
-        0.0, false,
+        0.0, false, GroupUpdate.PER_STEP,
         0, 1e-4,
         4, 2, 5e-5, 0.01, 10,
         LearningRateSchedule.Decay.COSINE, 3, 0.5, 1e-6,
@@ -87,7 +87,7 @@ class TrainConfigTest {
         "train.jsonl", null, null, true,
         null, 8, 9, false,
         Method.DPO, 1.0, 0, 0, 0, GroupNormalization.BATCH_MEAN,
-        0.1, true,
+        0.1, true, null,
         5, 1e-3,
         1, 1, 1e-3, 0, 1,
         LearningRateSchedule.Decay.CONSTANT, -1, 0.5, 0,
@@ -98,6 +98,7 @@ class TrainConfigTest {
     assertEquals(config, read);
     assertNull(read.validationData());
     assertNull(read.plateau(), "negative patience switches the plateau off");
+    assertEquals(GroupUpdate.PER_MICRO_BATCH, read.groupUpdate(), "run folders without the option");
   }
 
   @Test
@@ -150,7 +151,8 @@ class TrainConfigTest {
         Arguments.of("maxGradNorm", -1.0, "--max-grad-norm"),
         Arguments.of("steps", 0, "--steps"),
         Arguments.of("evalBatchSize", 0, "--eval-batch-size"),
-        Arguments.of("keepCheckpoints", 0, "--keep-checkpoints"));
+        Arguments.of("keepCheckpoints", 0, "--keep-checkpoints"),
+        Arguments.of("device", "cuda", "--group-update per-step"));
   }
 
   @ParameterizedTest(name = "{0} = {1}")

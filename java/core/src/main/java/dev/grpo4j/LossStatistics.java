@@ -1,0 +1,50 @@
+package dev.grpo4j;
+
+import dev.grpo4j.ffm.LossKernel;
+
+/**
+ * Phase 1 of a loss call on one batch ({@link GroupRobustLoss#statistics}): the per-pair values and the batch's
+ * {@link GroupStatistics}. It also stands for native state the gradient of the same batch needs, kept by the loss
+ * until its next {@code statistics} call: {@link GroupRobustLoss#gradient} takes it only until then.
+ */
+public final class LossStatistics {
+  private final GroupRobustLoss owner;
+  private final PreferenceBatch batch;
+  private final GroupStatistics groupStatistics;
+  private final float[][] pair;
+  private final long generation;
+
+  LossStatistics(GroupRobustLoss owner, PreferenceBatch batch, int groups, LossKernel.Statistics statistics) {
+    this.owner = owner;
+    this.batch = batch;
+    this.groupStatistics = GroupStatistics.fromArray(groups, statistics.groupStats());
+    this.pair = statistics.pair();
+    this.generation = statistics.generation();
+  }
+
+  /** The batch's per-group sums, to combine with other batches' or ranks' before the group step. */
+  public GroupStatistics groupStatistics() {
+    return groupStatistics;
+  }
+
+  /** The batch these statistics belong to. */
+  public PreferenceBatch batch() {
+    return batch;
+  }
+
+  public int numPairs() {
+    return pair[0].length;
+  }
+
+  GroupRobustLoss owner() {
+    return owner;
+  }
+
+  float[][] pair() {
+    return pair;
+  }
+
+  long generation() {
+    return generation;
+  }
+}

@@ -1,0 +1,211 @@
+// The phase API (grpo4j_loss_statistics -> grpo4j_group_step -> grpo4j_logits_gradient) on the CPU and REFERENCE
+// backends: composed on one batch it gives the one-shot call's outputs bit for bit; a batch split in two shards
+// whose group statistics are summed gives the whole batch's objective, group losses, weights and gradient (within
+// rounding); bad group statistics and the CUDA backend are refused with a message.
+#include <stdlib.h>
+
+#include <chrono>
+
+#include "test_util.h"
+
+using namespace grpo4j_test;
+
+namespace {
+
+struct PhaseRun {
+  Outputs out;
+  std::vector<double> group_stats, group_coef;
+};
+
+grpo4j_exec exec_for(int32_t backend, int threads) { return grpo4j_exec{nullptr, backend, threads}; }
+
+// Runs the three phases on the pairs [first, first + count) of c, with the given (already reduced) statistics
+// if `stats` is not NULL; returns the shard's outputs (gradient of its rows only).
+PhaseRun run_phases(const Case& whole, int64_t first, int64_t count, int32_t backend, const double* reduced,
+                    bool update, std::vector<double>* log_alpha) {
+  Case c = whole;
+  c.pairs = count;
+  const int64_t row_elements = whole.seq_len * whole.vocab, esize = grpo4j::element_size(whole.logits_type);
+  const int64_t isize = grpo4j::index_size(whole.label_type);
+  c.logits.clear();
+  c.labels.clear();
+  c.ref_logps.clear();
+  for (int half = 0; half < 2; ++half) {
+    const int64_t row = half * whole.pairs + first;
+    c.logits.insert(c.logits.end(), whole.logits.begin() + row * row_elements * esize,
+                    whole.logits.begin() + (row + count) * row_elements * esize);
+    c.labels.insert(c.labels.end(), whole.labels.begin() + row * whole.seq_len * isize,
+                    whole.labels.begin() + (row + count) * whole.seq_len * isize);
+    c.ref_logps.insert(c.ref_logps.end(), whole.ref_logps.begin() + row, whole.ref_logps.begin() + row + count);
+  }
+  c.group_ids.assign(whole.group_ids.begin() + first, whole.group_ids.begin() + first + count);
+  PhaseRun run;
+  resize_outputs(run.out, c);
+  run.out.grad.assign(c.logits.size(), 0xA5);
+  run.out.log_alpha = *log_alpha;
+  grpo4j_batch b = make_batch(c, c.logits.data(), c.labels.data(), c.ref_logps.data(), c.group_ids.data(),
+                              c.group_sizes.data(), run.out.log_alpha.data(), run.out.grad.data(),
+                              host_output_pointers(run.out));
+  const grpo4j_exec exec = exec_for(backend, 2);
+  std::vector<uint8_t> workspace((size_t)grpo4j_workspace_bytes(c.rows(), c.seq_len));
+  run.group_stats.assign((size_t)c.groups * GRPO4J_GROUP_STATS, NAN);
+  run.group_coef.assign(c.groups, NAN);
+  run.out.status = grpo4j_loss_statistics(&c.options, &b, run.group_stats.data(), workspace.data(), &exec);
+  if (run.out.status == GRPO4J_OK)
+    run.out.status = grpo4j_group_step(&c.options, &b, reduced ? reduced : run.group_stats.data(), update ? 1 : 0,
+                                       run.group_coef.data(), &exec);
+  if (run.out.status == GRPO4J_OK)
+    run.out.status = grpo4j_logits_gradient(&b, workspace.data(), run.group_coef.data(), &exec);
+  run.out.error = grpo4j_last_error();
+  *log_alpha = run.out.log_alpha;
+  return run;
+}
+
+bool same_bits(const void* a, const void* b, size_t bytes) { return memcmp(a, b, bytes) == 0; }
+
+void test_composition_is_the_one_shot_call(std::mt19937_64& rng, Checker& check) {
+  const Shape shapes[] = {{1, 1, 1, 1}, {3, 5, 7, 2}, {6, 9, 301, 4}, {4, 17, 1031, 3}};
+  for (int32_t backend : {GRPO4J_BACKEND_CPU, GRPO4J_BACKEND_REFERENCE})
+    for (Shape s : shapes)
+      for (int32_t weighting : {GRPO4J_WEIGHTING_ROBUST, GRPO4J_WEIGHTING_IMPORTANCE_SAMPLING,
+                                GRPO4J_WEIGHTING_AVERAGE})
+        for (int32_t norm : {GRPO4J_NORM_BATCH_MEAN, GRPO4J_NORM_DATASET_FREQUENCY}) {
+          Case c = random_case(rng, s, GRPO4J_BF16, GRPO4J_I64, 2.0, 0.2, s.pairs > 2 ? 1 : -1, 1);
+          c.options.weighting = weighting;
+          c.options.group_norm = norm;
+          c.options.adjustment = 0.3;
+          c.options.loss_type = (int32_t)(rng() % 2);
+          check.context = std::string(backend == GRPO4J_BACKEND_CPU ? "cpu" : "reference") + " pairs " +
+                          std::to_string(s.pairs) + " weighting " + std::to_string(weighting) + " norm " +
+                          std::to_string(norm);
+          Outputs one_shot = run_host(c, backend, true, 2, false);
+          std::vector<double> log_alpha = c.log_alpha;
+          PhaseRun phases = run_phases(c, 0, c.pairs, backend, nullptr, true, &log_alpha);
+          if (!check.expect(one_shot.status == GRPO4J_OK && phases.out.status == GRPO4J_OK, "both calls succeed")) {
+            fprintf(stderr, "  %s / %s\n", one_shot.error.c_str(), phases.out.error.c_str());
+            continue;
+          }
+          check.expect(same_bits(&one_shot.loss, &phases.out.loss, sizeof(float)), "loss bit-identical");
+          check.expect(same_bits(one_shot.pair_loss.data(), phases.out.pair_loss.data(), 4 * c.pairs),
+                       "pair losses bit-identical");
+          check.expect(same_bits(one_shot.group_loss.data(), phases.out.group_loss.data(), 4 * c.groups),
+                       "group losses bit-identical");
+          check.expect(same_bits(one_shot.group_weight.data(), phases.out.group_weight.data(), 4 * c.groups),
+                       "group weights bit-identical");
+          check.expect(same_bits(one_shot.group_margin.data(), phases.out.group_margin.data(), 4 * c.groups),
+                       "group margins bit-identical");
+          check.expect(same_bits(one_shot.log_alpha.data(), log_alpha.data(), 8 * c.groups),
+                       "log alpha bit-identical");
+          check.expect(one_shot.grad == phases.out.grad, "gradient bit-identical");
+        }
+}
+
+void test_split_batches_sum_to_the_whole(std::mt19937_64& rng, Checker& check) {
+  for (int32_t backend : {GRPO4J_BACKEND_CPU, GRPO4J_BACKEND_REFERENCE})
+    for (int32_t weighting : {GRPO4J_WEIGHTING_ROBUST, GRPO4J_WEIGHTING_IMPORTANCE_SAMPLING,
+                              GRPO4J_WEIGHTING_AVERAGE})
+      for (int32_t norm : {GRPO4J_NORM_BATCH_MEAN, GRPO4J_NORM_DATASET_FREQUENCY})
+        for (int32_t loss : {GRPO4J_LOSS_DPO, GRPO4J_LOSS_IPO}) {
+          Case c = random_case(rng, Shape{8, 6, 97, 4}, GRPO4J_F32, GRPO4J_I32, 2.0, 0.2, -1, -1);
+          // Group 3 only in the second shard, group 0 only in the first: shards with absent groups.
+          c.group_ids = {0, 1, 2, 0, 1, 2, 3, 3};
+          c.options.weighting = weighting;
+          c.options.group_norm = norm;
+          c.options.loss_type = loss;
+          c.options.adjustment = 0.2;
+          check.context = std::string(backend == GRPO4J_BACKEND_CPU ? "cpu" : "reference") + " split weighting " +
+                          std::to_string(weighting) + " norm " + std::to_string(norm) + " loss " +
+                          std::to_string(loss);
+          Outputs whole = run_host(c, backend, true, 2, false);
+          // Phase 1 on each shard, statistics summed (an all-reduce), phases 2 and 3 on each shard.
+          std::vector<double> alpha_a = c.log_alpha, alpha_b = c.log_alpha, unused = c.log_alpha;
+          PhaseRun first_stats = run_phases(c, 0, 4, backend, nullptr, false, &unused);
+          unused = c.log_alpha;
+          PhaseRun second_stats = run_phases(c, 4, 4, backend, nullptr, false, &unused);
+          std::vector<double> reduced(first_stats.group_stats.size());
+          for (size_t e = 0; e < reduced.size(); ++e)
+            reduced[e] = first_stats.group_stats[e] + second_stats.group_stats[e];
+          PhaseRun a = run_phases(c, 0, 4, backend, reduced.data(), true, &alpha_a);
+          PhaseRun b = run_phases(c, 4, 4, backend, reduced.data(), true, &alpha_b);
+          if (!check.expect(whole.status == GRPO4J_OK && a.out.status == GRPO4J_OK && b.out.status == GRPO4J_OK,
+                            "all calls succeed"))
+            continue;
+          check.expect(same_bits(alpha_a.data(), alpha_b.data(), 8 * c.groups), "both shards' alpha identical");
+          check.close("loss", &a.out.loss, &whole.loss, 1, 1e-6, 1e-5);
+          check.close("group_loss", a.out.group_loss, whole.group_loss, 1e-6, 1e-5);
+          check.close("group_weight", a.out.group_weight, whole.group_weight, 1e-7, 1e-5);
+          std::vector<float> alpha_whole(whole.log_alpha.begin(), whole.log_alpha.end());
+          std::vector<float> alpha_split(alpha_a.begin(), alpha_a.end());
+          check.close("log_alpha", alpha_split, alpha_whole, 1e-7, 1e-6);
+          // The shards' gradient rows are the whole batch's rows [0,4) + [8,12) and [4,8) + [12,16).
+          const int64_t row_bytes = c.seq_len * c.vocab * 4;
+          std::vector<uint8_t> joined;
+          for (int half = 0; half < 2; ++half) {
+            joined.insert(joined.end(), a.out.grad.begin() + half * 4 * row_bytes,
+                          a.out.grad.begin() + (half + 1) * 4 * row_bytes);
+            joined.insert(joined.end(), b.out.grad.begin() + half * 4 * row_bytes,
+                          b.out.grad.begin() + (half + 1) * 4 * row_bytes);
+          }
+          // joined: chosen rows of a, of b, then rejected rows of a, of b: the whole batch's rows 0..15 in order.
+          check.close_grad(c, joined, whole.grad, 1e-7, 1e-5);
+        }
+}
+
+void test_bad_group_statistics(std::mt19937_64& rng, Checker& check) {
+  Case c = random_case(rng, Shape{2, 3, 5, 2}, GRPO4J_F32, GRPO4J_I32, 1.0, 0.0, -1, -1);
+  std::vector<double> log_alpha = c.log_alpha;
+  grpo4j_batch b = make_batch(c, c.logits.data(), c.labels.data(), c.ref_logps.data(), c.group_ids.data(),
+                              c.group_sizes.data(), log_alpha.data(), nullptr, grpo4j_outputs{});
+  const grpo4j_exec exec = exec_for(GRPO4J_BACKEND_CPU, 1);
+  std::vector<double> stats((size_t)c.groups * GRPO4J_GROUP_STATS, 0.0);
+  const struct {
+    int64_t element;
+    double value;
+    const char* needle;
+  } cases[] = {{GRPO4J_STAT_PAIRS, 0.0, "count no pairs"},
+               {GRPO4J_STAT_PAIRS, 1.5, "whole number"},
+               {GRPO4J_STAT_PAIRS, -1.0, "whole number"},
+               {GRPO4J_STAT_LOSS_SUM, NAN, "must be finite"}};
+  for (const auto& bad : cases) {
+    std::fill(stats.begin(), stats.end(), 0.0);
+    // Group 1 holds one pair; the bad value goes into group 0 (a zero count there leaves no pair at all).
+    stats[GRPO4J_GROUP_STATS + GRPO4J_STAT_PAIRS] = bad.value == 0.0 ? 0.0 : 1.0;
+    stats[bad.element] = bad.value;
+    check.context = bad.needle;
+    const grpo4j_status status = grpo4j_group_step(&c.options, &b, stats.data(), 1, nullptr, &exec);
+    check.expect(status != GRPO4J_OK, "refused");
+    check.expect(strstr(grpo4j_last_error(), bad.needle) != nullptr, grpo4j_last_error());
+  }
+  check.expect(same_bits(c.log_alpha.data(), log_alpha.data(), 8 * c.groups), "log alpha untouched by refused steps");
+  const grpo4j_exec cuda = exec_for(GRPO4J_BACKEND_CUDA, 1);
+  check.context = "cuda";
+  check.expect(grpo4j_group_step(&c.options, &b, stats.data(), 1, nullptr, &cuda) == GRPO4J_INVALID_ARGUMENT,
+               "the CUDA backend refuses the phases");
+  check.expect(strstr(grpo4j_last_error(), "grpo4j_loss_forward_backward") != nullptr, grpo4j_last_error());
+  check.expect(grpo4j_workspace_bytes(0, 5) == 0, "no workspace for no rows");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const uint64_t seed = argc > 1 ? strtoull(argv[1], nullptr, 0) : ((uint64_t)std::random_device{}() << 32) ^ std::random_device{}();
+  printf("test_loss_phases: seed %llu (rerun with: test_loss_phases %llu)\n", (unsigned long long)seed,
+         (unsigned long long)seed);
+  std::mt19937_64 rng(seed);
+  const struct {
+    const char* name;
+    void (*run)(std::mt19937_64&, Checker&);
+  } tests[] = {
+      {"composition_is_the_one_shot_call", test_composition_is_the_one_shot_call},
+      {"split_batches_sum_to_the_whole", test_split_batches_sum_to_the_whole},
+      {"bad_group_statistics", test_bad_group_statistics},
+  };
+  int failed = 0;
+  for (const auto& test : tests) {
+    Checker check;
+    test.run(rng, check);
+    printf("%s %s\n", check.failures == 0 ? "PASS" : "FAIL", test.name);
+    failed += check.failures == 0 ? 0 : 1;
+  }
+  return failed == 0 ? 0 : 1;
+}
