@@ -16,11 +16,13 @@ open module dev.grpo4j.trainer {
   requires dev.hardwood.core;
   requires xchart;
   requires java.desktop;
+  requires java.management;
   requires jdk.unsupported;
 
   exports dev.grpo4j.chat;
   exports dev.grpo4j.cli;
   exports dev.grpo4j.data;
+  exports dev.grpo4j.dist;
   exports dev.grpo4j.io;
   exports dev.grpo4j.model;
   exports dev.grpo4j.report;

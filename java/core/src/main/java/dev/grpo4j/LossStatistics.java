@@ -36,6 +36,11 @@ public final class LossStatistics {
     return pair[0].length;
   }
 
+  /** Per-pair loss l_i of the batch's pairs. */
+  public float[] pairLosses() {
+    return pair[0].clone();
+  }
+
   GroupRobustLoss owner() {
     return owner;
   }

@@ -169,7 +169,7 @@ public final class DemoCommand implements Callable<Integer>, UsesLibTorch {
         method, BETA, ETA, 1.0, 0, GroupNormalization.DATASET_FREQUENCY, 0, false, GroupUpdate.PER_MICRO_BATCH,
         sftSteps, SFT_LEARNING_RATE,
         BATCH_PAIRS, 1, LEARNING_RATE, 0, 0, LearningRateSchedule.Decay.CONSTANT, -1, 0.5, 0,
-        0, steps, Math.max(1, steps / EVALUATIONS), 512, 0, 1, seed);
+        0, steps, Math.max(1, steps / EVALUATIONS), 512, 0, 1, seed, 1);
   }
 
   private static long contested(DemoData data) {

@@ -1,5 +1,6 @@
 package dev.grpo4j.cli;
 
+import dev.grpo4j.dist.DistributedException;
 import dev.grpo4j.torch.LibTorch;
 import java.io.IOException;
 import java.io.InputStream;
@@ -79,11 +80,18 @@ public final class Main implements Runnable {
    * Bad input (a missing file, a malformed line, an unsupported model, a folder in use) is the user's to fix: one
    * line naming the command and the problem, exit code 1. An error libtorch raised (its message carries C++ frames)
    * is also reported in one line, with the frames kept for {@value #DEBUG}=1. Anything else is a bug and keeps its
-   * stack trace.
+   * stack trace. A data-parallel job that cannot go on (a rank gone, stuck or configured differently) is reported in
+   * one line with exit code {@value DistributedException#EXIT_CODE}.
    */
   private static int reportError(Exception e, CommandLine commandLine, CommandLine.ParseResult parseResult)
       throws Exception {
     String message = e.getMessage() != null ? e.getMessage() : e.toString();
+    if (e instanceof DistributedException) {
+      // A data-parallel job that cannot go on: the launcher and scripts tell it from bad input by the exit code.
+      commandLine.getErr().println("grpo4j " + commandLine.getCommandName() + ": error: " + firstLine(message));
+      commandLine.getErr().flush();
+      return DistributedException.EXIT_CODE;
+    }
     if (e instanceof IllegalArgumentException || e instanceof IOException || e instanceof UncheckedIOException) {
       if (e instanceof NoSuchFileException) {
         message = "no such file: " + message;

@@ -1,6 +1,10 @@
 package dev.grpo4j.cli;
 
 import dev.grpo4j.GroupNormalization;
+import dev.grpo4j.dist.Collectives;
+import dev.grpo4j.dist.DataParallel;
+import dev.grpo4j.dist.Launcher;
+import dev.grpo4j.dist.WorkerEnv;
 import dev.grpo4j.io.FolderLock;
 import dev.grpo4j.text.PairEncoder;
 import dev.grpo4j.text.PreferenceData;
@@ -12,8 +16,10 @@ import dev.grpo4j.train.TrainConfig;
 import dev.grpo4j.train.TrainingRun;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.Writer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.List;
@@ -42,7 +48,11 @@ import picocli.CommandLine.Spec;
 public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
   /** Options a resumed run may change: they do not affect the numbers. */
   private static final Set<String> RESUMABLE_OPTIONS = Set.of("--out", "--resume", "--threads", "--no-progress",
-      "--reference-cache");
+      "--reference-cache", "--nproc-per-node", "--nnodes", "--node-rank", "--master-addr", "--master-port",
+      "--dist-timeout");
+
+  /** Processes of this run: 1, or the data-parallel job's world size. */
+  private int worldSize = 1;
 
   @Spec
   private CommandSpec spec;
@@ -209,16 +219,28 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
   @Option(names = "--no-progress", description = "No progress bars.")
   private boolean noProgress;
 
+  @Mixin
+  private DistOptions dist;
+
   @Override
-  public Integer call() throws IOException {
+  public Integer call() throws IOException, InterruptedException {
     PrintWriter err = spec.commandLine().getErr();
+    dist.validate();
+    WorkerEnv worker = WorkerEnv.from(System.getenv());
+    if (worker == null && dist.worldSize() > 1) {
+      return launch(err);
+    }
     Main.warnIfOpenMpSpins(err);
     Main.warnIfOversubscribed(modelOptions.threads, err);
+    worldSize = worker == null ? 1 : worker.worldSize();
     if (resume && out == null) {
       throw new IllegalArgumentException("--resume needs --out: the run folder to continue");
     }
     Path runDir = out != null ? out
         : Path.of("runs", "train-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+    if (worker != null && out == null) {
+      throw new IllegalArgumentException("a data-parallel run needs --out: every rank must name the same folder");
+    }
     if (Files.exists(runDir) && !Files.isDirectory(runDir)) {
       throw new IllegalArgumentException("--out " + runDir + " is a file, not a folder: choose a folder for the run");
     }
@@ -226,8 +248,12 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
       throw new IllegalArgumentException("--resume: " + runDir + " holds no run (" + TrainConfig.FILE
           + " is missing; a run writes it once its reference log-probs are ready): start it without --resume");
     }
-    try (FolderLock lock = FolderLock.acquire(runDir, "--out " + runDir)) {
-      if (!lock.previousOwner().isEmpty()) {
+    boolean main = worker == null || worker.rank() == 0;
+    // Rank 0 alone writes the run folder and holds its lock; the other ranks only read from it.
+    try (FolderLock lock = main ? FolderLock.acquire(runDir, "--out " + runDir) : null;
+         DataParallel dp = worker == null ? DataParallel.single()
+             : DataParallel.of(Collectives.connect(worker, Duration.ofSeconds(dist.timeoutSeconds)))) {
+      if (lock != null && !lock.previousOwner().isEmpty()) {
         err.println("grpo4j train: note: the previous process on " + runDir + " (" + lock.previousOwner()
             + ") ended without releasing it; taking over");
       }
@@ -241,14 +267,15 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
         }
         config = TrainConfig.read(runDir);
       } else {
-        if (Files.exists(runDir.resolve(TrainConfig.FILE))) {
+        if (main && Files.exists(runDir.resolve(TrainConfig.FILE))) {
           throw new IllegalArgumentException("--out " + runDir + " already holds a run: continue it with --resume, "
               + "or choose another folder");
         }
         config = config();
       }
-      new TrainingRun(config, runDir, new TrainingRun.Options(modelOptions.threads, !noProgress, true,
-          referenceCache.folder()), spec.commandLine().getOut(), err).run(resume);
+      PrintWriter notes = main ? err : new PrintWriter(Writer.nullWriter());
+      new TrainingRun(config, runDir, new TrainingRun.Options(modelOptions.threads, main && !noProgress, main,
+          referenceCache.folder()), spec.commandLine().getOut(), notes, dp).run(resume);
       return 0;
     } catch (TrainingRun.Stopped stopped) {
       err.println("grpo4j train: " + stopped.getMessage() + "; checkpoint written to " + stopped.checkpoint()
@@ -291,13 +318,27 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
         method, beta, eta, chi, adjustment, groupNormalization, labelSmoothing, ipoLengthNormalization, groupUpdate,
         sftSteps, sftLearningRate, batchSize, gradientAccumulation, learningRate, weightDecay, warmupSteps, decay,
         plateauPatience, plateauFactor, minLearningRate, maxGradNorm, total, evalInterval, evalBatchSize,
-        checkpointInterval, keepCheckpoints, seed);
+        checkpointInterval, keepCheckpoints, seed, worldSize);
   }
 
   /** {@code --chat-template} with a file made absolute for --resume; {@code chatml} stays as it is. */
   private String chatTemplatePath() {
     String template = pairOptions.chatTemplate;
     return template == null || template.equals(ModelSource.CHATML) ? template : absolute(Path.of(template));
+  }
+
+  /** The launcher: starts this machine's workers with the same command line and waits for them. */
+  private int launch(PrintWriter err) throws IOException, InterruptedException {
+    int cores = Runtime.getRuntime().availableProcessors();
+    int threads = Math.max(1, (modelOptions.threads != null ? modelOptions.threads : cores) / dist.nprocPerNode);
+    err.println("grpo4j train: starting " + dist.nprocPerNode + " worker" + (dist.nprocPerNode == 1 ? "" : "s")
+        + " (ranks " + dist.nodeRank * dist.nprocPerNode + ".." + ((dist.nodeRank + 1) * dist.nprocPerNode - 1)
+        + " of " + dist.worldSize() + ", " + threads + " thread" + (threads == 1 ? "" : "s") + " each), rendezvous "
+        + dist.masterAddr + ":" + dist.masterPort);
+    err.flush();
+    List<String> arguments = List.of(spec.root().commandLine().getParseResult().originalArgs().toArray(new String[0]));
+    return Launcher.run(new Launcher.Plan(dist.nprocPerNode, dist.nnodes, dist.nodeRank, dist.masterAddr,
+        dist.masterPort, threads), Main.class.getName(), arguments, spec.commandLine().getOut(), err);
   }
 
   private static String absolute(Path path) {

@@ -87,6 +87,26 @@ public final class PreferenceTrainer {
   }
 
   /**
+   * As {@link #accumulate(EncodedPairs, int[], double)}, with the group step left to {@code groupStep} (see
+   * {@link TorchPreferenceLoss#forwardBackward(Tensor, Tensor, Tensor, Tensor, Tensor, java.util.function.Function)}).
+   */
+  public LossResult accumulate(EncodedPairs data, int[] pairs, double scale,
+                               java.util.function.Function<dev.grpo4j.LossStatistics, dev.grpo4j.GroupStep> groupStep) {
+    try (PointerScope scope = new PointerScope()) {
+      EncodedPairs.Batch batch = data.batch(pairs);
+      Tensor logits = model.forward(batch.inputIds());
+      Tensor grad = logits.detach();
+      LossResult result = loss.forwardBackward(logits, batch.labels(), batch.refLogps(), batch.groupIds(), grad,
+          groupStep);
+      if (scale != 1.0) {
+        grad.mul_(new Scalar(scale));
+      }
+      logits.backward(grad, new BoolOptional(), false, new TensorArrayRefOptional());
+      return result;
+    }
+  }
+
+  /**
    * Per-pair results of the current policy over every pair of {@code data}, in chunks of {@code chunkPairs}
    * pairs; no gradient, no group-weight update.
    *
@@ -112,25 +132,36 @@ public final class PreferenceTrainer {
    */
   public static PairResults evaluatePairs(CausalLm model, TorchPreferenceLoss loss, EncodedPairs data,
                                           int chunkPairs) {
-    int n = data.size();
+    return evaluatePairs(model, loss, data, 0, data.size(), chunkPairs);
+  }
+
+  /** As {@link #evaluatePairs(EncodedPairs, int)} for the pairs {@code [from, to)} only, in chunks from {@code from}. */
+  public PairResults evaluatePairs(EncodedPairs data, int from, int to, int chunkPairs) {
+    return evaluatePairs(model, loss, data, from, to, chunkPairs);
+  }
+
+  private static PairResults evaluatePairs(CausalLm model, TorchPreferenceLoss loss, EncodedPairs data, int from,
+                                           int to, int chunkPairs) {
+    int n = to - from;
     PairResults out = new PairResults(new float[n], new float[n], new float[n], new float[n], new float[n],
         new float[n], new int[n]);
     try (NoGradGuard noGrad = new NoGradGuard()) {
-      for (int start = 0; start < n; start += chunkPairs) {
-        int[] pairs = range(start, Math.min(n, start + chunkPairs));
+      for (int start = from; start < to; start += chunkPairs) {
+        int[] pairs = range(start, Math.min(to, start + chunkPairs));
+        int at = start - from;
         try (PointerScope scope = new PointerScope()) {
           EncodedPairs.Batch batch = data.batch(pairs);
           Tensor logits = model.forward(batch.inputIds());
           LossResult r = loss.evaluate(logits, batch.labels(), batch.refLogps(), batch.groupIds());
-          System.arraycopy(r.pairLosses(), 0, out.pairLosses(), start, pairs.length);
-          System.arraycopy(r.margins(), 0, out.margins(), start, pairs.length);
-          System.arraycopy(r.chosenRewards(), 0, out.chosenRewards(), start, pairs.length);
-          System.arraycopy(r.rejectedRewards(), 0, out.rejectedRewards(), start, pairs.length);
-          System.arraycopy(r.chosenLogps(), 0, out.chosenLogps(), start, pairs.length);
-          System.arraycopy(r.rejectedLogps(), 0, out.rejectedLogps(), start, pairs.length);
+          System.arraycopy(r.pairLosses(), 0, out.pairLosses(), at, pairs.length);
+          System.arraycopy(r.margins(), 0, out.margins(), at, pairs.length);
+          System.arraycopy(r.chosenRewards(), 0, out.chosenRewards(), at, pairs.length);
+          System.arraycopy(r.rejectedRewards(), 0, out.rejectedRewards(), at, pairs.length);
+          System.arraycopy(r.chosenLogps(), 0, out.chosenLogps(), at, pairs.length);
+          System.arraycopy(r.rejectedLogps(), 0, out.rejectedLogps(), at, pairs.length);
         }
         for (int i : pairs) {
-          out.groups()[i] = data.group(i);
+          out.groups()[i - from] = data.group(i);
         }
       }
     }

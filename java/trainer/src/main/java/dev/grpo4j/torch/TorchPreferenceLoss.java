@@ -14,6 +14,7 @@ import dev.grpo4j.TokenLogits;
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.Reference;
 import java.util.Arrays;
+import java.util.function.Function;
 import java.util.Objects;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.pytorch.Tensor;
@@ -157,6 +158,27 @@ public final class TorchPreferenceLoss {
       loss.gradient(statistics, step, segment(grad, "grad"));
       bumpVersion(grad);
       return new Deferred(LossResult.of(statistics, step), statistics.groupStatistics());
+    } finally {
+      keepAlive(logits, labels, refLogps, groupIds);
+    }
+  }
+
+  /**
+   * Training call whose group step is the caller's: after the batch's statistics, {@code groupStep} returns the step
+   * whose coefficients scale this batch's gradient, e.g. one run on statistics gathered from data-parallel ranks.
+   * The gradient goes into {@code grad} as by {@link #forwardBackward(Tensor, Tensor, Tensor, Tensor, Tensor)}. CPU
+   * backend.
+   */
+  public LossResult forwardBackward(Tensor logits, Tensor labels, Tensor refLogps, Tensor groupIds, Tensor grad,
+                                    Function<LossStatistics, GroupStep> groupStep) {
+    PreferenceBatch batch = validate(logits, labels, refLogps, groupIds);
+    validateGrad(logits, grad);
+    try {
+      LossStatistics statistics = loss.statistics(batch);
+      GroupStep step = groupStep.apply(statistics);
+      loss.gradient(statistics, step, segment(grad, "grad"));
+      bumpVersion(grad);
+      return LossResult.of(statistics, step);
     } finally {
       keepAlive(logits, labels, refLogps, groupIds);
     }

@@ -59,6 +59,9 @@ public final class ModelSource {
         throw new IllegalArgumentException("--threads = " + threads + ": must be >= 1");
       }
       torch.set_num_threads(threads);
+      // libtorch's CPU build multiplies matrices with OpenBLAS, whose own pool (one busy-waiting thread per core)
+      // set_num_threads does not reach: without this, --threads 1 still keeps every core busy.
+      org.bytedeco.openblas.presets.openblas_nolapack.blas_set_num_threads(threads);
     }
     boolean cuda = switch (device) {
       case "cpu" -> false;

@@ -59,6 +59,8 @@ import java.util.List;
  * @param checkpointInterval steps between checkpoints, 0 for only at the end ({@code --checkpoint-every})
  * @param keepCheckpoints checkpoints kept ({@code --keep-checkpoints})
  * @param seed {@code --seed}
+ * @param worldSize data-parallel processes ({@code --nproc-per-node} x {@code --nnodes}); 0 (run folders written
+ *     before the option) reads as 1. {@code --batch-size} is then the pairs of all ranks' micro-batches together.
  */
 public record TrainConfig(
     String model, String adapter, String tokenizer, String dtype, String device, LoraSettings lora,
@@ -70,10 +72,20 @@ public record TrainConfig(
     int batchSize, int gradientAccumulation, double learningRate, double weightDecay, int warmupSteps,
     LearningRateSchedule.Decay decay, int plateauPatience, double plateauFactor, double minLearningRate,
     double maxGradNorm, int steps, int evalInterval, int evalBatchSize, int checkpointInterval, int keepCheckpoints,
-    long seed) {
+    long seed, int worldSize) {
 
   /** The file in the run folder. */
   public static final String FILE = "run_config.json";
+
+  /** SHA-256 of the settings as {@value #FILE} holds them: equal on every rank of a data-parallel run. */
+  public String fingerprint() {
+    try {
+      byte[] digest = java.security.MessageDigest.getInstance("SHA-256").digest(JSON.writeValueAsBytes(this));
+      return java.util.HexFormat.of().formatHex(digest);
+    } catch (java.security.NoSuchAlgorithmException | com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new IllegalStateException("cannot fingerprint the run settings", e);
+    }
+  }
 
   private static final ObjectMapper JSON = new ObjectMapper()
       .enable(SerializationFeature.INDENT_OUTPUT)
@@ -138,6 +150,12 @@ public record TrainConfig(
     require(sftSteps >= 0, "--sft-steps = " + sftSteps + ": must be >= 0");
     require(sftLearningRate > 0 && Double.isFinite(sftLearningRate), "--sft-lr = " + sftLearningRate + ": must be > 0");
     require(batchSize >= 1, "--batch-size = " + batchSize + ": must be >= 1");
+    worldSize = worldSize == 0 ? 1 : worldSize;
+    require(worldSize >= 1, "world size " + worldSize + ": must be >= 1");
+    require(batchSize % worldSize == 0, "--batch-size " + batchSize + " is the pairs of one micro-batch over all "
+        + worldSize + " processes and must be a multiple of their number");
+    require(worldSize == 1 || "cpu".equals(device), "data-parallel training runs on the CPU (Gloo) in this version: "
+        + "--device cuda takes one process");
     require(gradientAccumulation >= 1, "--grad-accumulation = " + gradientAccumulation + ": must be >= 1");
     require(learningRate > 0 && Double.isFinite(learningRate), "--lr = " + learningRate + ": must be > 0");
     require(weightDecay >= 0 && Double.isFinite(weightDecay), "--weight-decay = " + weightDecay + ": must be >= 0");

@@ -9,6 +9,8 @@ import dev.grpo4j.LossResult;
 import dev.grpo4j.NonFiniteInputException;
 import dev.grpo4j.Weighting;
 import dev.grpo4j.chat.ChatTemplate;
+import dev.grpo4j.dist.DataParallel;
+import dev.grpo4j.dist.DistributedException;
 import dev.grpo4j.io.AtomicDirectory;
 import dev.grpo4j.io.AtomicFiles;
 import dev.grpo4j.model.Checkpoints;
@@ -27,8 +29,10 @@ import dev.grpo4j.text.PreferenceData;
 import dev.grpo4j.text.PreferenceRecord;
 import dev.grpo4j.text.TextTokenizer;
 import dev.grpo4j.torch.EncodedPairs;
+import dev.grpo4j.torch.HostTensors;
 import dev.grpo4j.torch.PreferenceTrainer;
 import dev.grpo4j.torch.SequenceScorer;
+import dev.grpo4j.torch.TensorVectors;
 import dev.grpo4j.torch.TokenPair;
 import dev.grpo4j.torch.TorchPreferenceLoss;
 import java.io.BufferedWriter;
@@ -36,11 +40,15 @@ import java.io.IOException;
 import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import java.lang.ref.Reference;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -51,6 +59,7 @@ import org.bytedeco.pytorch.AdamW;
 import org.bytedeco.pytorch.AdamWOptions;
 import org.bytedeco.pytorch.Optimizer;
 import org.bytedeco.pytorch.OptimizerParamGroupVector;
+import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
@@ -107,6 +116,7 @@ public final class TrainingRun {
   private final Options options;
   private final PrintWriter out;
   private final PrintWriter err;
+  private final DataParallel dp;
 
   /**
    * @param runDir the run folder; the caller holds its {@link dev.grpo4j.io.FolderLock}
@@ -114,6 +124,26 @@ public final class TrainingRun {
    * @param err receives progress, warnings and notes
    */
   public TrainingRun(TrainConfig config, Path runDir, Options options, PrintWriter out, PrintWriter err) {
+    this(config, runDir, options, out, err, DataParallel.single());
+  }
+
+  /**
+   * One rank of a data-parallel run: every rank trains the same model on its share of each micro-batch, the group
+   * statistics are gathered so that every rank takes the same group-weight steps, and the gradients are summed; rank
+   * 0 alone writes the run folder (its caller holds the lock). With {@code dp} of {@code W} ranks and
+   * {@code --batch-size B}, a step is exactly one process's step with {@code --batch-size B/W} and
+   * {@code --grad-accumulation W x A}: its micro-batches go to the ranks in turn, and the group weights move after
+   * each of them in that order (with {@code --group-update per-step}, once per step).
+   */
+  public TrainingRun(TrainConfig config, Path runDir, Options options, PrintWriter out, PrintWriter err,
+                     DataParallel dp) {
+    this.dp = dp;
+    if (config.worldSize() != dp.worldSize()) {
+      throw new IllegalArgumentException("this run was set up for " + config.worldSize() + " process"
+          + (config.worldSize() == 1 ? "" : "es") + " but runs on " + dp.worldSize() + ": a run keeps its number of "
+          + "processes (it decides how each step's pairs are split); resume it with --nproc-per-node "
+          + config.worldSize() + " (x --nnodes)");
+    }
     this.config = config;
     this.runDir = runDir;
     this.options = options;
@@ -133,16 +163,28 @@ public final class TrainingRun {
   public Result run(boolean resume) throws IOException {
     long started = System.nanoTime();
     ModelSource.Placement placement = ModelSource.placement(config.device(), config.dtype(), threads);
+    dp.requireSameConfiguration(config.fingerprint(), "settings");
     Resumed resumed = null;
     if (resume) {
-      for (String leftover : RunCheckpoints.recover(runDir)) {
-        err.println("--resume: tidied " + leftover + ", left by an interrupted write");
+      if (dp.isMain()) {
+        for (String leftover : RunCheckpoints.recover(runDir)) {
+          err.println("--resume: tidied " + leftover + ", left by an interrupted write");
+        }
       }
+      dp.barrier();
       resumed = restoreNewestIntact(placement);
+      boolean anyFresh = dp.anyTrue(resumed == null);
+      boolean anyResumed = dp.anyTrue(resumed != null);
+      if (anyFresh && anyResumed) {
+        throw new DistributedException("rank " + dp.rank() + ": the ranks found different checkpoints in " + runDir
+            + ": every rank must see the same run folder (a folder all machines share)");
+      }
       if (resumed == null) {
         err.println("--resume: " + runDir + " has no intact checkpoint; starting the run again from the beginning "
             + "with its saved settings");
-        truncateLogs(-1);
+        if (dp.isMain()) {
+          truncateLogs(-1);
+        }
       }
     }
     GroupIndex groups;
@@ -193,10 +235,12 @@ public final class TrainingRun {
       trainPairs = withReference(policy, referenceHash, placement, train);
       validationPairs = validation == null ? null : withReference(policy, referenceHash, placement, validation);
       testPairs = test == null ? null : withReference(policy, referenceHash, placement, test);
-      writeGroups(groups, groupSizes);
-      if (!resume) {
-        // Written last: a start that fails before training leaves a folder the same command can simply reuse.
-        config.write(runDir);
+      if (dp.isMain()) {
+        writeGroups(groups, groupSizes);
+        if (!resume) {
+          // Written last: a start that fails before training leaves a folder the same command can simply reuse.
+          config.write(runDir);
+        }
       }
       optimizer = adamW(policy, config.learningRate());
     } else {
@@ -229,17 +273,19 @@ public final class TrainingRun {
         firstStep = state.step() + 1;
         tokens = state.tokens();
         seconds = state.seconds();
-        truncateLogs(state.step());
+        if (dp.isMain()) {
+          truncateLogs(state.step());
+        }
         err.println("resuming from " + resumed.checkpoint().folder() + " (step " + state.step() + " of "
             + config.steps() + ")");
       }
       PreferenceTrainer trainer = new PreferenceTrainer(policy, optimizer, new TorchPreferenceLoss(loss));
       double[] weights = config.method().weighting() == Weighting.AVERAGE ? null : loss.alpha();
-      try (MetricsWriter<StepMetrics> metrics = MetricsWriter.steps(RunLog.metricsFile(runDir));
-           MetricsWriter<EvalMetrics> evals = MetricsWriter.evaluations(RunLog.evalFile(runDir));
+      try (MetricsWriter<StepMetrics> metrics = dp.isMain() ? MetricsWriter.steps(RunLog.metricsFile(runDir)) : null;
+           MetricsWriter<EvalMetrics> evals = dp.isMain() ? MetricsWriter.evaluations(RunLog.evalFile(runDir)) : null;
            ProgressBar bar = progressBar ? bar(firstStep - 1, seconds) : null) {
         if (resumed == null && validationPairs != null && config.evalInterval() > 0) {
-          evals.append(evaluate(trainer, policy, validationPairs, groups, 0, EvalMetrics.Split.VALIDATION));
+          append(evals, evaluate(trainer, policy, validationPairs, groups, 0, EvalMetrics.Split.VALIDATION));
         }
         TensorVector parameters = policy.parameters();
         EvalMetrics lastValidation = null;
@@ -248,31 +294,55 @@ public final class TrainingRun {
             long stepStart = System.nanoTime();
             double lr = schedule.at(step) * (plateau == null ? 1 : plateau.scale());
             setLearningRate(optimizer, lr);
-            // Dropout (LoRA) draws from libtorch's generator; seeding it per step makes step s the same whether the
-            // run got there in one go or through a resume.
-            torch.manual_seed(config.seed() * 1_000_003L + step);
             policy.train(true);
             optimizer.zero_grad();
             StepTotals totals = new StepTotals(groups.size());
-            LossResult last = null;
+            float[] lastWeights = null;
             boolean perStep = config.groupUpdate() == GroupUpdate.PER_STEP;
             GroupStatistics stepStatistics = GroupStatistics.empty(groups.size());
-            for (int micro = 0; micro < config.gradientAccumulation(); micro++) {
-              int[] pairs = sampler.next(config.batchSize());
+            int ranks = dp.worldSize();
+            int rankPairs = config.batchSize() / ranks;
+            double scale = 1.0 / ((double) config.gradientAccumulation() * ranks);
+            for (int local = 0; local < config.gradientAccumulation(); local++) {
+              // The step's micro-batches go to the ranks in turn: micro-batch m = local * ranks + r is rank r's.
+              int[][] microBatches = new int[ranks][];
+              for (int r = 0; r < ranks; r++) {
+                microBatches[r] = sampler.next(rankPairs);
+              }
+              int first = local * ranks;
+              int[] pairs = microBatches[dp.rank()];
+              // Dropout (LoRA) draws from libtorch's generator; seeding it per micro-batch makes micro-batch m the
+              // same whether the run got there in one go, through a resume, or on another rank.
+              torch.manual_seed(config.seed() * 1_000_003L + ((long) step << 20) + first + dp.rank());
               try {
-                TorchPreferenceLoss.Deferred r = trainer.accumulate(trainPairs, pairs,
-                    1.0 / config.gradientAccumulation(), !perStep);
-                last = r.lossResult();
-                if (perStep) {
-                  stepStatistics = stepStatistics.plus(r.statistics());
+                if (!dp.distributed()) {
+                  TorchPreferenceLoss.Deferred r = trainer.accumulate(trainPairs, pairs, scale, !perStep);
+                  LossResult last = r.lossResult();
+                  if (perStep) {
+                    stepStatistics = stepStatistics.plus(r.statistics());
+                  }
+                  totals.add(last.loss(), last.groupLosses(), MicroBatchReplay.pairLossSums(last.pairLosses(),
+                      trainPairs, pairs, groups.size()), trainPairs.tokens(pairs));
+                  lastWeights = last.objectiveWeights();
+                } else {
+                  MicroBatchReplay replay = new MicroBatchReplay(loss, dp, trainPairs, microBatches, perStep);
+                  trainer.accumulate(trainPairs, pairs, scale, replay::groupStep);
+                  for (int r = 0; r < ranks; r++) {
+                    totals.add(replay.objective(r), replay.groupLosses(r), replay.pairLossSums(r),
+                        trainPairs.tokens(microBatches[r]));
+                    if (perStep) {
+                      stepStatistics = stepStatistics.plus(replay.statistics(r));
+                    }
+                  }
+                  lastWeights = replay.objectiveWeights(ranks - 1);
                 }
               } catch (NonFiniteInputException e) {
                 throw diverged(step, lr, e);
               }
-              totals.add(last, trainPairs, pairs);
             }
+            dp.allReduceGradients(parameters);
             float[] objectiveWeights = perStep ? loss.groupStep(stepStatistics, true).objectiveWeights()
-                : last.objectiveWeights();
+                : lastWeights;
             double gradNorm = torch.clip_grad_norm_(parameters,
                 config.maxGradNorm() > 0 ? config.maxGradNorm() : Double.POSITIVE_INFINITY);
             optimizer.step();
@@ -282,27 +352,33 @@ public final class TrainingRun {
             tokens += totals.tokens;
             StepMetrics record = new StepMetrics(step, sampler.epoch(), totals.meanLoss(), totals.groupPairLoss(),
                 totals.groupObjectiveLoss(), weights, lr, totals.tokens / stepSeconds, gradNorm);
-            metrics.append(record);
+            append(metrics, record);
 
             if (validationPairs != null && (step == config.steps()
                 || (config.evalInterval() > 0 && step % config.evalInterval() == 0))) {
               EvalMetrics e = evaluate(trainer, policy, validationPairs, groups, step, EvalMetrics.Split.VALIDATION);
-              evals.append(e);
+              append(evals, e);
               lastValidation = e;
               if (plateau != null && plateau.observe(e.worstGroupLoss())) {
                 err.printf(Locale.ROOT, "%nstep %d: worst-group validation loss %.4f has not improved; "
                     + "learning-rate scale now %.3g%n", step, e.worstGroupLoss(), plateau.scale());
               }
             }
-            boolean checkpoint = step == config.steps() || stop.requested()
+            // Every rank stops at the same step when any of them was signalled.
+            boolean stopping = dp.anyTrue(stop.requested());
+            boolean checkpoint = step == config.steps() || stopping
                 || (config.checkpointInterval() > 0 && step % config.checkpointInterval() == 0);
             if (checkpoint) {
+              requireRanksAgree(policy, loss, step);
               TrainerState state = new TrainerState(step, sampler.consumed(), groups.names(),
                   loss.state().logAlpha(), loss.state().steps(), plateau == null ? null : plateau.state(), tokens,
                   seconds);
-              Path written = RunCheckpoints.save(runDir, policy, layout, optimizer, state, config.keepCheckpoints());
-              if (stop.requested()) {
-                throw new Stopped(stop.signal(), stop.exitCode(), step, written);
+              Path written = dp.isMain()
+                  ? RunCheckpoints.save(runDir, policy, layout, optimizer, state, config.keepCheckpoints()) : null;
+              if (stopping) {
+                dp.barrier();
+                throw stop.requested() ? new Stopped(stop.signal(), stop.exitCode(), step, written)
+                    : new Stopped("TERM", 143, step, written);
               }
             }
             if (bar != null) {
@@ -315,14 +391,26 @@ public final class TrainingRun {
         EvalMetrics finalEval = lastValidation;
         if (testPairs != null) {
           finalEval = evaluate(trainer, policy, testPairs, groups, config.steps(), EvalMetrics.Split.TEST);
-          evals.append(finalEval);
+          append(evals, finalEval);
         }
         Path finalDir = runDir.resolve(FINAL);
+        requireRanksAgree(policy, loss, config.steps());
+        if (!dp.isMain()) {
+          dp.barrier();
+          return new Result(finalEval, groups.names(), weights, finalDir, runDir.resolve(RunReport.REPORT_FILE));
+        }
         TransformerLm trained = policy;
         PolicyLayout saved = layout;
         AtomicDirectory.write(finalDir, folder -> RunCheckpoints.saveModel(trained, saved, folder));
         Path report = RunReport.write(runDir, new ReportSettings("grpo4j train: " + config.method().displayName()
             + " on " + config.model(), config.method().displayName(), settings(), groups.names()));
+        dp.barrier();
+        if (dp.distributed()) {
+          int steps = Math.max(1, config.steps() - firstStep + 1);
+          err.printf(Locale.ROOT, "data-parallel: %d processes; per step %.2f ms in the gradient all-reduce and %.2f ms "
+              + "in all-gathers (waits for the slowest rank included)%n", dp.worldSize(),
+              1e3 * dp.gradientSeconds() / steps, 1e3 * dp.gatherSeconds() / steps);
+        }
         if (options.printSummary()) {
           printSummary(finalEval, groups, weights, finalDir, report, (System.nanoTime() - started) / 1e9);
         }
@@ -407,11 +495,11 @@ public final class TrainingRun {
     return null;
   }
 
-  /** Training-split sums over the micro-batches of one step. */
+  /** Training-split sums over the micro-batches of one step, all ranks' in the order one process would add them. */
   private static final class StepTotals {
     private final double[] groupPairLossSum;
     private final double[] groupObjectiveLossSum;
-    private final int[] groupPairs;
+    private final long[] groupPairs;
     private double lossSum;
     private int microBatches;
     private long tokens;
@@ -419,22 +507,24 @@ public final class TrainingRun {
     StepTotals(int groups) {
       groupPairLossSum = new double[groups];
       groupObjectiveLossSum = new double[groups];
-      groupPairs = new int[groups];
+      groupPairs = new long[groups];
     }
 
-    void add(LossResult r, EncodedPairs data, int[] pairs) {
-      lossSum += r.loss();
+    /**
+     * @param objective the micro-batch's J
+     * @param groupLosses its L_g
+     * @param pairLossSums per group, the sum of its pairs' losses and, after K of them, their number
+     * @param microTokens its tokens
+     */
+    void add(double objective, float[] groupLosses, double[] pairLossSums, long microTokens) {
+      lossSum += objective;
       microBatches++;
-      tokens += data.tokens(pairs);
-      float[] pairLosses = r.pairLosses();
-      for (int b = 0; b < pairs.length; b++) {
-        int g = data.group(pairs[b]);
-        groupPairLossSum[g] += pairLosses[b];
-        groupPairs[g]++;
-      }
-      float[] objective = r.groupLosses();
-      for (int g = 0; g < objective.length; g++) {
-        groupObjectiveLossSum[g] += objective[g];
+      tokens += microTokens;
+      int groups = groupPairLossSum.length;
+      for (int g = 0; g < groups; g++) {
+        groupPairLossSum[g] += pairLossSums[g];
+        groupPairs[g] += (long) pairLossSums[groups + g];
+        groupObjectiveLossSum[g] += groupLosses[g];
       }
     }
 
@@ -511,7 +601,9 @@ public final class TrainingRun {
       if (lora != null) {
         LoraAdapters.merge(policy);
         Path sftModel = runDir.resolve(SFT_MODEL).toAbsolutePath().normalize();
-        RunCheckpoints.saveWholeModel(policy, placement.dtype(), tokenizerFolder(), sftModel);
+        if (dp.isMain()) {
+          RunCheckpoints.saveWholeModel(policy, placement.dtype(), tokenizerFolder(), sftModel);
+        }
         // The preference adapters are trained on the merged SFT model: that is their base, not --model.
         lora = lora.withBaseModel(sftModel.toString());
       }
@@ -522,7 +614,9 @@ public final class TrainingRun {
     } else if (config.sftSteps() > 0 || ModelSource.BUILT_IN.contains(config.model())) {
       // Full fine-tuning changes every weight: keep the reference, which exists nowhere else (an SFT result, or a
       // built-in model drawn from the seed), so that eval can compare against it with --reference.
-      RunCheckpoints.saveWholeModel(policy, placement.dtype(), tokenizerFolder(), referenceModel());
+      if (dp.isMain()) {
+        RunCheckpoints.saveWholeModel(policy, placement.dtype(), tokenizerFolder(), referenceModel());
+      }
     }
     return lora;
   }
@@ -580,15 +674,64 @@ public final class TrainingRun {
           bar.stepBy(done);
         }
       };
-      scores = ReferenceLogProbs.scoreCached(new SequenceScorer(policy, placement.backend(), placement.device()),
-          options.referenceCache(), split.file(), referenceHash, split.pairs(), config.evalBatchSize(), progress,
-          err::println);
+      SequenceScorer scorer = new SequenceScorer(policy, placement.backend(), placement.device());
+      scores = dp.distributed() ? scoreSharded(scorer, referenceHash, split, progress)
+          : ReferenceLogProbs.scoreCached(scorer, options.referenceCache(), split.file(), referenceHash,
+              split.pairs(), config.evalBatchSize(), progress, err::println);
     } finally {
       policy.setAdaptersEnabled(adapters);
     }
-    Files.createDirectories(runDir.resolve(REFERENCE));
-    ReferenceLogProbs.write(referenceFile(split), scores);
+    if (dp.isMain()) {
+      Files.createDirectories(runDir.resolve(REFERENCE));
+      ReferenceLogProbs.write(referenceFile(split), scores);
+    }
     return split.rows().withReference(scores.chosen(), scores.rejected());
+  }
+
+  /**
+   * Reference log-probs on several ranks: rank 0's cache hit goes to every rank; on a miss each rank scores a run of
+   * whole {@code --eval-batch-size} chunks (the chunks one process forms, so every score is the one it computes)
+   * and the shards are gathered; rank 0 caches them.
+   */
+  private SequenceScorer.Scores scoreSharded(SequenceScorer scorer, String referenceHash, Split split,
+                                             IntConsumer progress) {
+    int n = split.pairs().size();
+    Path cache = options.referenceCache() == null ? null : ReferenceLogProbs.cacheFile(options.referenceCache(),
+        split.file(), referenceHash, ReferenceLogProbs.dataHash(split.pairs()));
+    SequenceScorer.Scores cached = null;
+    if (dp.isMain() && cache != null && Files.isRegularFile(cache)) {
+      try {
+        cached = ReferenceLogProbs.read(cache, n);
+      } catch (RuntimeException e) {
+        err.println("ignoring unreadable cache " + cache + " (" + e.getMessage() + "); recomputing");
+      }
+    }
+    if (dp.anyTrue(cached != null)) {
+      float[] chosen = cached != null ? cached.chosen() : new float[n];
+      float[] rejected = cached != null ? cached.rejected() : new float[n];
+      dp.broadcastFromMain(chosen);
+      dp.broadcastFromMain(rejected);
+      err.println("reference log-probs of " + split.file() + ": cached in " + cache);
+      return new SequenceScorer.Scores(chosen, rejected);
+    }
+    int chunk = config.evalBatchSize();
+    int[] range = dp.shardOfChunks(n, chunk);
+    int[] lengths = dp.shardLengths(n, chunk);
+    SequenceScorer.Scores mine = scorer.score(split.pairs().subList(range[0], range[1]), chunk, progress);
+    SequenceScorer.Scores scores = new SequenceScorer.Scores(dp.gather(mine.chosen(), lengths),
+        dp.gather(mine.rejected(), lengths));
+    if (dp.isMain() && cache != null) {
+      try {
+        Files.createDirectories(cache.getParent());
+        ReferenceLogProbs.write(cache, scores);
+        err.println("reference log-probs of " + split.file() + ": computed on " + dp.worldSize()
+            + " processes, cached in " + cache);
+      } catch (IOException | UncheckedIOException e) {
+        err.println("reference log-probs of " + split.file() + ": computed; could not cache them in " + cache
+            + " (" + e.getMessage() + ")");
+      }
+    }
+    return scores;
   }
 
   private EncodedPairs savedReference(Split split) {
@@ -702,7 +845,62 @@ public final class TrainingRun {
   private EvalMetrics evaluate(PreferenceTrainer trainer, TransformerLm policy, EncodedPairs data,
                                GroupIndex groups, int step, EvalMetrics.Split split) {
     policy.eval();
-    return SplitEvaluation.of(step, split, groups.names(), trainer.evaluatePairs(data, config.evalBatchSize()));
+    int chunk = config.evalBatchSize();
+    if (!dp.distributed()) {
+      return SplitEvaluation.of(step, split, groups.names(), trainer.evaluatePairs(data, chunk));
+    }
+    // Each rank evaluates a run of whole chunks, as one process forms them; every rank gets all results.
+    int[] range = dp.shardOfChunks(data.size(), chunk);
+    int[] lengths = dp.shardLengths(data.size(), chunk);
+    PreferenceTrainer.PairResults mine = trainer.evaluatePairs(data, range[0], range[1], chunk);
+    PreferenceTrainer.PairResults all = new PreferenceTrainer.PairResults(dp.gather(mine.pairLosses(), lengths),
+        dp.gather(mine.margins(), lengths), dp.gather(mine.chosenRewards(), lengths),
+        dp.gather(mine.rejectedRewards(), lengths), dp.gather(mine.chosenLogps(), lengths),
+        dp.gather(mine.rejectedLogps(), lengths), dp.gather(mine.groups(), lengths));
+    return SplitEvaluation.of(step, split, groups.names(), all);
+  }
+
+  /**
+   * Checks that every rank holds the same weights and group weights (a digest of both): the ranks of a
+   * data-parallel run are replicas, and a difference means the run went wrong; it is better stopped than saved.
+   */
+  private void requireRanksAgree(TransformerLm policy, GroupRobustLoss loss, int step) {
+    if (!dp.distributed()) {
+      return;
+    }
+    byte[] digest;
+    try {
+      MessageDigest sha = MessageDigest.getInstance("SHA-256");
+      for (Tensor p : TensorVectors.owned(policy.parameters())) {
+        Tensor dense = p.detach().contiguous();
+        sha.update(HostTensors.data(dense).asByteBuffer());
+        Reference.reachabilityFence(dense);
+      }
+      for (double a : loss.state().logAlpha()) {
+        sha.update(Long.toString(Double.doubleToRawLongBits(a)).getBytes(StandardCharsets.US_ASCII));
+      }
+      digest = sha.digest();
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+    double[] mine = new double[digest.length / 4];
+    for (int i = 0; i < mine.length; i++) {
+      mine[i] = ((digest[4 * i] & 0xff) << 24 | (digest[4 * i + 1] & 0xff) << 16 | (digest[4 * i + 2] & 0xff) << 8
+          | (digest[4 * i + 3] & 0xff));
+    }
+    double[][] all = dp.allGather(mine);
+    for (int r = 1; r < all.length; r++) {
+      if (!Arrays.equals(all[r], all[0])) {
+        throw new DistributedException("after step " + step + " the weights or group weights of rank " + r
+            + " differ from rank 0's: the replicas diverged, so the run stops before saving");
+      }
+    }
+  }
+
+  private static <T> void append(MetricsWriter<T> writer, T record) throws IOException {
+    if (writer != null) {
+      writer.append(record);
+    }
   }
 
   /** AdamW over the trainable parameters, with libtorch's defaults except the weight decay (libtorch: 0.01). */

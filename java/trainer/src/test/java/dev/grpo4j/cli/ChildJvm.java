@@ -19,7 +19,7 @@ import java.util.concurrent.TimeUnit;
  * timeout the process and its descendants are killed (only those: this test started them) and the test fails with
  * what the process printed.
  */
-final class ChildJvm implements AutoCloseable {
+public final class ChildJvm implements AutoCloseable {
   private final Process process;
   private final Path out;
   private final Path err;
@@ -34,7 +34,7 @@ final class ChildJvm implements AutoCloseable {
    * Starts {@code mainClass} with {@code args}; {@code jvmOptions} go before the class name, {@code environment}
    * is added to this process's environment. Output goes to {@code logs}/{@code name}.out and .err.
    */
-  static ChildJvm start(Path logs, String name, Map<String, String> environment, List<String> jvmOptions,
+  public static ChildJvm start(Path logs, String name, Map<String, String> environment, List<String> jvmOptions,
       String mainClass, String... args) {
     List<String> command = new ArrayList<>();
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
@@ -61,21 +61,26 @@ final class ChildJvm implements AutoCloseable {
   }
 
   /** Runs {@code grpo4j args} in a child JVM and waits for it. */
-  static ChildJvm grpo4j(Path logs, String name, Map<String, String> environment, List<String> jvmOptions,
+  public static ChildJvm grpo4j(Path logs, String name, Map<String, String> environment, List<String> jvmOptions,
       String... args) {
     return start(logs, name, environment, jvmOptions, Main.class.getName(), args);
   }
 
-  long pid() {
+  public long pid() {
     return process.pid();
   }
 
-  boolean isAlive() {
+  /** The processes this one started (a launcher's workers). */
+  public java.util.List<ProcessHandle> children() {
+    return process.children().toList();
+  }
+
+  public boolean isAlive() {
     return process.isAlive();
   }
 
   /** The exit code, waiting at most {@code timeout}; a process still running then is killed and the test fails. */
-  int waitFor(Duration timeout) {
+  public int waitFor(Duration timeout) {
     try {
       if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
         kill();
@@ -90,7 +95,7 @@ final class ChildJvm implements AutoCloseable {
   }
 
   /** Sends a POSIX signal by name ({@code INT}, {@code TERM}, {@code KILL}) to the process itself. */
-  void signal(String name) {
+  public void signal(String name) {
     try {
       Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).inheritIO().start();
       if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
@@ -104,16 +109,16 @@ final class ChildJvm implements AutoCloseable {
     }
   }
 
-  String stdout() {
+  public String stdout() {
     return read(out);
   }
 
-  String stderr() {
+  public String stderr() {
     return read(err);
   }
 
   /** Both streams, for failure messages. */
-  String output() {
+  public String output() {
     return "--- stdout ---\n" + stdout() + "--- stderr ---\n" + stderr();
   }
 

@@ -39,7 +39,7 @@ class TrainConfigTest {
         4, 2, 5e-5, 0.01, 10,
         LearningRateSchedule.Decay.COSINE, 3, 0.5, 1e-6,
         1.0, 200, 20, 16, 50, 2,
-        42L);
+        42L, 1);
   }
 
   /** {@code base} with one component replaced, through the canonical constructor (so its checks run). */
@@ -92,7 +92,7 @@ class TrainConfigTest {
         1, 1, 1e-3, 0, 1,
         LearningRateSchedule.Decay.CONSTANT, -1, 0.5, 0,
         0, 1, 0, 1, 0, 1,
-        0L);
+        0L, 0);
     config.write(dir);
     TrainConfig read = TrainConfig.read(dir);
     assertEquals(config, read);
@@ -152,7 +152,8 @@ class TrainConfigTest {
         Arguments.of("steps", 0, "--steps"),
         Arguments.of("evalBatchSize", 0, "--eval-batch-size"),
         Arguments.of("keepCheckpoints", 0, "--keep-checkpoints"),
-        Arguments.of("device", "cuda", "--group-update per-step"));
+        Arguments.of("device", "cuda", "--group-update per-step"),
+        Arguments.of("worldSize", 3, "--batch-size"));
   }
 
   @ParameterizedTest(name = "{0} = {1}")

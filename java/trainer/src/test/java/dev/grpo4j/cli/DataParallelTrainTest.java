@@ -1,0 +1,144 @@
+package dev.grpo4j.cli;
+
+import static dev.grpo4j.cli.TrainFixtures.train;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.grpo4j.dist.CollectivesTest;
+import dev.grpo4j.dist.DistributedException;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * {@code train --nproc-per-node 2} on 127.0.0.1: two workers with one thread each, the global batch split between
+ * them, end bit for bit where one process with {@code --grad-accumulation 2} ends: every logged loss, group loss and
+ * group weight, every evaluation, the final weights and the group-weight state.
+ */
+class DataParallelTrainTest {
+  @TempDir
+  Path tmp;
+
+  @ParameterizedTest(name = "{0}, group update {1}")
+  @CsvSource({"gr-dpo, per-micro-batch", "gr-ipo, per-micro-batch", "gr-dpo, per-step"})
+  void twoProcessesEqualOneWithGradientAccumulation(String method, String groupUpdate) throws IOException {
+    TrainFixtures.Data data = TrainFixtures.Data.write(tmp, 7);
+    String[] common = {"--method", method, "--eta", "1", "--steps", "10", "--eval-every", "5",
+        "--checkpoint-every", "5", "--lr", "1e-2", "--group-update", groupUpdate};
+    Path one = tmp.resolve("one");
+    CliRun single = train(data, one, concat(common, "--batch-size", "2", "--grad-accumulation", "2", "--threads",
+        "1"));
+    assertEquals(0, single.exitCode(), single.err());
+
+    Path two = tmp.resolve("two");
+    CliRun parallel = train(data, two, concat(common, "--batch-size", "4", "--nproc-per-node", "2", "--threads", "2",
+        "--master-port", Integer.toString(CollectivesTest.freePort()), "--dist-timeout", "60"));
+    assertEquals(0, parallel.exitCode(), parallel.err());
+    assertTrue(parallel.err().contains("starting 2 workers"), parallel.err());
+
+    TrainCommandTest.assertSameRun(one, two);
+    assertArrayEquals(Files.readAllBytes(one.resolve("final/model/model.safetensors")),
+        Files.readAllBytes(two.resolve("final/model/model.safetensors")), "final weights");
+    String state = "checkpoints/step-00000010/trainer_state.json";
+    assertEquals(Files.readString(one.resolve(state)).replaceAll("\"seconds\" : [0-9.E-]+", ""),
+        Files.readString(two.resolve(state)).replaceAll("\"seconds\" : [0-9.E-]+", ""), "group weights and sampler");
+  }
+
+  @Test
+  void aKilledWorkerStopsTheJobAndTheRunResumes() throws IOException, InterruptedException {
+    TrainFixtures.Data data = TrainFixtures.Data.write(tmp, 9);
+    String[] common = {"--method", "gr-dpo", "--eta", "1", "--steps", "120", "--eval-every", "40",
+        "--checkpoint-every", "5", "--lr", "1e-2", "--seed", "5", "--no-progress", "--train", data.train().toString(),
+        "--validation", data.validation().toString(), "--test", data.test().toString(), "--model", "tiny-llama"};
+    Path one = tmp.resolve("one");
+    CliRun single = CliRun.of(concat(concat(new String[] {"train"}, common), "--batch-size", "2",
+        "--grad-accumulation", "2", "--threads", "1", "--out", one.toString()));
+    assertEquals(0, single.exitCode(), single.err());
+
+    Path two = tmp.resolve("two");
+    String[] parallel = concat(common, "--batch-size", "4", "--nproc-per-node", "2", "--threads", "2",
+        "--dist-timeout", "20", "--out", two.toString());
+    long started = System.nanoTime();
+    try (ChildJvm launcher = ChildJvm.grpo4j(tmp, "launcher", Map.of(), List.of(), concat(new String[] {"train"},
+        concat(parallel, "--master-port", Integer.toString(CollectivesTest.freePort()))))) {
+      Path firstCheckpoint = two.resolve("checkpoints/step-00000005/trainer_state.json");
+      long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+      while (!Files.exists(firstCheckpoint) && launcher.isAlive() && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+      }
+      assertTrue(Files.exists(firstCheckpoint), "a first checkpoint:\n" + launcher.output());
+      List<ProcessHandle> workers = launcher.children();
+      assertEquals(2, workers.size(), launcher.output());
+      // The worker of rank 1 (started second) dies without a word.
+      workers.stream().max(java.util.Comparator.comparingLong(ProcessHandle::pid)).orElseThrow().destroyForcibly();
+      int code = launcher.waitFor(Duration.ofSeconds(90));
+      assertTrue(code != 0, "the job fails:\n" + launcher.output());
+      assertFalse(launcher.children().stream().anyMatch(ProcessHandle::isAlive), "no worker left behind");
+      assertTrue(launcher.stderr().contains("exited with code"), launcher.output());
+    }
+    assertTrue(System.nanoTime() - started < Duration.ofSeconds(200).toNanos(), "bounded by the timeout");
+    assertFalse(Files.exists(two.resolve("final")), "the run did not finish");
+
+    CliRun resumed = CliRun.of("train", "--resume", "--out", two.toString(), "--nproc-per-node", "2", "--threads",
+        "2", "--no-progress", "--dist-timeout", "60", "--master-port", Integer.toString(CollectivesTest.freePort()));
+    assertEquals(0, resumed.exitCode(), resumed.err());
+    TrainCommandTest.assertSameRun(one, two);
+    assertArrayEquals(Files.readAllBytes(one.resolve("final/model/model.safetensors")),
+        Files.readAllBytes(two.resolve("final/model/model.safetensors")), "final weights");
+
+    TrainFixtures.assertOneLineError(CliRun.of("train", "--resume", "--out", two.toString(), "--threads", "1"),
+        "this run was set up for 2 processes but runs on 1");
+  }
+
+  @Test
+  void badLaunchesFailWithAMessage() throws IOException {
+    TrainFixtures.Data data = TrainFixtures.Data.write(tmp, 2);
+    TrainFixtures.assertOneLineError(train(data, tmp.resolve("a"), "--nnodes", "2", "--node-rank", "2"),
+        "--node-rank = 2");
+    TrainFixtures.assertOneLineError(train(data, tmp.resolve("b"), "--nproc-per-node", "2", "--batch-size", "3",
+        "--steps", "1", "--master-port", Integer.toString(CollectivesTest.freePort()), "--dist-timeout", "20"),
+        "must be a multiple of their number");
+    try (ServerSocket taken = new ServerSocket(0)) {
+      CliRun busy = train(data, tmp.resolve("c"), "--nproc-per-node", "2", "--steps", "1", "--master-port",
+          Integer.toString(taken.getLocalPort()), "--dist-timeout", "10");
+      assertTrue(busy.exitCode() != 0, busy.err());
+      assertTrue(busy.err().contains("is the port in use?"), busy.err());
+    }
+    // One worker of two, started by hand, with no rank 0 anywhere.
+    try (ChildJvm alone = ChildJvm.grpo4j(tmp, "alone", Map.of("RANK", "1", "WORLD_SIZE", "2", "MASTER_ADDR",
+        "127.0.0.1", "MASTER_PORT", Integer.toString(CollectivesTest.freePort())), List.of(), "train", "--model",
+        "tiny-llama", "--train", data.train().toString(), "--steps", "1", "--dist-timeout", "5", "--out",
+        tmp.resolve("d").toString())) {
+      assertEquals(DistributedException.EXIT_CODE, alone.waitFor(Duration.ofSeconds(90)), alone.output());
+      assertTrue(alone.stderr().contains("is rank 0 running there"), alone.output());
+    }
+    // Two workers started by hand with different settings.
+    int port = CollectivesTest.freePort();
+    Map<String, String> rank0 = Map.of("RANK", "0", "WORLD_SIZE", "2", "MASTER_PORT", Integer.toString(port));
+    Map<String, String> rank1 = Map.of("RANK", "1", "WORLD_SIZE", "2", "MASTER_PORT", Integer.toString(port));
+    String[] args = {"train", "--model", "tiny-llama", "--train", data.train().toString(), "--steps", "1",
+        "--dist-timeout", "30", "--threads", "1", "--out", tmp.resolve("e").toString()};
+    try (ChildJvm first = ChildJvm.grpo4j(tmp, "r0", rank0, List.of(), args);
+         ChildJvm second = ChildJvm.grpo4j(tmp, "r1", rank1, List.of(), concat(args, "--lr", "1"))) {
+      assertEquals(DistributedException.EXIT_CODE, second.waitFor(Duration.ofSeconds(120)), second.output());
+      assertTrue(second.stderr().contains("rank 1 runs with other settings than rank 0"), second.output());
+      first.waitFor(Duration.ofSeconds(120));
+    }
+  }
+
+  private static String[] concat(String[] a, String... b) {
+    String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
+  }
+}
