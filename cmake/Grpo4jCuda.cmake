@@ -27,7 +27,9 @@ function(grpo4j_add_backend_sources target)
       ${CMAKE_CURRENT_SOURCE_DIR}/src/cuda/cuda_runtime_helpers.cu
       ${CMAKE_CURRENT_SOURCE_DIR}/src/cuda/fused_loss_cuda.cu
       ${CMAKE_CURRENT_SOURCE_DIR}/src/cuda/token_logprobs_cuda.cu
+      ${CMAKE_CURRENT_SOURCE_DIR}/src/cuda/loss_statistics_cuda.cu
       ${CMAKE_CURRENT_SOURCE_DIR}/src/cuda/group_step_cuda.cu
+      ${CMAKE_CURRENT_SOURCE_DIR}/src/cuda/sequence_sums_cuda.cu
       ${CMAKE_CURRENT_SOURCE_DIR}/src/cuda/logits_gradient_cuda.cu)
     target_compile_definitions(${target} PRIVATE GRPO4J_WITH_CUDA=1)
     target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--use_fast_math -lineinfo

@@ -67,6 +67,9 @@ typedef enum grpo4j_backend {
 #define GRPO4J_FLAG_GROUP_SIZE 8  /* a group size N_g < 1 where the options need N_g */
 #define GRPO4J_FLAG_GRAD_RANGE 16 /* f16 logits: a row's gradient coefficient reaches f16's largest value (65504),
                                      so dJ/dlogits could be written as infinity; the call's results are void */
+#define GRPO4J_FLAG_GROUP_STATS 32 /* CUDA group step: group statistics not finite, or pair counts that are not whole
+                                      numbers in [0, 2^31) adding up to at least one pair (the host backends refuse
+                                      such statistics with GRPO4J_INVALID_ARGUMENT instead) */
 
 /* Token-level input: logits [rows, seq_len, vocab] and labels [rows, seq_len], both contiguous. */
 typedef struct grpo4j_tokens {
@@ -145,7 +148,12 @@ GRPO4J_API grpo4j_status grpo4j_loss_forward(const grpo4j_options* options, cons
  * grpo4j_loss_forward_backward gives, bit for bit; the one-shot calls are that composition.
  *
  * Group statistics: [K][GRPO4J_GROUP_STATS] doubles, row g for group g. Sums over a batch's pairs, so that the
- * statistics of several batches (or ranks) are combined by adding them element-wise. */
+ * statistics of several batches (or ranks) are combined by adding them element-wise.
+ *
+ * On CUDA every buffer is device memory (group_stats, workspace and group_coef included) and the calls are
+ * asynchronous like the one-shot ones. Problems found on the device are or-ed into out.flags, which phase 1 sets:
+ * phase 1's input flags also make its dl/ds zero and its loss sums NaN, so that the group step of every rank that
+ * sums them raises GRPO4J_FLAG_GROUP_STATS, leaves log_alpha alone and writes zero coefficients. */
 #define GRPO4J_GROUP_STATS 7
 #define GRPO4J_STAT_LOSS_SUM 0        /* sum of the group's pair losses l_i */
 #define GRPO4J_STAT_PAIRS 1           /* pairs of the group */

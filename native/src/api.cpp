@@ -166,14 +166,6 @@ grpo4j_status validate_group_stats(const double* stats, int32_t num_groups) {
   return GRPO4J_OK;
 }
 
-grpo4j_status phases_need_host(const grpo4j_exec* exec) {
-  if (exec->backend == GRPO4J_BACKEND_CUDA)
-    return fail(GRPO4J_INVALID_ARGUMENT,
-                "the phase API (grpo4j_loss_statistics, grpo4j_group_step, grpo4j_logits_gradient) runs on the CPU "
-                "and REFERENCE backends in this version; on CUDA call grpo4j_loss_forward_backward");
-  return GRPO4J_OK;
-}
-
 }  // namespace
 
 void clear_error() { last_message[0] = '\0'; }
@@ -280,12 +272,13 @@ grpo4j_status grpo4j_loss_statistics(const grpo4j_options* options, const grpo4j
   return guarded([&]() -> grpo4j_status {
     grpo4j_status status = validate_options(options);
     if (status == GRPO4J_OK) status = validate_exec(exec);
-    if (status == GRPO4J_OK) status = phases_need_host(exec);
     if (status == GRPO4J_OK) status = validate_batch_inputs(batch);
     if (status != GRPO4J_OK) return status;
     if (!group_stats)
       return fail(GRPO4J_INVALID_ARGUMENT, "group_stats is NULL: pass [K][GRPO4J_GROUP_STATS] doubles");
     if (!workspace) return fail(GRPO4J_INVALID_ARGUMENT, "workspace is NULL: pass grpo4j_workspace_bytes bytes");
+    if (exec->backend == GRPO4J_BACKEND_CUDA)
+      return cuda_loss_statistics(*options, *batch, group_stats, workspace, exec->stream);
     if (batch->out.flags) *batch->out.flags = 0;
     status = check_host_inputs(*batch);
     if (status != GRPO4J_OK) return status;
@@ -300,13 +293,18 @@ grpo4j_status grpo4j_group_step(const grpo4j_options* options, const grpo4j_batc
   return guarded([&]() -> grpo4j_status {
     grpo4j_status status = validate_options(options);
     if (status == GRPO4J_OK) status = validate_exec(exec);
-    if (status == GRPO4J_OK) status = phases_need_host(exec);
     if (status != GRPO4J_OK) return status;
     if (!batch) return fail(GRPO4J_INVALID_ARGUMENT, "batch is NULL");
     if (batch->num_groups < 1)
       return fail(GRPO4J_INVALID_ARGUMENT, "batch.num_groups = %d: must be >= 1", batch->num_groups);
     status = validate_group_state(*options, *batch);
-    if (status == GRPO4J_OK) status = validate_group_stats(group_stats, batch->num_groups);
+    if (status != GRPO4J_OK) return status;
+    if (exec->backend == GRPO4J_BACKEND_CUDA) {
+      if (!group_stats)
+        return fail(GRPO4J_INVALID_ARGUMENT, "group_stats is NULL: pass the [K][GRPO4J_GROUP_STATS] sums");
+      return cuda_group_step(*options, *batch, group_stats, update_weights != 0, group_coef, exec->stream);
+    }
+    status = validate_group_stats(group_stats, batch->num_groups);
     if (status == GRPO4J_OK) status = check_host_group_state(*options, *batch);
     if (status != GRPO4J_OK) return status;
     if (exec->backend == GRPO4J_BACKEND_REFERENCE)
@@ -319,7 +317,6 @@ grpo4j_status grpo4j_logits_gradient(const grpo4j_batch* batch, const void* work
                                      const grpo4j_exec* exec) {
   return guarded([&]() -> grpo4j_status {
     grpo4j_status status = validate_exec(exec);
-    if (status == GRPO4J_OK) status = phases_need_host(exec);
     if (status == GRPO4J_OK) status = validate_batch_inputs(batch);
     if (status != GRPO4J_OK) return status;
     if (!batch->grad) return fail(GRPO4J_INVALID_ARGUMENT, "batch.grad is NULL: pass a gradient buffer");
@@ -327,6 +324,7 @@ grpo4j_status grpo4j_logits_gradient(const grpo4j_batch* batch, const void* work
       return fail(GRPO4J_INVALID_ARGUMENT, "workspace is NULL: pass the one grpo4j_loss_statistics filled");
     if (!group_coef)
       return fail(GRPO4J_INVALID_ARGUMENT, "group_coef is NULL: pass the [K] coefficients grpo4j_group_step wrote");
+    if (exec->backend == GRPO4J_BACKEND_CUDA) return cuda_logits_gradient(*batch, workspace, group_coef, exec->stream);
     status = check_host_inputs(*batch);
     if (status != GRPO4J_OK) return status;
     for (int g = 0; g < batch->num_groups; ++g)

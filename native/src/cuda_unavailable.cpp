@@ -13,6 +13,13 @@ grpo4j_status not_built() {
 
 grpo4j_status cuda_loss(const grpo4j_options&, const grpo4j_batch&, bool, void*) { return not_built(); }
 grpo4j_status cuda_sequence_logprobs(const grpo4j_tokens&, float*, int32_t*, int32_t*, void*) { return not_built(); }
+grpo4j_status cuda_loss_statistics(const grpo4j_options&, const grpo4j_batch&, double*, void*, void*) {
+  return not_built();
+}
+grpo4j_status cuda_group_step(const grpo4j_options&, const grpo4j_batch&, const double*, bool, double*, void*) {
+  return not_built();
+}
+grpo4j_status cuda_logits_gradient(const grpo4j_batch&, const void*, const double*, void*) { return not_built(); }
 
 }  // namespace grpo4j
 

@@ -125,6 +125,12 @@ grpo4j_status cpu_group_step(const grpo4j_options& options, const grpo4j_batch& 
                              bool update_weights, double* group_coef);
 grpo4j_status cpu_logits_gradient(const grpo4j_batch& batch, const void* workspace, const double* group_coef,
                                   int threads);
+grpo4j_status cuda_loss_statistics(const grpo4j_options& options, const grpo4j_batch& batch, double* group_stats,
+                                   void* workspace, void* stream);
+grpo4j_status cuda_group_step(const grpo4j_options& options, const grpo4j_batch& batch, const double* group_stats,
+                              bool update_weights, double* group_coef, void* stream);
+grpo4j_status cuda_logits_gradient(const grpo4j_batch& batch, const void* workspace, const double* group_coef,
+                                   void* stream);
 grpo4j_status reference_loss_statistics(const grpo4j_options& options, const grpo4j_batch& batch,
                                         double* group_stats, void* workspace);
 grpo4j_status reference_group_step(const grpo4j_options& options, const grpo4j_batch& batch,

@@ -93,6 +93,9 @@ struct CudaRun {
   cudaStream_t stream = nullptr;
   size_t logits_offset = 0;      // bytes past a 256-byte aligned allocation
   size_t grad_offset = 0;
+  bool phases = false;           // grpo4j_loss_statistics -> grpo4j_group_step -> grpo4j_logits_gradient
+  const std::vector<double>* reduced = nullptr;  // phases: group statistics for the group step instead of this batch's
+  std::vector<double>* statistics = nullptr;     // phases: receives this batch's group statistics
 };
 
 // The device-side mirror of an Outputs.
@@ -187,9 +190,29 @@ Outputs run_cuda(const Case& c, const CudaRun& run) {
   grpo4j_batch b = make_batch(c, logits_at, labels.get(), (const float*)ref.get(), (const int32_t*)ids.get(),
                               (const int64_t*)sizes.get(), (double*)alpha.get(), grad_at, out.pointers(run.all_outputs));
   grpo4j_exec exec{(void*)run.stream, GRPO4J_BACKEND_CUDA, 0};
-  o.status = run.train ? grpo4j_loss_forward_backward(&c.options, &b, &exec) : grpo4j_loss_forward(&c.options, &b, &exec);
+  const size_t stats_bytes = 8 * (size_t)c.groups * GRPO4J_GROUP_STATS;
+  DeviceBuffer workspace(run.phases ? (size_t)grpo4j_workspace_bytes(c.rows(), c.seq_len) : 0),
+      stats(run.phases ? stats_bytes : 0), reduced(run.phases ? stats_bytes : 0), coef(run.phases ? 8 * c.groups : 0);
+  if (!run.phases) {
+    o.status = run.train ? grpo4j_loss_forward_backward(&c.options, &b, &exec) : grpo4j_loss_forward(&c.options, &b, &exec);
+  } else {
+    o.status = grpo4j_loss_statistics(&c.options, &b, (double*)stats.get(), workspace.get(), &exec);
+    const double* step_stats = (const double*)stats.get();
+    if (run.reduced) {
+      upload(reduced.get(), run.reduced->data(), stats_bytes);
+      step_stats = (const double*)reduced.get();
+    }
+    if (o.status == GRPO4J_OK)
+      o.status = grpo4j_group_step(&c.options, &b, step_stats, run.train ? 1 : 0, (double*)coef.get(), &exec);
+    if (o.status == GRPO4J_OK && run.train)
+      o.status = grpo4j_logits_gradient(&b, workspace.get(), (const double*)coef.get(), &exec);
+  }
   o.error = grpo4j_last_error();
   require(grpo4j_cuda_synchronize((void*)run.stream), "synchronize after the call");
+  if (run.statistics) {
+    run.statistics->resize((size_t)c.groups * GRPO4J_GROUP_STATS);
+    download(run.statistics->data(), stats.get(), stats_bytes);
+  }
 
   out.fetch(o);
   download_vector(o.log_alpha, alpha);
@@ -622,6 +645,76 @@ void register_determinism_tests() {
   });
 }
 
+// ---- the phase API ---------------------------------------------------------------------------------------
+
+void register_phase_tests() {
+  const Shape shapes[] = {{1, 1, 1, 1}, {3, 5, 7, 2}, {6, 9, 301, 4}, {4, 17, 5003, 3}};
+  for (int32_t type : kTypes)
+    for (Shape s : shapes)
+      for (int32_t weighting : {GRPO4J_WEIGHTING_ROBUST, GRPO4J_WEIGHTING_IMPORTANCE_SAMPLING, GRPO4J_WEIGHTING_AVERAGE})
+        add(std::string("phases_are_the_one_shot_") + type_name(type) + "_B" + std::to_string(s.pairs) + "_V" +
+                std::to_string(s.vocab) + "_w" + std::to_string(weighting),
+            true, [=](Checker& ck) {
+              Case c = make_case(1300 + 7 * type + (uint64_t)s.vocab + weighting, s, type, GRPO4J_I64, 2.0, 0.2);
+              c.options.weighting = weighting;
+              c.options.group_norm = s.pairs % 2 ? GRPO4J_NORM_DATASET_FREQUENCY : GRPO4J_NORM_BATCH_MEAN;
+              c.options.adjustment = 0.3;
+              CudaRun one_shot, phases;
+              phases.phases = true;
+              const Outputs a = run_cuda(c, one_shot), b = run_cuda(c, phases);
+              ck.expect(a.status == GRPO4J_OK && b.status == GRPO4J_OK, "both calls succeed");
+              ck.expect(identical(a, b), "the composed phases differ from the one-shot call");
+              compare(ck, c, b, run_host(c, GRPO4J_BACKEND_REFERENCE, true, 1, false), true);
+            });
+
+  for (int32_t weighting : {GRPO4J_WEIGHTING_ROBUST, GRPO4J_WEIGHTING_IMPORTANCE_SAMPLING, GRPO4J_WEIGHTING_AVERAGE})
+    for (int32_t norm : {GRPO4J_NORM_BATCH_MEAN, GRPO4J_NORM_DATASET_FREQUENCY})
+      add("phases_split_batches_sum_to_the_whole_w" + std::to_string(weighting) + "_n" + std::to_string(norm), true,
+          [=](Checker& ck) {
+            Case c = make_case(1400 + 3 * weighting + norm, {8, 6, 97, 4}, GRPO4J_F32, GRPO4J_I32, 2.0, 0.2);
+            c.group_ids = {0, 1, 2, 0, 1, 2, 3, 3};  // group 0 only in the first shard, group 3 only in the second
+            c.options.weighting = weighting;
+            c.options.group_norm = norm;
+            c.options.adjustment = 0.2;
+            const Outputs whole = run_host(c, GRPO4J_BACKEND_REFERENCE, true, 1, false);
+            const Case first = pair_slice(c, 0, 4), second = pair_slice(c, 4, 4);
+            std::vector<double> first_stats, second_stats;
+            CudaRun statistics;
+            statistics.phases = true;
+            statistics.train = false;
+            statistics.statistics = &first_stats;
+            run_cuda(first, statistics);
+            statistics.statistics = &second_stats;
+            run_cuda(second, statistics);
+            std::vector<double> reduced(first_stats.size());
+            for (size_t e = 0; e < reduced.size(); ++e) reduced[e] = first_stats[e] + second_stats[e];
+            CudaRun step;
+            step.phases = true;
+            step.reduced = &reduced;
+            const Outputs a = run_cuda(first, step), b = run_cuda(second, step);
+            ck.expect(a.status == GRPO4J_OK && b.status == GRPO4J_OK && a.flags == 0 && b.flags == 0,
+                      "the shards' calls succeed");
+            ck.expect(same_bits(a.log_alpha, b.log_alpha), "both shards' alpha identical");
+            ck.close("loss", &a.loss, &whole.loss, 1, 1e-6, 1e-5);
+            ck.close("group_loss", a.group_loss, whole.group_loss, 1e-6, 1e-5);
+            ck.close("group_weight", a.group_weight, whole.group_weight, 1e-7, 1e-5);
+            ck.close_grad(c, join_slice_grads(c, a.grad, 4, b.grad, 4), whole.grad, 1e-7, 1e-5);
+          });
+
+  add("phases_bad_group_statistics_flag", true, [](Checker& ck) {
+    const Case c = make_case(1500, {2, 3, 5, 2}, GRPO4J_F32);
+    std::vector<double> no_pairs((size_t)c.groups * GRPO4J_GROUP_STATS, 0.0);
+    CudaRun run;
+    run.phases = true;
+    run.reduced = &no_pairs;
+    const Outputs o = run_cuda(c, run);
+    ck.expect(o.status == GRPO4J_OK, "reported through flags only");
+    ck.expect(o.flags == GRPO4J_FLAG_GROUP_STATS, "GROUP_STATS flag");
+    ck.expect(same_bits(o.log_alpha, c.log_alpha), "log_alpha changed although a flag was set");
+    ck.expect(all_zero_grad(c, o.grad), "gradient not zero although a flag was set");
+  });
+}
+
 // ---- the large case -------------------------------------------------------------------------------------
 
 // Exact (double) sequence log-probs of every row, on all host cores.
@@ -891,6 +984,7 @@ int main(int argc, char** argv) {
   register_special_tests();
   register_flag_tests();
   register_determinism_tests();
+  register_phase_tests();
   register_large_tests();
 
   int passed = 0, failed = 0;

@@ -105,6 +105,40 @@ inline Case random_case(std::mt19937_64& rng, Shape s, int32_t logits_type, int3
   return c;
 }
 
+// The pairs [first, first + count) of `whole` as a case of their own: their chosen rows, then their rejected rows.
+inline Case pair_slice(const Case& whole, int64_t first, int64_t count) {
+  Case c = whole;
+  c.pairs = count;
+  const int64_t row_elements = whole.seq_len * whole.vocab, esize = grpo4j::element_size(whole.logits_type);
+  const int64_t isize = grpo4j::index_size(whole.label_type);
+  c.logits.clear();
+  c.labels.clear();
+  c.ref_logps.clear();
+  for (int half = 0; half < 2; ++half) {
+    const int64_t row = half * whole.pairs + first;
+    c.logits.insert(c.logits.end(), whole.logits.begin() + row * row_elements * esize,
+                    whole.logits.begin() + (row + count) * row_elements * esize);
+    c.labels.insert(c.labels.end(), whole.labels.begin() + row * whole.seq_len * isize,
+                    whole.labels.begin() + (row + count) * whole.seq_len * isize);
+    c.ref_logps.insert(c.ref_logps.end(), whole.ref_logps.begin() + row, whole.ref_logps.begin() + row + count);
+  }
+  c.group_ids.assign(whole.group_ids.begin() + first, whole.group_ids.begin() + first + count);
+  return c;
+}
+
+// Gradients of two slices' cases joined back in the whole batch's row order (chosen rows of a, of b, then rejected
+// rows of a, of b).
+inline std::vector<uint8_t> join_slice_grads(const Case& whole, const std::vector<uint8_t>& a, int64_t a_pairs,
+                                             const std::vector<uint8_t>& b, int64_t b_pairs) {
+  const int64_t row_bytes = whole.seq_len * whole.vocab * grpo4j::element_size(whole.logits_type);
+  std::vector<uint8_t> joined;
+  for (int half = 0; half < 2; ++half) {
+    joined.insert(joined.end(), a.begin() + half * a_pairs * row_bytes, a.begin() + (half + 1) * a_pairs * row_bytes);
+    joined.insert(joined.end(), b.begin() + half * b_pairs * row_bytes, b.begin() + (half + 1) * b_pairs * row_bytes);
+  }
+  return joined;
+}
+
 inline void resize_outputs(Outputs& o, const Case& c) {
   for (auto* v : {&o.pair_loss, &o.pair_margin, &o.pair_chosen_reward, &o.pair_rejected_reward, &o.pair_chosen_logp,
                   &o.pair_rejected_logp})

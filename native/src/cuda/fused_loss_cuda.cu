@@ -1,10 +1,13 @@
-// The CUDA backend's entry points behind grpo4j_loss_forward_backward / grpo4j_loss_forward /
+// The CUDA backend's entry points: grpo4j_loss_forward_backward / grpo4j_loss_forward, the three phases, and
 // grpo4j_sequence_logprobs. For P = rows * T positions and logits [rows, T, V]:
-//   pass 1 (token_logprobs_cuda.cu): read the logits once: per-position (max, log_sum) and log-prob, flags;
-//   step   (group_step_cuda.cu):     one block: row sums, pair and group math, weight update, outputs, coef_r;
-//   pass 3 (logits_gradient_cuda.cu, training only): read the logits again, write the gradient once.
+//   phase 1 (token_logprobs_cuda.cu, loss_statistics_cuda.cu): read the logits once: per-position (max, log_sum)
+//           and log-prob, token flags; then one block: row sums, pair terms and outputs, dl/ds per row, group sums;
+//   phase 2 (group_step_cuda.cu): one block: L_g, weight update, w_g, J, group outputs, dJ/dl per group;
+//   phase 3 (logits_gradient_cuda.cu, training only): coefficients per row, then read the logits again and write
+//           the gradient once.
 // That is the traffic floor of SPEC §3: logits read twice, gradient written once; the per-position
-// intermediates (12 bytes per position) and the step are noise beside it.
+// intermediates (12 bytes per position) and the small kernels are noise beside it. The one-shot calls are the
+// three phases on one batch, so phases composed by a caller give the same bits.
 //
 // Everything runs asynchronously on the caller's stream: a stream-ordered workspace (cudaMallocFromPoolAsync /
 // cudaFreeAsync), no host synchronisation, launch errors checked. Problems in device-side inputs cannot be
@@ -143,20 +146,7 @@ grpo4j_status reset_flags(FlagState* flags, cudaStream_t stream) {
   return GRPO4J_OK;
 }
 
-}  // namespace
-
-grpo4j_status cuda_loss(const grpo4j_options& o, const grpo4j_batch& b, bool train, void* stream_handle) {
-  grpo4j_status status = require_device();
-  if (status != GRPO4J_OK) return status;
-  const grpo4j_tokens& tk = b.tokens;
-  status = check_tokens(tk);
-  if (status == GRPO4J_OK) status = check_device_pointer(b.ref_logps, "batch.ref_logps", 4);
-  if (status == GRPO4J_OK) status = check_device_pointer(b.group_ids, "batch.group_ids", 4);
-  if (status == GRPO4J_OK && b.group_sizes) status = check_device_pointer(b.group_sizes, "batch.group_sizes", 8);
-  if (status == GRPO4J_OK && b.log_alpha) status = check_device_pointer(b.log_alpha, "batch.log_alpha", 8);
-  if (status == GRPO4J_OK && train)
-    status = check_device_pointer(b.grad, "batch.grad", element_size(tk.logits_type));
-  const grpo4j_outputs& out = b.out;
+grpo4j_status check_outputs(const grpo4j_outputs& out) {
   const struct {
     const void* pointer;
     const char* name;
@@ -176,65 +166,216 @@ grpo4j_status cuda_loss(const grpo4j_options& o, const grpo4j_batch& b, bool tra
                  {out.group_margin, "out.group_margin"},
                  {out.group_count, "out.group_count"},
                  {out.flags, "out.flags"}};
-  for (const auto& output : outputs)
-    if (status == GRPO4J_OK && output.pointer) status = check_device_pointer(output.pointer, output.name, 4);
+  for (const auto& output : outputs) {
+    if (!output.pointer) continue;
+    const grpo4j_status status = check_device_pointer(output.pointer, output.name, 4);
+    if (status != GRPO4J_OK) return status;
+  }
+  return GRPO4J_OK;
+}
+
+// The pair inputs phase 1 and phase 3 read.
+grpo4j_status check_pair_inputs(const grpo4j_batch& b) {
+  grpo4j_status status = check_tokens(b.tokens);
+  if (status == GRPO4J_OK) status = check_device_pointer(b.ref_logps, "batch.ref_logps", 4);
+  if (status == GRPO4J_OK) status = check_device_pointer(b.group_ids, "batch.group_ids", 4);
+  return status;
+}
+
+// The group state phase 2 reads.
+grpo4j_status check_group_state(const grpo4j_batch& b) {
+  grpo4j_status status = GRPO4J_OK;
+  if (b.group_sizes) status = check_device_pointer(b.group_sizes, "batch.group_sizes", 8);
+  if (status == GRPO4J_OK && b.log_alpha) status = check_device_pointer(b.log_alpha, "batch.log_alpha", 8);
+  return status;
+}
+
+// The phase workspace a caller holds between phases 1 and 3 (grpo4j_workspace_bytes covers it): per position the
+// softmax statistics, then dl/ds per row.
+struct PhaseWorkspace {
+  float2* stats;  // [P]
+  double* dloss;  // [rows]
+};
+
+PhaseWorkspace phase_workspace(void* base, int64_t rows, int64_t seq_len) {
+  PhaseWorkspace w;
+  w.stats = static_cast<float2*>(base);
+  w.dloss = at<double>(base, (size_t)((rows * seq_len * 8 + 15) & ~(int64_t)15));
+  return w;
+}
+
+// Scratch of each phase, beside the phase workspace.
+struct StatisticsScratch {
+  size_t logp, flags, row_sum, pair_loss, row_count;
+  StatisticsScratch(WorkspaceLayout& layout, int64_t positions, int64_t rows, int64_t pairs)
+      : logp(layout.add<float>(positions)),
+        flags(layout.add<FlagState>(1)),
+        row_sum(layout.add<double>(rows)),
+        pair_loss(layout.add<double>(pairs)),
+        row_count(layout.add<int32_t>(rows)) {}
+};
+
+struct GroupScratch {
+  size_t norm, group_loss, adjusted, alpha, weight, count;
+  GroupScratch(WorkspaceLayout& layout, int32_t groups)
+      : norm(layout.add<double>(groups)),
+        group_loss(layout.add<double>(groups)),
+        adjusted(layout.add<double>(groups)),
+        alpha(layout.add<double>(groups)),
+        weight(layout.add<double>(groups)),
+        count(layout.add<int32_t>(groups)) {}
+};
+
+// Phase 1 into `workspace` and `group_stats`; *flags_out receives the scratch's flags for a following phase 2.
+grpo4j_status run_statistics(const grpo4j_options& o, const grpo4j_batch& b, double* group_stats,
+                             const PhaseWorkspace& workspace, void* base, const StatisticsScratch& scratch,
+                             cudaStream_t stream, FlagState** flags_out) {
+  const grpo4j_tokens& tk = b.tokens;
+  FlagState* flags = at<FlagState>(base, scratch.flags);
+  float* logp = at<float>(base, scratch.logp);
+  grpo4j_status status = reset_flags(flags, stream);
+  if (status != GRPO4J_OK) return status;
+  status = cuda_status(cuda::launch_token_logprobs(tk, workspace.stats, logp, flags, stream),
+                       "launching pass 1 (token log-probs)");
+  if (status != GRPO4J_OK) return status;
+  cuda::StatisticsArgs args{};
+  args.options = o;
+  args.labels = tk.labels;
+  args.label_type = tk.label_type;
+  args.num_groups = b.num_groups;
+  args.rows = tk.rows;
+  args.seq_len = tk.seq_len;
+  args.vocab = tk.vocab;
+  args.num_pairs = b.num_pairs;
+  args.logp = logp;
+  args.ref_logps = b.ref_logps;
+  args.group_ids = b.group_ids;
+  args.flags = flags;
+  args.out = b.out;
+  args.dloss = workspace.dloss;
+  args.group_stats = group_stats;
+  args.row_sum = at<double>(base, scratch.row_sum);
+  args.pair_loss = at<double>(base, scratch.pair_loss);
+  args.row_count = at<int32_t>(base, scratch.row_count);
+  if (flags_out) *flags_out = flags;
+  return cuda_status(cuda::launch_loss_statistics(args, stream), "launching the pair statistics");
+}
+
+grpo4j_status run_group_step(const grpo4j_options& o, const grpo4j_batch& b, const double* group_stats, bool update,
+                             double* group_coef, const FlagState* upstream, void* base, const GroupScratch& scratch,
+                             cudaStream_t stream) {
+  cuda::GroupStepArgs args{};
+  args.options = o;
+  args.num_groups = b.num_groups;
+  args.update_weights = update ? 1 : 0;
+  args.group_stats = group_stats;
+  args.group_sizes = b.group_sizes;
+  args.log_alpha = b.log_alpha;
+  args.group_coef = group_coef;
+  args.upstream_flags = upstream;
+  args.out = b.out;
+  args.norm = at<double>(base, scratch.norm);
+  args.group_loss = at<double>(base, scratch.group_loss);
+  args.adjusted = at<double>(base, scratch.adjusted);
+  args.alpha = at<double>(base, scratch.alpha);
+  args.weight = at<double>(base, scratch.weight);
+  args.count = at<int32_t>(base, scratch.count);
+  return cuda_status(cuda::launch_group_step(args, stream), "launching the group step");
+}
+
+grpo4j_status run_gradient(const grpo4j_batch& b, const PhaseWorkspace& workspace, const double* group_coef,
+                           float* coef, cudaStream_t stream) {
+  grpo4j_status status =
+      cuda_status(cuda::launch_row_coefficients(b.group_ids, b.num_pairs, b.num_groups, group_coef, workspace.dloss,
+                                                b.tokens.logits_type, coef, b.out.flags, stream),
+                  "launching the row coefficients");
+  if (status != GRPO4J_OK) return status;
+  return cuda_status(cuda::launch_logits_gradient(b.tokens, b.grad, workspace.stats, coef, stream),
+                     "launching pass 3 (logits gradient)");
+}
+
+}  // namespace
+
+grpo4j_status cuda_loss(const grpo4j_options& o, const grpo4j_batch& b, bool train, void* stream_handle) {
+  grpo4j_status status = require_device();
+  if (status == GRPO4J_OK) status = check_pair_inputs(b);
+  if (status == GRPO4J_OK) status = check_group_state(b);
+  if (status == GRPO4J_OK && train)
+    status = check_device_pointer(b.grad, "batch.grad", element_size(b.tokens.logits_type));
+  if (status == GRPO4J_OK) status = check_outputs(b.out);
   if (status != GRPO4J_OK) return status;
 
-  const int64_t positions = tk.rows * tk.seq_len, B = b.num_pairs, K = b.num_groups;
+  const int64_t rows = b.tokens.rows, positions = rows * b.tokens.seq_len;
   WorkspaceLayout layout;
-  const size_t stats_at = layout.add<float2>(positions), logp_at = layout.add<float>(positions);
-  const size_t flags_at = layout.add<FlagState>(1), coef_at = layout.add<float>(tk.rows);
-  const size_t row_sum_at = layout.add<double>(tk.rows), row_count_at = layout.add<int32_t>(tk.rows);
-  const size_t pair_loss_at = layout.add<double>(B), pair_dchosen_at = layout.add<double>(B);
-  const size_t pair_drejected_at = layout.add<double>(B);
-  const size_t group_norm_at = layout.add<double>(K);
-  const size_t group_adjusted_at = layout.add<double>(K), group_alpha_at = layout.add<double>(K);
-  const size_t group_w_at = layout.add<double>(K), group_n_at = layout.add<int32_t>(K);
+  const size_t workspace_at = layout.add<unsigned char>(workspace_bytes(rows, b.tokens.seq_len));
+  const size_t stats_at = layout.add<double>((int64_t)b.num_groups * GRPO4J_GROUP_STATS);
+  const size_t group_coef_at = layout.add<double>(b.num_groups), coef_at = layout.add<float>(rows);
+  const StatisticsScratch statistics(layout, positions, rows, b.num_pairs);
+  const GroupScratch groups(layout, b.num_groups);
   const cudaStream_t stream = static_cast<cudaStream_t>(stream_handle);
 
   return with_workspace(layout.bytes(), stream, [&](void* base) -> grpo4j_status {
-    float2* stats = at<float2>(base, stats_at);
-    float* logp = at<float>(base, logp_at);
-    FlagState* flags = at<FlagState>(base, flags_at);
-    float* coef = at<float>(base, coef_at);
-    grpo4j_status launched = reset_flags(flags, stream);
-    if (launched != GRPO4J_OK) return launched;
-    launched = cuda_status(cuda::launch_token_logprobs(tk, stats, logp, flags, stream), "launching pass 1 (token log-probs)");
-    if (launched != GRPO4J_OK) return launched;
-
-    cuda::StepArgs step{};
-    step.options = o;
-    step.labels = tk.labels;
-    step.label_type = tk.label_type;
-    step.num_groups = b.num_groups;
-    step.rows = tk.rows;
-    step.seq_len = tk.seq_len;
-    step.vocab = tk.vocab;
-    step.num_pairs = B;
-    step.logp = logp;
-    step.ref_logps = b.ref_logps;
-    step.group_ids = b.group_ids;
-    step.group_sizes = b.group_sizes;
-    step.log_alpha = b.log_alpha;
-    step.train = train ? 1 : 0;
-    step.logits_type = tk.logits_type;
-    step.out = out;
-    step.flags = flags;
-    step.coef = coef;
-    step.row_sum = at<double>(base, row_sum_at);
-    step.row_count = at<int32_t>(base, row_count_at);
-    step.pair_loss = at<double>(base, pair_loss_at);
-    step.pair_dchosen = at<double>(base, pair_dchosen_at);
-    step.pair_drejected = at<double>(base, pair_drejected_at);
-    step.group_norm = at<double>(base, group_norm_at);
-    step.group_adjusted = at<double>(base, group_adjusted_at);
-    step.group_alpha = at<double>(base, group_alpha_at);
-    step.group_w = at<double>(base, group_w_at);
-    step.group_n = at<int32_t>(base, group_n_at);
-    launched = cuda_status(cuda::launch_group_step(step, stream), "launching the group step");
+    const PhaseWorkspace workspace = phase_workspace(at<void>(base, workspace_at), rows, b.tokens.seq_len);
+    double* group_stats = at<double>(base, stats_at);
+    double* group_coef = at<double>(base, group_coef_at);
+    FlagState* flags = nullptr;
+    grpo4j_status launched = run_statistics(o, b, group_stats, workspace, base, statistics, stream, &flags);
+    if (launched == GRPO4J_OK)
+      launched = run_group_step(o, b, group_stats, train, group_coef, flags, base, groups, stream);
     if (launched != GRPO4J_OK || !train) return launched;
-    return cuda_status(cuda::launch_logits_gradient(tk, b.grad, stats, coef, stream),
-                       "launching pass 3 (logits gradient)");
+    return run_gradient(b, workspace, group_coef, at<float>(base, coef_at), stream);
+  });
+}
+
+grpo4j_status cuda_loss_statistics(const grpo4j_options& o, const grpo4j_batch& b, double* group_stats,
+                                   void* workspace, void* stream_handle) {
+  grpo4j_status status = require_device();
+  if (status == GRPO4J_OK) status = check_pair_inputs(b);
+  if (status == GRPO4J_OK) status = check_outputs(b.out);
+  if (status == GRPO4J_OK) status = check_device_pointer(group_stats, "group_stats", 8);
+  if (status == GRPO4J_OK) status = check_device_pointer(workspace, "workspace", 16);
+  if (status != GRPO4J_OK) return status;
+  const int64_t rows = b.tokens.rows;
+  WorkspaceLayout layout;
+  const StatisticsScratch statistics(layout, rows * b.tokens.seq_len, rows, b.num_pairs);
+  const cudaStream_t stream = static_cast<cudaStream_t>(stream_handle);
+  return with_workspace(layout.bytes(), stream, [&](void* base) -> grpo4j_status {
+    return run_statistics(o, b, group_stats, phase_workspace(workspace, rows, b.tokens.seq_len), base, statistics,
+                          stream, nullptr);
+  });
+}
+
+grpo4j_status cuda_group_step(const grpo4j_options& o, const grpo4j_batch& b, const double* group_stats, bool update,
+                              double* group_coef, void* stream_handle) {
+  grpo4j_status status = require_device();
+  if (status == GRPO4J_OK) status = check_group_state(b);
+  if (status == GRPO4J_OK) status = check_outputs(b.out);
+  if (status == GRPO4J_OK) status = check_device_pointer(group_stats, "group_stats", 8);
+  if (status == GRPO4J_OK && group_coef) status = check_device_pointer(group_coef, "group_coef", 8);
+  if (status != GRPO4J_OK) return status;
+  WorkspaceLayout layout;
+  const GroupScratch groups(layout, b.num_groups);
+  const cudaStream_t stream = static_cast<cudaStream_t>(stream_handle);
+  return with_workspace(layout.bytes(), stream, [&](void* base) -> grpo4j_status {
+    return run_group_step(o, b, group_stats, update, group_coef, nullptr, base, groups, stream);
+  });
+}
+
+grpo4j_status cuda_logits_gradient(const grpo4j_batch& b, const void* workspace, const double* group_coef,
+                                   void* stream_handle) {
+  grpo4j_status status = require_device();
+  if (status == GRPO4J_OK) status = check_pair_inputs(b);
+  if (status == GRPO4J_OK) status = check_device_pointer(b.grad, "batch.grad", element_size(b.tokens.logits_type));
+  if (status == GRPO4J_OK && b.out.flags) status = check_device_pointer(b.out.flags, "out.flags", 4);
+  if (status == GRPO4J_OK) status = check_device_pointer(workspace, "workspace", 16);
+  if (status == GRPO4J_OK) status = check_device_pointer(group_coef, "group_coef", 8);
+  if (status != GRPO4J_OK) return status;
+  WorkspaceLayout layout;
+  const size_t coef_at = layout.add<float>(b.tokens.rows);
+  const cudaStream_t stream = static_cast<cudaStream_t>(stream_handle);
+  const PhaseWorkspace phase = phase_workspace(const_cast<void*>(workspace), b.tokens.rows, b.tokens.seq_len);
+  return with_workspace(layout.bytes(), stream, [&](void* base) -> grpo4j_status {
+    return run_gradient(b, phase, group_coef, at<float>(base, coef_at), stream);
   });
 }
 

@@ -7,6 +7,7 @@
 // coef = 0 (forward-only rows, or every row when an input flag was raised), are written as zeros without
 // reading the logits. In place is safe: each thread reads a vector before it writes the same vector, and
 // no thread reads what another writes.
+#include "../group_step.h"
 #include "cuda_kernels.cuh"
 #include "logits_rows.cuh"
 
@@ -131,7 +132,45 @@ cudaError_t launch_for_type(const grpo4j_tokens& tk, void* grad, const float2* s
   }
 }
 
+// coef_r = dJ/dl_i * dl_i/ds_r for the rows of pair i, from phase 2's per-group dJ/dl and phase 1's per-row dl/ds,
+// rounded to float once as the one-shot call always did. Group ids are device memory: one outside [0, K) gives
+// coefficient 0 and GROUP_RANGE; a non-finite dJ/dl gives 0 and NON_FINITE; an f16 coefficient that f16 cannot
+// hold gives GRAD_RANGE (group_step.h).
+__global__ void row_coefficients_kernel(const int32_t* __restrict__ group_ids, int64_t pairs, int32_t groups,
+                                        const double* __restrict__ group_coef, const double* __restrict__ dloss,
+                                        int32_t logits_type, float* __restrict__ coef, int32_t* out_flags) {
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < pairs; i += (int64_t)gridDim.x * blockDim.x) {
+    const int32_t g = group_ids[i];
+    int32_t flags = 0;
+    double dJ_dloss = 0.0;
+    if (g < 0 || g >= groups) {
+      flags |= GRPO4J_FLAG_GROUP_RANGE;
+    } else if (!isfinite(group_coef[g])) {
+      flags |= GRPO4J_FLAG_NON_FINITE;
+    } else {
+      dJ_dloss = group_coef[g];
+    }
+    const float chosen = (float)(dJ_dloss * dloss[i]), rejected = (float)(dJ_dloss * dloss[pairs + i]);
+    coef[i] = chosen;
+    coef[pairs + i] = rejected;
+    if (f16_gradient_out_of_range(logits_type, chosen) || f16_gradient_out_of_range(logits_type, rejected))
+      flags |= GRPO4J_FLAG_GRAD_RANGE;
+    if (flags && out_flags) atomicOr(out_flags, flags);
+  }
+}
+
 }  // namespace
+
+cudaError_t launch_row_coefficients(const int32_t* group_ids, int64_t pairs, int32_t groups, const double* group_coef,
+                                    const double* dloss, int32_t logits_type, float* coef, int32_t* out_flags,
+                                    cudaStream_t stream) {
+  constexpr int kThreads = 256;
+  int64_t blocks = (pairs + kThreads - 1) / kThreads;
+  if (blocks > 65535) blocks = 65535;
+  row_coefficients_kernel<<<(unsigned int)blocks, kThreads, 0, stream>>>(group_ids, pairs, groups, group_coef, dloss,
+                                                                          logits_type, coef, out_flags);
+  return cudaGetLastError();
+}
 
 cudaError_t launch_logits_gradient(const grpo4j_tokens& tk, void* grad, const float2* stats, const float* coef,
                                    cudaStream_t stream) {

@@ -73,6 +73,41 @@ class CudaBackendTest {
   }
 
   @Test
+  void phasesOnTheDeviceAreTheOneShotCallBitForBit() {
+    for (Weighting weighting : Weighting.values()) {
+      for (GroupNormalization normalization : GroupNormalization.values()) {
+        Random rng = new Random(31 + 7L * weighting.ordinal() + normalization.ordinal());
+        try (HostBatch host = HostBatch.random(rng, 6, 7, 301, 3, LogitsType.F32, LabelType.I64, 1, 0.2, 1, 2);
+             HostBatch gradBuffer = HostBatch.random(new Random(0), 6, 7, 301, 3, LogitsType.F32, LabelType.I64, 1,
+                 0.2, 1, 2);
+             Device device = Device.of(host);
+             DeviceMemory phaseGrad = DeviceMemory.copyOf(host.grad);
+             GroupRobustLoss oneShot = phaseLoss(weighting, normalization);
+             GroupRobustLoss phases = phaseLoss(weighting, normalization)) {
+          String where = "CUDA phases " + weighting + " " + normalization;
+          for (int step = 0; step < 2; step++) {
+            LossResult want = oneShot.forwardBackward(device.batch(host), device.grad().segment());
+            LossResult got = phases.forwardBackward(device.batch(host), phaseGrad.segment(), GroupSync.LOCAL);
+            assertEquals(Float.floatToRawIntBits((float) want.loss()), Float.floatToRawIntBits((float) got.loss()),
+                where + ": loss bits");
+            assertArrayEquals(want.groupLosses(), got.groupLosses(), 0f, where);
+            assertArrayEquals(want.objectiveWeights(), got.objectiveWeights(), 0f, where);
+            assertArrayEquals(oneShot.state().logAlpha(), phases.state().logAlpha(), 0.0, where);
+            device.grad().copyTo(host.grad);
+            phaseGrad.copyTo(gradBuffer.grad);
+            assertEquals(-1L, host.grad.mismatch(gradBuffer.grad), where + ": gradient bytes");
+          }
+        }
+      }
+    }
+  }
+
+  private static GroupRobustLoss phaseLoss(Weighting weighting, GroupNormalization normalization) {
+    return GroupRobustLoss.builder().backend(Backend.CUDA).beta(0.3).weighting(weighting)
+        .groupNormalization(normalization).groups(3).groupSizes(40, 7, 19).eta(0.8).chi(0.9).adjustment(0.2).build();
+  }
+
+  @Test
   void inPlaceEvaluateAndSequenceLogProbs() {
     Random rng = new Random(11);
     try (HostBatch host = HostBatch.random(rng, 3, 5, 257, 2, LogitsType.BF16, LabelType.I32, 1, 0.1, -1, -1);

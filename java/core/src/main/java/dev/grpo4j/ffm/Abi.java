@@ -41,6 +41,7 @@ final class Abi {
   static final int FLAG_GROUP_RANGE = 4;
   static final int FLAG_GROUP_SIZE = 8;
   static final int FLAG_GRAD_RANGE = 16;
+  static final int FLAG_GROUP_STATS = 32;
 
   static final StructLayout TOKENS = MemoryLayout.structLayout(
       ADDRESS.withName("logits"),

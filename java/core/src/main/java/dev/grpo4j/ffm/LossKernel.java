@@ -20,7 +20,8 @@ import java.util.List;
  * <p>Staging block layout, for a capacity of P pairs and K groups: log_alpha [K] f64, group_sizes [K] i64,
  * loss [1] f32, six pair outputs [P] f32 each, seven group outputs [K] f32 each, group_count [K] i32,
  * flags [1] i32. For CUDA, log_alpha and group_sizes go up before each call and the whole block comes back
- * after it, in one copy each way.
+ * after it, in one copy each way. The phases on CUDA keep their group statistics, per-group coefficients and
+ * workspace in device memory too, and copy the statistics and coefficients through the host segments.
  */
 public final class LossKernel implements AutoCloseable {
   /** Backend codes of grpo4j_backend. */
@@ -87,6 +88,9 @@ public final class LossKernel implements AutoCloseable {
   private final MemorySegment groupStats;
   private final MemorySegment groupCoef;
   private MemorySegment workspace = MemorySegment.NULL;
+  private long workspaceBytes;
+  /** CUDA only: group statistics [K][GROUP_STATS] then group coefficients [K], f64, in device memory. */
+  private MemorySegment deviceGroupBuffers = MemorySegment.NULL;
   private long generation;
 
   public LossKernel(int backend, int threads, long stream, int groups, long[] groupSizes, Options options) {
@@ -150,7 +154,6 @@ public final class LossKernel implements AutoCloseable {
 
   /** Phase 1 (grpo4j_loss_statistics): pair outputs, group statistics, and the workspace for phase 3. */
   public Statistics statistics(Tokens tokens, MemorySegment refLogps, MemorySegment groupIds) {
-    requireHostBackend();
     int pairs = Math.toIntExact(tokens.rows() / 2);
     ensureCapacity(pairs);
     writeTokens(batch, 0, tokens);
@@ -158,20 +161,24 @@ public final class LossKernel implements AutoCloseable {
     batch.set(ADDRESS, BATCH_GROUP_IDS, groupIds);
     batch.set(ADDRESS, BATCH_GRAD, MemorySegment.NULL);
     batch.set(JAVA_LONG, BATCH_NUM_PAIRS, (long) pairs);
-    long bytes = Abi.call(() -> (long) Abi.WORKSPACE_BYTES.invokeExact(tokens.rows(), tokens.seqLen()));
-    if (workspace.byteSize() < bytes) {
-      workspace = arena.allocate(bytes, 16);
-    }
+    ensureWorkspace(Abi.call(() -> (long) Abi.WORKSPACE_BYTES.invokeExact(tokens.rows(), tokens.seqLen())));
     generation++;
-    int status = Abi.call(() -> (int) Abi.LOSS_STATISTICS.invokeExact(options, batch, groupStats, workspace, exec));
+    MemorySegment stats = groupStatsTarget();
+    int status = Abi.call(() -> (int) Abi.LOSS_STATISTICS.invokeExact(options, batch, stats, workspace, exec));
     Abi.check(status, "grpo4j statistics");
-    double[] stats = new double[groups * GROUP_STATS];
-    MemorySegment.copy(groupStats, JAVA_DOUBLE, 0, stats, 0, stats.length);
+    if (backend == BACKEND_CUDA) {
+      Cuda.copy(host, device, blockBytes(capacity), stream);
+      Cuda.copy(groupStats, stats, groupStats.byteSize(), stream);
+      Cuda.synchronize(stream);
+      checkFlags(flagsOf(host));
+    }
+    double[] result = new double[groups * GROUP_STATS];
+    MemorySegment.copy(groupStats, JAVA_DOUBLE, 0, result, 0, result.length);
     float[][] pair = new float[PAIR_OUTPUTS][pairs];
     for (int i = 0; i < PAIR_OUTPUTS; i++) {
       MemorySegment.copy(host, JAVA_FLOAT, outputOffset(1 + i), pair[i], 0, pairs);
     }
-    return new Statistics(stats, pair, generation);
+    return new Statistics(result, pair, generation);
   }
 
   /**
@@ -179,13 +186,25 @@ public final class LossKernel implements AutoCloseable {
    * by the updated state (ROBUST weighting).
    */
   public Step groupStep(double[] stats, boolean update, double[] logAlpha) {
-    requireHostBackend();
     ensureCapacity(1);
     MemorySegment.copy(stats, 0, groupStats, JAVA_DOUBLE, 0, groups * GROUP_STATS);
     MemorySegment.copy(logAlpha, 0, host, JAVA_DOUBLE, 0, groups);
-    int status = Abi.call(() -> (int) Abi.GROUP_STEP.invokeExact(options, batch, groupStats, update ? 1 : 0,
-        groupCoef, exec));
+    MemorySegment statsTarget = groupStatsTarget();
+    MemorySegment coefTarget = groupCoefTarget();
+    if (backend == BACKEND_CUDA) {
+      host.set(JAVA_INT, outputOffset(Abi.OUTPUT_FIELDS.length - 1), 0);
+      Cuda.copy(device, host, blockBytes(capacity), stream);
+      Cuda.copy(statsTarget, groupStats, groupStats.byteSize(), stream);
+    }
+    int status = Abi.call(() -> (int) Abi.GROUP_STEP.invokeExact(options, batch, statsTarget, update ? 1 : 0,
+        coefTarget, exec));
     Abi.check(status, "grpo4j groupStep");
+    if (backend == BACKEND_CUDA) {
+      Cuda.copy(host, device, blockBytes(capacity), stream);
+      Cuda.copy(groupCoef, coefTarget, groupCoef.byteSize(), stream);
+      Cuda.synchronize(stream);
+      checkGroupStepFlags(flagsOf(host));
+    }
     MemorySegment.copy(host, JAVA_DOUBLE, 0, logAlpha, 0, groups);
     float[][] group = new float[GROUP_OUTPUTS][groups];
     for (int i = 0; i < GROUP_OUTPUTS; i++) {
@@ -201,7 +220,6 @@ public final class LossKernel implements AutoCloseable {
   /** Phase 3 (grpo4j_logits_gradient) for the batch of the statistics call {@code statisticsGeneration}. */
   public void gradient(Tokens tokens, MemorySegment groupIds, MemorySegment grad, long statisticsGeneration,
                        double[] coef) {
-    requireHostBackend();
     if (statisticsGeneration != generation) {
       throw new IllegalStateException("these statistics were overwritten by a later statistics call of the same loss: "
           + "compute a batch's gradient before the next batch's statistics");
@@ -211,15 +229,59 @@ public final class LossKernel implements AutoCloseable {
     batch.set(ADDRESS, BATCH_GRAD, grad);
     batch.set(JAVA_LONG, BATCH_NUM_PAIRS, tokens.rows() / 2);
     MemorySegment.copy(coef, 0, groupCoef, JAVA_DOUBLE, 0, groups);
-    int status = Abi.call(() -> (int) Abi.LOGITS_GRADIENT.invokeExact(batch, workspace, groupCoef, exec));
+    MemorySegment coefTarget = groupCoefTarget();
+    long flagsAt = outputOffset(Abi.OUTPUT_FIELDS.length - 1);
+    if (backend == BACKEND_CUDA) {
+      host.set(JAVA_INT, flagsAt, 0);
+      Cuda.copy(device.asSlice(flagsAt), host.asSlice(flagsAt), 4, stream);
+      Cuda.copy(coefTarget, groupCoef, groupCoef.byteSize(), stream);
+    }
+    int status = Abi.call(() -> (int) Abi.LOGITS_GRADIENT.invokeExact(batch, workspace, coefTarget, exec));
     Abi.check(status, "grpo4j gradient");
+    if (backend == BACKEND_CUDA) {
+      Cuda.copy(host.asSlice(flagsAt), device.asSlice(flagsAt), 4, stream);
+      Cuda.synchronize(stream);
+      checkFlags(flagsOf(host));
+    }
   }
 
-  private void requireHostBackend() {
-    if (backend == BACKEND_CUDA) {
-      throw new UnsupportedOperationException("the phase API (statistics, groupStep, gradient) runs on the CPU and "
-          + "REFERENCE backends in this version; on CUDA use forwardBackward without a GroupSync");
+  private int flagsOf(MemorySegment block) {
+    return block.get(JAVA_INT, outputOffset(Abi.OUTPUT_FIELDS.length - 1));
+  }
+
+  private void ensureWorkspace(long bytes) {
+    if (workspaceBytes >= bytes) {
+      return;
     }
+    if (backend == BACKEND_CUDA) {
+      MemorySegment grown = Cuda.malloc(bytes);
+      if (workspace.address() != 0) {
+        Cuda.free(workspace);
+      }
+      workspace = grown;
+    } else {
+      workspace = arena.allocate(bytes, 16);
+    }
+    workspaceBytes = bytes;
+  }
+
+  /** Where the native calls read and write the group statistics: the host segment, or its device mirror. */
+  private MemorySegment groupStatsTarget() {
+    if (backend != BACKEND_CUDA) {
+      return groupStats;
+    }
+    if (deviceGroupBuffers.address() == 0) {
+      deviceGroupBuffers = Cuda.malloc(groupStats.byteSize() + groupCoef.byteSize());
+    }
+    return deviceGroupBuffers.asSlice(0, groupStats.byteSize());
+  }
+
+  private MemorySegment groupCoefTarget() {
+    if (backend != BACKEND_CUDA) {
+      return groupCoef;
+    }
+    groupStatsTarget();
+    return deviceGroupBuffers.asSlice(groupStats.byteSize(), groupCoef.byteSize());
   }
 
   /** Masked sequence log-probs and token counts of every row. */
@@ -264,9 +326,15 @@ public final class LossKernel implements AutoCloseable {
 
   @Override
   public void close() {
-    if (backend == BACKEND_CUDA && device.address() != 0) {
-      Cuda.free(device);
+    if (backend == BACKEND_CUDA) {
+      for (MemorySegment owned : new MemorySegment[] {device, workspace, deviceGroupBuffers}) {
+        if (owned.address() != 0) {
+          Cuda.free(owned);
+        }
+      }
       device = MemorySegment.NULL;
+      workspace = MemorySegment.NULL;
+      deviceGroupBuffers = MemorySegment.NULL;
     }
     arena.close();
   }
@@ -385,8 +453,22 @@ public final class LossKernel implements AutoCloseable {
       problems.add("the gradient does not fit f16: a row's coefficient dJ/ds reaches f16's largest value 65504, so "
           + "dJ/dlogits would hold infinities; use bf16 or f32 logits, or scale the loss down");
     }
+    if ((flags & Abi.FLAG_GROUP_STATS) != 0) {
+      problems.add("the group statistics are not finite (a batch whose inputs a kernel rejected, on this rank or "
+          + "another), or their pair counts are not whole numbers >= 0 adding up to at least one pair");
+    }
     String message = "grpo4j CUDA kernel rejected its inputs: " + String.join("; ", problems)
         + " (the group weights were not updated)";
     throw flags == Abi.FLAG_NON_FINITE ? new NonFiniteInputException(message) : new IllegalArgumentException(message);
+  }
+
+  /** As {@link #checkFlags}, where non-finite statistics are the usual sign of a poisoned batch. */
+  private static void checkGroupStepFlags(int flags) {
+    if (flags == Abi.FLAG_GROUP_STATS) {
+      throw new NonFiniteInputException("grpo4j CUDA group step: the group statistics are not finite or count no "
+          + "pairs (a batch whose inputs a kernel rejected, on this rank or another, poisons them); the group weights "
+          + "were not updated");
+    }
+    checkFlags(flags);
   }
 }

@@ -252,7 +252,8 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
     // Rank 0 alone writes the run folder and holds its lock; the other ranks only read from it.
     try (FolderLock lock = main ? FolderLock.acquire(runDir, "--out " + runDir) : null;
          DataParallel dp = worker == null ? DataParallel.single()
-             : DataParallel.of(Collectives.connect(worker, Duration.ofSeconds(dist.timeoutSeconds)))) {
+             : DataParallel.of(Collectives.connect(worker, Duration.ofSeconds(dist.timeoutSeconds),
+                 "cuda".equals(modelOptions.device)))) {
       if (lock != null && !lock.previousOwner().isEmpty()) {
         err.println("grpo4j train: note: the previous process on " + runDir + " (" + lock.previousOwner()
             + ") ended without releasing it; taking over");

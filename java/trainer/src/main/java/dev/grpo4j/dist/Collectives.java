@@ -13,10 +13,12 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.bytedeco.javacpp.chrono.Milliseconds;
 import org.bytedeco.pytorch.AllgatherOptions;
+import org.bytedeco.pytorch.Backend;
 import org.bytedeco.pytorch.AllreduceOptions;
 import org.bytedeco.pytorch.BarrierOptions;
 import org.bytedeco.pytorch.BroadcastOptions;
 import org.bytedeco.pytorch.ByteVector;
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.GlooDeviceVector;
 import org.bytedeco.pytorch.ProcessGroupGloo;
 import org.bytedeco.pytorch.ReduceOp;
@@ -27,10 +29,14 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.Work;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.bytedeco.pytorch.global.torch_cuda;
+import org.bytedeco.pytorch.nccl.ProcessGroupNCCL;
 
 /**
  * The collectives of one data-parallel rank, on PyTorch's c10d: a TCPStore rendezvous at the master's address and
- * a Gloo process group (CPU tensors). Every call waits at most the timeout; a peer that dies makes the waiting
+ * a Gloo process group (CPU tensors) or, for a CUDA run, an NCCL one on the GPU of this rank's {@code LOCAL_RANK}
+ * (CUDA tensors; the host arrays of the small collectives travel through that GPU). NCCL needs the GPU build of
+ * bytedeco pytorch ({@code -Pgpu}) and has not yet run in this project: no GPU was available to test it. Every call waits at most the timeout; a peer that dies makes the waiting
  * ranks fail with "connection closed by peer", and a watchdog ends this process if a call still has not returned
  * a minute after its timeout (a native wait that ignores its deadline would otherwise hang the job).
  *
@@ -42,19 +48,25 @@ public final class Collectives implements AutoCloseable {
 
   private final int rank;
   private final int worldSize;
+  private final int localRank;
   private final Duration timeout;
   private final TCPStore store;
-  private final ProcessGroupGloo group;
+  private final Backend group;
+  /** Where the collectives' tensors must live: null for Gloo (CPU), this rank's GPU for NCCL. */
+  private final Device device;
   private final AtomicLong callStartedNanos = new AtomicLong();
   private final AtomicReference<String> currentCall = new AtomicReference<>();
   private final Thread watchdog;
 
-  private Collectives(int rank, int worldSize, Duration timeout, TCPStore store, ProcessGroupGloo group) {
+  private Collectives(int rank, int worldSize, int localRank, Duration timeout, TCPStore store, Backend group,
+                      Device device) {
     this.rank = rank;
+    this.localRank = localRank;
     this.worldSize = worldSize;
     this.timeout = timeout;
     this.store = store;
     this.group = group;
+    this.device = device;
     this.watchdog = Thread.ofPlatform().daemon().name("grpo4j-collectives-watchdog").start(this::watch);
   }
 
@@ -65,6 +77,16 @@ public final class Collectives implements AutoCloseable {
    * @throws DistributedException naming the address and what to check when the rendezvous fails
    */
   public static Collectives connect(WorkerEnv env, Duration timeout) {
+    return connect(env, timeout, false);
+  }
+
+  /**
+   * As {@link #connect(WorkerEnv, Duration)}; with {@code cuda}, the group is NCCL's on GPU {@code LOCAL_RANK},
+   * which becomes libtorch's current device.
+   *
+   * @throws DistributedException also when this machine has no GPU for the rank's {@code LOCAL_RANK}
+   */
+  public static Collectives connect(WorkerEnv env, Duration timeout, boolean cuda) {
     Objects.requireNonNull(env, "env");
     Milliseconds millis = new Milliseconds(timeout.toMillis());
     TCPStore store;
@@ -81,17 +103,35 @@ public final class Collectives implements AutoCloseable {
           + (env.rank() == 0 ? "is the port in use? choose another with --master-port"
               : "is rank 0 running there, and is the port reachable from this machine?"), e);
     }
-    ProcessGroupGloo group;
+    Backend group;
+    Device device = null;
     try {
-      ProcessGroupGloo.Options options = ProcessGroupGloo.Options.create(millis);
-      options.devices(new GlooDeviceVector(ProcessGroupGloo.createDeviceForHostname(env.glooHost())));
-      options.threads(2);
-      group = new ProcessGroupGloo(store, env.rank(), env.worldSize(), options);
+      if (cuda) {
+        int devices = torch_cuda.device_count();
+        if (env.localRank() >= devices) {
+          store.close();
+          throw new DistributedException("rank " + env.rank() + ": LOCAL_RANK " + env.localRank() + " but this machine "
+              + "has " + devices + " CUDA devices: start at most " + devices + " workers on it (--nproc-per-node)");
+        }
+        torch_cuda.set_device((byte) env.localRank());
+        device = new Device("cuda:" + env.localRank());
+        ProcessGroupNCCL.Options options = ProcessGroupNCCL.Options.create();
+        options.timeout(millis);
+        group = new ProcessGroupNCCL(store, env.rank(), env.worldSize(), options);
+      } else {
+        ProcessGroupGloo.Options options = ProcessGroupGloo.Options.create(millis);
+        options.devices(new GlooDeviceVector(ProcessGroupGloo.createDeviceForHostname(env.glooHost())));
+        options.threads(2);
+        group = new ProcessGroupGloo(store, env.rank(), env.worldSize(), options);
+      }
     } catch (RuntimeException e) {
+      if (e instanceof DistributedException) {
+        throw e;
+      }
       throw new DistributedException("rank " + env.rank() + ": not all " + env.worldSize() + " ranks joined within "
           + timeout.toSeconds() + " s (" + oneLine(e) + "); check that every rank was started", e);
     }
-    return new Collectives(env.rank(), env.worldSize(), timeout, store, group);
+    return new Collectives(env.rank(), env.worldSize(), env.localRank(), timeout, store, group, device);
   }
 
   public int rank() {
@@ -100,6 +140,11 @@ public final class Collectives implements AutoCloseable {
 
   public int worldSize() {
     return worldSize;
+  }
+
+  /** This rank's index on its machine; with NCCL, the index of its GPU. */
+  public int localRank() {
+    return localRank;
   }
 
   /**
@@ -133,12 +178,33 @@ public final class Collectives implements AutoCloseable {
   public void allReduceSum(double[] values) {
     Tensor t = HostTensors.empty(ScalarType.Double, values.length);
     MemorySegment.copy(values, 0, HostTensors.data(t), JAVA_DOUBLE, 0, values.length);
-    allReduceSum(t);
+    Tensor carried = toGroupDevice(t);
+    allReduceSum(carried);
+    backToHost(t, carried);
     MemorySegment.copy(HostTensors.data(t), JAVA_DOUBLE, 0, values, 0, values.length);
     Reference.reachabilityFence(t);
   }
 
-  /** Sums a contiguous CPU tensor element-wise over the ranks, in place. */
+  /** Whether the group is NCCL's, whose tensors live on this rank's GPU. */
+  public boolean onGpu() {
+    return device != null;
+  }
+
+  /** {@code host} where the group carries tensors: itself for Gloo, a copy on this rank's GPU for NCCL. */
+  private Tensor toGroupDevice(Tensor host) {
+    return device == null ? host : host.to(device, host.scalar_type());
+  }
+
+  private static void backToHost(Tensor host, Tensor carried) {
+    if (carried != host) {
+      host.copy_(carried);
+    }
+  }
+
+  /**
+   * Sums a contiguous tensor element-wise over the ranks, in place: a CPU tensor for Gloo, one on this rank's GPU for
+   * NCCL.
+   */
   public void allReduceSum(Tensor tensor) {
     guard("all-reduce", () -> {
       AllreduceOptions options = new AllreduceOptions();
@@ -154,12 +220,15 @@ public final class Collectives implements AutoCloseable {
     Tensor input = HostTensors.empty(ScalarType.Double, values.length);
     MemorySegment.copy(values, 0, HostTensors.data(input), JAVA_DOUBLE, 0, values.length);
     Tensor output = HostTensors.empty(ScalarType.Double, (long) worldSize * values.length);
+    Tensor carriedInput = toGroupDevice(input);
+    Tensor carriedOutput = toGroupDevice(output);
     guard("all-gather", () -> {
       AllgatherOptions options = new AllgatherOptions();
       options.timeout(new Milliseconds(timeout.toMillis()));
-      finish(group._allgather_base(output, input, options));
+      finish(group._allgather_base(carriedOutput, carriedInput, options));
       return null;
     });
+    backToHost(output, carriedOutput);
     double[][] out = new double[worldSize][values.length];
     MemorySegment data = HostTensors.data(output);
     for (int r = 0; r < worldSize; r++) {
@@ -174,13 +243,15 @@ public final class Collectives implements AutoCloseable {
   public void broadcast(float[] values, int root) {
     Tensor t = HostTensors.empty(ScalarType.Float, values.length);
     MemorySegment.copy(values, 0, HostTensors.data(t), JAVA_FLOAT, 0, values.length);
+    Tensor carried = toGroupDevice(t);
     guard("broadcast", () -> {
       BroadcastOptions options = new BroadcastOptions();
       options.rootRank(root);
       options.timeout(new Milliseconds(timeout.toMillis()));
-      finish(group.broadcast(new TensorVector(t), options));
+      finish(group.broadcast(new TensorVector(carried), options));
       return null;
     });
+    backToHost(t, carried);
     MemorySegment.copy(HostTensors.data(t), JAVA_FLOAT, 0, values, 0, values.length);
     Reference.reachabilityFence(t);
   }

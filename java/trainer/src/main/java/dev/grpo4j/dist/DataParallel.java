@@ -189,6 +189,14 @@ public final class DataParallel implements AutoCloseable {
     gradientNanos += System.nanoTime() - start;
   }
 
+  /**
+   * The libtorch device this rank trains on for {@code --device requested}: a CUDA job's ranks each take the GPU of
+   * their local rank, every other job the device as given.
+   */
+  public String device(String requested) {
+    return collectives != null && collectives.onGpu() ? "cuda:" + collectives.localRank() : requested;
+  }
+
   @Override
   public void close() {
     if (collectives != null) {

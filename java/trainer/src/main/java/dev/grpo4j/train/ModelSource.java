@@ -47,6 +47,14 @@ public final class ModelSource {
     public void moveTo(TransformerLm model) {
       model.to(device, dtype, false);
     }
+
+    /**
+     * The {@code cudaStream_t} of libtorch's current stream on this placement's GPU, for the fused kernels to run in
+     * order with libtorch's ops; 0 on the CPU.
+     */
+    public long cudaStream() {
+      return backend == Backend.CUDA ? CudaStreams.current(device.has_index() ? device.index() : -1) : 0;
+    }
   }
 
   /**
@@ -63,15 +71,14 @@ public final class ModelSource {
       // set_num_threads does not reach: without this, --threads 1 still keeps every core busy.
       org.bytedeco.openblas.presets.openblas_nolapack.blas_set_num_threads(threads);
     }
-    boolean cuda = switch (device) {
-      case "cpu" -> false;
-      case "cuda" -> true;
-      default -> throw new IllegalArgumentException("--device \"" + device + "\": use cpu or cuda");
-    };
+    boolean cuda = device.equals("cuda") || device.matches("cuda:[0-9]+");
+    if (!cuda && !device.equals("cpu")) {
+      throw new IllegalArgumentException("--device \"" + device + "\": use cpu or cuda");
+    }
     if (cuda && !torch.cuda_is_available()) {
-      throw new IllegalArgumentException("--device cuda: libtorch sees no CUDA device. The bundled bytedeco "
-          + "pytorch is the CPU build; put the GPU build (classifier linux-x86_64-gpu) on the class path on a "
-          + "machine with an NVIDIA GPU, or use --device cpu");
+      throw new IllegalArgumentException("--device " + device + ": libtorch sees no CUDA device. The default build "
+          + "bundles bytedeco's CPU libtorch; build with ./mvnw -Pgpu (bytedeco pytorch's linux-x86_64-gpu natives) and "
+          + "run on a machine with an NVIDIA GPU, or use --device cpu");
     }
     ScalarType type = Checkpoints.dtypeOf(dtype != null ? dtype : cuda ? "bfloat16" : "float32");
     return new Placement(new Device(device), type, cuda ? Backend.CUDA : Backend.CPU);

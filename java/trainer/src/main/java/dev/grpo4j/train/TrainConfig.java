@@ -134,8 +134,6 @@ public record TrainConfig(
   public TrainConfig {
     reading = reading == null ? PairReading.defaults() : reading;
     groupUpdate = groupUpdate == null ? GroupUpdate.PER_MICRO_BATCH : groupUpdate;
-    require(groupUpdate != GroupUpdate.PER_STEP || !"cuda".equals(device), "--group-update per-step runs on the "
-        + "CPU in this version (the kernels' phase API has no CUDA code yet); use per-micro-batch with --device cuda");
     require(model != null && !model.isBlank(), "--model is required: a Hugging Face folder or tiny-llama / tiny-qwen2");
     require(trainData != null, "--train is required: the training pairs (a JSONL, JSON, CSV or Parquet file)");
     require(maxPromptTokens >= 1, "--max-prompt-tokens = " + maxPromptTokens + ": must be >= 1");
@@ -154,8 +152,6 @@ public record TrainConfig(
     require(worldSize >= 1, "world size " + worldSize + ": must be >= 1");
     require(batchSize % worldSize == 0, "--batch-size " + batchSize + " is the pairs of one micro-batch over all "
         + worldSize + " processes and must be a multiple of their number");
-    require(worldSize == 1 || "cpu".equals(device), "data-parallel training runs on the CPU (Gloo) in this version: "
-        + "--device cuda takes one process");
     require(gradientAccumulation >= 1, "--grad-accumulation = " + gradientAccumulation + ": must be >= 1");
     require(learningRate > 0 && Double.isFinite(learningRate), "--lr = " + learningRate + ": must be > 0");
     require(weightDecay >= 0 && Double.isFinite(weightDecay), "--weight-decay = " + weightDecay + ": must be >= 0");

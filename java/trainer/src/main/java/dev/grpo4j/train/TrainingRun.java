@@ -162,7 +162,7 @@ public final class TrainingRun {
    */
   public Result run(boolean resume) throws IOException {
     long started = System.nanoTime();
-    ModelSource.Placement placement = ModelSource.placement(config.device(), config.dtype(), threads);
+    ModelSource.Placement placement = ModelSource.placement(dp.device(config.device()), config.dtype(), threads);
     dp.requireSameConfiguration(config.fingerprint(), "settings");
     Resumed resumed = null;
     if (resume) {
@@ -834,6 +834,7 @@ public final class TrainingRun {
         .groups(groups)
         .groupSizes(groupSizes)
         .backend(placement.backend())
+        .cudaStream(placement.cudaStream())
         .threads(threads == null ? 0 : threads)
         .build();
   }

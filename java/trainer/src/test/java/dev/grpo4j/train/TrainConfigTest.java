@@ -152,7 +152,6 @@ class TrainConfigTest {
         Arguments.of("steps", 0, "--steps"),
         Arguments.of("evalBatchSize", 0, "--eval-batch-size"),
         Arguments.of("keepCheckpoints", 0, "--keep-checkpoints"),
-        Arguments.of("device", "cuda", "--group-update per-step"),
         Arguments.of("worldSize", 3, "--batch-size"));
   }
 
