@@ -29,7 +29,7 @@ extern "C" {
 #define GRPO4J_API __attribute__((visibility("default")))
 #endif
 
-#define GRPO4J_ABI_VERSION 2
+#define GRPO4J_ABI_VERSION 3
 #define GRPO4J_IGNORE_INDEX (-100)
 
 typedef enum grpo4j_status {
@@ -187,6 +187,31 @@ GRPO4J_API grpo4j_status grpo4j_group_step(const grpo4j_options* options, const 
  * workspace phase 1 filled for this same batch (tokens unchanged since; grad may equal tokens.logits). */
 GRPO4J_API grpo4j_status grpo4j_logits_gradient(const grpo4j_batch* batch, const void* workspace,
                                                 const double* group_coef, const grpo4j_exec* exec);
+
+/* Phase 1 from sequence log-probs instead of logits, for callers that never form the whole logits tensor (a fused
+ * LM head that works through the tokens in chunks): logps [2B] are s_r (chosen rows, then rejected rows) and
+ * token_counts [2B] (may be NULL: all 1) the response tokens n_r, used only by IPO's length normalisation.
+ * batch->tokens is not read; ref_logps, group_ids, num_pairs, num_groups and out are. Writes the pair outputs,
+ * out.flags, group_stats and dloss [2B] = dl_i/ds_r, all in the backend's memory. */
+GRPO4J_API grpo4j_status grpo4j_sequence_statistics(const grpo4j_options* options, const grpo4j_batch* batch,
+                                                    const float* logps, const int32_t* token_counts,
+                                                    double* group_stats, double* dloss, const grpo4j_exec* exec);
+
+/* Phase 3 for sequence log-probs: row_coef[r] = dJ/ds_r = (float)(group_coef[g_i] * dloss[r]) for the rows r of
+ * pair i, from grpo4j_sequence_statistics' dloss and grpo4j_group_step's group_coef. Reads group_ids and num_pairs,
+ * num_groups (and out.flags on CUDA) of batch. */
+GRPO4J_API grpo4j_status grpo4j_sequence_gradient(const grpo4j_batch* batch, const double* dloss,
+                                                  const double* group_coef, float* row_coef, const grpo4j_exec* exec);
+
+/* Token-level passes: every position of tokens [rows, seq_len, V] on its own (a chunk of a fused LM head's logits).
+ * grpo4j_token_logprobs reads the logits once: logps[p] = z[p][label] - logsumexp(z[p]) (0 where masked) and, in
+ * stats, 8 bytes per position (16-byte aligned, the backend's own layout) from which grpo4j_token_gradient rebuilds
+ * the softmax; flags (may be NULL) as grpo4j_sequence_logprobs'. grpo4j_token_gradient writes
+ * grad[p][v] = coef[p] * (onehot(label_p)[v] - softmax(z[p])[v]), zeros where masked; grad may equal the logits. */
+GRPO4J_API grpo4j_status grpo4j_token_logprobs(const grpo4j_tokens* tokens, void* stats, float* logps,
+                                               int32_t* flags, const grpo4j_exec* exec);
+GRPO4J_API grpo4j_status grpo4j_token_gradient(const grpo4j_tokens* tokens, const void* stats, const float* coef,
+                                               void* grad, const grpo4j_exec* exec);
 
 /* Masked sequence log-probs s_r [rows] and response-token counts [rows] (token_counts and flags may be
  * NULL), e.g. to precompute reference log-probs once per data set. */

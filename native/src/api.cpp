@@ -67,22 +67,28 @@ grpo4j_status validate_options(const grpo4j_options* o) {
   return GRPO4J_OK;
 }
 
+// The pairs without their tokens: pair and group counts, reference log-probs, group ids.
+grpo4j_status validate_pairs(const grpo4j_batch* b) {
+  if (!b) return fail(GRPO4J_INVALID_ARGUMENT, "batch is NULL");
+  if (b->num_pairs < 1)
+    return fail(GRPO4J_INVALID_ARGUMENT, "batch.num_pairs = %lld: must be >= 1", (long long)b->num_pairs);
+  if (b->num_groups < 1) return fail(GRPO4J_INVALID_ARGUMENT, "batch.num_groups = %d: must be >= 1", b->num_groups);
+  if (!b->ref_logps) return fail(GRPO4J_INVALID_ARGUMENT, "batch.ref_logps is NULL: pass [2B] reference log-probs");
+  if (!b->group_ids) return fail(GRPO4J_INVALID_ARGUMENT, "batch.group_ids is NULL: pass [B] group ids");
+  return GRPO4J_OK;
+}
+
 // What every phase that reads the batch's pairs needs: tokens, pair count, reference log-probs, group ids.
 grpo4j_status validate_batch_inputs(const grpo4j_batch* b) {
   if (!b) return fail(GRPO4J_INVALID_ARGUMENT, "batch is NULL");
   grpo4j_status status = validate_tokens(&b->tokens, "batch.tokens");
   if (status != GRPO4J_OK) return status;
-  if (b->num_pairs < 1)
-    return fail(GRPO4J_INVALID_ARGUMENT, "batch.num_pairs = %lld: must be >= 1", (long long)b->num_pairs);
-  if (b->tokens.rows != 2 * b->num_pairs)
+  if (b->num_pairs >= 1 && b->tokens.rows != 2 * b->num_pairs)
     return fail(GRPO4J_INVALID_ARGUMENT,
                 "batch.tokens.rows = %lld but num_pairs = %lld: the logits must hold 2 * num_pairs rows "
                 "(chosen rows, then rejected rows)",
                 (long long)b->tokens.rows, (long long)b->num_pairs);
-  if (b->num_groups < 1) return fail(GRPO4J_INVALID_ARGUMENT, "batch.num_groups = %d: must be >= 1", b->num_groups);
-  if (!b->ref_logps) return fail(GRPO4J_INVALID_ARGUMENT, "batch.ref_logps is NULL: pass [2B] reference log-probs");
-  if (!b->group_ids) return fail(GRPO4J_INVALID_ARGUMENT, "batch.group_ids is NULL: pass [B] group ids");
-  return GRPO4J_OK;
+  return validate_pairs(b);
 }
 
 // What the group step needs beyond the statistics: the weight state and the group sizes the options use.
@@ -332,6 +338,98 @@ grpo4j_status grpo4j_logits_gradient(const grpo4j_batch* batch, const void* work
         return fail(GRPO4J_NON_FINITE_INPUT, "group_coef[%d] = %g: must be finite", g, group_coef[g]);
     if (exec->backend == GRPO4J_BACKEND_REFERENCE) return reference_logits_gradient(*batch, workspace, group_coef);
     return cpu_logits_gradient(*batch, workspace, group_coef, resolve_threads(exec->num_threads));
+  });
+}
+
+grpo4j_status grpo4j_sequence_statistics(const grpo4j_options* options, const grpo4j_batch* batch, const float* logps,
+                                         const int32_t* token_counts, double* group_stats, double* dloss,
+                                         const grpo4j_exec* exec) {
+  return guarded([&]() -> grpo4j_status {
+    grpo4j_status status = validate_options(options);
+    if (status == GRPO4J_OK) status = validate_exec(exec);
+    if (status == GRPO4J_OK) status = validate_pairs(batch);
+    if (status != GRPO4J_OK) return status;
+    if (!logps) return fail(GRPO4J_INVALID_ARGUMENT, "logps is NULL: pass the [2B] sequence log-probs");
+    if (!group_stats)
+      return fail(GRPO4J_INVALID_ARGUMENT, "group_stats is NULL: pass [K][GRPO4J_GROUP_STATS] doubles");
+    if (!dloss) return fail(GRPO4J_INVALID_ARGUMENT, "dloss is NULL: pass [2B] doubles for dl/ds");
+    if (exec->backend == GRPO4J_BACKEND_CUDA)
+      return cuda_sequence_statistics(*options, *batch, logps, token_counts, group_stats, dloss, exec->stream);
+    if (batch->out.flags) *batch->out.flags = 0;
+    status = check_host_inputs(*batch);
+    if (status != GRPO4J_OK) return status;
+    for (int64_t r = 0; r < 2 * batch->num_pairs; ++r) {
+      if (!isfinite(logps[r])) {
+        if (batch->out.flags) *batch->out.flags |= GRPO4J_FLAG_NON_FINITE;
+        return fail(GRPO4J_NON_FINITE_INPUT, "logps[%lld] = %g: sequence log-probs must be finite", (long long)r,
+                    (double)logps[r]);
+      }
+      if (token_counts && token_counts[r] < 0)
+        return fail(GRPO4J_INVALID_ARGUMENT, "token_counts[%lld] = %d: must be >= 0", (long long)r, token_counts[r]);
+    }
+    if (exec->backend == GRPO4J_BACKEND_REFERENCE)
+      return reference_sequence_statistics(*options, *batch, logps, token_counts, group_stats, dloss);
+    return cpu_sequence_statistics(*options, *batch, logps, token_counts, group_stats, dloss);
+  });
+}
+
+grpo4j_status grpo4j_sequence_gradient(const grpo4j_batch* batch, const double* dloss, const double* group_coef,
+                                       float* row_coef, const grpo4j_exec* exec) {
+  return guarded([&]() -> grpo4j_status {
+    grpo4j_status status = validate_exec(exec);
+    if (status == GRPO4J_OK) status = validate_pairs(batch);
+    if (status != GRPO4J_OK) return status;
+    if (!dloss) return fail(GRPO4J_INVALID_ARGUMENT, "dloss is NULL: pass the one grpo4j_sequence_statistics wrote");
+    if (!group_coef)
+      return fail(GRPO4J_INVALID_ARGUMENT, "group_coef is NULL: pass the [K] coefficients grpo4j_group_step wrote");
+    if (!row_coef) return fail(GRPO4J_INVALID_ARGUMENT, "row_coef is NULL: pass a [2B] float buffer");
+    if (exec->backend == GRPO4J_BACKEND_CUDA)
+      return cuda_sequence_gradient(*batch, dloss, group_coef, row_coef, exec->stream);
+    status = check_host_inputs(*batch);
+    if (status != GRPO4J_OK) return status;
+    for (int g = 0; g < batch->num_groups; ++g)
+      if (!isfinite(group_coef[g]))
+        return fail(GRPO4J_NON_FINITE_INPUT, "group_coef[%d] = %g: must be finite", g, group_coef[g]);
+    return host_sequence_gradient(*batch, dloss, group_coef, row_coef);
+  });
+}
+
+grpo4j_status grpo4j_token_logprobs(const grpo4j_tokens* tokens, void* stats, float* logps, int32_t* flags,
+                                    const grpo4j_exec* exec) {
+  return guarded([&]() -> grpo4j_status {
+    grpo4j_status status = validate_exec(exec);
+    if (status == GRPO4J_OK) status = validate_tokens(tokens, "tokens");
+    if (status != GRPO4J_OK) return status;
+    if (!stats) return fail(GRPO4J_INVALID_ARGUMENT, "stats is NULL: pass 8 bytes per position");
+    if (!logps) return fail(GRPO4J_INVALID_ARGUMENT, "logps is NULL: pass a float per position");
+    if (exec->backend == GRPO4J_BACKEND_CUDA) return cuda_token_logprobs(*tokens, stats, logps, flags, exec->stream);
+    if (exec->backend == GRPO4J_BACKEND_REFERENCE) return reference_token_logprobs(*tokens, stats, logps, flags);
+    return cpu_token_logprobs(*tokens, stats, logps, flags, resolve_threads(exec->num_threads));
+  });
+}
+
+grpo4j_status grpo4j_token_gradient(const grpo4j_tokens* tokens, const void* stats, const float* coef, void* grad,
+                                    const grpo4j_exec* exec) {
+  return guarded([&]() -> grpo4j_status {
+    grpo4j_status status = validate_exec(exec);
+    if (status == GRPO4J_OK) status = validate_tokens(tokens, "tokens");
+    if (status != GRPO4J_OK) return status;
+    if (!stats) return fail(GRPO4J_INVALID_ARGUMENT, "stats is NULL: pass the ones grpo4j_token_logprobs wrote");
+    if (!coef) return fail(GRPO4J_INVALID_ARGUMENT, "coef is NULL: pass a float per position");
+    if (!grad) return fail(GRPO4J_INVALID_ARGUMENT, "grad is NULL: pass a gradient buffer");
+    if (exec->backend == GRPO4J_BACKEND_CUDA) return cuda_token_gradient(*tokens, stats, coef, grad, exec->stream);
+    const int64_t positions = tokens->rows * tokens->seq_len;
+    for (int64_t p = 0; p < positions; ++p) {
+      if (!isfinite(coef[p]))
+        return fail(GRPO4J_NON_FINITE_INPUT, "coef[%lld] = %g: must be finite", (long long)p, (double)coef[p]);
+      if (tokens->logits_type == GRPO4J_F16 && !(fabs(coef[p]) < 65504.0f))
+        return fail(GRPO4J_INVALID_ARGUMENT,
+                    "coef[%lld] = %g reaches f16's largest value 65504: dJ/dlogits would be written as infinity; use "
+                    "bf16 or f32 logits",
+                    (long long)p, (double)coef[p]);
+    }
+    if (exec->backend == GRPO4J_BACKEND_REFERENCE) return reference_token_gradient(*tokens, stats, coef, grad);
+    return cpu_token_gradient(*tokens, stats, coef, grad, resolve_threads(exec->num_threads));
   });
 }
 

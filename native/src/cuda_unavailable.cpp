@@ -20,6 +20,15 @@ grpo4j_status cuda_group_step(const grpo4j_options&, const grpo4j_batch&, const 
   return not_built();
 }
 grpo4j_status cuda_logits_gradient(const grpo4j_batch&, const void*, const double*, void*) { return not_built(); }
+grpo4j_status cuda_sequence_statistics(const grpo4j_options&, const grpo4j_batch&, const float*, const int32_t*, double*,
+                                       double*, void*) {
+  return not_built();
+}
+grpo4j_status cuda_sequence_gradient(const grpo4j_batch&, const double*, const double*, float*, void*) {
+  return not_built();
+}
+grpo4j_status cuda_token_logprobs(const grpo4j_tokens&, void*, float*, int32_t*, void*) { return not_built(); }
+grpo4j_status cuda_token_gradient(const grpo4j_tokens&, const void*, const float*, void*, void*) { return not_built(); }
 
 }  // namespace grpo4j
 

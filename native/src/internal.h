@@ -137,6 +137,37 @@ grpo4j_status reference_group_step(const grpo4j_options& options, const grpo4j_b
                                    const double* group_stats, bool update_weights, double* group_coef);
 grpo4j_status reference_logits_gradient(const grpo4j_batch& batch, const void* workspace, const double* group_coef);
 
+// Sequence-level phases and token-level passes (grpo4j_sequence_statistics, grpo4j_sequence_gradient,
+// grpo4j_token_logprobs, grpo4j_token_gradient) on each backend. token_counts may be NULL (all 1).
+grpo4j_status cpu_sequence_statistics(const grpo4j_options& options, const grpo4j_batch& batch, const float* logps,
+                                      const int32_t* token_counts, double* group_stats, double* dloss);
+grpo4j_status reference_sequence_statistics(const grpo4j_options& options, const grpo4j_batch& batch,
+                                            const float* logps, const int32_t* token_counts, double* group_stats,
+                                            double* dloss);
+grpo4j_status cuda_sequence_statistics(const grpo4j_options& options, const grpo4j_batch& batch, const float* logps,
+                                       const int32_t* token_counts, double* group_stats, double* dloss, void* stream);
+grpo4j_status host_sequence_gradient(const grpo4j_batch& batch, const double* dloss, const double* group_coef,
+                                     float* row_coef);
+grpo4j_status cuda_sequence_gradient(const grpo4j_batch& batch, const double* dloss, const double* group_coef,
+                                     float* row_coef, void* stream);
+grpo4j_status cpu_token_logprobs(const grpo4j_tokens& tokens, void* stats, float* logps, int32_t* flags, int threads);
+grpo4j_status cpu_token_gradient(const grpo4j_tokens& tokens, const void* stats, const float* coef, void* grad,
+                                 int threads);
+grpo4j_status reference_token_logprobs(const grpo4j_tokens& tokens, void* stats, float* logps, int32_t* flags);
+grpo4j_status reference_token_gradient(const grpo4j_tokens& tokens, const void* stats, const float* coef, void* grad);
+grpo4j_status cuda_token_logprobs(const grpo4j_tokens& tokens, void* stats, float* logps, int32_t* flags,
+                                  void* stream);
+grpo4j_status cuda_token_gradient(const grpo4j_tokens& tokens, const void* stats, const float* coef, void* grad,
+                                  void* stream);
+
+// Every position of tokens as a row of one position: the token-level passes run the row kernels on this view.
+inline grpo4j_tokens positions_as_rows(const grpo4j_tokens& tokens) {
+  grpo4j_tokens flat = tokens;
+  flat.rows = tokens.rows * tokens.seq_len;
+  flat.seq_len = 1;
+  return flat;
+}
+
 // The host workspace of the phases: softmax statistics per position, then dl/ds per row.
 struct HostWorkspace {
   float* max;      // [rows * seq_len]

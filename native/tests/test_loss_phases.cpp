@@ -165,6 +165,112 @@ void test_bad_group_statistics(std::mt19937_64& rng, Checker& check) {
   check.expect(grpo4j_workspace_bytes(0, 5) == 0, "no workspace for no rows");
 }
 
+// The fused LM head's route: token log-probs -> sequence sums -> grpo4j_sequence_statistics -> group step ->
+// grpo4j_sequence_gradient -> grpo4j_token_gradient with each row's coefficient at its positions. It must give what
+// the logits route gives (the sums differ only in rounding the per-token log-probs to float first).
+void test_sequence_route_is_the_logits_route(std::mt19937_64& rng, Checker& check) {
+  const Shape shapes[] = {{1, 1, 1, 1}, {3, 1, 7, 2}, {5, 9, 301, 3}, {4, 17, 1031, 4}};
+  for (int32_t backend : {GRPO4J_BACKEND_CPU, GRPO4J_BACKEND_REFERENCE})
+    for (Shape s : shapes)
+      for (int32_t loss : {GRPO4J_LOSS_DPO, GRPO4J_LOSS_IPO}) {
+        Case c = random_case(rng, s, GRPO4J_F32, GRPO4J_I64, 4.0, 0.3, s.pairs > 2 ? 1 : -1, -1);
+        c.options.loss_type = loss;
+        c.options.ipo_length_norm = 1;
+        c.options.adjustment = 0.25;
+        check.context = std::string(backend == GRPO4J_BACKEND_CPU ? "cpu" : "reference") + " sequence route pairs " +
+                        std::to_string(s.pairs) + " T " + std::to_string(s.seq_len) + " loss " + std::to_string(loss);
+        const Outputs want = run_host(c, backend, true, 2, false);
+        const grpo4j_exec exec = exec_for(backend, 2);
+        const int64_t positions = c.rows() * c.seq_len;
+        grpo4j_tokens tokens{c.logits.data(), c.labels.data(), c.rows(), c.seq_len, c.vocab, c.logits_type,
+                             c.label_type};
+        std::vector<double> stats_storage((size_t)positions + 2);
+        std::vector<float> token_logp(positions, NAN);
+        int32_t flags = -1;
+        grpo4j_status status = grpo4j_token_logprobs(&tokens, stats_storage.data(), token_logp.data(), &flags, &exec);
+        if (!check.expect(status == GRPO4J_OK && flags == 0, "token log-probs succeed")) continue;
+        std::vector<float> logps(c.rows(), 0.f);
+        std::vector<int32_t> counts(c.rows(), 0);
+        for (int64_t r = 0; r < c.rows(); ++r) {
+          double sum = 0.0;
+          for (int64_t t = 0; t < c.seq_len; ++t) {
+            const int64_t label = grpo4j::load_label(c.labels.data(), c.label_type, r * c.seq_len + t);
+            if (label == GRPO4J_IGNORE_INDEX) {
+              check.expect(token_logp[r * c.seq_len + t] == 0.f, "a masked position's log-prob is 0");
+              continue;
+            }
+            sum += token_logp[r * c.seq_len + t];
+            ++counts[r];
+          }
+          logps[r] = (float)sum;
+        }
+        Outputs got;
+        resize_outputs(got, c);
+        got.log_alpha = c.log_alpha;
+        got.grad.assign(c.logits.size(), 0xA5);
+        grpo4j_batch b = make_batch(c, nullptr, nullptr, c.ref_logps.data(), c.group_ids.data(), c.group_sizes.data(),
+                                    got.log_alpha.data(), nullptr, host_output_pointers(got));
+        std::vector<double> group_stats((size_t)c.groups * GRPO4J_GROUP_STATS), dloss(c.rows()), coef(c.groups);
+        std::vector<float> row_coef(c.rows());
+        status = grpo4j_sequence_statistics(&c.options, &b, logps.data(), counts.data(), group_stats.data(),
+                                            dloss.data(), &exec);
+        if (status == GRPO4J_OK)
+          status = grpo4j_group_step(&c.options, &b, group_stats.data(), 1, coef.data(), &exec);
+        if (status == GRPO4J_OK)
+          status = grpo4j_sequence_gradient(&b, dloss.data(), coef.data(), row_coef.data(), &exec);
+        std::vector<float> position_coef(positions);
+        for (int64_t p = 0; p < positions; ++p) position_coef[p] = row_coef[p / c.seq_len];
+        if (status == GRPO4J_OK)
+          status = grpo4j_token_gradient(&tokens, stats_storage.data(), position_coef.data(), got.grad.data(), &exec);
+        if (!check.expect(status == GRPO4J_OK, "the sequence route succeeds")) {
+          fprintf(stderr, "  %s\n", grpo4j_last_error());
+          continue;
+        }
+        check.close("loss", &got.loss, &want.loss, 1, 1e-6, 1e-5);
+        check.close("pair_loss", got.pair_loss, want.pair_loss, 1e-6, 1e-5);
+        check.close("chosen_logp", got.pair_chosen_logp, want.pair_chosen_logp, 1e-5, 1e-6);
+        check.close("group_loss", got.group_loss, want.group_loss, 1e-6, 1e-5);
+        check.close("group_weight", got.group_weight, want.group_weight, 1e-7, 1e-5);
+        std::vector<float> alpha_got(got.log_alpha.begin(), got.log_alpha.end());
+        std::vector<float> alpha_want(want.log_alpha.begin(), want.log_alpha.end());
+        check.close("log_alpha", alpha_got, alpha_want, 1e-7, 1e-5);  // s_r enters as float here
+        check.close_grad(c, got.grad, want.grad, 1e-7, 1e-5);
+      }
+}
+
+void test_sequence_route_refuses_bad_input(std::mt19937_64& rng, Checker& check) {
+  Case c = random_case(rng, Shape{2, 3, 5, 2}, GRPO4J_F32, GRPO4J_I32, 1.0, 0.0, -1, -1);
+  std::vector<double> log_alpha = c.log_alpha;
+  grpo4j_batch b = make_batch(c, nullptr, nullptr, c.ref_logps.data(), c.group_ids.data(), c.group_sizes.data(),
+                              log_alpha.data(), nullptr, grpo4j_outputs{});
+  const grpo4j_exec exec = exec_for(GRPO4J_BACKEND_CPU, 1);
+  std::vector<double> stats((size_t)c.groups * GRPO4J_GROUP_STATS), dloss(c.rows());
+  std::vector<float> logps(c.rows(), -3.f);
+  logps[2] = NAN;
+  check.context = "sequence statistics";
+  check.expect(grpo4j_sequence_statistics(&c.options, &b, logps.data(), nullptr, stats.data(), dloss.data(), &exec) ==
+                   GRPO4J_NON_FINITE_INPUT,
+               "a NaN log-prob is refused");
+  check.expect(strstr(grpo4j_last_error(), "logps[2]") != nullptr, grpo4j_last_error());
+  logps[2] = -1.f;
+  c.group_ids[1] = 7;
+  check.expect(grpo4j_sequence_statistics(&c.options, &b, logps.data(), nullptr, stats.data(), dloss.data(), &exec) ==
+                   GRPO4J_INVALID_ARGUMENT,
+               "a group id out of range is refused");
+  check.expect(grpo4j_sequence_statistics(&c.options, &b, nullptr, nullptr, stats.data(), dloss.data(), &exec) ==
+                   GRPO4J_INVALID_ARGUMENT,
+               "NULL log-probs are refused");
+  grpo4j_tokens tokens{c.logits.data(), c.labels.data(), c.rows(), c.seq_len, c.vocab, c.logits_type, c.label_type};
+  std::vector<float> coef(c.rows() * c.seq_len, 1.f), grad(c.elements());
+  coef[3] = INFINITY;
+  std::vector<double> token_stats(c.rows() * c.seq_len);
+  check.context = "token gradient";
+  check.expect(grpo4j_token_gradient(&tokens, token_stats.data(), coef.data(), grad.data(), &exec) ==
+                   GRPO4J_NON_FINITE_INPUT,
+               "a non-finite coefficient is refused");
+  check.expect(strstr(grpo4j_last_error(), "coef[3]") != nullptr, grpo4j_last_error());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -179,6 +285,8 @@ int main(int argc, char** argv) {
       {"composition_is_the_one_shot_call", test_composition_is_the_one_shot_call},
       {"split_batches_sum_to_the_whole", test_split_batches_sum_to_the_whole},
       {"bad_group_statistics", test_bad_group_statistics},
+      {"sequence_route_is_the_logits_route", test_sequence_route_is_the_logits_route},
+      {"sequence_route_refuses_bad_input", test_sequence_route_refuses_bad_input},
   };
   int failed = 0;
   for (const auto& test : tests) {

@@ -22,27 +22,24 @@
 
 namespace grpo4j {
 
-grpo4j_status cpu_loss_statistics(const grpo4j_options& o, const grpo4j_batch& b, double* group_stats,
-                                  void* workspace, int threads) {
-  const grpo4j_outputs& out = b.out;
-  const HostWorkspace w = host_workspace(workspace, b.tokens.rows, b.tokens.seq_len);
-  cpu::TokenLogprobs rows;
-  rows.max = w.max;
-  rows.log_sum = w.log_sum;
-  grpo4j_status status = cpu::token_logprobs(b.tokens, threads, rows, out.flags);
-  if (status != GRPO4J_OK) return status;
+namespace {
 
+// Phase 1 after the row sums: per pair h, l_i, dl_i/ds (into dloss) and the pair outputs; per group the sums of
+// GRPO4J_GROUP_STATS in pair order.
+void pair_statistics(const grpo4j_options& o, const grpo4j_batch& b, const double* row_logp,
+                     const int32_t* row_tokens, double* group_stats, double* dloss) {
+  const grpo4j_outputs& out = b.out;
   const int64_t B = b.num_pairs;
   for (int64_t e = 0; e < (int64_t)b.num_groups * GRPO4J_GROUP_STATS; ++e) group_stats[e] = 0.0;
   for (int64_t i = 0; i < B; ++i) {
-    const double sw = rows.row_logp[i], sl = rows.row_logp[B + i];
+    const double sw = row_logp[i], sl = row_logp[B + i];
     const double chosen_ratio = sw - (double)b.ref_logps[i];
     const double rejected_ratio = sl - (double)b.ref_logps[B + i];
-    const PairTerms terms = pair_terms(o, chosen_ratio, rejected_ratio, rows.row_tokens[i], rows.row_tokens[B + i]);
+    const PairTerms terms = pair_terms(o, chosen_ratio, rejected_ratio, row_tokens[i], row_tokens[B + i]);
     const double margin = chosen_ratio - rejected_ratio;
     const double chosen_reward = o.beta * chosen_ratio, rejected_reward = o.beta * rejected_ratio;
-    w.dloss[i] = terms.dloss_dchosen;
-    w.dloss[B + i] = terms.dloss_drejected;
+    dloss[i] = terms.dloss_dchosen;
+    dloss[B + i] = terms.dloss_drejected;
     if (out.pair_loss) out.pair_loss[i] = (float)terms.loss;
     if (out.pair_margin) out.pair_margin[i] = (float)margin;
     if (out.pair_chosen_reward) out.pair_chosen_reward[i] = (float)chosen_reward;
@@ -57,6 +54,44 @@ grpo4j_status cpu_loss_statistics(const grpo4j_options& o, const grpo4j_batch& b
     g[GRPO4J_STAT_CHOSEN_REWARD] += chosen_reward;
     g[GRPO4J_STAT_REJECTED_REWARD] += rejected_reward;
     g[GRPO4J_STAT_MARGIN] += margin;
+  }
+}
+
+}  // namespace
+
+grpo4j_status cpu_loss_statistics(const grpo4j_options& o, const grpo4j_batch& b, double* group_stats,
+                                  void* workspace, int threads) {
+  const HostWorkspace w = host_workspace(workspace, b.tokens.rows, b.tokens.seq_len);
+  cpu::TokenLogprobs rows;
+  rows.max = w.max;
+  rows.log_sum = w.log_sum;
+  grpo4j_status status = cpu::token_logprobs(b.tokens, threads, rows, b.out.flags);
+  if (status != GRPO4J_OK) return status;
+  pair_statistics(o, b, rows.row_logp.data(), rows.row_tokens.data(), group_stats, w.dloss);
+  return GRPO4J_OK;
+}
+
+grpo4j_status cpu_sequence_statistics(const grpo4j_options& o, const grpo4j_batch& b, const float* logps,
+                                      const int32_t* token_counts, double* group_stats, double* dloss) {
+  const int64_t rows = 2 * b.num_pairs;
+  std::vector<double> row_logp(rows);
+  std::vector<int32_t> row_tokens(rows, 1);
+  for (int64_t r = 0; r < rows; ++r) {
+    row_logp[r] = logps[r];
+    if (token_counts) row_tokens[r] = token_counts[r];
+  }
+  pair_statistics(o, b, row_logp.data(), row_tokens.data(), group_stats, dloss);
+  return GRPO4J_OK;
+}
+
+// Shared by the CPU and REFERENCE backends: one product per row, rounded once, as the logits gradient's coefficients.
+grpo4j_status host_sequence_gradient(const grpo4j_batch& b, const double* dloss, const double* group_coef,
+                                     float* row_coef) {
+  const int64_t B = b.num_pairs;
+  for (int64_t i = 0; i < B; ++i) {
+    const double dJ_dloss = group_coef[b.group_ids[i]];
+    row_coef[i] = (float)(dJ_dloss * dloss[i]);
+    row_coef[B + i] = (float)(dJ_dloss * dloss[B + i]);
   }
   return GRPO4J_OK;
 }

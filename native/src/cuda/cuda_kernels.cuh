@@ -41,7 +41,9 @@ struct StatisticsArgs {
   int32_t label_type;
   int32_t num_groups;
   int64_t rows, seq_len, vocab, num_pairs;
-  const float* logp;          // [rows * seq_len] from pass 1
+  const float* logp;          // [rows * seq_len] from pass 1; not read when sequence_logps is set
+  const float* sequence_logps;     // [rows] s_r given by the caller (grpo4j_sequence_statistics), or NULL
+  const int32_t* sequence_counts;  // [rows] n_r with sequence_logps, or NULL (all 1)
   const float* ref_logps;     // [rows]
   const int32_t* group_ids;   // [B]
   FlagState* flags;           // pass 1's flags; this step ors its own into flags->flags

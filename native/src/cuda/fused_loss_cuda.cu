@@ -379,6 +379,101 @@ grpo4j_status cuda_logits_gradient(const grpo4j_batch& b, const void* workspace,
   });
 }
 
+grpo4j_status cuda_sequence_statistics(const grpo4j_options& o, const grpo4j_batch& b, const float* logps,
+                                       const int32_t* token_counts, double* group_stats, double* dloss,
+                                       void* stream_handle) {
+  grpo4j_status status = require_device();
+  if (status == GRPO4J_OK) status = check_device_pointer(b.ref_logps, "batch.ref_logps", 4);
+  if (status == GRPO4J_OK) status = check_device_pointer(b.group_ids, "batch.group_ids", 4);
+  if (status == GRPO4J_OK) status = check_device_pointer(logps, "logps", 4);
+  if (status == GRPO4J_OK && token_counts) status = check_device_pointer(token_counts, "token_counts", 4);
+  if (status == GRPO4J_OK) status = check_device_pointer(group_stats, "group_stats", 8);
+  if (status == GRPO4J_OK) status = check_device_pointer(dloss, "dloss", 8);
+  if (status == GRPO4J_OK) status = check_outputs(b.out);
+  if (status != GRPO4J_OK) return status;
+  const int64_t rows = 2 * b.num_pairs;
+  WorkspaceLayout layout;
+  const size_t flags_at = layout.add<FlagState>(1), row_sum_at = layout.add<double>(rows);
+  const size_t pair_loss_at = layout.add<double>(b.num_pairs), row_count_at = layout.add<int32_t>(rows);
+  const cudaStream_t stream = static_cast<cudaStream_t>(stream_handle);
+  return with_workspace(layout.bytes(), stream, [&](void* base) -> grpo4j_status {
+    FlagState* flags = at<FlagState>(base, flags_at);
+    grpo4j_status launched = reset_flags(flags, stream);
+    if (launched != GRPO4J_OK) return launched;
+    cuda::StatisticsArgs args{};
+    args.options = o;
+    args.num_groups = b.num_groups;
+    args.rows = rows;
+    args.seq_len = 1;
+    args.vocab = 1;
+    args.num_pairs = b.num_pairs;
+    args.sequence_logps = logps;
+    args.sequence_counts = token_counts;
+    args.ref_logps = b.ref_logps;
+    args.group_ids = b.group_ids;
+    args.flags = flags;
+    args.out = b.out;
+    args.dloss = dloss;
+    args.group_stats = group_stats;
+    args.row_sum = at<double>(base, row_sum_at);
+    args.pair_loss = at<double>(base, pair_loss_at);
+    args.row_count = at<int32_t>(base, row_count_at);
+    return cuda_status(cuda::launch_loss_statistics(args, stream), "launching the sequence statistics");
+  });
+}
+
+grpo4j_status cuda_sequence_gradient(const grpo4j_batch& b, const double* dloss, const double* group_coef,
+                                     float* row_coef, void* stream_handle) {
+  grpo4j_status status = require_device();
+  if (status == GRPO4J_OK) status = check_device_pointer(b.group_ids, "batch.group_ids", 4);
+  if (status == GRPO4J_OK) status = check_device_pointer(dloss, "dloss", 8);
+  if (status == GRPO4J_OK) status = check_device_pointer(group_coef, "group_coef", 8);
+  if (status == GRPO4J_OK) status = check_device_pointer(row_coef, "row_coef", 4);
+  if (status == GRPO4J_OK && b.out.flags) status = check_device_pointer(b.out.flags, "out.flags", 4);
+  if (status != GRPO4J_OK) return status;
+  return cuda_status(cuda::launch_row_coefficients(b.group_ids, b.num_pairs, b.num_groups, group_coef, dloss,
+                                                   GRPO4J_F32, row_coef, b.out.flags,
+                                                   static_cast<cudaStream_t>(stream_handle)),
+                     "launching the row coefficients");
+}
+
+grpo4j_status cuda_token_logprobs(const grpo4j_tokens& tokens, void* stats, float* logps, int32_t* flags_out,
+                                  void* stream_handle) {
+  grpo4j_status status = require_device();
+  if (status == GRPO4J_OK) status = check_tokens(tokens);
+  if (status == GRPO4J_OK) status = check_device_pointer(stats, "stats", 16);
+  if (status == GRPO4J_OK) status = check_device_pointer(logps, "logps", 4);
+  if (status == GRPO4J_OK && flags_out) status = check_device_pointer(flags_out, "flags", 4);
+  if (status != GRPO4J_OK) return status;
+  WorkspaceLayout layout;
+  const size_t flags_at = layout.add<FlagState>(1);
+  const cudaStream_t stream = static_cast<cudaStream_t>(stream_handle);
+  return with_workspace(layout.bytes(), stream, [&](void* base) -> grpo4j_status {
+    FlagState* flags = at<FlagState>(base, flags_at);
+    grpo4j_status launched = reset_flags(flags, stream);
+    if (launched != GRPO4J_OK) return launched;
+    launched = cuda_status(cuda::launch_token_logprobs(positions_as_rows(tokens), static_cast<float2*>(stats), logps,
+                                                       flags, stream),
+                           "launching the token log-probs");
+    if (launched != GRPO4J_OK || !flags_out) return launched;
+    GRPO4J_CUDA_TRY(cudaMemcpyAsync(flags_out, &flags->flags, sizeof(int32_t), cudaMemcpyDeviceToDevice, stream));
+    return GRPO4J_OK;
+  });
+}
+
+grpo4j_status cuda_token_gradient(const grpo4j_tokens& tokens, const void* stats, const float* coef, void* grad,
+                                  void* stream_handle) {
+  grpo4j_status status = require_device();
+  if (status == GRPO4J_OK) status = check_tokens(tokens);
+  if (status == GRPO4J_OK) status = check_device_pointer(stats, "stats", 16);
+  if (status == GRPO4J_OK) status = check_device_pointer(coef, "coef", 4);
+  if (status == GRPO4J_OK) status = check_device_pointer(grad, "grad", element_size(tokens.logits_type));
+  if (status != GRPO4J_OK) return status;
+  return cuda_status(cuda::launch_logits_gradient(positions_as_rows(tokens), grad, static_cast<const float2*>(stats),
+                                                  coef, static_cast<cudaStream_t>(stream_handle)),
+                     "launching the token gradient");
+}
+
 grpo4j_status cuda_sequence_logprobs(const grpo4j_tokens& tk, float* logps, int32_t* token_counts, int32_t* flags_out,
                                      void* stream_handle) {
   grpo4j_status status = require_device();

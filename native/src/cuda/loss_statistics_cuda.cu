@@ -1,5 +1,6 @@
 // Phase 1's step after pass 1 (grpo4j_loss_statistics), as ONE single-block kernel (B pairs and K groups are
-// small): s_r = sum of row r's labelled log-probs (row_sums.cuh), n_r; per pair h_i, l_i and dl_i/ds via
+// small): s_r = sum of row r's labelled log-probs (row_sums.cuh), n_r -- or both as given, for
+// grpo4j_sequence_statistics; per pair h_i, l_i and dl_i/ds via
 // group_step.h, the pair outputs, dl/ds per row into the caller's workspace for phase 3; per group, over its
 // pairs in index order, the GRPO4J_GROUP_STATS sums. One block so that the stages see each other through
 // __syncthreads and every sum runs in a fixed order: bit-identical from run to run.
@@ -41,16 +42,24 @@ __global__ void __launch_bounds__(kStatisticsThreads) loss_statistics_kernel(con
   if (tid == 0) shared_flags = 0;
   __syncthreads();
 
-  for (int64_t r = warp; r < rows; r += warps) {
-    double sum;
-    int32_t count;
-    warp_row_sum(a.labels, a.label_type, a.logp, a.seq_len, a.vocab, r, sum, count);
-    if (lane == 0) {
-      row_sum[r] = sum;
-      row_count[r] = count;
+  int32_t local_flags = 0;
+  if (a.sequence_logps) {
+    for (int64_t r = tid; r < rows; r += threads) {
+      row_sum[r] = (double)a.sequence_logps[r];
+      row_count[r] = a.sequence_counts ? a.sequence_counts[r] : 1;
+      if (!isfinite(row_sum[r])) local_flags |= GRPO4J_FLAG_NON_FINITE;
+    }
+  } else {
+    for (int64_t r = warp; r < rows; r += warps) {
+      double sum;
+      int32_t count;
+      warp_row_sum(a.labels, a.label_type, a.logp, a.seq_len, a.vocab, r, sum, count);
+      if (lane == 0) {
+        row_sum[r] = sum;
+        row_count[r] = count;
+      }
     }
   }
-  int32_t local_flags = 0;
   for (int64_t i = tid; i < B; i += threads) {
     const int32_t g = a.group_ids[i];
     if (g < 0 || g >= K) local_flags |= GRPO4J_FLAG_GROUP_RANGE;

@@ -82,20 +82,17 @@ ReferenceWorkspace reference_workspace(void* base, const grpo4j_tokens& tk) {
   return w;
 }
 
-grpo4j_status reference_loss_statistics(const grpo4j_options& o, const grpo4j_batch& b, double* group_stats,
-                                        void* workspace) {
+namespace {
+
+// Pairs and groups from the rows' log-probs s_r and response-token counts n_r; dl_i/ds into dloss.
+void reference_pair_statistics(const grpo4j_options& o, const grpo4j_batch& b, const std::vector<double>& logp,
+                               const std::vector<int32_t>& tokens, double* group_stats, double* dloss) {
   const grpo4j_outputs& out = b.out;
   const int64_t B = b.num_pairs;
   const int K = b.num_groups;
-  RowLogprobs rows;
-  grpo4j_status status = row_logprobs(b.tokens, rows, out.flags);
-  if (status != GRPO4J_OK) return status;
-  const ReferenceWorkspace w = reference_workspace(workspace, b.tokens);
-  for (int64_t p = 0; p < b.tokens.rows * b.tokens.seq_len; ++p) w.lse[p] = rows.lse[p];
-
   std::vector<double> pair_loss(B), margin(B), chosen_reward(B), rejected_reward(B);
   for (int64_t i = 0; i < B; ++i) {
-    double sw = rows.logp[i], sl = rows.logp[B + i];
+    double sw = logp[i], sl = logp[B + i];
     double rw = sw - b.ref_logps[i], rl = sl - b.ref_logps[B + i];
     double h = rw - rl;
     margin[i] = h;
@@ -104,19 +101,19 @@ grpo4j_status reference_loss_statistics(const grpo4j_options& o, const grpo4j_ba
     if (o.loss_type == GRPO4J_LOSS_IPO) {
       double nw = 1.0, nl = 1.0;
       if (o.ipo_length_norm) {
-        nw = rows.tokens[i] > 0 ? rows.tokens[i] : 1;
-        nl = rows.tokens[B + i] > 0 ? rows.tokens[B + i] : 1;
+        nw = tokens[i] > 0 ? tokens[i] : 1;
+        nl = tokens[B + i] > 0 ? tokens[B + i] : 1;
       }
       double d = rw / nw - rl / nl - 1.0 / (2.0 * o.beta);
       pair_loss[i] = d * d;
-      w.dloss[i] = 2.0 * d / nw;
-      w.dloss[B + i] = -2.0 * d / nl;
+      dloss[i] = 2.0 * d / nw;
+      dloss[B + i] = -2.0 * d / nl;
     } else {
       double eps = o.label_smoothing;
       pair_loss[i] = -(1.0 - eps) * -reference_softplus(-o.beta * h) - eps * -reference_softplus(o.beta * h);
       double dl_dh = -o.beta * (1.0 - eps) * reference_sigmoid(-o.beta * h) + o.beta * eps * reference_sigmoid(o.beta * h);
-      w.dloss[i] = dl_dh;
-      w.dloss[B + i] = -dl_dh;
+      dloss[i] = dl_dh;
+      dloss[B + i] = -dl_dh;
     }
     if (out.pair_loss) out.pair_loss[i] = (float)pair_loss[i];
     if (out.pair_margin) out.pair_margin[i] = (float)margin[i];
@@ -133,10 +130,69 @@ grpo4j_status reference_loss_statistics(const grpo4j_options& o, const grpo4j_ba
       stats[GRPO4J_STAT_LOSS_SUM] += pair_loss[i];
       stats[GRPO4J_STAT_PAIRS] += 1;
       stats[GRPO4J_STAT_REWARD_HITS] += margin[i] > 0 ? 1 : 0;
-      stats[GRPO4J_STAT_LOGP_HITS] += rows.logp[i] > rows.logp[B + i] ? 1 : 0;
+      stats[GRPO4J_STAT_LOGP_HITS] += logp[i] > logp[B + i] ? 1 : 0;
       stats[GRPO4J_STAT_CHOSEN_REWARD] += chosen_reward[i];
       stats[GRPO4J_STAT_REJECTED_REWARD] += rejected_reward[i];
       stats[GRPO4J_STAT_MARGIN] += margin[i];
+    }
+  }
+}
+
+}  // namespace
+
+grpo4j_status reference_loss_statistics(const grpo4j_options& o, const grpo4j_batch& b, double* group_stats,
+                                        void* workspace) {
+  RowLogprobs rows;
+  grpo4j_status status = row_logprobs(b.tokens, rows, b.out.flags);
+  if (status != GRPO4J_OK) return status;
+  const ReferenceWorkspace w = reference_workspace(workspace, b.tokens);
+  for (int64_t p = 0; p < b.tokens.rows * b.tokens.seq_len; ++p) w.lse[p] = rows.lse[p];
+  reference_pair_statistics(o, b, rows.logp, rows.tokens, group_stats, w.dloss);
+  return GRPO4J_OK;
+}
+
+grpo4j_status reference_sequence_statistics(const grpo4j_options& o, const grpo4j_batch& b, const float* logps,
+                                            const int32_t* token_counts, double* group_stats, double* dloss) {
+  const int64_t rows = 2 * b.num_pairs;
+  std::vector<double> logp(rows);
+  std::vector<int32_t> tokens(rows, 1);
+  for (int64_t r = 0; r < rows; ++r) {
+    logp[r] = logps[r];
+    if (token_counts) tokens[r] = token_counts[r];
+  }
+  reference_pair_statistics(o, b, logp, tokens, group_stats, dloss);
+  return GRPO4J_OK;
+}
+
+// The reference layout of the token statistics: each position's log-sum-exp as one double.
+grpo4j_status reference_token_logprobs(const grpo4j_tokens& tokens, void* stats, float* logps, int32_t* flags) {
+  const grpo4j_tokens flat = positions_as_rows(tokens);
+  if (flags) *flags = 0;
+  RowLogprobs rows;
+  grpo4j_status status = row_logprobs(flat, rows, flags);
+  if (status != GRPO4J_OK) return status;
+  double* lse = static_cast<double*>(stats);
+  for (int64_t p = 0; p < flat.rows; ++p) {
+    lse[p] = rows.lse[p];
+    logps[p] = (float)rows.logp[p];
+  }
+  return GRPO4J_OK;
+}
+
+grpo4j_status reference_token_gradient(const grpo4j_tokens& tokens, const void* stats, const float* coef,
+                                       void* grad) {
+  const grpo4j_tokens flat = positions_as_rows(tokens);
+  const double* lse = static_cast<const double*>(stats);
+  for (int64_t p = 0; p < flat.rows; ++p) {
+    int64_t label = load_label(flat.labels, flat.label_type, p);
+    for (int64_t v = 0; v < flat.vocab; ++v) {
+      int64_t e = p * flat.vocab + v;
+      double g = 0.0;
+      if (label != GRPO4J_IGNORE_INDEX) {
+        double softmax = exp((double)load_logit(flat.logits, flat.logits_type, e) - lse[p]);
+        g = (double)coef[p] * ((v == label ? 1.0 : 0.0) - softmax);
+      }
+      store_logit(grad, flat.logits_type, e, (float)g);
     }
   }
   return GRPO4J_OK;

@@ -129,6 +129,50 @@ public final class GroupRobustLoss implements AutoCloseable {
   }
 
   /**
+   * Phase 1 from sequence log-probs instead of logits: the per-pair values and {@link GroupStatistics} of pairs whose
+   * log-probs {@code s_r} were computed elsewhere, e.g. by a fused LM head that works through the tokens in chunks
+   * with {@link TokenPasses} and never holds the whole logits tensor. Continue with {@link #groupStep} and
+   * {@link #sequenceGradient}. Every backend; the arrays are staged into its memory.
+   *
+   * @throws IllegalArgumentException for group ids outside {@code [0, K)}
+   * @throws NonFiniteInputException for non-finite log-probs
+   */
+  public synchronized LossStatistics statistics(SequenceBatch batch) {
+    ensureOpen();
+    Objects.requireNonNull(batch, "batch");
+    int[] ids = batch.kernelGroupIds();
+    for (int i = 0; i < ids.length; i++) {
+      if (ids[i] < 0 || ids[i] >= groups) {
+        throw new IllegalArgumentException("groupIds[" + i + "] = " + ids[i] + " is outside [0, " + groups + ")");
+      }
+    }
+    return new LossStatistics(this, batch, groups, kernel.sequenceStatistics(batch.kernelLogProbs(),
+        batch.kernelTokenCounts(), batch.kernelRefLogps(), ids));
+  }
+
+  /**
+   * Phase 3 for sequence statistics: {@code dJ/ds_r} of every row (chosen rows, then rejected rows), each pair's
+   * {@code dl_i/ds} scaled by its group's coefficient in {@code step}. A fused LM head multiplies it into
+   * {@code onehot - softmax} at each of the row's response positions ({@link TokenPasses#gradient}).
+   *
+   * @throws IllegalArgumentException for statistics computed from logits (use {@link #gradient}) or by another loss
+   */
+  public synchronized float[] sequenceGradient(LossStatistics statistics, GroupStep step) {
+    ensureOpen();
+    Objects.requireNonNull(statistics, "statistics");
+    Objects.requireNonNull(step, "step");
+    if (statistics.owner() != this) {
+      throw new IllegalArgumentException("statistics come from another GroupRobustLoss: compute them with this one");
+    }
+    if (statistics.sequences() == null) {
+      throw new IllegalArgumentException("statistics come from logits: write their gradient with gradient(...)");
+    }
+    requireGroups(step.numGroups(), "step");
+    return kernel.sequenceGradient(statistics.sequences().kernelGroupIds(), statistics.dloss(),
+        step.kernelStep().coef());
+  }
+
+  /**
    * Phase 2: the group step on {@code statistics}, one batch's or several combined (ranks, or the micro-batches of
    * an optimiser step). With {@code updateWeights} and ROBUST weighting the group weights take the
    * exponentiated-gradient step first (as in {@link #forwardBackward}); without, they stay, and the returned
@@ -170,6 +214,9 @@ public final class GroupRobustLoss implements AutoCloseable {
     requireGroups(step.numGroups(), "step");
     Segments.requirePresent(grad, "grad");
     PreferenceBatch batch = statistics.batch();
+    if (batch == null) {
+      throw new IllegalArgumentException("statistics come from sequence log-probs: take dJ/ds with sequenceGradient");
+    }
     batch.validate(backend, grad);
     kernel.gradient(kernelTokens(batch.tokens()), batch.groupIds(), grad, statistics.generation(),
         step.kernelStep().coef());

@@ -4,12 +4,16 @@ import dev.grpo4j.ffm.LossKernel;
 
 /**
  * Phase 1 of a loss call on one batch ({@link GroupRobustLoss#statistics}): the per-pair values and the batch's
- * {@link GroupStatistics}. It also stands for native state the gradient of the same batch needs, kept by the loss
- * until its next {@code statistics} call: {@link GroupRobustLoss#gradient} takes it only until then.
+ * {@link GroupStatistics}. Computed from logits, it also stands for native state the gradient of the same batch
+ * needs, kept by the loss until its next {@code statistics} call: {@link GroupRobustLoss#gradient} takes it only
+ * until then. Computed from sequence log-probs ({@link GroupRobustLoss#statistics(SequenceBatch)}), it carries
+ * what {@link GroupRobustLoss#sequenceGradient} needs itself and stays usable.
  */
 public final class LossStatistics {
   private final GroupRobustLoss owner;
   private final PreferenceBatch batch;
+  private final SequenceBatch sequences;
+  private final double[] dloss;
   private final GroupStatistics groupStatistics;
   private final float[][] pair;
   private final long generation;
@@ -17,9 +21,22 @@ public final class LossStatistics {
   LossStatistics(GroupRobustLoss owner, PreferenceBatch batch, int groups, LossKernel.Statistics statistics) {
     this.owner = owner;
     this.batch = batch;
+    this.sequences = null;
+    this.dloss = null;
     this.groupStatistics = GroupStatistics.fromArray(groups, statistics.groupStats());
     this.pair = statistics.pair();
     this.generation = statistics.generation();
+  }
+
+  LossStatistics(GroupRobustLoss owner, SequenceBatch sequences, int groups,
+                 LossKernel.SequenceStatistics statistics) {
+    this.owner = owner;
+    this.batch = null;
+    this.sequences = sequences;
+    this.dloss = statistics.dloss();
+    this.groupStatistics = GroupStatistics.fromArray(groups, statistics.groupStats());
+    this.pair = statistics.pair();
+    this.generation = -1;
   }
 
   /** The batch's per-group sums, to combine with other batches' or ranks' before the group step. */
@@ -27,9 +44,14 @@ public final class LossStatistics {
     return groupStatistics;
   }
 
-  /** The batch these statistics belong to. */
+  /** The batch these statistics belong to; null when they come from sequence log-probs. */
   public PreferenceBatch batch() {
     return batch;
+  }
+
+  /** The sequence log-probs these statistics come from; null when they come from logits. */
+  public SequenceBatch sequences() {
+    return sequences;
   }
 
   public int numPairs() {
@@ -51,5 +73,9 @@ public final class LossStatistics {
 
   long generation() {
     return generation;
+  }
+
+  double[] dloss() {
+    return dloss;
   }
 }

@@ -96,6 +96,10 @@ final class Abi {
   static final MethodHandle LOSS_STATISTICS;
   static final MethodHandle GROUP_STEP;
   static final MethodHandle LOGITS_GRADIENT;
+  static final MethodHandle SEQUENCE_STATISTICS;
+  static final MethodHandle SEQUENCE_GRADIENT;
+  static final MethodHandle TOKEN_LOGPROBS;
+  static final MethodHandle TOKEN_GRADIENT;
   static final MethodHandle LAST_ERROR;
   static final MethodHandle ABI_VERSION;
   static final MethodHandle ABI_LAYOUT;
@@ -107,7 +111,7 @@ final class Abi {
   static final MethodHandle CUDA_MEMCPY;
   static final MethodHandle CUDA_SYNCHRONIZE;
 
-  private static final int EXPECTED_ABI_VERSION = 2;
+  private static final int EXPECTED_ABI_VERSION = 3;
   /** Columns of the group statistics, GRPO4J_GROUP_STATS. */
   static final int GROUP_STATS = 7;
   /** Upper bound on the layout string's length, for reading it through a zero-length pointer. */
@@ -130,6 +134,14 @@ final class Abi {
     LOGITS_GRADIENT = link(linker, library, "grpo4j_logits_gradient",
         FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
     LAST_ERROR = link(linker, library, "grpo4j_last_error", FunctionDescriptor.of(ADDRESS));
+    SEQUENCE_STATISTICS = link(linker, library, "grpo4j_sequence_statistics",
+        FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+    SEQUENCE_GRADIENT = link(linker, library, "grpo4j_sequence_gradient",
+        FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+    TOKEN_LOGPROBS = link(linker, library, "grpo4j_token_logprobs",
+        FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+    TOKEN_GRADIENT = link(linker, library, "grpo4j_token_gradient",
+        FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
     ABI_VERSION = link(linker, library, "grpo4j_abi_version", FunctionDescriptor.of(JAVA_INT));
     ABI_LAYOUT = link(linker, library, "grpo4j_abi_layout", FunctionDescriptor.of(ADDRESS));
     CPU_DEFAULT_THREADS = link(linker, library, "grpo4j_cpu_default_threads", FunctionDescriptor.of(JAVA_INT));

@@ -67,6 +67,9 @@ public final class LossKernel implements AutoCloseable {
    */
   public record Statistics(double[] groupStats, float[][] pair, long generation) {}
 
+  /** Phase 1 from sequence log-probs: group statistics, pair outputs, and dl_i/ds_r per row for the gradient. */
+  public record SequenceStatistics(double[] groupStats, float[][] pair, double[] dloss) {}
+
   /** Phase 2: the objective, group outputs and counts, and dJ/dl per group for phase 3. */
   public record Step(float loss, float[][] group, int[] groupCount, double[] coef) {}
 
@@ -245,6 +248,188 @@ public final class LossKernel implements AutoCloseable {
     }
   }
 
+  /**
+   * Phase 1 from sequence log-probs (grpo4j_sequence_statistics): {@code logps} and {@code tokenCounts} per row
+   * (chosen rows, then rejected rows), the pairs' reference log-probs and group ids. The arrays are staged into
+   * backend memory for the call.
+   */
+  public SequenceStatistics sequenceStatistics(float[] logps, int[] tokenCounts, float[] refLogps, int[] groupIds) {
+    int pairs = groupIds.length;
+    int rows = 2 * pairs;
+    ensureCapacity(pairs);
+    long countsAt = 4L * rows;
+    long refAt = 8L * rows;
+    long idsAt = 12L * rows;
+    long dlossAt = (idsAt + 4L * pairs + 7) & ~7L;
+    long bytes = dlossAt + 8L * rows;
+    try (Arena call = Arena.ofConfined()) {
+      MemorySegment staged = call.allocate(bytes, 16);
+      MemorySegment.copy(logps, 0, staged, JAVA_FLOAT, 0, rows);
+      MemorySegment.copy(tokenCounts, 0, staged, JAVA_INT, countsAt, rows);
+      MemorySegment.copy(refLogps, 0, staged, JAVA_FLOAT, refAt, rows);
+      MemorySegment.copy(groupIds, 0, staged, JAVA_INT, idsAt, pairs);
+      MemorySegment target = backend == BACKEND_CUDA ? Cuda.malloc(bytes) : staged;
+      try {
+        if (backend == BACKEND_CUDA) {
+          Cuda.copy(target, staged, bytes, stream);
+        }
+        batch.set(ADDRESS, BATCH_REF_LOGPS, target.asSlice(refAt));
+        batch.set(ADDRESS, BATCH_GROUP_IDS, target.asSlice(idsAt));
+        batch.set(ADDRESS, BATCH_GRAD, MemorySegment.NULL);
+        batch.set(JAVA_LONG, BATCH_NUM_PAIRS, (long) pairs);
+        MemorySegment stats = groupStatsTarget();
+        MemorySegment logpsAt = target;
+        MemorySegment counts = target.asSlice(countsAt);
+        MemorySegment dloss = target.asSlice(dlossAt);
+        int status = Abi.call(() -> (int) Abi.SEQUENCE_STATISTICS.invokeExact(options, batch, logpsAt, counts, stats,
+            dloss, exec));
+        Abi.check(status, "grpo4j sequence statistics");
+        if (backend == BACKEND_CUDA) {
+          Cuda.copy(host, device, blockBytes(capacity), stream);
+          Cuda.copy(groupStats, stats, groupStats.byteSize(), stream);
+          Cuda.copy(staged.asSlice(dlossAt), dloss, 8L * rows, stream);
+          Cuda.synchronize(stream);
+          checkFlags(flagsOf(host));
+        }
+      } finally {
+        if (backend == BACKEND_CUDA) {
+          Cuda.free(target);
+        }
+      }
+      double[] resultStats = new double[groups * GROUP_STATS];
+      MemorySegment.copy(groupStats, JAVA_DOUBLE, 0, resultStats, 0, resultStats.length);
+      float[][] pair = new float[PAIR_OUTPUTS][pairs];
+      for (int i = 0; i < PAIR_OUTPUTS; i++) {
+        MemorySegment.copy(host, JAVA_FLOAT, outputOffset(1 + i), pair[i], 0, pairs);
+      }
+      double[] dloss = new double[rows];
+      MemorySegment.copy(staged, JAVA_DOUBLE, dlossAt, dloss, 0, rows);
+      return new SequenceStatistics(resultStats, pair, dloss);
+    }
+  }
+
+  /** dJ/ds_r per row (grpo4j_sequence_gradient) from phase 1's {@code dloss} and phase 2's coefficients. */
+  public float[] sequenceGradient(int[] groupIds, double[] dloss, double[] coef) {
+    int pairs = groupIds.length;
+    int rows = 2 * pairs;
+    ensureCapacity(pairs);
+    long coefAt = 8L * rows;
+    long rowCoefAt = coefAt + 8L * groups;
+    long idsAt = rowCoefAt + 4L * rows;
+    long bytes = idsAt + 4L * pairs;
+    try (Arena call = Arena.ofConfined()) {
+      MemorySegment staged = call.allocate(bytes, 16);
+      MemorySegment.copy(dloss, 0, staged, JAVA_DOUBLE, 0, rows);
+      MemorySegment.copy(coef, 0, staged, JAVA_DOUBLE, coefAt, groups);
+      MemorySegment.copy(groupIds, 0, staged, JAVA_INT, idsAt, pairs);
+      MemorySegment target = backend == BACKEND_CUDA ? Cuda.malloc(bytes) : staged;
+      long flagsAt = outputOffset(Abi.OUTPUT_FIELDS.length - 1);
+      try {
+        if (backend == BACKEND_CUDA) {
+          Cuda.copy(target, staged, bytes, stream);
+          host.set(JAVA_INT, flagsAt, 0);
+          Cuda.copy(device.asSlice(flagsAt), host.asSlice(flagsAt), 4, stream);
+        }
+        batch.set(ADDRESS, BATCH_GROUP_IDS, target.asSlice(idsAt));
+        batch.set(JAVA_LONG, BATCH_NUM_PAIRS, (long) pairs);
+        MemorySegment dlossAt = target;
+        MemorySegment coefTarget = target.asSlice(coefAt);
+        MemorySegment rowCoef = target.asSlice(rowCoefAt);
+        int status = Abi.call(() -> (int) Abi.SEQUENCE_GRADIENT.invokeExact(batch, dlossAt, coefTarget, rowCoef,
+            exec));
+        Abi.check(status, "grpo4j sequence gradient");
+        if (backend == BACKEND_CUDA) {
+          Cuda.copy(staged.asSlice(rowCoefAt), rowCoef, 4L * rows, stream);
+          Cuda.copy(host.asSlice(flagsAt), device.asSlice(flagsAt), 4, stream);
+          Cuda.synchronize(stream);
+          checkFlags(flagsOf(host));
+        }
+      } finally {
+        if (backend == BACKEND_CUDA) {
+          Cuda.free(target);
+        }
+      }
+      float[] result = new float[rows];
+      MemorySegment.copy(staged, JAVA_FLOAT, rowCoefAt, result, 0, rows);
+      return result;
+    }
+  }
+
+  /**
+   * grpo4j_token_logprobs: per-position log-probs of {@code tokens} into a Java array, softmax statistics into
+   * {@code stats} (backend memory, 8 bytes per position).
+   */
+  public static float[] tokenLogProbs(int backend, int threads, long stream, Tokens tokens, MemorySegment stats) {
+    long positions = tokens.rows() * tokens.seqLen();
+    try (Arena call = Arena.ofConfined()) {
+      MemorySegment tokenStruct = call.allocate(Abi.TOKENS);
+      writeTokens(tokenStruct, 0, tokens);
+      MemorySegment execStruct = execFor(call, backend, threads, stream);
+      long bytes = 4L * positions + 4;
+      MemorySegment host = call.allocate(bytes, 8);
+      MemorySegment target = backend == BACKEND_CUDA ? Cuda.malloc(bytes) : host;
+      try {
+        MemorySegment logps = target;
+        MemorySegment flags = target.asSlice(4L * positions);
+        int status = Abi.call(() -> (int) Abi.TOKEN_LOGPROBS.invokeExact(tokenStruct, stats, logps, flags,
+            execStruct));
+        Abi.check(status, "grpo4j tokenLogProbs");
+        if (backend == BACKEND_CUDA) {
+          MemorySegment streamAddress = MemorySegment.ofAddress(stream);
+          Cuda.copy(host, target, bytes, streamAddress);
+          Cuda.synchronize(streamAddress);
+          checkFlags(host.get(JAVA_INT, 4L * positions));
+        }
+      } finally {
+        if (backend == BACKEND_CUDA) {
+          Cuda.free(target);
+        }
+      }
+      float[] result = new float[Math.toIntExact(positions)];
+      MemorySegment.copy(host, JAVA_FLOAT, 0, result, 0, result.length);
+      return result;
+    }
+  }
+
+  /** grpo4j_token_gradient: {@code grad = coef[p] * (onehot - softmax)} from {@link #tokenLogProbs}' statistics. */
+  public static void tokenGradient(int backend, int threads, long stream, Tokens tokens, MemorySegment stats,
+                                   float[] coef, MemorySegment grad) {
+    try (Arena call = Arena.ofConfined()) {
+      MemorySegment tokenStruct = call.allocate(Abi.TOKENS);
+      writeTokens(tokenStruct, 0, tokens);
+      MemorySegment execStruct = execFor(call, backend, threads, stream);
+      long bytes = 4L * coef.length;
+      MemorySegment host = call.allocate(Math.max(bytes, 4), 8);
+      MemorySegment.copy(coef, 0, host, JAVA_FLOAT, 0, coef.length);
+      MemorySegment target = backend == BACKEND_CUDA ? Cuda.malloc(bytes) : host;
+      try {
+        MemorySegment streamAddress = MemorySegment.ofAddress(stream);
+        if (backend == BACKEND_CUDA) {
+          Cuda.copy(target, host, bytes, streamAddress);
+        }
+        MemorySegment coefficients = target;
+        int status = Abi.call(() -> (int) Abi.TOKEN_GRADIENT.invokeExact(tokenStruct, stats, coefficients, grad,
+            execStruct));
+        Abi.check(status, "grpo4j tokenGradient");
+        if (backend == BACKEND_CUDA) {
+          Cuda.synchronize(streamAddress);
+        }
+      } finally {
+        if (backend == BACKEND_CUDA) {
+          Cuda.free(target);
+        }
+      }
+    }
+  }
+
+  private static MemorySegment execFor(Arena arena, int backend, int threads, long stream) {
+    MemorySegment execStruct = arena.allocate(Abi.EXEC);
+    execStruct.set(ADDRESS, Abi.offset(Abi.EXEC, "stream"), MemorySegment.ofAddress(stream));
+    execStruct.set(JAVA_INT, Abi.offset(Abi.EXEC, "backend"), backend);
+    execStruct.set(JAVA_INT, Abi.offset(Abi.EXEC, "num_threads"), threads);
+    return execStruct;
+  }
+
   private int flagsOf(MemorySegment block) {
     return block.get(JAVA_INT, outputOffset(Abi.OUTPUT_FIELDS.length - 1));
   }
@@ -291,11 +476,8 @@ public final class LossKernel implements AutoCloseable {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment tokenStruct = arena.allocate(Abi.TOKENS);
       writeTokens(tokenStruct, 0, tokens);
-      MemorySegment execStruct = arena.allocate(Abi.EXEC);
+      MemorySegment execStruct = execFor(arena, backend, threads, stream);
       MemorySegment streamAddress = MemorySegment.ofAddress(stream);
-      execStruct.set(ADDRESS, Abi.offset(Abi.EXEC, "stream"), streamAddress);
-      execStruct.set(JAVA_INT, Abi.offset(Abi.EXEC, "backend"), backend);
-      execStruct.set(JAVA_INT, Abi.offset(Abi.EXEC, "num_threads"), threads);
       MemorySegment host = arena.allocate(bytes, 8);
       MemorySegment target = backend == BACKEND_CUDA ? Cuda.malloc(bytes) : host;
       try {
