@@ -205,7 +205,7 @@ GRPO4J_API grpo4j_status grpo4j_sequence_gradient(const grpo4j_batch* batch, con
 
 /* Token-level passes: every position of tokens [rows, seq_len, V] on its own (a chunk of a fused LM head's logits).
  * grpo4j_token_logprobs reads the logits once: logps[p] = z[p][label] - logsumexp(z[p]) (0 where masked) and, in
- * stats, 8 bytes per position (16-byte aligned, the backend's own layout) from which grpo4j_token_gradient rebuilds
+ * stats, 8 bytes per position (8-byte aligned, the backend's own layout) from which grpo4j_token_gradient rebuilds
  * the softmax; flags (may be NULL) as grpo4j_sequence_logprobs'. grpo4j_token_gradient writes
  * grad[p][v] = coef[p] * (onehot(label_p)[v] - softmax(z[p])[v]), zeros where masked; grad may equal the logits. */
 GRPO4J_API grpo4j_status grpo4j_token_logprobs(const grpo4j_tokens* tokens, void* stats, float* logps,

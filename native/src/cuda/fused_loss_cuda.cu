@@ -441,7 +441,7 @@ grpo4j_status cuda_token_logprobs(const grpo4j_tokens& tokens, void* stats, floa
                                   void* stream_handle) {
   grpo4j_status status = require_device();
   if (status == GRPO4J_OK) status = check_tokens(tokens);
-  if (status == GRPO4J_OK) status = check_device_pointer(stats, "stats", 16);
+  if (status == GRPO4J_OK) status = check_device_pointer(stats, "stats", 8);
   if (status == GRPO4J_OK) status = check_device_pointer(logps, "logps", 4);
   if (status == GRPO4J_OK && flags_out) status = check_device_pointer(flags_out, "flags", 4);
   if (status != GRPO4J_OK) return status;
@@ -465,7 +465,7 @@ grpo4j_status cuda_token_gradient(const grpo4j_tokens& tokens, const void* stats
                                   void* stream_handle) {
   grpo4j_status status = require_device();
   if (status == GRPO4J_OK) status = check_tokens(tokens);
-  if (status == GRPO4J_OK) status = check_device_pointer(stats, "stats", 16);
+  if (status == GRPO4J_OK) status = check_device_pointer(stats, "stats", 8);
   if (status == GRPO4J_OK) status = check_device_pointer(coef, "coef", 4);
   if (status == GRPO4J_OK) status = check_device_pointer(grad, "grad", element_size(tokens.logits_type));
   if (status != GRPO4J_OK) return status;

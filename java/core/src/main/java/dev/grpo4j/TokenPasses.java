@@ -18,7 +18,7 @@ import java.util.Objects;
 public final class TokenPasses {
   private TokenPasses() {}
 
-  /** Bytes of softmax statistics {@link #logProbs} keeps for {@code positions} positions (16-byte aligned). */
+  /** Bytes of softmax statistics {@link #logProbs} keeps for {@code positions} positions (8-byte aligned). */
   public static long statisticsBytes(long positions) {
     if (positions < 0) {
       throw new IllegalArgumentException("positions = " + positions + ": must be >= 0");
@@ -28,7 +28,8 @@ public final class TokenPasses {
 
   /**
    * Log-probs of every position's label (0 where masked), row-major over {@code tokens}' rows and positions, and
-   * their softmax statistics into {@code statistics} ({@link #statisticsBytes} bytes, in {@code backend}'s memory).
+   * their softmax statistics into {@code statistics} ({@link #statisticsBytes} bytes, 8-byte aligned, in
+   * {@code backend}'s memory).
    *
    * @param threads CPU threads, 0 for all cores
    * @param cudaStream cudaStream_t address for {@link Backend#CUDA}; the call waits for it
@@ -39,7 +40,7 @@ public final class TokenPasses {
                                  long cudaStream) {
     prepare(tokens, backend, threads);
     long positions = positions(tokens);
-    Segments.require(statistics, "statistics", statisticsBytes(positions), 16, backend, true);
+    Segments.require(statistics, "statistics", statisticsBytes(positions), 8, backend, true);
     requireApart(tokens, statistics, positions, null, 0);
     return LossKernel.tokenLogProbs(backend.ordinal(), threads, cudaStream, GroupRobustLoss.kernelTokens(tokens),
         statistics);
@@ -66,7 +67,7 @@ public final class TokenPasses {
         throw new NonFiniteInputException("coefficients[" + p + "] = " + coefficients[p] + ": must be finite");
       }
     }
-    Segments.require(statistics, "statistics", statisticsBytes(positions), 16, backend, false);
+    Segments.require(statistics, "statistics", statisticsBytes(positions), 8, backend, false);
     Segments.require(grad, "grad", tokens.logitsBytes(), tokens.logitsType().bytes(), backend, true);
     requireApart(tokens, statistics, positions, grad, tokens.logitsBytes());
     LossKernel.tokenGradient(backend.ordinal(), threads, cudaStream, GroupRobustLoss.kernelTokens(tokens), statistics,

@@ -117,7 +117,7 @@ public final class DemoCommand implements Callable<Integer>, UsesLibTorch {
 
     List<ComparisonReport.Run> runs = new ArrayList<>();
     TrainingRun.Options options = new TrainingRun.Options(threads > 0 ? threads : null, !noProgress, false,
-        dir.resolve("data").resolve(".reference-cache"));
+        dir.resolve("data").resolve(".reference-cache"), null);
     List<String> groups = null;
     for (Method method : METHODS) {
       Path runDir = dir.resolve(method.cliName());

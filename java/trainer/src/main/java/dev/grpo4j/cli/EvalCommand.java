@@ -118,7 +118,8 @@ public final class EvalCommand implements Callable<Integer>, UsesLibTorch {
           .weighting(Weighting.AVERAGE).groupNormalization(GroupNormalization.BATCH_MEAN).groups(groups.size())
           .backend(policy.backend()).build()) {
         result = SplitEvaluation.of(0, EvalMetrics.Split.TEST, groups.names(),
-            PreferenceTrainer.evaluatePairs(policy.model(), new TorchPreferenceLoss(loss), pairs, batchSize));
+            PreferenceTrainer.evaluatePairs(policy.model(), new TorchPreferenceLoss(loss),
+                modelOptions.fusedHead(policy.model(), policy.backend()), pairs, batchSize));
       }
       PrintWriter stdout = spec.commandLine().getOut();
       stdout.println(data + " (" + encoded.pairs().size() + " pairs), " + method.lossType() + " loss, beta " + beta
@@ -157,7 +158,8 @@ public final class EvalCommand implements Callable<Integer>, UsesLibTorch {
       model.eval();
     }
     try {
-      return ReferenceLogProbs.scoreCached(new SequenceScorer(model, policy.backend(), policy.device()),
+      return ReferenceLogProbs.scoreCached(new SequenceScorer(model, policy.backend(), policy.device(),
+              modelOptions.fusedHead(model, policy.backend())),
           referenceCache.folder(), data,
           ReferenceLogProbs.modelHash(model), encoded.pairs(), batchSize, done -> { }, err::println);
     } finally {

@@ -4,6 +4,9 @@ import dev.grpo4j.Backend;
 import dev.grpo4j.model.Checkpoints;
 import dev.grpo4j.model.TransformerLm;
 import dev.grpo4j.text.PairEncoder;
+import dev.grpo4j.torch.CausalLm;
+import dev.grpo4j.torch.FusedHeadSettings;
+import dev.grpo4j.torch.FusedLmHead;
 import dev.grpo4j.text.TextTokenizer;
 import dev.grpo4j.train.AdapterBase;
 import dev.grpo4j.train.ModelSource;
@@ -42,6 +45,29 @@ final class ModelOptions {
   @Option(names = "--threads", paramLabel = "N",
       description = "CPU threads for libtorch (default: libtorch's choice, the number of cores).")
   Integer threads;
+
+  @Option(names = "--fused-head", defaultValue = "auto", paramLabel = "auto|on|off",
+      description = "Take the preference loss straight from the last hidden states, chunk by chunk, so that the "
+          + "[tokens x vocab] logits never exist (default: ${DEFAULT-VALUE}: whenever the model allows; off: the "
+          + "whole logits, as before).")
+  String fusedHead;
+
+  @Option(names = "--fused-head-memory", defaultValue = "256", paramLabel = "MB",
+      description = "Memory one chunk of the fused head's logits may take (default: ${DEFAULT-VALUE} MB).")
+  long fusedHeadMemoryMb;
+
+  /** The fused-head options as settings. */
+  FusedHeadSettings fusedHeadSettings() {
+    if (fusedHeadMemoryMb < 1) {
+      throw new IllegalArgumentException("--fused-head-memory = " + fusedHeadMemoryMb + ": must be >= 1 (MB)");
+    }
+    return new FusedHeadSettings(FusedHeadSettings.Mode.named(fusedHead), fusedHeadMemoryMb << 20);
+  }
+
+  /** The fused head for {@code model} on {@code backend} as the options ask, or null for the whole logits. */
+  FusedLmHead fusedHead(CausalLm model, Backend backend) {
+    return fusedHeadSettings().resolve(model, backend, threads == null ? 0 : threads, 0);
+  }
 
   /** Checks that {@code --model} was given (it is optional only for {@code train --resume}). */
   void requireModel() {

@@ -94,7 +94,8 @@ public final class ScoreCommand implements Callable<Integer>, UsesLibTorch {
       }
       SequenceScorer.Scores scores;
       try (ProgressBar bar = noProgress ? null : Progress.bar("score", encoded.pairs().size(), " pairs")) {
-        scores = new SequenceScorer(m.model(), m.backend(), m.device())
+        scores = new SequenceScorer(m.model(), m.backend(), m.device(),
+            modelOptions.fusedHead(m.model(), m.backend()))
             .score(encoded.pairs(), batchSize, done -> {
               if (bar != null) {
                 bar.stepBy(done);

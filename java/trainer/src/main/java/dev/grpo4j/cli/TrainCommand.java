@@ -276,7 +276,8 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
       }
       PrintWriter notes = main ? err : new PrintWriter(Writer.nullWriter());
       new TrainingRun(config, runDir, new TrainingRun.Options(modelOptions.threads, main && !noProgress, main,
-          referenceCache.folder()), spec.commandLine().getOut(), notes, dp).run(resume);
+          referenceCache.folder(), modelOptions.fusedHeadSettings()), spec.commandLine().getOut(), notes, dp)
+          .run(resume);
       return 0;
     } catch (TrainingRun.Stopped stopped) {
       err.println("grpo4j train: " + stopped.getMessage() + "; checkpoint written to " + stopped.checkpoint()

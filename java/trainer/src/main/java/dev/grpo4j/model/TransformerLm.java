@@ -2,6 +2,7 @@ package dev.grpo4j.model;
 
 import dev.grpo4j.torch.CausalLm;
 import dev.grpo4j.torch.HostTensors;
+import dev.grpo4j.torch.LmHead;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -135,6 +136,34 @@ public final class TransformerLm extends Module implements CausalLm {
    * ones; the logits at padded positions themselves are unspecified.
    */
   public Tensor forward(Tensor inputIds, Tensor attentionMask) {
+    Tensor h = hiddenStates(inputIds, attentionMask);
+    ScalarType dtype = h.scalar_type().intern();
+    Tensor logits = lmHead == null ? torch.linear(h, embedding) : lmHead.forward(h);
+    return logits.scalar_type().intern() == dtype ? logits : logits.to(dtype);
+  }
+
+  /** Hidden states {@code [N, T, H]} after the final norm, in the model's dtype; no padding mask. */
+  @Override
+  public Tensor hiddenStates(Tensor inputIds) {
+    return hiddenStates(inputIds, null);
+  }
+
+  /**
+   * The output layer: the tied embedding, or {@code lm_head} with its LoRA adapter while adapters are enabled.
+   * {@link #forward} is {@code head} applied to {@link #hiddenStates}.
+   */
+  @Override
+  public LmHead head() {
+    if (lmHead == null) {
+      return LmHead.of(embedding);
+    }
+    boolean adapter = lmHead.hasAdapter() && adapters.enabled();
+    return new LmHead(lmHead.weight, lmHead.bias, adapter ? lmHead.loraA : null, adapter ? lmHead.loraB : null,
+        lmHead.loraScale, lmHead.loraDropout, is_training());
+  }
+
+  /** As {@link #hiddenStates(Tensor)} with an attention mask (see {@link #forward(Tensor, Tensor)}). */
+  public Tensor hiddenStates(Tensor inputIds, Tensor attentionMask) {
     if (inputIds.dim() != 2) {
       throw new IllegalArgumentException("inputIds must be [N, T], got " + inputIds.dim() + " dimensions");
     }
@@ -145,7 +174,6 @@ public final class TransformerLm extends Module implements CausalLm {
           + config.maxPositions() + ": truncate the inputs");
     }
     Tensor x = torch.embedding(embedding, inputIds);
-    ScalarType dtype = x.scalar_type().intern();
     Tensor[] cosSin = rotaryTables(seqLen, x);
     Tensor mask = attentionMask == null ? null : attentionMask(attentionMask, rows, seqLen, x);
     int headDim = config.headDim();
@@ -163,9 +191,7 @@ public final class TransformerLm extends Module implements CausalLm {
       Tensor m = layer.postAttentionNorm().forward(x);
       x = x.add(layer.down().forward(torch.silu(layer.gate().forward(m)).mul(layer.up().forward(m))));
     }
-    Tensor h = finalNorm.forward(x);
-    Tensor logits = lmHead == null ? torch.linear(h, embedding) : lmHead.forward(h);
-    return logits.scalar_type().intern() == dtype ? logits : logits.to(dtype);
+    return finalNorm.forward(x);
   }
 
   /**

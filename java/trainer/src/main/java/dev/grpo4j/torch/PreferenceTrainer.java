@@ -1,5 +1,6 @@
 package dev.grpo4j.torch;
 
+import dev.grpo4j.GroupStatistics;
 import dev.grpo4j.LossResult;
 import dev.grpo4j.SequenceLogProbs;
 import java.util.Objects;
@@ -31,6 +32,7 @@ public final class PreferenceTrainer {
   private final CausalLm model;
   private final Optimizer optimizer;
   private final TorchPreferenceLoss loss;
+  private final FusedLmHead fusedHead;
 
   /**
    * @param model the policy, trained in place
@@ -38,9 +40,22 @@ public final class PreferenceTrainer {
    * @param loss the preference loss; its group-weight state advances with every {@link #step}
    */
   public PreferenceTrainer(CausalLm model, Optimizer optimizer, TorchPreferenceLoss loss) {
+    this(model, optimizer, loss, null);
+  }
+
+  /**
+   * As {@link #PreferenceTrainer(CausalLm, Optimizer, TorchPreferenceLoss)}; with a {@code fusedHead} the loss is
+   * taken from the model's hidden states and head ({@link CausalLm#hiddenStates}, {@link CausalLm#head}) and the
+   * logits never exist whole. Null: the model's logits and the fused logits loss.
+   */
+  public PreferenceTrainer(CausalLm model, Optimizer optimizer, TorchPreferenceLoss loss, FusedLmHead fusedHead) {
     this.model = Objects.requireNonNull(model, "model");
     this.optimizer = Objects.requireNonNull(optimizer, "optimizer");
     this.loss = Objects.requireNonNull(loss, "loss");
+    if (fusedHead != null && model.head() == null) {
+      throw new IllegalArgumentException("the model has no separable LM head: train it without the fused head");
+    }
+    this.fusedHead = fusedHead;
   }
 
   /** One optimisation step on the given pairs of {@code data} (which must carry reference log-probs). */
@@ -67,6 +82,14 @@ public final class PreferenceTrainer {
    */
   public TorchPreferenceLoss.Deferred accumulate(EncodedPairs data, int[] pairs, double scale,
                                                  boolean updateWeights) {
+    if (fusedHead != null) {
+      GroupStatistics[] deferred = new GroupStatistics[1];
+      LossResult r = accumulateFused(data, pairs, scale, s -> {
+        deferred[0] = updateWeights ? null : s.groupStatistics();
+        return loss.loss().groupStep(s.groupStatistics(), updateWeights);
+      });
+      return new TorchPreferenceLoss.Deferred(r, deferred[0]);
+    }
     try (PointerScope scope = new PointerScope()) {
       EncodedPairs.Batch batch = data.batch(pairs);
       Tensor logits = model.forward(batch.inputIds());
@@ -92,6 +115,9 @@ public final class PreferenceTrainer {
    */
   public LossResult accumulate(EncodedPairs data, int[] pairs, double scale,
                                java.util.function.Function<dev.grpo4j.LossStatistics, dev.grpo4j.GroupStep> groupStep) {
+    if (fusedHead != null) {
+      return accumulateFused(data, pairs, scale, groupStep);
+    }
     try (PointerScope scope = new PointerScope()) {
       EncodedPairs.Batch batch = data.batch(pairs);
       Tensor logits = model.forward(batch.inputIds());
@@ -104,6 +130,29 @@ public final class PreferenceTrainer {
       logits.backward(grad, new BoolOptional(), false, new TensorArrayRefOptional());
       return result;
     }
+  }
+
+  private LossResult accumulateFused(EncodedPairs data, int[] pairs, double scale,
+                                     java.util.function.Function<dev.grpo4j.LossStatistics, dev.grpo4j.GroupStep> step) {
+    try (PointerScope scope = new PointerScope()) {
+      EncodedPairs.Batch batch = data.batch(pairs);
+      Tensor hidden = model.hiddenStates(batch.inputIds());
+      return fusedHead.forwardBackward(loss.loss(), hidden, model.head(), batch.labels(), floats(batch.refLogps()),
+          ints(batch.groupIds()), scale, step);
+    }
+  }
+
+  private static float[] floats(Tensor t) {
+    return HostTensors.toFloats(t.cpu());
+  }
+
+  private static int[] ints(Tensor t) {
+    double[] values = HostTensors.toDoubles(t);
+    int[] out = new int[values.length];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = (int) values[i];
+    }
+    return out;
   }
 
   /**
@@ -123,7 +172,7 @@ public final class PreferenceTrainer {
 
   /** Every pair of {@code data} under the current policy, in chunks of {@code chunkPairs} pairs. */
   public PairResults evaluatePairs(EncodedPairs data, int chunkPairs) {
-    return evaluatePairs(model, loss, data, chunkPairs);
+    return evaluatePairs(model, loss, fusedHead, data, 0, data.size(), chunkPairs);
   }
 
   /**
@@ -132,16 +181,22 @@ public final class PreferenceTrainer {
    */
   public static PairResults evaluatePairs(CausalLm model, TorchPreferenceLoss loss, EncodedPairs data,
                                           int chunkPairs) {
-    return evaluatePairs(model, loss, data, 0, data.size(), chunkPairs);
+    return evaluatePairs(model, loss, null, data, 0, data.size(), chunkPairs);
+  }
+
+  /** As {@link #evaluatePairs(CausalLm, TorchPreferenceLoss, EncodedPairs, int)}, through {@code fusedHead} if not null. */
+  public static PairResults evaluatePairs(CausalLm model, TorchPreferenceLoss loss, FusedLmHead fusedHead,
+                                          EncodedPairs data, int chunkPairs) {
+    return evaluatePairs(model, loss, fusedHead, data, 0, data.size(), chunkPairs);
   }
 
   /** As {@link #evaluatePairs(EncodedPairs, int)} for the pairs {@code [from, to)} only, in chunks from {@code from}. */
   public PairResults evaluatePairs(EncodedPairs data, int from, int to, int chunkPairs) {
-    return evaluatePairs(model, loss, data, from, to, chunkPairs);
+    return evaluatePairs(model, loss, fusedHead, data, from, to, chunkPairs);
   }
 
-  private static PairResults evaluatePairs(CausalLm model, TorchPreferenceLoss loss, EncodedPairs data, int from,
-                                           int to, int chunkPairs) {
+  private static PairResults evaluatePairs(CausalLm model, TorchPreferenceLoss loss, FusedLmHead fusedHead,
+                                           EncodedPairs data, int from, int to, int chunkPairs) {
     int n = to - from;
     PairResults out = new PairResults(new float[n], new float[n], new float[n], new float[n], new float[n],
         new float[n], new int[n]);
@@ -151,8 +206,10 @@ public final class PreferenceTrainer {
         int at = start - from;
         try (PointerScope scope = new PointerScope()) {
           EncodedPairs.Batch batch = data.batch(pairs);
-          Tensor logits = model.forward(batch.inputIds());
-          LossResult r = loss.evaluate(logits, batch.labels(), batch.refLogps(), batch.groupIds());
+          LossResult r = fusedHead != null
+              ? fusedHead.evaluate(loss.loss(), model.hiddenStates(batch.inputIds()), model.head(), batch.labels(),
+                  floats(batch.refLogps()), ints(batch.groupIds()))
+              : loss.evaluate(model.forward(batch.inputIds()), batch.labels(), batch.refLogps(), batch.groupIds());
           System.arraycopy(r.pairLosses(), 0, out.pairLosses(), at, pairs.length);
           System.arraycopy(r.margins(), 0, out.margins(), at, pairs.length);
           System.arraycopy(r.chosenRewards(), 0, out.chosenRewards(), at, pairs.length);

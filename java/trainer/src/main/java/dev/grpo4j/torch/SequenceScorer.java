@@ -31,6 +31,7 @@ public final class SequenceScorer {
   private final CausalLm model;
   private final Backend backend;
   private final Device device;
+  private final FusedLmHead fusedHead;
 
   /**
    * @param model the scoring model (put it in eval mode; with LoRA, switch adapters off for the base model)
@@ -39,9 +40,15 @@ public final class SequenceScorer {
    * @param device the model's device; inputs are moved there
    */
   public SequenceScorer(CausalLm model, Backend backend, Device device) {
+    this(model, backend, device, null);
+  }
+
+  /** As {@link #SequenceScorer(CausalLm, Backend, Device)}; through {@code fusedHead} when it is not null. */
+  public SequenceScorer(CausalLm model, Backend backend, Device device, FusedLmHead fusedHead) {
     this.model = Objects.requireNonNull(model, "model");
     this.backend = Objects.requireNonNull(backend, "backend");
     this.device = Objects.requireNonNull(device, "device");
+    this.fusedHead = fusedHead;
   }
 
   /**
@@ -66,8 +73,9 @@ public final class SequenceScorer {
           }
           Tensor ids = chunk.inputIds(all).to(device, ScalarType.Long);
           Tensor labels = chunk.labels(all).to(device, ScalarType.Long);
-          Tensor logits = model.forward(ids).contiguous();
-          SequenceLogProbs logps = TorchPreferenceLoss.sequenceLogProbs(logits, labels, backend);
+          SequenceLogProbs logps = fusedHead != null
+              ? fusedHead.sequenceLogProbs(model.hiddenStates(ids), model.head(), labels)
+              : TorchPreferenceLoss.sequenceLogProbs(model.forward(ids).contiguous(), labels, backend);
           float[] values = logps.logProbs();
           System.arraycopy(values, 0, chosen, start, all.length);
           System.arraycopy(values, all.length, rejected, start, all.length);

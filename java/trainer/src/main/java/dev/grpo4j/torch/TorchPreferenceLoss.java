@@ -286,7 +286,7 @@ public final class TorchPreferenceLoss {
     return new PreferenceBatch(tokens, segment(refLogps, "refLogps"), segment(groupIds, "groupIds"));
   }
 
-  private static TokenLogits tokens(Tensor logits, Tensor labels, boolean pairedRows, Backend backend) {
+  static TokenLogits tokens(Tensor logits, Tensor labels, boolean pairedRows, Backend backend) {
     requireTensor(logits, "logits");
     requireTensor(labels, "labels");
     if (backend == Backend.CUDA ? !logits.is_cuda() : !logits.is_cpu()) {
@@ -371,7 +371,7 @@ public final class TorchPreferenceLoss {
   }
 
   /** The tensor's memory as a segment; a device address for CUDA tensors (read by the kernels, never by Java). */
-  private static MemorySegment segment(Tensor t, String name) {
+  static MemorySegment segment(Tensor t, String name) {
     Pointer data = t.has_storage() ? t.data_ptr() : null;
     if (data == null || data.address() == 0) {
       throw new IllegalArgumentException(name + " has no data (device " + deviceName(t)

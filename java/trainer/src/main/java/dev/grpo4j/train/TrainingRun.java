@@ -29,6 +29,8 @@ import dev.grpo4j.text.PreferenceData;
 import dev.grpo4j.text.PreferenceRecord;
 import dev.grpo4j.text.TextTokenizer;
 import dev.grpo4j.torch.EncodedPairs;
+import dev.grpo4j.torch.FusedHeadSettings;
+import dev.grpo4j.torch.FusedLmHead;
 import dev.grpo4j.torch.HostTensors;
 import dev.grpo4j.torch.PreferenceTrainer;
 import dev.grpo4j.torch.SequenceScorer;
@@ -94,8 +96,15 @@ public final class TrainingRun {
    * @param progressBars show progress bars (plain lines when not on a terminal)
    * @param printSummary print the final per-group table on {@code out}
    * @param referenceCache folder that caches reference log-probs across runs, or null for none
+   * @param fusedHead whether the loss is taken from the hidden states through the fused LM head (null: auto); it
+   *     changes numbers only by float32 rounding
    */
-  public record Options(Integer threads, boolean progressBars, boolean printSummary, Path referenceCache) {}
+  public record Options(Integer threads, boolean progressBars, boolean printSummary, Path referenceCache,
+                        FusedHeadSettings fusedHead) {
+    public Options {
+      fusedHead = fusedHead == null ? FusedHeadSettings.defaults() : fusedHead;
+    }
+  }
 
   /**
    * What a finished run produced.
@@ -279,7 +288,8 @@ public final class TrainingRun {
         err.println("resuming from " + resumed.checkpoint().folder() + " (step " + state.step() + " of "
             + config.steps() + ")");
       }
-      PreferenceTrainer trainer = new PreferenceTrainer(policy, optimizer, new TorchPreferenceLoss(loss));
+      PreferenceTrainer trainer = new PreferenceTrainer(policy, optimizer, new TorchPreferenceLoss(loss),
+          fusedHead(policy, placement));
       double[] weights = config.method().weighting() == Weighting.AVERAGE ? null : loss.alpha();
       try (MetricsWriter<StepMetrics> metrics = dp.isMain() ? MetricsWriter.steps(RunLog.metricsFile(runDir)) : null;
            MetricsWriter<EvalMetrics> evals = dp.isMain() ? MetricsWriter.evaluations(RunLog.evalFile(runDir)) : null;
@@ -674,7 +684,8 @@ public final class TrainingRun {
           bar.stepBy(done);
         }
       };
-      SequenceScorer scorer = new SequenceScorer(policy, placement.backend(), placement.device());
+      SequenceScorer scorer = new SequenceScorer(policy, placement.backend(), placement.device(),
+          fusedHead(policy, placement));
       scores = dp.distributed() ? scoreSharded(scorer, referenceHash, split, progress)
           : ReferenceLogProbs.scoreCached(scorer, options.referenceCache(), split.file(), referenceHash,
               split.pairs(), config.evalBatchSize(), progress, err::println);
@@ -818,6 +829,11 @@ public final class TrainingRun {
       }
       w.flush();
     });
+  }
+
+  private FusedLmHead fusedHead(TransformerLm policy, ModelSource.Placement placement) {
+    return options.fusedHead().resolve(policy, placement.backend(), threads == null ? 0 : threads,
+        placement.cudaStream());
   }
 
   private GroupRobustLoss buildLoss(int groups, long[] groupSizes, ModelSource.Placement placement) {

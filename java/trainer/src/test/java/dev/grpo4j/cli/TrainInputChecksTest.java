@@ -144,6 +144,17 @@ class TrainInputChecksTest {
   }
 
   @Test
+  void fusedHeadOptionsAreChecked() throws IOException {
+    TrainFixtures.Data data = TrainFixtures.Data.write(tmp, 24);
+    assertOneLineError(train(data, tmp.resolve("mode"), "--steps", "1", "--fused-head", "maybe"),
+        "--fused-head \"maybe\": use auto, on or off");
+    assertOneLineError(train(data, tmp.resolve("memory"), "--steps", "1", "--fused-head-memory", "0"),
+        "--fused-head-memory = 0: must be >= 1 (MB)");
+    CliRun off = train(data, tmp.resolve("off"), "--steps", "1", "--fused-head", "off");
+    assertEquals(0, off.exitCode(), off.err());
+  }
+
+  @Test
   void tooManyThreadsAreWarnedAbout() throws IOException {
     TrainFixtures.Data data = TrainFixtures.Data.write(tmp, 23);
     CliRun run = train(data, tmp.resolve("threads"), "--steps", "1", "--threads", "4096");

@@ -163,7 +163,7 @@ class FusedVersusLibtorchTrainingTest {
    * Pairs of uneven prompt and response lengths in groups of {@link #PAIRS_PER_GROUP} pairs, shuffled so that
    * groups interleave.
    */
-  private static EncodedPairs randomPairs(Random rng) {
+  static EncodedPairs randomPairs(Random rng) {
     List<TokenPair> pairs = new ArrayList<>();
     for (int g = 0; g < PAIRS_PER_GROUP.length; g++) {
       for (int i = 0; i < PAIRS_PER_GROUP[g]; i++) {
@@ -183,7 +183,7 @@ class FusedVersusLibtorchTrainingTest {
     return out;
   }
 
-  private static int[] sample(Random rng, int n) {
+  static int[] sample(Random rng, int n) {
     List<Integer> indices = new ArrayList<>();
     for (int i = 0; i < n; i++) {
       indices.add(i);
@@ -213,7 +213,7 @@ class FusedVersusLibtorchTrainingTest {
     return out;
   }
 
-  private static double distance(double[] a, double[] b) {
+  static double distance(double[] a, double[] b) {
     double sum = 0;
     for (int i = 0; i < a.length; i++) {
       sum += (a[i] - b[i]) * (a[i] - b[i]);

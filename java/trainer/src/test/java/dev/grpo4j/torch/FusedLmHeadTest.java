@@ -1,0 +1,306 @@
+package dev.grpo4j.torch;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.grpo4j.GroupRobustLoss;
+import dev.grpo4j.LossResult;
+import dev.grpo4j.SequenceLogProbs;
+import dev.grpo4j.testing.LossConfig;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.BoolOptional;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorArrayRefOptional;
+import org.bytedeco.pytorch.TensorOptional;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The fused LM head against the unfused path on the same head and data: the logits {@code X W^T (+ b, + LoRA)}
+ * formed whole, the fused logits loss, and libtorch's autograd back to X and the head's parameters. Loss, group
+ * losses, weights, log alpha, dJ/dX and the parameters' gradients must agree within float32 rounding, for every
+ * chunk size, masked rows and T = 1, tied and untied heads, with and without bias and LoRA, over two steps (the group
+ * weights move in between).
+ */
+@SuppressWarnings("try") // PointerScope and NoGradGuard act by existing; the bodies never name them
+class FusedLmHeadTest {
+  /** One head-level case; {@code tied}: W is also the embedding that builds the hidden states. */
+  record HeadCase(String name, RandomBatch.Shape shape, int hidden, boolean bias, boolean lora, boolean tied,
+                  long chunk) {
+    @Override
+    public String toString() {
+      return name;
+    }
+  }
+
+  static List<HeadCase> heads() {
+    return List.of(
+        new HeadCase("chunk 1, masked row", new RandomBatch.Shape("", 3, 5, 37, 2, 0.3, 4, -1), 8, false, false,
+            false, 1),
+        new HeadCase("odd chunk 7, bias, group absent", new RandomBatch.Shape("", 4, 6, 41, 3, 0.25, -1, 1), 12, true,
+            false, false, 7),
+        new HeadCase("T = 1, chunk larger than the batch", new RandomBatch.Shape("", 3, 1, 29, 2, 0, -1, -1), 8,
+            false, false, false, 1_000_000),
+        new HeadCase("LoRA head with bias, chunk 4", new RandomBatch.Shape("", 3, 4, 31, 2, 0.2, -1, -1), 10, true,
+            true, false, 4),
+        new HeadCase("tied embedding, chunk 5", new RandomBatch.Shape("", 3, 5, 23, 2, 0.2, 1, -1), 6, false, false,
+            true, 5));
+  }
+
+  static Stream<Arguments> cases() {
+    List<Arguments> out = new ArrayList<>();
+    for (LossConfig c : TorchAutogradTest.configs()) {
+      for (HeadCase h : heads()) {
+        out.add(Arguments.of(c, h));
+      }
+    }
+    return out.stream();
+  }
+
+  /** The head's parameters and the hidden leaf, built twice from one seed for the two paths. */
+  private record Parameters(Tensor hiddenLeaf, Tensor weight, Tensor bias, Tensor loraA, Tensor loraB) {
+    static Parameters make(long seed, HeadCase h) {
+      torch.manual_seed(seed);
+      int rows = 2 * h.shape().pairs();
+      Tensor hidden = torch.randn(rows, h.shape().seqLen(), h.hidden()).requires_grad_(true);
+      Tensor weight = torch.randn(h.shape().vocab(), h.hidden()).mul(new Scalar(0.4)).requires_grad_(true);
+      Tensor bias = h.bias() ? torch.randn(h.shape().vocab()).mul(new Scalar(0.1)).requires_grad_(true) : null;
+      Tensor a = h.lora() ? torch.randn(2, h.hidden()).mul(new Scalar(0.3)).requires_grad_(true) : null;
+      Tensor b = h.lora() ? torch.randn(h.shape().vocab(), 2).mul(new Scalar(0.3)).requires_grad_(true) : null;
+      return new Parameters(hidden, weight, bias, a, b);
+    }
+
+    /** The hidden states the head sees: through an op, and for a tied head through the embedding of W too. */
+    Tensor hidden(HeadCase h, Tensor tokenIds) {
+      Tensor x = hiddenLeaf.mul(new Scalar(1.5));
+      return h.tied() ? x.add(torch.embedding(weight, tokenIds)) : x;
+    }
+
+    LmHead head() {
+      return new LmHead(weight, bias, loraA, loraB, 0.5, 0, true);
+    }
+
+    Tensor logits(Tensor hidden) {
+      Tensor z = bias == null ? torch.linear(hidden, weight) : torch.linear(hidden, weight, new TensorOptional(bias));
+      if (loraA != null) {
+        z = z.add(torch.linear(torch.linear(hidden, loraA), loraB), new Scalar(0.5));
+      }
+      return z.contiguous();
+    }
+
+    List<Tensor> gradients() {
+      List<Tensor> out = new ArrayList<>(List.of(hiddenLeaf.grad(), weight.grad()));
+      for (Tensor t : new Tensor[] {bias, loraA, loraB}) {
+        if (t != null) {
+          out.add(t.grad());
+        }
+      }
+      return out;
+    }
+  }
+
+  @ParameterizedTest(name = "{0} | {1}")
+  @MethodSource("cases")
+  void matchesTheUnfusedPath(LossConfig c, HeadCase h) {
+    long seed = 31L * c.name().hashCode() + h.name().hashCode();
+    RandomBatch batch = RandomBatch.generate(new Random(seed), h.shape(), 1.0);
+    int rows = 2 * h.shape().pairs();
+    try (PointerScope scope = new PointerScope();
+         GroupRobustLoss unfusedLoss = c.build(batch.groupSizes());
+         GroupRobustLoss fusedLoss = c.build(batch.groupSizes())) {
+      Parameters unfused = Parameters.make(seed, h);
+      Parameters fused = Parameters.make(seed, h);
+      Tensor tokenIds = torch.randint(h.shape().vocab(), new long[] {rows, h.shape().seqLen()});
+      Tensor labels = batch.labelsTensor(false);
+      FusedLmHead head = FusedLmHead.withChunkTokens(dev.grpo4j.Backend.CPU, 2, 0, h.chunk());
+      for (int step = 0; step < 2; step++) {
+        String name = c + " | " + h + " | step " + step;
+        Tensor logits = unfused.logits(unfused.hidden(h, tokenIds));
+        TorchPreferenceLoss.Result want = new TorchPreferenceLoss(unfusedLoss).forwardBackward(logits, labels,
+            batch.refTensor(), batch.groupIdsTensor());
+        logits.backward(want.grad(), new BoolOptional(), false, new TensorArrayRefOptional());
+        LossResult got = head.forwardBackward(fusedLoss, fused.hidden(h, tokenIds), fused.head(), labels, batch.ref(),
+            batch.groupIds(), 1.0, s -> fusedLoss.groupStep(s.groupStatistics(), true));
+        LossResult expected = want.lossResult();
+        Close.assertClose(name + " J", new double[] {got.loss()}, new double[] {expected.loss()},
+            1e-6 * (1 + Math.abs(expected.loss())), 1e-5);
+        Close.assertClose(name + " pair losses", got.pairLosses(), Close.widen(expected.pairLosses()), 1e-6, 1e-5);
+        Close.assertClose(name + " chosen log-probs", got.chosenLogps(), Close.widen(expected.chosenLogps()), 1e-5,
+            1e-5);
+        Close.assertClose(name + " group losses", got.groupLosses(), Close.widen(expected.groupLosses()), 1e-6, 1e-5);
+        Close.assertClose(name + " weights", got.objectiveWeights(), Close.widen(expected.objectiveWeights()), 1e-7,
+            1e-5);
+        Close.assertClose(name + " log alpha", fusedLoss.state().logAlpha(), unfusedLoss.state().logAlpha(), 1e-7,
+            1e-5);
+        List<Tensor> wantGrads = unfused.gradients();
+        List<Tensor> gotGrads = fused.gradients();
+        String[] names = {"dJ/dX", "dJ/dW", "dJ/db or dA", "dJ/dA or dB", "dJ/dB"};
+        for (int i = 0; i < wantGrads.size(); i++) {
+          double[] w = Tensors.toDoubles(wantGrads.get(i));
+          Close.assertClose(name + " " + names[i], Tensors.toDoubles(gotGrads.get(i)), w,
+              1e-6 * (1e-3 + Close.maxAbs(w)), 1e-4);
+        }
+      }
+    }
+  }
+
+  @Test
+  void sequenceLogProbsMatchTheWholeLogits() {
+    HeadCase h = heads().get(1);
+    RandomBatch batch = RandomBatch.generate(new Random(7), h.shape(), 1.0);
+    try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard();
+         GroupRobustLoss loss = TorchAutogradTest.configs().get(0).build(batch.groupSizes())) {
+      Parameters p = Parameters.make(7, h);
+      Tensor hidden = p.hiddenLeaf().detach();
+      Tensor labels = batch.labelsTensor(false);
+      SequenceLogProbs want = new TorchPreferenceLoss(loss).sequenceLogProbs(p.logits(hidden), labels);
+      SequenceLogProbs got = FusedLmHead.withChunkTokens(dev.grpo4j.Backend.CPU, 1, 0, 3)
+          .sequenceLogProbs(hidden, p.head(), labels);
+      Close.assertClose("sequence log-probs", got.logProbs(), Close.widen(want.logProbs()), 1e-5, 1e-6);
+      for (int r = 0; r < want.tokenCounts().length; r++) {
+        assertEquals(want.tokenCounts()[r], got.tokenCounts()[r], "token count of row " + r);
+      }
+      LossResult wantEval = new TorchPreferenceLoss(loss).evaluate(p.logits(hidden), labels, batch.refTensor(),
+          batch.groupIdsTensor());
+      LossResult gotEval = FusedLmHead.withMemoryBudget(dev.grpo4j.Backend.CPU, 1, 0, 1000).evaluate(loss, hidden,
+          p.head(), labels, batch.ref(), batch.groupIds());
+      Close.assertClose("evaluation J", new double[] {gotEval.loss()}, new double[] {wantEval.loss()}, 1e-6, 1e-5);
+      Close.assertClose("evaluation margins", gotEval.margins(), Close.widen(wantEval.margins()), 1e-5, 1e-5);
+    }
+  }
+
+  @Test
+  void bfloat16HeadMatchesWithinItsPrecision() {
+    HeadCase h = heads().get(1);
+    RandomBatch batch = RandomBatch.generate(new Random(11), h.shape(), 1.0);
+    LossConfig c = TorchAutogradTest.configs().get(0);
+    try (PointerScope scope = new PointerScope();
+         GroupRobustLoss unfusedLoss = c.build(batch.groupSizes());
+         GroupRobustLoss fusedLoss = c.build(batch.groupSizes())) {
+      Parameters unfused = Parameters.make(11, h);
+      Parameters fused = Parameters.make(11, h);
+      Tensor labels = batch.labelsTensor(false);
+      Tensor wantHidden = unfused.hiddenLeaf().to(ScalarType.BFloat16);
+      Tensor wantWeight = unfused.weight().to(ScalarType.BFloat16);
+      Tensor wantBias = unfused.bias().to(ScalarType.BFloat16);
+      Tensor logits = torch.linear(wantHidden, wantWeight, new TensorOptional(wantBias)).contiguous();
+      TorchPreferenceLoss.Result want = new TorchPreferenceLoss(unfusedLoss).forwardBackward(logits, labels,
+          batch.refTensor(), batch.groupIdsTensor());
+      logits.backward(want.grad(), new BoolOptional(), false, new TensorArrayRefOptional());
+
+      Tensor weight = fused.weight().detach().to(ScalarType.BFloat16).requires_grad_(true);
+      Tensor bias = fused.bias().detach().to(ScalarType.BFloat16).requires_grad_(true);
+      Tensor hidden = fused.hiddenLeaf().to(ScalarType.BFloat16);
+      LossResult got = FusedLmHead.withChunkTokens(dev.grpo4j.Backend.CPU, 2, 0, 5).forwardBackward(fusedLoss, hidden,
+          new LmHead(weight, bias, null, null, 0, 0, true), labels, batch.ref(), batch.groupIds(), 1.0,
+          s -> fusedLoss.groupStep(s.groupStatistics(), true));
+      Close.assertClose("bf16 J", new double[] {got.loss()}, new double[] {want.lossResult().loss()}, 1e-2, 1e-2);
+      double[] wantDx = Tensors.toDoubles(unfused.hiddenLeaf().grad());
+      Close.assertClose("bf16 dJ/dX", Tensors.toDoubles(fused.hiddenLeaf().grad()), wantDx,
+          2e-2 * Close.maxAbs(wantDx), 3e-2);
+      double[] wantDw = Tensors.toDoubles(unfused.weight().grad());
+      Close.assertClose("bf16 dJ/dW", Tensors.toDoubles(weight.grad()), wantDw, 2e-2 * Close.maxAbs(wantDw), 3e-2);
+    }
+  }
+
+  /**
+   * Peak resident memory of one training call, fused head against the whole logits (written over in place, the
+   * trainer's way), at V = 32000 and 512 positions: 65 MB of logits that the fused head, with a 4 MB budget per chunk,
+   * never forms. Measured as the process's high-water mark above its resident size just before the call, after
+   * resetting the mark (Linux: /proc/self/clear_refs).
+   */
+  @Test
+  void peakMemoryOfACallIsFarBelowTheWholeLogits() throws IOException {
+    assumeTrue(Files.isWritable(Path.of("/proc/self/clear_refs")), "needs Linux's /proc/self/clear_refs");
+    // glibc serves a freed large block's size from its heap afterwards (its mmap threshold adapts), where a later
+    // allocation reuses resident pages unseen; a fixed threshold keeps every block above 64 KB in its own mapping.
+    assumeTrue(setMallocMmapThreshold(64 << 10), "needs glibc's mallopt");
+    HeadCase h = new HeadCase("memory", new RandomBatch.Shape("", 4, 64, 32000, 2, 0, -1, -1), 64, false, false,
+        false, 0);
+    RandomBatch batch = RandomBatch.generate(new Random(3), h.shape(), 1.0);
+    LossConfig c = TorchAutogradTest.configs().get(0);
+    long[] peaks = new long[2];
+    try (PointerScope scope = new PointerScope(); GroupRobustLoss loss = c.build(batch.groupSizes())) {
+      Parameters p = Parameters.make(3, h);
+      Tensor labels = batch.labelsTensor(false);
+      FusedLmHead fused = FusedLmHead.withMemoryBudget(dev.grpo4j.Backend.CPU, 2, 0, 4L << 20);
+      for (int round = 0; round < 2; round++) {
+        peaks[0] = callPeak(() -> {
+          try (PointerScope call = new PointerScope()) {
+            Tensor logits = p.logits(p.hidden(h, null));
+            new TorchPreferenceLoss(loss).forwardBackward(logits, labels, batch.refTensor(), batch.groupIdsTensor(),
+                logits.detach());
+            logits.backward(logits.detach(), new BoolOptional(), false, new TensorArrayRefOptional());
+          }
+        }, p);
+        peaks[1] = callPeak(() -> {
+          try (PointerScope call = new PointerScope()) {
+            fused.forwardBackward(loss, p.hidden(h, null), p.head(), labels, batch.ref(), batch.groupIds(), 1.0,
+                s -> loss.groupStep(s.groupStatistics(), true));
+          }
+        }, p);
+      }
+    }
+    System.out.printf("peak memory of one call: whole logits %.1f MB, fused head %.1f MB%n", peaks[0] / 1e6,
+        peaks[1] / 1e6);
+    long logitsBytes = 2L * h.shape().pairs() * h.shape().seqLen() * h.shape().vocab() * 4;
+    assertTrue(peaks[0] > logitsBytes / 2, "the whole-logits call peaked at only " + peaks[0] + " bytes");
+    assertTrue(peaks[1] < peaks[0] / 4, "fused head peak " + peaks[1] + " bytes vs whole logits " + peaks[0]);
+  }
+
+  private static boolean setMallocMmapThreshold(int bytes) {
+    java.lang.foreign.Linker linker = java.lang.foreign.Linker.nativeLinker();
+    var mallopt = linker.defaultLookup().find("mallopt");
+    if (mallopt.isEmpty()) {
+      return false;
+    }
+    try {
+      int mmapThreshold = -3;  // glibc's M_MMAP_THRESHOLD
+      int ok = (int) linker.downcallHandle(mallopt.get(), java.lang.foreign.FunctionDescriptor.of(
+          java.lang.foreign.ValueLayout.JAVA_INT, java.lang.foreign.ValueLayout.JAVA_INT,
+          java.lang.foreign.ValueLayout.JAVA_INT)).invokeExact(mmapThreshold, bytes);
+      return ok == 1;
+    } catch (Throwable e) {
+      return false;
+    }
+  }
+
+  /**
+   * Bytes the process's resident set rose above its size at the start of {@code call}, at its highest; the head's
+   * gradients are dropped first, so that each call allocates them anew.
+   */
+  private static long callPeak(Runnable call, Parameters p) throws IOException {
+    for (Tensor t : new Tensor[] {p.hiddenLeaf(), p.weight()}) {
+      t.mutable_grad().reset();
+    }
+    System.gc();
+    Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+    long before = statusKb("VmRSS");
+    call.run();
+    return (statusKb("VmHWM") - before) * 1024;
+  }
+
+  private static long statusKb(String field) throws IOException {
+    Matcher m = Pattern.compile(field + ":\\s+(\\d+) kB").matcher(Files.readString(Path.of("/proc/self/status")));
+    if (!m.find()) {
+      throw new IllegalStateException(field + " missing from /proc/self/status");
+    }
+    return Long.parseLong(m.group(1));
+  }
+}
