@@ -8,6 +8,8 @@
 #
 #   ci/bench.sh            the whole suite (all shapes, fp32 and bf16; long: see bench/README.md)
 #   ci/bench.sh --quick    the main shapes (16x64x256 and 8x512x32000, fp32) in under 3 minutes of benchmarking
+#   ci/bench.sh --head     the fused LM head at Qwen2.5-0.5B's head (8 pairs x 512 tokens, V = 151936) against
+#                          libtorch, and a Qwen2.5-0.5B-shaped training step with and without it (about 40 minutes)
 #   ci/bench.sh [--quick] -- <JMH options>   extra options for JMH, e.g. -- -f 2
 #
 # Environment: GRPO4J_BENCH_MACHINE names the machine in the results file (default: CPU model and count);
@@ -18,13 +20,15 @@ cd "$(dirname "$0")/.."
 . ci/jdk.sh
 
 quick=0
+head=0
 jmh_extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
+    --head) head=1 ;;
     --) shift; jmh_extra=("$@"); break ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
-    *) echo "ci/bench.sh: unknown option $1 (use --quick, or -- <JMH options>)" >&2; exit 2 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    *) echo "ci/bench.sh: unknown option $1 (use --quick, --head, or -- <JMH options>)" >&2; exit 2 ;;
   esac
   shift
 done
@@ -42,7 +46,9 @@ rm -rf "$work" && mkdir -p "$work"
 export GRPO4J_BENCH_SIDECAR="$PWD/$work/memory.jsonl"
 
 # JMH invocations (each entry: its selection and options); their JSON results are reported together.
-if [ "$quick" = 1 ]; then
+if [ "$head" = 1 ]; then
+  runs=("FusedHeadBench\. QwenTrainingStepBench\. -f 1")
+elif [ "$quick" = 1 ]; then
   # Main shapes, fp32, one fork per variant. Kernels, copies, the Java reference and the training step: 1 s warm-up
   # + 3 x 1 s. libtorch (1.5-3 s a call at 8x512x32000, page faults make it noisy) and the FFM calls (nanoseconds,
   # taken as a difference of two forks): 1 + 5 iterations, for a steadier median.
@@ -53,17 +59,26 @@ if [ "$quick" = 1 ]; then
 else
   runs=("")
 fi
-exclude=()
+# Excluded benchmarks, one JMH -e with comma-separated patterns: the fused-head ones (--head, long) and CUDA's
+# without a GPU.
+excluded=()
+if [ "$head" = 0 ]; then
+  excluded+=('FusedHeadBench' 'QwenTrainingStepBench')
+fi
 if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
   echo "ci/bench.sh: GPU present: CUDA variants included" >&2
 else
-  exclude=(-e 'CudaLossBench')
+  excluded+=('CudaLossBench')
+fi
+exclude=()
+if [ "${#excluded[@]}" -gt 0 ]; then
+  exclude=(-e "$(IFS=,; echo "${excluded[*]}")")
 fi
 
 machine="${GRPO4J_BENCH_MACHINE:-$( (grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //' || uname -m) \
   | tr 'A-Z' 'a-z' | sed 's/([^)]*)//g; s/[^a-z0-9]\+/-/g; s/^-//; s/-$//' | cut -c1-40)-$(nproc)cpu}"
 date=$(date -u +%Y-%m-%d)
-suffix=$([ "$quick" = 1 ] && echo "-quick" || true)
+suffix=$([ "$quick" = 1 ] && echo "-quick" || true)$([ "$head" = 1 ] && echo "-head" || true)
 out="bench/results/${date}-${machine}${suffix}.json"
 if [ -n "${GRPO4J_BENCH_WAIT_LOAD:-}" ]; then
   for _ in $(seq 180); do
@@ -85,7 +100,7 @@ done
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 elapsed=$(( $(date +%s) - started ))
-command="ci/bench.sh$([ "$quick" = 1 ] && echo ' --quick' || true)"
+command="ci/bench.sh$([ "$quick" = 1 ] && echo ' --quick' || true)$([ "$head" = 1 ] && echo ' --head' || true)"
 [ -n "${GRPO4J_BENCH_WAIT_LOAD:-}" ] && command="GRPO4J_BENCH_WAIT_LOAD=$GRPO4J_BENCH_WAIT_LOAD $command"
 "$JAVA_HOME/bin/java" -cp "$jar" dev.grpo4j.bench.Report --jmh "$(IFS=,; echo "${results[*]}")" --sidecar "$GRPO4J_BENCH_SIDECAR" \
   --out "$out" --machine "$machine" --date "$date" --command "$command" \

@@ -701,6 +701,76 @@ void register_phase_tests() {
             ck.close_grad(c, join_slice_grads(c, a.grad, 4, b.grad, 4), whole.grad, 1e-7, 1e-5);
           });
 
+  for (int32_t type : kTypes)
+    add(std::string("sequence_route_") + type_name(type), true, [=](Checker& ck) {
+      // The fused LM head's route on the device: token passes, sums per row on the host, sequence statistics, group
+      // step, dJ/ds per row, token gradient; against the reference backend's one-shot call.
+      const Case c = make_case(1600 + type, {4, 9, 301, 3}, type, GRPO4J_I64, 2.0, 0.2);
+      const Outputs want = run_host(c, GRPO4J_BACKEND_REFERENCE, true, 1, false);
+      const int64_t positions = c.rows() * c.seq_len;
+      DeviceBuffer logits(c.logits.size()), labels(c.labels.size()), stats(8 * positions), logps(4 * positions),
+          flags(4), grad(c.logits.size());
+      upload_vector(logits, c.logits);
+      upload_vector(labels, c.labels);
+      const grpo4j_exec exec{nullptr, GRPO4J_BACKEND_CUDA, 0};
+      grpo4j_tokens tokens{logits.get(), labels.get(), c.rows(), c.seq_len, c.vocab, c.logits_type, c.label_type};
+      require(grpo4j_token_logprobs(&tokens, stats.get(), (float*)logps.get(), (int32_t*)flags.get(), &exec),
+              "token log-probs");
+      std::vector<float> token_logp(positions);
+      download(token_logp.data(), logps.get(), 4 * positions);
+      std::vector<float> row_logp(c.rows(), 0.f);
+      std::vector<int32_t> counts(c.rows(), 0);
+      for (int64_t r = 0; r < c.rows(); ++r) {
+        double sum = 0.0;
+        for (int64_t t = 0; t < c.seq_len; ++t) {
+          if (get_label(c, r * c.seq_len + t) == GRPO4J_IGNORE_INDEX) continue;
+          sum += token_logp[r * c.seq_len + t];
+          ++counts[r];
+        }
+        row_logp[r] = (float)sum;
+      }
+      DeviceBuffer seq(4 * c.rows()), cnt(4 * c.rows()), ref(4 * c.rows()), ids(4 * c.pairs), sizes(8 * c.groups),
+          alpha(8 * c.groups), group_stats(8 * c.groups * GRPO4J_GROUP_STATS), dloss(8 * c.rows()), coef(8 * c.groups),
+          row_coef(4 * c.rows()), position_coef(4 * positions);
+      upload_vector(seq, row_logp);
+      upload_vector(cnt, counts);
+      upload_vector(ref, c.ref_logps);
+      upload_vector(ids, c.group_ids);
+      upload_vector(sizes, c.group_sizes);
+      upload_vector(alpha, c.log_alpha);
+      Outputs got;
+      resize_outputs(got, c);
+      DeviceOutputs out(c);
+      out.poison(got);
+      grpo4j_batch b = make_batch(c, nullptr, nullptr, (const float*)ref.get(), (const int32_t*)ids.get(),
+                                  (const int64_t*)sizes.get(), (double*)alpha.get(), nullptr, out.pointers(true));
+      require(grpo4j_sequence_statistics(&c.options, &b, (const float*)seq.get(), (const int32_t*)cnt.get(),
+                                         (double*)group_stats.get(), (double*)dloss.get(), &exec),
+              "sequence statistics");
+      require(grpo4j_group_step(&c.options, &b, (const double*)group_stats.get(), 1, (double*)coef.get(), &exec),
+              "group step");
+      require(grpo4j_sequence_gradient(&b, (const double*)dloss.get(), (const double*)coef.get(),
+                                       (float*)row_coef.get(), &exec),
+              "sequence gradient");
+      std::vector<float> rows(c.rows()), per_position(positions);
+      download(rows.data(), row_coef.get(), 4 * c.rows());
+      for (int64_t p = 0; p < positions; ++p) per_position[p] = rows[p / c.seq_len];
+      upload_vector(position_coef, per_position);
+      require(grpo4j_token_gradient(&tokens, stats.get(), (const float*)position_coef.get(), grad.get(), &exec),
+              "token gradient");
+      require(grpo4j_cuda_synchronize(nullptr), "synchronize");
+      out.fetch(got);
+      got.log_alpha.resize(c.groups);
+      download_vector(got.log_alpha, alpha);
+      got.grad.resize(c.logits.size());
+      download(got.grad.data(), grad.get(), c.logits.size());
+      ck.expect(got.flags == 0, "no flags");
+      ck.close("loss", &got.loss, &want.loss, 1, 1e-5, 1e-4);
+      ck.close("group_loss", got.group_loss, want.group_loss, 1e-5, 1e-4);
+      ck.close("group_weight", got.group_weight, want.group_weight, 1e-6, 1e-4);
+      ck.close_grad(c, got.grad, want.grad, 1e-6, grad_rtol(c.logits_type));
+    });
+
   add("phases_bad_group_statistics_flag", true, [](Checker& ck) {
     const Case c = make_case(1500, {2, 3, 5, 2}, GRPO4J_F32);
     std::vector<double> no_pairs((size_t)c.groups * GRPO4J_GROUP_STATS, 0.0);

@@ -203,6 +203,45 @@ public final class Report {
       }
     }
 
+    // The fused LM head (issue 11): hidden states to J, dJ/dX and dJ/dW three ways, and a whole training step.
+    JsonNode headA = find(jmh, "FusedHeadBench.libtorchAutograd");
+    JsonNode headB = find(jmh, "FusedHeadBench.libtorchLinearFusedLoss");
+    JsonNode headC = find(jmh, "FusedHeadBench.fusedHead");
+    if (headA != null || headB != null || headC != null) {
+      JsonNode any = headC != null ? headC : headB != null ? headB : headA;
+      out.append(String.format(Locale.ROOT, "%nLM head + loss at %s (pairs x T x H x V), fp32, single shot, median:%n%n",
+          param(any, "shape")));
+      out.append("| variant | time | peak extra mem |\n|---|---:|---:|\n");
+      for (JsonNode r : new JsonNode[] {headA, headB, headC}) {
+        if (r != null) {
+          out.append(String.format(Locale.ROOT, "| %s | %s | %s |%n", variant(shortName(r)), time(seconds(r)),
+              mib(headMemory(memory, r))));
+        }
+      }
+      if (headC != null && headB != null) {
+        out.append(String.format(Locale.ROOT, "| (c) / (b): time %.2f×, memory %s | | |%n", seconds(headC) / seconds(headB),
+            percent((double) headMemory(memory, headC) / headMemory(memory, headB))));
+      }
+      if (headC != null && headA != null) {
+        out.append(String.format(Locale.ROOT, "| (c) / (a): time %.2f×, memory %s | | |%n", seconds(headC) / seconds(headA),
+            percent((double) headMemory(memory, headC) / headMemory(memory, headA))));
+      }
+    }
+    JsonNode wholeStep = find(jmh, "QwenTrainingStepBench.wholeLogits");
+    JsonNode fusedHeadStep = find(jmh, "QwenTrainingStepBench.fusedHead");
+    if (wholeStep != null || fusedHeadStep != null) {
+      JsonNode any = fusedHeadStep != null ? fusedHeadStep : wholeStep;
+      out.append(String.format(Locale.ROOT, "%nTraining step, Qwen2.5-0.5B-shaped model, %s (pairs x T x prompt), fp32, "
+          + "AdamW, single shot, median:%n%n", param(any, "shape")));
+      out.append("| loss from | s per step | peak extra mem |\n|---|---:|---:|\n");
+      for (JsonNode r : new JsonNode[] {wholeStep, fusedHeadStep}) {
+        if (r != null) {
+          out.append(String.format(Locale.ROOT, "| %s | %.1f | %s |%n", variant(shortName(r)), seconds(r),
+              mib(headMemory(memory, r))));
+        }
+      }
+    }
+
     // Targets.
     ObjectNode targets = json.createObjectNode();
     Row sep = row(rows, "FusedCpuBench.forwardBackward", MAIN_SHAPE, "f32");
@@ -320,6 +359,11 @@ public final class Report {
     return out;
   }
 
+  /** The sidecar's peak extra memory of a benchmark keyed by its shape alone (the head benchmarks have no dtype). */
+  private static long headMemory(Map<String, Long> memory, JsonNode r) {
+    return memory.getOrDefault(r.get("benchmark").asText() + " " + param(r, "shape") + " null", -1L);
+  }
+
   private static String key(JsonNode r) {
     return shortName(r) + " " + param(r, "shape") + " " + param(r, "dtype");
   }
@@ -414,6 +458,11 @@ public final class Report {
       case "CudaLossBench.forward" -> "CUDA fused forward (evaluate)";
       case "CudaLossBench.sequenceLogProbs" -> "CUDA fused sequence log-probs";
       case "CudaLossBench.copy" -> "CUDA device-to-device copy probe";
+      case "FusedHeadBench.libtorchAutograd" -> "(a) libtorch linear + libtorch loss, autograd";
+      case "FusedHeadBench.libtorchLinearFusedLoss" -> "(b) libtorch linear + grpo4j's fused logits loss";
+      case "FusedHeadBench.fusedHead" -> "(c) grpo4j's fused head (256 MiB chunks)";
+      case "QwenTrainingStepBench.wholeLogits" -> "the whole logits (--fused-head off)";
+      case "QwenTrainingStepBench.fusedHead" -> "the fused head (--fused-head on)";
       default -> name;
     };
   }

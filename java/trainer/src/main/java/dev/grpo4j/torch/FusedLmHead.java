@@ -168,7 +168,7 @@ public final class FusedLmHead {
           for (int i = 0; i < c; i++) {
             coef[i] = (float) (rowCoef[p.rowOf()[(int) (start + i)]] * scale);
           }
-          TokenLogits tokens = chunkTokens(z, p.labels().narrow(0, start, c));
+          TokenLogits tokens = tokenLogits(z, p.labels().narrow(0, start, c));
           TokenPasses.gradient(tokens, statisticsSlice(statistics, start, c), coef,
               TorchPreferenceLoss.segment(z, "logits"), backend, threads, cudaStream);
           Reference.reachabilityFence(z);
@@ -342,7 +342,7 @@ public final class FusedLmHead {
         long c = Math.min(chunk, m - start);
         try (PointerScope scope = new PointerScope()) {
           Tensor z = logits(x.narrow(0, start, c), u == null ? null : u.narrow(0, start, c), head);
-          float[] chunkLogps = TokenPasses.logProbs(chunkTokens(z, p.labels().narrow(0, start, c)),
+          float[] chunkLogps = TokenPasses.logProbs(tokenLogits(z, p.labels().narrow(0, start, c)),
               statisticsSlice(statistics, start, c), backend, threads, cudaStream);
           Reference.reachabilityFence(z);
           System.arraycopy(chunkLogps, 0, logps, (int) start, (int) c);
@@ -362,7 +362,7 @@ public final class FusedLmHead {
     return z.contiguous();
   }
 
-  private TokenLogits chunkTokens(Tensor z, Tensor labels) {
+  private TokenLogits tokenLogits(Tensor z, Tensor labels) {
     return TorchPreferenceLoss.tokens(z.view(z.size(0), 1, z.size(1)), labels.contiguous().view(labels.size(0), 1),
         false, backend);
   }

@@ -8,11 +8,13 @@ import dev.grpo4j.GroupRobustLoss;
 import dev.grpo4j.LossResult;
 import dev.grpo4j.SequenceLogProbs;
 import dev.grpo4j.testing.LossConfig;
-import java.io.IOException;
+import dev.grpo4j.cli.ChildJvm;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -27,6 +29,7 @@ import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -74,7 +77,7 @@ class FusedLmHeadTest {
   }
 
   /** The head's parameters and the hidden leaf, built twice from one seed for the two paths. */
-  private record Parameters(Tensor hiddenLeaf, Tensor weight, Tensor bias, Tensor loraA, Tensor loraB) {
+  record Parameters(Tensor hiddenLeaf, Tensor weight, Tensor bias, Tensor loraA, Tensor loraB) {
     static Parameters make(long seed, HeadCase h) {
       torch.manual_seed(seed);
       int rows = 2 * h.shape().pairs();
@@ -222,85 +225,24 @@ class FusedLmHeadTest {
   /**
    * Peak resident memory of one training call, fused head against the whole logits (written over in place, the
    * trainer's way), at V = 32000 and 512 positions: 65 MB of logits that the fused head, with a 4 MB budget per chunk,
-   * never forms. Measured as the process's high-water mark above its resident size just before the call, after
-   * resetting the mark (Linux: /proc/self/clear_refs).
+   * never forms. Measured in a JVM of its own ({@link FusedLmHeadMemoryProbe}), where earlier tests' freed memory
+   * cannot hide an allocation.
    */
   @Test
-  void peakMemoryOfACallIsFarBelowTheWholeLogits() throws IOException {
+  void peakMemoryOfACallIsFarBelowTheWholeLogits(@TempDir Path logs) {
     assumeTrue(Files.isWritable(Path.of("/proc/self/clear_refs")), "needs Linux's /proc/self/clear_refs");
-    // glibc serves a freed large block's size from its heap afterwards (its mmap threshold adapts), where a later
-    // allocation reuses resident pages unseen; a fixed threshold keeps every block above 64 KB in its own mapping.
-    assumeTrue(setMallocMmapThreshold(64 << 10), "needs glibc's mallopt");
-    HeadCase h = new HeadCase("memory", new RandomBatch.Shape("", 4, 64, 32000, 2, 0, -1, -1), 64, false, false,
-        false, 0);
-    RandomBatch batch = RandomBatch.generate(new Random(3), h.shape(), 1.0);
-    LossConfig c = TorchAutogradTest.configs().get(0);
-    long[] peaks = new long[2];
-    try (PointerScope scope = new PointerScope(); GroupRobustLoss loss = c.build(batch.groupSizes())) {
-      Parameters p = Parameters.make(3, h);
-      Tensor labels = batch.labelsTensor(false);
-      FusedLmHead fused = FusedLmHead.withMemoryBudget(dev.grpo4j.Backend.CPU, 2, 0, 4L << 20);
-      for (int round = 0; round < 2; round++) {
-        peaks[0] = callPeak(() -> {
-          try (PointerScope call = new PointerScope()) {
-            Tensor logits = p.logits(p.hidden(h, null));
-            new TorchPreferenceLoss(loss).forwardBackward(logits, labels, batch.refTensor(), batch.groupIdsTensor(),
-                logits.detach());
-            logits.backward(logits.detach(), new BoolOptional(), false, new TensorArrayRefOptional());
-          }
-        }, p);
-        peaks[1] = callPeak(() -> {
-          try (PointerScope call = new PointerScope()) {
-            fused.forwardBackward(loss, p.hidden(h, null), p.head(), labels, batch.ref(), batch.groupIds(), 1.0,
-                s -> loss.groupStep(s.groupStatistics(), true));
-          }
-        }, p);
-      }
+    try (ChildJvm probe = ChildJvm.start(logs, "memory", Map.of("MALLOC_MMAP_THRESHOLD_", "65536"), List.of(),
+        FusedLmHeadMemoryProbe.class.getName())) {
+      assertEquals(0, probe.waitFor(Duration.ofMinutes(2)), probe.output());
+      Matcher m = Pattern.compile("whole (\\d+) fused (\\d+)").matcher(probe.stdout());
+      assertTrue(m.find(), probe.output());
+      long whole = Long.parseLong(m.group(1));
+      long fused = Long.parseLong(m.group(2));
+      System.out.printf("peak memory of one call: whole logits %.1f MB, fused head %.1f MB%n", whole / 1e6,
+          fused / 1e6);
+      assertTrue(whole > FusedLmHeadMemoryProbe.LOGITS_BYTES, "the whole-logits call peaked at only " + whole
+          + " bytes");
+      assertTrue(fused < whole / 4, "fused head peak " + fused + " bytes vs whole logits " + whole);
     }
-    System.out.printf("peak memory of one call: whole logits %.1f MB, fused head %.1f MB%n", peaks[0] / 1e6,
-        peaks[1] / 1e6);
-    long logitsBytes = 2L * h.shape().pairs() * h.shape().seqLen() * h.shape().vocab() * 4;
-    assertTrue(peaks[0] > logitsBytes / 2, "the whole-logits call peaked at only " + peaks[0] + " bytes");
-    assertTrue(peaks[1] < peaks[0] / 4, "fused head peak " + peaks[1] + " bytes vs whole logits " + peaks[0]);
-  }
-
-  private static boolean setMallocMmapThreshold(int bytes) {
-    java.lang.foreign.Linker linker = java.lang.foreign.Linker.nativeLinker();
-    var mallopt = linker.defaultLookup().find("mallopt");
-    if (mallopt.isEmpty()) {
-      return false;
-    }
-    try {
-      int mmapThreshold = -3;  // glibc's M_MMAP_THRESHOLD
-      int ok = (int) linker.downcallHandle(mallopt.get(), java.lang.foreign.FunctionDescriptor.of(
-          java.lang.foreign.ValueLayout.JAVA_INT, java.lang.foreign.ValueLayout.JAVA_INT,
-          java.lang.foreign.ValueLayout.JAVA_INT)).invokeExact(mmapThreshold, bytes);
-      return ok == 1;
-    } catch (Throwable e) {
-      return false;
-    }
-  }
-
-  /**
-   * Bytes the process's resident set rose above its size at the start of {@code call}, at its highest; the head's
-   * gradients are dropped first, so that each call allocates them anew.
-   */
-  private static long callPeak(Runnable call, Parameters p) throws IOException {
-    for (Tensor t : new Tensor[] {p.hiddenLeaf(), p.weight()}) {
-      t.mutable_grad().reset();
-    }
-    System.gc();
-    Files.writeString(Path.of("/proc/self/clear_refs"), "5");
-    long before = statusKb("VmRSS");
-    call.run();
-    return (statusKb("VmHWM") - before) * 1024;
-  }
-
-  private static long statusKb(String field) throws IOException {
-    Matcher m = Pattern.compile(field + ":\\s+(\\d+) kB").matcher(Files.readString(Path.of("/proc/self/status")));
-    if (!m.find()) {
-      throw new IllegalStateException(field + " missing from /proc/self/status");
-    }
-    return Long.parseLong(m.group(1));
   }
 }
