@@ -9,7 +9,7 @@
 #   ci/bench.sh            the whole suite (all shapes, fp32 and bf16; long: see bench/README.md)
 #   ci/bench.sh --quick    the main shapes (16x64x256 and 8x512x32000, fp32) in under 3 minutes of benchmarking
 #   ci/bench.sh --head     the fused LM head at Qwen2.5-0.5B's head (8 pairs x 512 tokens, V = 151936) against
-#                          libtorch, and a Qwen2.5-0.5B-shaped training step with and without it (about 40 minutes)
+#                          libtorch, and a Qwen2.5-0.5B-shaped training step with and without it (about 20 minutes)
 #   ci/bench.sh [--quick] -- <JMH options>   extra options for JMH, e.g. -- -f 2
 #
 # Environment: GRPO4J_BENCH_MACHINE names the machine in the results file (default: CPU model and count);

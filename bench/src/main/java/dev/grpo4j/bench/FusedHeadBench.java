@@ -37,8 +37,8 @@ import org.openjdk.jmh.infra.BenchmarkParams;
  * {@code W [V, H]} to J, dJ/dX and dJ/dW (GR-DPO, fp32, every position labelled), three ways:
  * {@link #libtorchAutograd} (a) {@code logits = X W^T} and the loss in libtorch ops ({@link TorchGrDpo}) with autograd;
  * {@link #libtorchLinearFusedLoss} (b) the same logits and grpo4j's fused logits loss writing dJ/dlogits over them,
- * then autograd through the linear layer; {@link #fusedHead} (c) grpo4j's {@link FusedLmHead}, chunks of 256 MB of
- * logits, which never forms them whole. Shapes {@code pairs x T x H x V}; the default is Qwen2.5-0.5B's head at 8
+ * then autograd through the linear layer; {@link #fusedHead} (c) grpo4j's {@link FusedLmHead}, chunks of
+ * {@link #chunkMib} MiB of logits, which never forms them whole. Shapes {@code pairs x T x H x V}; the default is Qwen2.5-0.5B's head at 8
  * pairs x 512 tokens. Single-shot: one call per iteration (a call at the default shape takes tens of seconds here).
  * Before timing, each variant's J and |dJ/dW| are checked against (b)'s.
  */
@@ -50,11 +50,12 @@ import org.openjdk.jmh.infra.BenchmarkParams;
 @State(Scope.Benchmark)
 @SuppressWarnings("try") // PointerScope acts by existing
 public class FusedHeadBench extends MeasuredState {
-  /** Chunk budget of {@link #fusedHead}: the trainer's default. */
-  static final long CHUNK_BYTES = FusedLmHead.DEFAULT_MEMORY_BUDGET;
-
   @Param({"8x512x896x151936"})
   public String shape;
+
+  /** Logits memory per chunk of {@link #fusedHead}, MiB; 256 is the trainer's default. */
+  @Param({"256"})
+  public int chunkMib;
 
   private Tensor hidden;
   private Tensor weight;
@@ -92,7 +93,7 @@ public class FusedHeadBench extends MeasuredState {
       TorchGrDpo.data(groupIds).setAtIndex(java.lang.foreign.ValueLayout.JAVA_INT, i, ids[i]);
     }
     objective = new TorchGrDpo(labels, ref, ids);
-    head = FusedLmHead.withMemoryBudget(Backend.CPU, 0, 0, CHUNK_BYTES);
+    head = FusedLmHead.withMemoryBudget(Backend.CPU, 0, 0, (long) chunkMib << 20);
 
     double[] want = call("libtorchLinearFusedLoss");
     double[] got = call(method());

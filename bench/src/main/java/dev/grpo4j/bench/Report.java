@@ -214,7 +214,8 @@ public final class Report {
       out.append("| variant | time | peak extra mem |\n|---|---:|---:|\n");
       for (JsonNode r : new JsonNode[] {headA, headB, headC}) {
         if (r != null) {
-          out.append(String.format(Locale.ROOT, "| %s | %s | %s |%n", variant(shortName(r)), time(seconds(r)),
+          String chunk = shortName(r).endsWith("fusedHead") ? " (" + param(r, "chunkMib") + " MiB chunks)" : "";
+          out.append(String.format(Locale.ROOT, "| %s%s | %s | %s |%n", variant(shortName(r)), chunk, time(seconds(r)),
               mib(headMemory(memory, r))));
         }
       }
@@ -460,7 +461,7 @@ public final class Report {
       case "CudaLossBench.copy" -> "CUDA device-to-device copy probe";
       case "FusedHeadBench.libtorchAutograd" -> "(a) libtorch linear + libtorch loss, autograd";
       case "FusedHeadBench.libtorchLinearFusedLoss" -> "(b) libtorch linear + grpo4j's fused logits loss";
-      case "FusedHeadBench.fusedHead" -> "(c) grpo4j's fused head (256 MiB chunks)";
+      case "FusedHeadBench.fusedHead" -> "(c) grpo4j's fused head";
       case "QwenTrainingStepBench.wholeLogits" -> "the whole logits (--fused-head off)";
       case "QwenTrainingStepBench.fusedHead" -> "the fused head (--fused-head on)";
       default -> name;

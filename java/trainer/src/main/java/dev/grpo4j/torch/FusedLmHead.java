@@ -24,7 +24,6 @@ import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
@@ -108,7 +107,7 @@ public final class FusedLmHead {
       Positions p = select(hidden, labels, head);
       Tensor x = p.x();
       Tensor u = selected(p, adapterInput(hidden, head, false));
-      float[] tokenLogps = firstPass(p, x, u, head, statistics(p, x));
+      float[] tokenLogps = firstPass(p, x, u, head, statistics(p, x), chunkBuffer(x, head));
       double[] sums = new double[p.rows()];
       int[] counts = new int[p.rows()];
       sumRows(p, tokenLogps, sums, counts);
@@ -126,7 +125,7 @@ public final class FusedLmHead {
       Positions p = select(hidden, labels, head);
       Tensor x = p.x();
       Tensor u = selected(p, adapterInput(hidden, head, false));
-      float[] tokenLogps = firstPass(p, x, u, head, statistics(p, x));
+      float[] tokenLogps = firstPass(p, x, u, head, statistics(p, x), chunkBuffer(x, head));
       LossStatistics statistics = loss.statistics(sequenceBatch(p, tokenLogps, refLogps, groupIds));
       return LossResult.of(statistics, loss.groupStep(statistics.groupStatistics(), false));
     }
@@ -145,11 +144,55 @@ public final class FusedLmHead {
     Tensor u = adapterInput(hidden, head, head.training());
     Tensor uDetached = selected(p, u);
     Tensor statistics = statistics(p, x);
-    float[] tokenLogps = firstPass(p, x, uDetached, head, statistics);
+    Tensor buffer = chunkBuffer(x, head);
+    float[] tokenLogps = firstPass(p, x, uDetached, head, statistics, buffer);
     LossStatistics lossStatistics = loss.statistics(sequenceBatch(p, tokenLogps, refLogps, groupIds));
     GroupStep step = groupStep.apply(lossStatistics);
     float[] rowCoef = loss.sequenceGradient(lossStatistics, step);
+    float[] coef = new float[(int) x.size(0)];
+    for (int i = 0; i < coef.length; i++) {
+      coef[i] = (float) (rowCoef[p.rowOf()[i]] * scale);
+    }
+    backward(p, hidden, u, uDetached, head, statistics, buffer, coef);
+    return LossResult.of(lossStatistics, step);
+  }
 
+  /**
+   * Supervised fine-tuning from hidden states: the mean next-token negative log-likelihood over the labelled positions
+   * of {@code hidden} {@code [N, T, H]} (what {@code cross_entropy} with {@code ignore_index = -100} gives on the whole
+   * logits), with the gradient of {@code scale} times it taken as in {@link #forwardBackward}. NaN, and no gradient,
+   * when no position is labelled.
+   */
+  public double crossEntropy(Tensor hidden, LmHead head, Tensor labels, double scale) {
+    Positions p = select(hidden, labels, head);
+    int m = p.rowOf().length;
+    if (m == 0) {
+      return Double.NaN;
+    }
+    Tensor x = p.x();
+    Tensor u = adapterInput(hidden, head, head.training());
+    Tensor uDetached = selected(p, u);
+    Tensor statistics = statistics(p, x);
+    Tensor buffer = chunkBuffer(x, head);
+    float[] tokenLogps = firstPass(p, x, uDetached, head, statistics, buffer);
+    double sum = 0;
+    for (float logp : tokenLogps) {
+      sum += logp;
+    }
+    float[] coef = new float[m];
+    java.util.Arrays.fill(coef, (float) (-scale / m));
+    backward(p, hidden, u, uDetached, head, statistics, buffer, coef);
+    return -sum / m;
+  }
+
+  /**
+   * Pass 2 and the backward: each chunk's logits recomputed and turned into {@code coef[i] * (onehot - softmax)}, then
+   * multiplied into dX (and dU), the head's parameter gradients added to their {@code grad}, and one backward from the
+   * hidden states (and U).
+   */
+  private void backward(Positions p, Tensor hidden, Tensor u, Tensor uDetached, LmHead head, Tensor statistics,
+                        Tensor buffer, float[] coef) {
+    Tensor x = p.x();
     Tensor dx = torch.empty_like(x);
     Tensor du = u == null ? null : torch.empty_like(uDetached);
     Accumulator weightGrad = Accumulator.of(head.weight());
@@ -163,13 +206,10 @@ public final class FusedLmHead {
         try (PointerScope scope = new PointerScope()) {
           Tensor xc = x.narrow(0, start, c);
           Tensor uc = uDetached == null ? null : uDetached.narrow(0, start, c);
-          Tensor z = logits(xc, uc, head);
-          float[] coef = new float[(int) c];
-          for (int i = 0; i < c; i++) {
-            coef[i] = (float) (rowCoef[p.rowOf()[(int) (start + i)]] * scale);
-          }
+          Tensor z = logits(xc, uc, head, buffer);
           TokenLogits tokens = tokenLogits(z, p.labels().narrow(0, start, c));
-          TokenPasses.gradient(tokens, statisticsSlice(statistics, start, c), coef,
+          TokenPasses.gradient(tokens, statisticsSlice(statistics, start, c),
+              java.util.Arrays.copyOfRange(coef, (int) start, (int) (start + c)),
               TorchPreferenceLoss.segment(z, "logits"), backend, threads, cudaStream);
           Reference.reachabilityFence(z);
           dx.narrow(0, start, c).copy_(z.mm(head.weight()));
@@ -207,7 +247,6 @@ public final class FusedLmHead {
       torch.backward(new TensorVector(roots.toArray(new Tensor[0])), new TensorVector(grads.toArray(new Tensor[0])),
           new BoolOptional(), false, new TensorVector());
     }
-    return LossResult.of(lossStatistics, step);
   }
 
   /**
@@ -333,7 +372,7 @@ public final class FusedLmHead {
   }
 
   @SuppressWarnings("try")
-  private float[] firstPass(Positions p, Tensor x, Tensor u, LmHead head, Tensor statistics) {
+  private float[] firstPass(Positions p, Tensor x, Tensor u, LmHead head, Tensor statistics, Tensor buffer) {
     long m = x.size(0);
     float[] logps = new float[(int) m];
     long chunk = chunkTokens(head.vocab(), x.element_size());
@@ -341,7 +380,7 @@ public final class FusedLmHead {
       for (long start = 0; start < m; start += chunk) {
         long c = Math.min(chunk, m - start);
         try (PointerScope scope = new PointerScope()) {
-          Tensor z = logits(x.narrow(0, start, c), u == null ? null : u.narrow(0, start, c), head);
+          Tensor z = logits(x.narrow(0, start, c), u == null ? null : u.narrow(0, start, c), head, buffer);
           float[] chunkLogps = TokenPasses.logProbs(tokenLogits(z, p.labels().narrow(0, start, c)),
               statisticsSlice(statistics, start, c), backend, threads, cudaStream);
           Reference.reachabilityFence(z);
@@ -352,14 +391,28 @@ public final class FusedLmHead {
     return logps;
   }
 
-  /** The chunk's logits {@code [C, V]}, contiguous, in the head's dtype. */
-  private static Tensor logits(Tensor x, Tensor u, LmHead head) {
-    Tensor z = head.bias() == null ? torch.linear(x, head.weight())
-        : torch.linear(x, head.weight(), new TensorOptional(head.bias()));
-    if (u != null) {
-      z = z.add(torch.linear(u, head.loraB()), new Scalar(head.loraScale()));
+  /**
+   * The chunk's logits {@code [C, V]} in the first C rows of {@code buffer}, which every chunk of both passes reuses:
+   * a fresh chunk-sized allocation per chunk costs its page faults again each time (measured ~4% of a call at
+   * Qwen2.5-0.5B's head).
+   */
+  private static Tensor logits(Tensor x, Tensor u, LmHead head, Tensor buffer) {
+    Tensor z = buffer.narrow(0, 0, x.size(0));
+    torch.mm_out(z, x, head.weight().t());
+    if (head.bias() != null) {
+      z.add_(head.bias());
     }
-    return z.contiguous();
+    if (u != null) {
+      z.addmm_(u, head.loraB().t(), new Scalar(1.0), new Scalar(head.loraScale()));
+    }
+    return z;
+  }
+
+  /** The logits buffer of one call: the chunk size's rows (at most M) of V, in the head's dtype and device. */
+  private Tensor chunkBuffer(Tensor x, LmHead head) {
+    long rows = Math.max(1, Math.min(x.size(0), chunkTokens(head.vocab(), x.element_size())));
+    return torch.empty(new long[] {rows, head.vocab()}, new TensorOptions(x.scalar_type().intern())
+        .device(new DeviceOptional(x.device())), new MemoryFormatOptional());
   }
 
   private TokenLogits tokenLogits(Tensor z, Tensor labels) {

@@ -256,6 +256,24 @@ public final class PreferenceTrainer {
    * @return the step's loss
    */
   public static double supervisedStep(CausalLm model, Optimizer optimizer, EncodedPairs data, int[] pairs) {
+    return supervisedStep(model, optimizer, data, pairs, null);
+  }
+
+  /**
+   * As {@link #supervisedStep(CausalLm, Optimizer, EncodedPairs, int[])}; with a {@code fusedHead} the loss is taken
+   * from the hidden states and the logits never exist whole ({@link FusedLmHead#crossEntropy}).
+   */
+  public static double supervisedStep(CausalLm model, Optimizer optimizer, EncodedPairs data, int[] pairs,
+                                      FusedLmHead fusedHead) {
+    if (fusedHead != null) {
+      try (PointerScope scope = new PointerScope()) {
+        optimizer.zero_grad();
+        double nll = fusedHead.crossEntropy(model.hiddenStates(data.chosenInputIds(pairs)), model.head(),
+            data.chosenLabels(pairs), 1.0);
+        optimizer.step();
+        return nll;
+      }
+    }
     try (PointerScope scope = new PointerScope()) {
       optimizer.zero_grad();
       Tensor logits = model.forward(data.chosenInputIds(pairs));

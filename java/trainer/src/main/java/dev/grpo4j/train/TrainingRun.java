@@ -607,7 +607,7 @@ public final class TrainingRun {
         LoraAdapters.attach(policy, lora, config.seed());
         placement.moveTo(policy);
       }
-      supervisedFineTuning(policy, train.rows());
+      supervisedFineTuning(policy, train.rows(), fusedHead(policy, placement));
       if (lora != null) {
         LoraAdapters.merge(policy);
         Path sftModel = runDir.resolve(SFT_MODEL).toAbsolutePath().normalize();
@@ -648,7 +648,7 @@ public final class TrainingRun {
     return referenceModel(runDir, config).toAbsolutePath().normalize();
   }
 
-  private void supervisedFineTuning(TransformerLm policy, EncodedPairs train) {
+  private void supervisedFineTuning(TransformerLm policy, EncodedPairs train, FusedLmHead fused) {
     AdamW optimizer = adamW(policy, config.sftLearningRate());
     PairSampler sampler = new PairSampler(train.size(), config.seed() - 1);
     policy.train(true);
@@ -656,7 +656,7 @@ public final class TrainingRun {
       double nll = Double.NaN;
       for (int step = 1; step <= config.sftSteps(); step++) {
         torch.manual_seed(config.seed() * 1_000_003L - step);
-        nll = PreferenceTrainer.supervisedStep(policy, optimizer, train, sampler.next(config.batchSize()));
+        nll = PreferenceTrainer.supervisedStep(policy, optimizer, train, sampler.next(config.batchSize()), fused);
         if (bar != null) {
           bar.step();
           bar.setExtraMessage(String.format(Locale.ROOT, " nll %.4f", nll));

@@ -164,6 +164,34 @@ class FusedLmHeadTest {
   }
 
   @Test
+  void crossEntropyMatchesTheWholeLogits() {
+    for (HeadCase h : heads()) {
+      RandomBatch batch = RandomBatch.generate(new Random(17), h.shape(), 1.0);
+      try (PointerScope scope = new PointerScope()) {
+        Parameters unfused = Parameters.make(17, h);
+        Parameters fused = Parameters.make(17, h);
+        int rows = 2 * h.shape().pairs();
+        Tensor tokenIds = torch.randint(h.shape().vocab(), new long[] {rows, h.shape().seqLen()});
+        Tensor labels = batch.labelsTensor(false);
+        Tensor logits = unfused.logits(unfused.hidden(h, tokenIds));
+        Tensor nll = torch.cross_entropy(logits.view(-1, h.shape().vocab()), labels.view(-1)).mul(new Scalar(0.5));
+        nll.backward();
+        double got = FusedLmHead.withChunkTokens(dev.grpo4j.Backend.CPU, 2, 0, h.chunk())
+            .crossEntropy(fused.hidden(h, tokenIds), fused.head(), labels, 0.5);
+        String name = "cross entropy | " + h;
+        Close.assertClose(name + " NLL", new double[] {0.5 * got}, new double[] {nll.item_double()}, 1e-6, 1e-5);
+        List<Tensor> wantGrads = unfused.gradients();
+        List<Tensor> gotGrads = fused.gradients();
+        for (int i = 0; i < wantGrads.size(); i++) {
+          double[] w = Tensors.toDoubles(wantGrads.get(i));
+          Close.assertClose(name + " gradient " + i, Tensors.toDoubles(gotGrads.get(i)), w,
+              1e-6 * (1e-3 + Close.maxAbs(w)), 1e-4);
+        }
+      }
+    }
+  }
+
+  @Test
   void sequenceLogProbsMatchTheWholeLogits() {
     HeadCase h = heads().get(1);
     RandomBatch batch = RandomBatch.generate(new Random(7), h.shape(), 1.0);
