@@ -198,8 +198,8 @@ GRPO4J_API grpo4j_status grpo4j_sequence_statistics(const grpo4j_options* option
                                                     double* group_stats, double* dloss, const grpo4j_exec* exec);
 
 /* Phase 3 for sequence log-probs: row_coef[r] = dJ/ds_r = (float)(group_coef[g_i] * dloss[r]) for the rows r of
- * pair i, from grpo4j_sequence_statistics' dloss and grpo4j_group_step's group_coef. Reads group_ids and num_pairs,
- * num_groups (and out.flags on CUDA) of batch. */
+ * pair i, from grpo4j_sequence_statistics' dloss and grpo4j_group_step's group_coef. Reads only group_ids, num_pairs,
+ * num_groups (and out.flags on CUDA) of batch: its other pointers may be stale or NULL. */
 GRPO4J_API grpo4j_status grpo4j_sequence_gradient(const grpo4j_batch* batch, const double* dloss,
                                                   const double* group_coef, float* row_coef, const grpo4j_exec* exec);
 

@@ -184,7 +184,7 @@ grpo4j_status fail(grpo4j_status status, const char* format, ...) {
   return status;
 }
 
-grpo4j_status check_host_inputs(const grpo4j_batch& b) {
+grpo4j_status check_host_group_ids(const grpo4j_batch& b) {
   for (int64_t i = 0; i < b.num_pairs; ++i) {
     if (b.group_ids[i] < 0 || b.group_ids[i] >= b.num_groups) {
       if (b.out.flags) *b.out.flags |= GRPO4J_FLAG_GROUP_RANGE;
@@ -192,6 +192,12 @@ grpo4j_status check_host_inputs(const grpo4j_batch& b) {
                   b.group_ids[i], b.num_groups);
     }
   }
+  return GRPO4J_OK;
+}
+
+grpo4j_status check_host_inputs(const grpo4j_batch& b) {
+  grpo4j_status status = check_host_group_ids(b);
+  if (status != GRPO4J_OK) return status;
   for (int64_t r = 0; r < 2 * b.num_pairs; ++r) {
     if (!isfinite(b.ref_logps[r]))
       return fail(GRPO4J_NON_FINITE_INPUT, "ref_logps[%lld] = %g: reference log-probs must be finite", (long long)r,
@@ -331,7 +337,8 @@ grpo4j_status grpo4j_logits_gradient(const grpo4j_batch* batch, const void* work
     if (!group_coef)
       return fail(GRPO4J_INVALID_ARGUMENT, "group_coef is NULL: pass the [K] coefficients grpo4j_group_step wrote");
     if (exec->backend == GRPO4J_BACKEND_CUDA) return cuda_logits_gradient(*batch, workspace, group_coef, exec->stream);
-    status = check_host_inputs(*batch);
+    // Phase 3 reads the group ids, not the reference log-probs (phase 1 checked those).
+    status = check_host_group_ids(*batch);
     if (status != GRPO4J_OK) return status;
     for (int g = 0; g < batch->num_groups; ++g)
       if (!isfinite(group_coef[g]))
@@ -377,15 +384,20 @@ grpo4j_status grpo4j_sequence_gradient(const grpo4j_batch* batch, const double* 
                                        float* row_coef, const grpo4j_exec* exec) {
   return guarded([&]() -> grpo4j_status {
     grpo4j_status status = validate_exec(exec);
-    if (status == GRPO4J_OK) status = validate_pairs(batch);
     if (status != GRPO4J_OK) return status;
+    if (!batch) return fail(GRPO4J_INVALID_ARGUMENT, "batch is NULL");
+    if (batch->num_pairs < 1)
+      return fail(GRPO4J_INVALID_ARGUMENT, "batch.num_pairs = %lld: must be >= 1", (long long)batch->num_pairs);
+    if (batch->num_groups < 1)
+      return fail(GRPO4J_INVALID_ARGUMENT, "batch.num_groups = %d: must be >= 1", batch->num_groups);
+    if (!batch->group_ids) return fail(GRPO4J_INVALID_ARGUMENT, "batch.group_ids is NULL: pass [B] group ids");
     if (!dloss) return fail(GRPO4J_INVALID_ARGUMENT, "dloss is NULL: pass the one grpo4j_sequence_statistics wrote");
     if (!group_coef)
       return fail(GRPO4J_INVALID_ARGUMENT, "group_coef is NULL: pass the [K] coefficients grpo4j_group_step wrote");
     if (!row_coef) return fail(GRPO4J_INVALID_ARGUMENT, "row_coef is NULL: pass a [2B] float buffer");
     if (exec->backend == GRPO4J_BACKEND_CUDA)
       return cuda_sequence_gradient(*batch, dloss, group_coef, row_coef, exec->stream);
-    status = check_host_inputs(*batch);
+    status = check_host_group_ids(*batch);
     if (status != GRPO4J_OK) return status;
     for (int g = 0; g < batch->num_groups; ++g)
       if (!isfinite(group_coef[g]))

@@ -196,6 +196,7 @@ grpo4j_status check_host_groups(const grpo4j_options& options, const grpo4j_batc
 // The two halves of check_host_groups: the pairs' inputs (group ids, reference log-probs), and the group state
 // (group sizes where needed, finite log alpha).
 grpo4j_status check_host_inputs(const grpo4j_batch& batch);
+grpo4j_status check_host_group_ids(const grpo4j_batch& batch);
 grpo4j_status check_host_group_state(const grpo4j_options& options, const grpo4j_batch& batch);
 // Message for a label or logit problem found by a kernel at flat position `position` of `tokens`.
 grpo4j_status token_flag_error(int32_t flag, const grpo4j_tokens& tokens, int64_t position);

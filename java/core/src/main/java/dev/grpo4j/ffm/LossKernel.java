@@ -292,6 +292,9 @@ public final class LossKernel implements AutoCloseable {
           checkFlags(flagsOf(host));
         }
       } finally {
+        // The staged inputs die with this call's arena: no pointer into them may outlive it in the batch struct.
+        batch.set(ADDRESS, BATCH_REF_LOGPS, MemorySegment.NULL);
+        batch.set(ADDRESS, BATCH_GROUP_IDS, MemorySegment.NULL);
         if (backend == BACKEND_CUDA) {
           Cuda.free(target);
         }
@@ -345,6 +348,7 @@ public final class LossKernel implements AutoCloseable {
           checkFlags(flagsOf(host));
         }
       } finally {
+        batch.set(ADDRESS, BATCH_GROUP_IDS, MemorySegment.NULL);
         if (backend == BACKEND_CUDA) {
           Cuda.free(target);
         }
