@@ -446,14 +446,7 @@ void test_concurrent_callers(std::mt19937_64& rng, Checker& check) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const uint64_t seed = argc > 1 ? strtoull(argv[1], nullptr, 0) : ((uint64_t)std::random_device{}() << 32) ^ std::random_device{}();
-  printf("test_cpu_vs_reference: seed %llu (rerun with: test_cpu_vs_reference %llu)\n", (unsigned long long)seed,
-         (unsigned long long)seed);
-  std::mt19937_64 rng(seed);
-  const struct {
-    const char* name;
-    void (*run)(std::mt19937_64&, Checker&);
-  } tests[] = {
+  const SeededTest tests[] = {
       {"shapes", test_shapes},
       {"loss_options", test_loss_options},
       {"large_logits", test_large_logits},
@@ -469,16 +462,5 @@ int main(int argc, char** argv) {
       {"many_small_calls", test_many_small_calls},
       {"concurrent_callers", test_concurrent_callers},
   };
-  int passed = 0, failed = 0;
-  for (const auto& test : tests) {
-    Checker check;
-    const auto start = std::chrono::steady_clock::now();
-    test.run(rng, check);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    printf("%s %s (%.2f s)\n", check.failures == 0 ? "PASS" : "FAIL", test.name, seconds);
-    fflush(stdout);
-    (check.failures == 0 ? passed : failed) += 1;
-  }
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed == 0 ? 0 : 1;
+  return run_seeded_tests("test_cpu_vs_reference", argc, argv, tests);
 }

@@ -276,26 +276,12 @@ void test_sequence_route_refuses_bad_input(std::mt19937_64& rng, Checker& check)
 }  // namespace
 
 int main(int argc, char** argv) {
-  const uint64_t seed = argc > 1 ? strtoull(argv[1], nullptr, 0) : ((uint64_t)std::random_device{}() << 32) ^ std::random_device{}();
-  printf("test_loss_phases: seed %llu (rerun with: test_loss_phases %llu)\n", (unsigned long long)seed,
-         (unsigned long long)seed);
-  std::mt19937_64 rng(seed);
-  const struct {
-    const char* name;
-    void (*run)(std::mt19937_64&, Checker&);
-  } tests[] = {
+  const SeededTest tests[] = {
       {"composition_is_the_one_shot_call", test_composition_is_the_one_shot_call},
       {"split_batches_sum_to_the_whole", test_split_batches_sum_to_the_whole},
       {"bad_group_statistics", test_bad_group_statistics},
       {"sequence_route_is_the_logits_route", test_sequence_route_is_the_logits_route},
       {"sequence_route_refuses_bad_input", test_sequence_route_refuses_bad_input},
   };
-  int failed = 0;
-  for (const auto& test : tests) {
-    Checker check;
-    test.run(rng, check);
-    printf("%s %s\n", check.failures == 0 ? "PASS" : "FAIL", test.name);
-    failed += check.failures == 0 ? 0 : 1;
-  }
-  return failed == 0 ? 0 : 1;
+  return run_seeded_tests("test_loss_phases", argc, argv, tests);
 }

@@ -5,8 +5,10 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <chrono>
 #include <random>
 #include <string>
 #include <vector>
@@ -310,6 +312,35 @@ struct Checker {
     }
   }
 };
+
+// One test of a seeded suite: it draws its inputs from the suite's generator.
+struct SeededTest {
+  const char* name;
+  void (*run)(std::mt19937_64&, Checker&);
+};
+
+// The main of a seeded suite: the seed from argv[1] or random (printed, so that a failure can be rerun), every test
+// in order with its time, a summary; 0 when all passed.
+template <size_t N>
+int run_seeded_tests(const char* program, int argc, char** argv, const SeededTest (&tests)[N]) {
+  const uint64_t seed =
+      argc > 1 ? strtoull(argv[1], nullptr, 0) : ((uint64_t)std::random_device{}() << 32) ^ std::random_device{}();
+  printf("%s: seed %llu (rerun with: %s %llu)\n", program, (unsigned long long)seed, program,
+         (unsigned long long)seed);
+  std::mt19937_64 rng(seed);
+  int passed = 0, failed = 0;
+  for (const SeededTest& test : tests) {
+    Checker check;
+    const auto start = std::chrono::steady_clock::now();
+    test.run(rng, check);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    printf("%s %s (%.2f s)\n", check.failures == 0 ? "PASS" : "FAIL", test.name, seconds);
+    fflush(stdout);
+    (check.failures == 0 ? passed : failed) += 1;
+  }
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}
 
 }  // namespace grpo4j_test
 
