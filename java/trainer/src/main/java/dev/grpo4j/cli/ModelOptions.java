@@ -38,8 +38,8 @@ final class ModelOptions {
   String dtype;
 
   @Option(names = "--device", defaultValue = "cpu", paramLabel = "cpu|cuda",
-      description = "Where the model and the kernels run (default: ${DEFAULT-VALUE}). cuda needs the GPU build of "
-          + "bytedeco pytorch on the class path.")
+      description = "Where the model and the kernels run (default: ${DEFAULT-VALUE}). cuda needs the GPU build "
+          + "(./mvnw -Pgpu) and CUDA 13's libraries with cuDNN 9 and NCCL 2.")
   String device;
 
   @Option(names = "--threads", paramLabel = "N",

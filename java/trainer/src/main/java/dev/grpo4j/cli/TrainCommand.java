@@ -226,6 +226,8 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
   public Integer call() throws IOException, InterruptedException {
     PrintWriter err = spec.commandLine().getErr();
     dist.validate();
+    // Before any worker starts or joins: a GPU run on a machine that cannot run CUDA fails once, saying why.
+    ModelSource.checkDevice(modelOptions.device);
     WorkerEnv worker = WorkerEnv.from(System.getenv());
     if (worker == null && dist.worldSize() > 1) {
       return launch(err);

@@ -10,18 +10,21 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 
 /**
- * The dynamic-section names of a 64-bit little-endian ELF shared library: its own {@code DT_SONAME} and the
- * {@code DT_NEEDED} libraries the dynamic loader will look up for it. {@link LibTorch} needs them to load a
- * preset's libraries dependencies-first, so that each lookup finds the copy already loaded.
+ * The dynamic-section names of a 64-bit little-endian ELF shared library: its own {@code DT_SONAME}, the
+ * {@code DT_NEEDED} libraries the dynamic loader will look up for it, and the folders it names for that search.
+ * {@link LibTorch} needs them to load a preset's libraries dependencies-first, so that each lookup finds the copy
+ * already loaded, and to tell beforehand whether the libraries it does not bundle (CUDA's) can be found.
  *
  * @param soname the library's soname, empty when it has none
  * @param needed the sonames it depends on, in file order
+ * @param runpath the folders of its {@code DT_RUNPATH} (or, without one, {@code DT_RPATH}), unexpanded
  */
-record ElfDependencies(Optional<String> soname, List<String> needed) {
+record ElfDependencies(Optional<String> soname, List<String> needed, List<String> runpath) {
   private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
   private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
   private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -30,6 +33,8 @@ record ElfDependencies(Optional<String> soname, List<String> needed) {
   private static final long DT_NULL = 0;
   private static final long DT_NEEDED = 1;
   private static final long DT_SONAME = 14;
+  private static final long DT_RPATH = 15;
+  private static final long DT_RUNPATH = 29;
 
   /**
    * Reads the dynamic section of {@code file}, or returns empty when the file is not a 64-bit little-endian ELF
@@ -60,7 +65,7 @@ record ElfDependencies(Optional<String> soname, List<String> needed) {
     int sectionHeaderSize = Short.toUnsignedInt(elf.get(U16, 0x3A));
     int sections = Short.toUnsignedInt(elf.get(U16, 0x3C));
     if (sectionTable == 0 || sections == 0) {
-      return new ElfDependencies(Optional.empty(), List.of());
+      return new ElfDependencies(Optional.empty(), List.of(), List.of());
     }
     if (sectionHeaderSize < SECTION_HEADER_SIZE) {
       throw new IOException(file + ": ELF section headers of " + sectionHeaderSize + " bytes");
@@ -76,6 +81,8 @@ record ElfDependencies(Optional<String> soname, List<String> needed) {
       long strings = elf.get(U64, sectionTable + (long) stringSection * sectionHeaderSize + 0x18);
       Optional<String> soname = Optional.empty();
       List<String> needed = new ArrayList<>();
+      String rpath = null;
+      String runpath = null;
       for (long entry = dynamicOffset; entry + 16 <= dynamicOffset + dynamicSize; entry += 16) {
         long tag = elf.get(U64, entry);
         if (tag == DT_NULL) {
@@ -85,11 +92,19 @@ record ElfDependencies(Optional<String> soname, List<String> needed) {
           needed.add(string(elf, strings + elf.get(U64, entry + 8)));
         } else if (tag == DT_SONAME) {
           soname = Optional.of(string(elf, strings + elf.get(U64, entry + 8)));
+        } else if (tag == DT_RUNPATH) {
+          runpath = string(elf, strings + elf.get(U64, entry + 8));
+        } else if (tag == DT_RPATH) {
+          rpath = string(elf, strings + elf.get(U64, entry + 8));
         }
       }
-      return new ElfDependencies(soname, List.copyOf(needed));
+      // The dynamic loader ignores DT_RPATH when DT_RUNPATH is present.
+      String searchPath = runpath != null ? runpath : rpath;
+      List<String> folders = searchPath == null ? List.of()
+          : Arrays.stream(searchPath.split(":")).filter(folder -> !folder.isEmpty()).toList();
+      return new ElfDependencies(soname, List.copyOf(needed), folders);
     }
-    return new ElfDependencies(Optional.empty(), List.of());
+    return new ElfDependencies(Optional.empty(), List.of(), List.of());
   }
 
   private static String string(MemorySegment elf, long offset) {

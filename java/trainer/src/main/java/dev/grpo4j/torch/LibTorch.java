@@ -3,15 +3,21 @@ package dev.grpo4j.torch;
 import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.SymbolLookup;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
+import java.util.SortedSet;
+import java.util.TreeSet;
 import java.util.stream.Stream;
 import org.bytedeco.javacpp.Loader;
 
@@ -26,16 +32,31 @@ import org.bytedeco.javacpp.Loader;
  * dies in native code. So {@link #load()} first unpacks every library of the presets, then loads the non-JNI ones
  * by absolute path, dependencies first: each later lookup by name finds the bundled copy already loaded.
  *
+ * <p>The GPU build ({@code -Pgpu}) puts a second libtorch on the class path, bytedeco's {@code linux-x86_64-gpu}
+ * natives, beside the CPU ones. Both sets use the same file names, so exactly one may be loaded: JavaCPP, given
+ * both, loads parts of each and the JVM dies. {@link #load()} takes the GPU set only when every library it needs
+ * outside the jars (the CUDA runtime, cuBLAS, cuDNN, NCCL, ...) can be found, and the CPU set otherwise, then tells
+ * JavaCPP which one through {@value #EXTENSION_PROPERTY}; setting that property to {@code -gpu} or to an empty
+ * string beforehand forces the choice. {@link #cudaUnavailable()} says why a process has no CUDA.
+ *
  * <p>Call it before the first use of any {@code org.bytedeco.pytorch} class; the {@code grpo4j} commands do. The
- * unpacked libraries (about 450 MB) live in JavaCPP's cache, {@code ~/.javacpp/cache} unless
- * {@code -Dorg.bytedeco.javacpp.cachedir} says otherwise.
+ * unpacked libraries (about 450 MB; 1.3 GB more for the GPU set) live in JavaCPP's cache, {@code ~/.javacpp/cache}
+ * unless {@code -Dorg.bytedeco.javacpp.cachedir} says otherwise.
  */
 public final class LibTorch {
-  /** The presets whose libraries libtorch needs, in JavaCPP's own loading order; any class of each jar. */
-  private static final List<Class<?>> PRESETS =
-      List.of(org.bytedeco.openblas.global.openblas.class, org.bytedeco.pytorch.global.torch.class);
+  /** JavaCPP's system property naming the natives' variant: {@code -gpu}, or empty for the plain (CPU) one. */
+  public static final String EXTENSION_PROPERTY = "org.bytedeco.javacpp.platform.extension";
+  static final String GPU_EXTENSION = "-gpu";
 
-  private static boolean loaded;
+  /** The libraries of one variant of libtorch, and why it cannot run CUDA (null when it can). */
+  record Natives(String extension, List<Path> libraries, String cudaUnavailable) {}
+
+  /** Whether the dynamic loader can load a library the jars do not bundle, searching {@code folders} too. */
+  interface SystemLibraries {
+    boolean find(String soname, List<String> folders);
+  }
+
+  private static Natives loaded;
 
   private LibTorch() {}
 
@@ -43,17 +64,27 @@ public final class LibTorch {
    * Unpacks and loads libtorch; later calls return at once.
    *
    * @throws UncheckedIOException when the libraries cannot be unpacked into the cache (full disk, no permission)
-   * @throws IllegalStateException when a library cannot be loaded
+   * @throws IllegalStateException when a library cannot be loaded, or the variant asked for cannot run here
    */
   public static synchronized void load() {
-    if (loaded) {
+    if (loaded != null) {
       return;
     }
-    List<Path> libraries = new ArrayList<>();
-    for (Class<?> preset : PRESETS) {
-      libraries.addAll(unpack(preset));
-    }
-    for (Path library : dependenciesFirst(libraries)) {
+    String platform = Loader.getPlatform();
+    String openblasFolder = "/org/bytedeco/openblas/" + platform + "/";
+    List<Path> common = unpack(openblasFolder).orElseThrow(() -> new IllegalStateException(
+        "no native libraries for " + platform + " in " + openblasFolder + " on the class path: the bytedeco "
+            + "openblas jar of this platform is missing"));
+    // CUDA's own libraries, when a redist jar of bytedeco's cuda preset bundles them: part of the GPU set. The
+    // preset's JNI libraries are not libtorch's concern.
+    List<Path> cuda = unpack("/org/bytedeco/cuda/" + platform + "/").orElse(List.of()).stream()
+        .filter(LibTorch::isLoadableLibrary).toList();
+    Optional<List<Path>> gpu = unpack(torchFolder(platform, GPU_EXTENSION)).map(torch -> concat(cuda, torch));
+    Natives natives = choose(common, gpu, unpack(torchFolder(platform, "")), System.getProperty(EXTENSION_PROPERTY),
+        LibTorch::loadSystemLibrary);
+    System.setProperty(EXTENSION_PROPERTY, natives.extension());
+    List<Path> loadable = natives.libraries().stream().filter(LibTorch::isLoadableLibrary).toList();
+    for (Path library : dependenciesFirst(loadable)) {
       try {
         System.load(library.toString());
       } catch (UnsatisfiedLinkError e) {
@@ -62,44 +93,158 @@ public final class LibTorch {
       }
     }
     Loader.load(org.bytedeco.pytorch.global.torch.class);
-    loaded = true;
+    loaded = natives;
   }
 
-  /** The shared libraries of one preset's platform folder, unpacked into JavaCPP's cache. */
-  private static List<Path> unpack(Class<?> preset) {
-    String folder = "/" + preset.getPackageName().replace(".global", "").replace('.', '/') + "/" + Loader.getPlatform()
-        + "/";
+  /**
+   * Why the loaded libtorch cannot run CUDA at all (the CPU build, or the GPU build without CUDA's libraries), or
+   * empty when it is the GPU variant; whether a GPU is present is then libtorch's {@code cuda_is_available()}.
+   * Loads libtorch first.
+   */
+  public static Optional<String> cudaUnavailable() {
+    load();
+    return Optional.ofNullable(loaded.cudaUnavailable());
+  }
+
+  private static String torchFolder(String platform, String extension) {
+    return "/org/bytedeco/pytorch/" + platform + extension + "/";
+  }
+
+  /**
+   * The variant to load: the GPU one when it is on the class path and can be loaded here, else the CPU one;
+   * {@code requested} (the extension property, null when unset) forces one.
+   */
+  static Natives choose(List<Path> common, Optional<List<Path>> gpu, Optional<List<Path>> cpu, String requested,
+      SystemLibraries system) {
+    String platform = Loader.getPlatform();
+    boolean wantGpu = requested == null ? gpu.isPresent() : requested.equals(GPU_EXTENSION);
+    if (wantGpu) {
+      if (gpu.isEmpty()) {
+        throw new IllegalStateException("-D" + EXTENSION_PROPERTY + "=" + requested + " asks for the GPU libtorch, "
+            + "but no bytedeco pytorch " + platform + GPU_EXTENSION + " jar is on the class path: build with "
+            + "./mvnw -Pgpu, or drop that option");
+      }
+      List<Path> libraries = concat(common, gpu.get());
+      SortedSet<String> missing = unresolved(libraries, system);
+      if (missing.isEmpty()) {
+        return new Natives(GPU_EXTENSION, libraries, null);
+      }
+      String problem = "bytedeco's GPU libtorch (" + platform + GPU_EXTENSION + ") is on the class path, but the "
+          + "dynamic loader cannot find " + String.join(", ", missing) + ", which it needs: install the CUDA 13 "
+          + "libraries, cuDNN 9 and NCCL 2, or put the folders that hold them on LD_LIBRARY_PATH";
+      if (requested != null || cpu.isEmpty()) {
+        throw new IllegalStateException(problem + (cpu.isEmpty() ? ""
+            : "; or drop -D" + EXTENSION_PROPERTY + "=" + GPU_EXTENSION + " to run on the CPU libtorch"));
+      }
+      return new Natives("", concat(common, cpu.get()), problem + "; this process runs the CPU libtorch instead");
+    }
+    if (cpu.isEmpty()) {
+      throw new IllegalStateException("no native libraries for " + platform + " in " + torchFolder(platform, "")
+          + " on the class path: the bytedeco pytorch jar of this platform is missing"
+          + (gpu.isPresent() ? " (the GPU one is there: drop -D" + EXTENSION_PROPERTY + "=" + requested + ")" : ""));
+    }
+    return new Natives("", concat(common, cpu.get()), gpu.isPresent()
+        ? "-D" + EXTENSION_PROPERTY + "=" + requested + " chose the CPU libtorch although the GPU one is on the class path"
+        : "this build bundles bytedeco's CPU libtorch only: build with ./mvnw -Pgpu (bytedeco pytorch's "
+            + platform + GPU_EXTENSION + " natives) for CUDA");
+  }
+
+  /**
+   * The libraries that {@code libraries} need and do not provide themselves which {@code system} cannot find,
+   * searching each needing library's run path too ({@code $ORIGIN} entries point among {@code libraries}).
+   */
+  static SortedSet<String> unresolved(List<Path> libraries, SystemLibraries system) {
+    Map<Path, ElfDependencies> elf = new LinkedHashMap<>();
+    Set<String> provided = new HashSet<>();
+    for (Path library : libraries) {
+      ElfDependencies dependencies = readElf(library).orElse(null);
+      if (dependencies != null) {
+        elf.put(library, dependencies);
+        provided.add(library.getFileName().toString());
+        dependencies.soname().ifPresent(provided::add);
+      }
+    }
+    SortedSet<String> missing = new TreeSet<>();
+    Map<String, Boolean> found = new HashMap<>();
+    for (ElfDependencies dependencies : elf.values()) {
+      List<String> folders = dependencies.runpath().stream().filter(folder -> !folder.contains("$")).toList();
+      for (String needed : dependencies.needed()) {
+        if (!provided.contains(needed) && !found.computeIfAbsent(needed + ":" + folders,
+            key -> system.find(needed, folders))) {
+          missing.add(needed);
+        }
+      }
+    }
+    return missing;
+  }
+
+  /**
+   * Loads {@code soname} as the dynamic loader finds it by name (already loaded, {@code LD_LIBRARY_PATH}, the
+   * ldconfig cache, the default folders), else from the first of {@code folders} that holds it. Loading, not just
+   * looking, is the only faithful test, and what is loaded here is what libtorch needs next anyway.
+   */
+  static boolean loadSystemLibrary(String soname, List<String> folders) {
+    if (canLoad(soname)) {
+      return true;
+    }
+    for (String folder : folders) {
+      Path candidate = Path.of(folder, soname);
+      if (Files.isRegularFile(candidate) && canLoad(candidate.toString())) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static boolean canLoad(String nameOrPath) {
+    try {
+      SymbolLookup.libraryLookup(nameOrPath, Arena.global());
+      return true;
+    } catch (IllegalArgumentException e) {
+      return false;
+    }
+  }
+
+  private static List<Path> concat(List<Path> first, List<Path> second) {
+    List<Path> all = new ArrayList<>(first);
+    all.addAll(second);
+    return all;
+  }
+
+  /** The shared libraries in a platform folder of the class path, unpacked into JavaCPP's cache; empty if absent. */
+  private static Optional<List<Path>> unpack(String folder) {
     File[] unpacked;
     try {
-      unpacked = Loader.cacheResources(preset, folder);
+      unpacked = Loader.cacheResources(org.bytedeco.pytorch.global.torch.class, folder);
     } catch (IOException e) {
-      throw new UncheckedIOException("could not unpack libtorch's native libraries (about 450 MB) into the JavaCPP "
+      throw new UncheckedIOException("could not unpack the native libraries of " + folder + " into the JavaCPP "
           + "cache " + cacheDirectory() + ": " + e.getMessage() + "; free space there or point "
           + "-Dorg.bytedeco.javacpp.cachedir at another folder", e);
     }
     if (unpacked == null || unpacked.length == 0) {
-      throw new IllegalStateException("no native libraries for " + Loader.getPlatform() + " in " + folder
-          + " on the class path: the bytedeco jars of this platform are missing");
+      return Optional.empty();
     }
     List<Path> libraries = new ArrayList<>();
     for (File root : unpacked) {
       try (Stream<Path> files = Files.walk(root.toPath())) {
-        files.filter(LibTorch::isLoadableLibrary).sorted().forEach(libraries::add);
+        files.filter(LibTorch::isSharedLibrary).sorted().forEach(libraries::add);
       } catch (IOException e) {
         throw new UncheckedIOException("could not list " + root + ": " + e.getMessage(), e);
       }
     }
-    return libraries;
+    return Optional.of(libraries);
   }
 
-  /**
-   * Plain shared libraries only: symbolic links are JavaCPP's aliases of other files, and JNI libraries are
-   * JavaCPP's to load, because their {@code JNI_OnLoad} registers its classes.
-   */
-  private static boolean isLoadableLibrary(Path file) {
+  /** Plain shared library files; symbolic links are JavaCPP's aliases of other files. */
+  private static boolean isSharedLibrary(Path file) {
     String name = file.getFileName().toString();
-    return Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS) && name.startsWith("lib") && !name.startsWith("libjni")
+    return Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS) && name.startsWith("lib")
         && (name.endsWith(".so") || name.contains(".so."));
+  }
+
+  /** JNI libraries are JavaCPP's to load, because their {@code JNI_OnLoad} registers its classes. */
+  private static boolean isLoadableLibrary(Path file) {
+    return !file.getFileName().toString().startsWith("libjni");
   }
 
   /** Orders {@code libraries} so that each comes after the ones among them it names as {@code DT_NEEDED}. */
@@ -107,15 +252,10 @@ public final class LibTorch {
     Map<String, Path> bySoname = new HashMap<>();
     Map<Path, List<String>> needed = new HashMap<>();
     for (Path library : libraries) {
-      try {
-        ElfDependencies elf = ElfDependencies.read(library).orElse(null);
-        if (elf == null) {
-          continue;
-        }
+      ElfDependencies elf = readElf(library).orElse(null);
+      if (elf != null) {
         bySoname.putIfAbsent(elf.soname().orElse(library.getFileName().toString()), library);
         needed.put(library, elf.needed());
-      } catch (IOException e) {
-        throw new UncheckedIOException("could not read " + library + ": " + e.getMessage(), e);
       }
     }
     List<Path> order = new ArrayList<>();
@@ -140,6 +280,14 @@ public final class LibTorch {
       }
     }
     order.add(library);
+  }
+
+  private static Optional<ElfDependencies> readElf(Path library) {
+    try {
+      return ElfDependencies.read(library);
+    } catch (IOException e) {
+      throw new UncheckedIOException("could not read " + library + ": " + e.getMessage(), e);
+    }
   }
 
   private static String cacheDirectory() {

@@ -11,6 +11,7 @@ import dev.grpo4j.model.TransformerLm;
 import dev.grpo4j.text.ByteTextTokenizer;
 import dev.grpo4j.text.HuggingFaceTextTokenizer;
 import dev.grpo4j.text.TextTokenizer;
+import dev.grpo4j.torch.LibTorch;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -71,17 +72,28 @@ public final class ModelSource {
       // set_num_threads does not reach: without this, --threads 1 still keeps every core busy.
       org.bytedeco.openblas.presets.openblas_nolapack.blas_set_num_threads(threads);
     }
+    boolean cuda = checkDevice(device);
+    ScalarType type = Checkpoints.dtypeOf(dtype != null ? dtype : cuda ? "bfloat16" : "float32");
+    return new Placement(new Device(device), type, cuda ? Backend.CUDA : Backend.CPU);
+  }
+
+  /**
+   * Checks {@code --device}: {@code cpu}, {@code cuda} or {@code cuda:N}, the last two only where the loaded libtorch
+   * sees a CUDA device (else the message says why not: the CPU build, CUDA's libraries missing, no GPU).
+   *
+   * @return whether the device is a GPU
+   */
+  public static boolean checkDevice(String device) {
     boolean cuda = device.equals("cuda") || device.matches("cuda:[0-9]+");
     if (!cuda && !device.equals("cpu")) {
       throw new IllegalArgumentException("--device \"" + device + "\": use cpu or cuda");
     }
     if (cuda && !torch.cuda_is_available()) {
-      throw new IllegalArgumentException("--device " + device + ": libtorch sees no CUDA device. The default build "
-          + "bundles bytedeco's CPU libtorch; build with ./mvnw -Pgpu (bytedeco pytorch's linux-x86_64-gpu natives) and "
-          + "run on a machine with an NVIDIA GPU, or use --device cpu");
+      String why = LibTorch.cudaUnavailable().orElse("the GPU libtorch is loaded but sees no CUDA device (no GPU, no "
+          + "driver, or CUDA_VISIBLE_DEVICES hides them: nvidia-smi shows what the driver sees)");
+      throw new IllegalArgumentException("--device " + device + ": " + why + "; or use --device cpu");
     }
-    ScalarType type = Checkpoints.dtypeOf(dtype != null ? dtype : cuda ? "bfloat16" : "float32");
-    return new Placement(new Device(device), type, cuda ? Backend.CUDA : Backend.CPU);
+    return cuda;
   }
 
   /** A built-in model initialised from {@code seed}, or the model in the folder {@code model}, on the CPU. */

@@ -36,6 +36,12 @@ public final class ChildJvm implements AutoCloseable {
    */
   public static ChildJvm start(Path logs, String name, Map<String, String> environment, List<String> jvmOptions,
       String mainClass, String... args) {
+    return start(logs, name, environment, jvmOptions, List.of(), mainClass, args);
+  }
+
+  /** As {@link #start(Path, String, Map, List, String, String...)}, with {@code classPathFirst} ahead of the run's. */
+  public static ChildJvm start(Path logs, String name, Map<String, String> environment, List<String> jvmOptions,
+      List<Path> classPathFirst, String mainClass, String... args) {
     List<String> command = new ArrayList<>();
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.add("--enable-native-access=ALL-UNNAMED");
@@ -45,7 +51,9 @@ public final class ChildJvm implements AutoCloseable {
     }
     command.addAll(jvmOptions);
     command.add("-cp");
-    command.add(System.getProperty("java.class.path"));
+    List<String> classPath = new ArrayList<>(classPathFirst.stream().map(Path::toString).toList());
+    classPath.add(System.getProperty("java.class.path"));
+    command.add(String.join(java.io.File.pathSeparator, classPath));
     command.add(mainClass);
     command.addAll(List.of(args));
     Path out = logs.resolve(name + ".out");

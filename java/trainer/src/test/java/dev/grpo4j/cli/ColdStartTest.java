@@ -4,13 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.IOException;
+import dev.grpo4j.torch.StubLibraries;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -23,8 +22,8 @@ import org.junit.jupiter.api.io.TempDir;
  * stand-in, exactly as it picked Debian's libtorch 1.13 and crashed the JVM.
  */
 class ColdStartTest {
-  private static final int STAND_IN_EXIT = 97;
-  private static final String STAND_IN_MESSAGE = "grpo4j test: a stand-in library was loaded";
+  private static final int STAND_IN_EXIT = StubLibraries.EXIT_ON_LOAD;
+  private static final String STAND_IN_MESSAGE = StubLibraries.LOADED_MESSAGE;
   private static final List<String> STAND_IN_NAMES =
       List.of("libc10.so", "libtorch_cpu.so", "libtorch.so", "libgomp.so.1", "libopenblas.so.0", "libgfortran.so.5");
   private static final Duration TIMEOUT = Duration.ofMinutes(3);
@@ -67,24 +66,10 @@ class ColdStartTest {
     }
   }
 
-  /** Compiles one shared library per name, each with that soname, that ends the process when it is loaded. */
-  private static Path standInLibraries(Path folder) throws IOException, InterruptedException {
-    Files.createDirectories(folder);
-    Path source = folder.resolve("standin.c");
-    Files.writeString(source, """
-        #include <unistd.h>
-        __attribute__((constructor)) static void refuse(void) {
-          static const char message[] = "%s\\n";
-          write(2, message, sizeof message - 1);
-          _exit(%d);
-        }
-        """.formatted(STAND_IN_MESSAGE, STAND_IN_EXIT));
+  /** One stand-in per name, each with that soname, that ends the process when it is loaded. */
+  private static Path standInLibraries(Path folder) {
     for (String name : STAND_IN_NAMES) {
-      Process cc = new ProcessBuilder("cc", "-shared", "-fPIC", "-Wl,-soname," + name, "-o",
-          folder.resolve(name).toString(), source.toString()).redirectErrorStream(true).start();
-      String output = new String(cc.getInputStream().readAllBytes());
-      assertTrue(cc.waitFor(60, TimeUnit.SECONDS), "cc did not finish");
-      assertEquals(0, cc.exitValue(), "cc (needed to build the stand-in libraries) failed:\n" + output);
+      StubLibraries.build(folder, name, true, List.of(), List.of());
     }
     return folder;
   }

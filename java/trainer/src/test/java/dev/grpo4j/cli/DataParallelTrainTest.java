@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -105,6 +106,12 @@ class DataParallelTrainTest {
     TrainFixtures.Data data = TrainFixtures.Data.write(tmp, 2);
     TrainFixtures.assertOneLineError(train(data, tmp.resolve("a"), "--nnodes", "2", "--node-rank", "2"),
         "--node-rank = 2");
+    if (!torch.cuda_is_available()) {
+      // Refused by the launcher itself, before any worker starts.
+      CliRun gpu = train(data, tmp.resolve("g"), "--nproc-per-node", "2", "--device", "cuda", "--steps", "1");
+      TrainFixtures.assertOneLineError(gpu, "--device cuda: this build bundles bytedeco's CPU libtorch only");
+      assertFalse(gpu.err().contains("starting 2 workers"), gpu.err());
+    }
     TrainFixtures.assertOneLineError(train(data, tmp.resolve("b"), "--nproc-per-node", "2", "--batch-size", "3",
         "--steps", "1", "--master-port", Integer.toString(CollectivesTest.freePort()), "--dist-timeout", "20"),
         "must be a multiple of their number");

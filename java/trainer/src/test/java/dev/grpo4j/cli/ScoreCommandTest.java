@@ -154,7 +154,8 @@ class ScoreCommandTest {
         "--device", "cuda", "--no-progress");
     if (!torch.cuda_is_available()) {
       assertEquals(1, noCuda.exitCode());
-      assertTrue(noCuda.err().contains("--device cuda"), noCuda.err());
+      assertTrue(noCuda.err().contains("--device cuda: this build bundles bytedeco's CPU libtorch only: build with "
+          + "./mvnw -Pgpu"), noCuda.err());
     }
     try (Stream<Path> files = Files.list(tmp)) {
       assertTrue(files.noneMatch(p -> p.getFileName().toString().startsWith(".ref.jsonl")), "no partial output");

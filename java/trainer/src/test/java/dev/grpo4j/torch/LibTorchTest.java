@@ -3,9 +3,11 @@ package dev.grpo4j.torch;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.File;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -19,7 +21,10 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The dependency order {@link LibTorch} loads bytedeco's libraries in, read from their ELF dynamic sections. */
+/**
+ * The dependency order {@link LibTorch} loads bytedeco's libraries in, read from their ELF dynamic sections, and its
+ * choice between the GPU and the CPU natives, on stub libraries whose dependencies can or cannot be found.
+ */
 class LibTorchTest {
   @TempDir
   Path dir;
@@ -78,5 +83,100 @@ class LibTorchTest {
     Path truncated = Files.write(dir.resolve("libtruncated.so"), Arrays.copyOf(start, 256));
     IOException e = assertThrows(IOException.class, () -> ElfDependencies.read(truncated));
     assertTrue(e.getMessage().contains(truncated.toString()), e.getMessage());
+  }
+
+  @Test
+  void readsTheRunPathOfALibrary() throws IOException {
+    Path dependency = StubLibraries.build(dir.resolve("deps"), "libgrpo4j_test_dep.so.1", false, List.of(), List.of());
+    Path library = StubLibraries.build(dir.resolve("lib"), "libgrpo4j_test_user.so", false, List.of(dependency),
+        List.of(dir.resolve("deps"), Path.of("/opt/elsewhere")));
+    ElfDependencies elf = ElfDependencies.read(library).orElseThrow();
+    assertEquals(List.of(dir.resolve("deps").toString(), "/opt/elsewhere"), elf.runpath());
+    assertTrue(elf.needed().contains("libgrpo4j_test_dep.so.1"), elf.needed().toString());
+  }
+
+  @Test
+  void gpuNativesWhoseCudaLibrariesAreMissingGiveWayToTheCpuOnesAndSayWhy() {
+    Path gpu = gpuNativesNeeding("libgrpo4j_test_cudart.so.13");
+    LibTorch.Natives natives = LibTorch.choose(List.of(), Optional.of(List.of(gpu)), Optional.of(List.of(cpu())), null,
+        LibTorch::loadSystemLibrary);
+    assertEquals("", natives.extension());
+    assertEquals(List.of(cpu()), natives.libraries());
+    assertTrue(natives.cudaUnavailable().contains("libgrpo4j_test_cudart.so.13"), natives.cudaUnavailable());
+    assertTrue(natives.cudaUnavailable().contains("LD_LIBRARY_PATH"), natives.cudaUnavailable());
+    assertTrue(natives.cudaUnavailable().contains("runs the CPU libtorch instead"), natives.cudaUnavailable());
+  }
+
+  @Test
+  void gpuNativesWhoseLibrariesAreAllFoundAreChosen() {
+    // A soname of its own: once loaded, a library is found by soname, and the other tests need theirs unfound.
+    Path cudart = StubLibraries.build(dir.resolve("cuda"), "libgrpo4j_test_found.so.13", false, List.of(), List.of());
+    // Found through the run path alone: neither LD_LIBRARY_PATH nor the ldconfig cache knows the folder.
+    Path gpu = StubLibraries.build(dir.resolve("gpu"), "libtorch_cpu.so", false, List.of(cudart),
+        List.of(dir.resolve("cuda")));
+    Path common = StubLibraries.build(dir.resolve("openblas"), "libopenblas.so.0", false, List.of(), List.of());
+    Path gpuNeedingCommon = StubLibraries.build(dir.resolve("gpu"), "libc10.so", false, List.of(common), List.of());
+    LibTorch.Natives natives = LibTorch.choose(List.of(common), Optional.of(List.of(gpu, gpuNeedingCommon)),
+        Optional.of(List.of(cpu())), null, LibTorch::loadSystemLibrary);
+    assertEquals(LibTorch.GPU_EXTENSION, natives.extension());
+    assertEquals(List.of(common, gpu, gpuNeedingCommon), natives.libraries());
+    assertEquals(null, natives.cudaUnavailable());
+  }
+
+  @Test
+  void askingForTheGpuNativesWhenTheyCannotLoadIsAnErrorNamingWhatIsMissing() {
+    Path gpu = gpuNativesNeeding("libgrpo4j_test_cudnn.so.9");
+    IllegalStateException e = assertThrows(IllegalStateException.class, () -> LibTorch.choose(List.of(),
+        Optional.of(List.of(gpu)), Optional.of(List.of(cpu())), "-gpu", LibTorch::loadSystemLibrary));
+    assertTrue(e.getMessage().contains("libgrpo4j_test_cudnn.so.9"), e.getMessage());
+    assertTrue(e.getMessage().contains("drop -D" + LibTorch.EXTENSION_PROPERTY + "=-gpu"), e.getMessage());
+
+    IllegalStateException gpuOnly = assertThrows(IllegalStateException.class, () -> LibTorch.choose(List.of(),
+        Optional.of(List.of(gpu)), Optional.empty(), null, LibTorch::loadSystemLibrary));
+    assertTrue(gpuOnly.getMessage().contains("libgrpo4j_test_cudnn.so.9"), gpuOnly.getMessage());
+
+    IllegalStateException noGpu = assertThrows(IllegalStateException.class, () -> LibTorch.choose(List.of(),
+        Optional.empty(), Optional.of(List.of(cpu())), "-gpu", (name, folders) -> true));
+    assertTrue(noGpu.getMessage().contains("./mvnw -Pgpu"), noGpu.getMessage());
+  }
+
+  @Test
+  void theCpuNativesAreChosenWhenAskedForOrAlone() {
+    Path gpu = StubLibraries.build(dir.resolve("gpu"), "libtorch_cpu.so", false, List.of(), List.of());
+    LibTorch.Natives asked = LibTorch.choose(List.of(), Optional.of(List.of(gpu)), Optional.of(List.of(cpu())), "",
+        (name, folders) -> true);
+    assertEquals("", asked.extension());
+    assertEquals(List.of(cpu()), asked.libraries());
+    assertTrue(asked.cudaUnavailable().contains("chose the CPU libtorch"), asked.cudaUnavailable());
+
+    LibTorch.Natives alone = LibTorch.choose(List.of(), Optional.empty(), Optional.of(List.of(cpu())), null,
+        (name, folders) -> fail("nothing to look up for the CPU natives"));
+    assertTrue(alone.cudaUnavailable().contains("-Pgpu"), alone.cudaUnavailable());
+
+    IllegalStateException none = assertThrows(IllegalStateException.class, () -> LibTorch.choose(List.of(),
+        Optional.empty(), Optional.empty(), null, (name, folders) -> true));
+    assertTrue(none.getMessage().contains("bytedeco pytorch jar of this platform is missing"), none.getMessage());
+  }
+
+  @Test
+  void theLoadedCpuBuildSaysWhyItHasNoCuda() {
+    assertTrue(LibTorch.cudaUnavailable().orElseThrow().contains("./mvnw -Pgpu"));
+  }
+
+  /** A GPU libtorch stub needing {@code soname}, which was built and then removed, so nothing can find it. */
+  private Path gpuNativesNeeding(String soname) {
+    Path absent = StubLibraries.build(dir.resolve("absent"), soname, false, List.of(), List.of());
+    Path gpu = StubLibraries.build(dir.resolve("gpu"), "libtorch_cpu.so", false, List.of(absent),
+        List.of(dir.resolve("absent")));
+    try {
+      Files.delete(absent);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return gpu;
+  }
+
+  private Path cpu() {
+    return torchFolder.resolve("libtorch_cpu.so");
   }
 }
