@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the native library and its tests with AddressSanitizer + UBSan (CPU backends) and runs ctest.
+# Builds the native library and its tests with AddressSanitizer + UBSan (the CPU backends, and the CUDA backend on
+# the CPU emulation of CUDA) and runs ctest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=native/build-asan

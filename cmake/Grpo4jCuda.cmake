@@ -21,16 +21,15 @@ if(GRPO4J_CUDA)
   endif()
 endif()
 
+# The CUDA backend's sources, without folder or extension; tests/cuda_emulation builds them for the CPU too.
+set(GRPO4J_CUDA_SOURCE_NAMES cuda_runtime_helpers fused_loss_cuda token_logprobs_cuda loss_statistics_cuda
+    group_step_cuda sequence_sums_cuda logits_gradient_cuda)
+
 function(grpo4j_add_backend_sources target)
   if(GRPO4J_HAVE_CUDA)
-    target_sources(${target} PRIVATE
-      ${CMAKE_CURRENT_SOURCE_DIR}/src/cuda/cuda_runtime_helpers.cu
-      ${CMAKE_CURRENT_SOURCE_DIR}/src/cuda/fused_loss_cuda.cu
-      ${CMAKE_CURRENT_SOURCE_DIR}/src/cuda/token_logprobs_cuda.cu
-      ${CMAKE_CURRENT_SOURCE_DIR}/src/cuda/loss_statistics_cuda.cu
-      ${CMAKE_CURRENT_SOURCE_DIR}/src/cuda/group_step_cuda.cu
-      ${CMAKE_CURRENT_SOURCE_DIR}/src/cuda/sequence_sums_cuda.cu
-      ${CMAKE_CURRENT_SOURCE_DIR}/src/cuda/logits_gradient_cuda.cu)
+    foreach(name ${GRPO4J_CUDA_SOURCE_NAMES})
+      target_sources(${target} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src/cuda/${name}.cu)
+    endforeach()
     target_compile_definitions(${target} PRIVATE GRPO4J_WITH_CUDA=1)
     target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--use_fast_math -lineinfo
                            -Xcompiler=-fvisibility=hidden>)

@@ -130,7 +130,7 @@ int main(int argc, char** argv) {
     void *src, *dst;
     check(cudaMalloc(&src, bytes), "cudaMalloc");
     check(cudaMalloc(&dst, bytes), "cudaMalloc");
-    grpo4j_test::fill_normal<<<4096, 256, 0, stream>>>(src, GRPO4J_F32, (int64_t)(bytes / 4), 7, 1.0f);
+    GRPO4J_LAUNCH(4096, 256, 0, stream, grpo4j_test::fill_normal)(src, GRPO4J_F32, (int64_t)(bytes / 4), 7, 1.0f);
     check(cudaGetLastError(), "fill_normal");
     const Timing t = time_runs(
         stream, warmup, iters, [](int) {},
@@ -173,7 +173,7 @@ int main(int argc, char** argv) {
       check(cudaMalloc(&outputs, 4096), "cudaMalloc");
       for (int c = 0; c < copies; ++c) {
         // Same values in every copy (the copies only spread the addresses), so ref_logps fit them all.
-        grpo4j_test::fill_normal<<<8192, 256, 0, stream>>>(logits[c], type, positions * s.vocab, 100, 2.0f);
+        GRPO4J_LAUNCH(8192, 256, 0, stream, grpo4j_test::fill_normal)(logits[c], type, positions * s.vocab, 100, 2.0f);
         check(cudaGetLastError(), "fill_normal");
       }
       check(cudaMemcpyAsync(pristine, logits[0], logit_bytes, cudaMemcpyDeviceToDevice, stream), "copy");

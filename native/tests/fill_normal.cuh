@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "../src/cuda/launch.cuh"
 #include "../src/internal.h"
 
 namespace grpo4j_test {

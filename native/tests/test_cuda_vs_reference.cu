@@ -7,7 +7,8 @@
 //   test_cuda_vs_reference --small    small shapes only (for compute-sanitizer)
 //   test_cuda_vs_reference --dump DIR write a few cases' inputs and CUDA outputs for ci/torch_oracle.py
 //
-// Device memory goes through the library's own grpo4j_cuda_* helpers so that they are exercised too.
+// Device memory goes through the library's own grpo4j_cuda_* helpers so that they are exercised too. The same
+// source also builds against the CPU emulation of CUDA (cuda_emulation/), where ctest runs its --small cases.
 #include <cuda_runtime.h>
 
 #include <errno.h>
@@ -868,7 +869,7 @@ void register_large_tests() {
       c.logits.resize((size_t)c.elements() * grpo4j::element_size(type));
       {
         DeviceBuffer generated(c.logits.size());
-        grpo4j_test::fill_normal<<<4096, 256>>>(generated.get(), c.logits_type, c.elements(), 2024, 2.0f);
+        GRPO4J_LAUNCH(4096, 256, 0, nullptr, grpo4j_test::fill_normal)(generated.get(), c.logits_type, c.elements(), 2024, 2.0f);
         require_cuda(cudaGetLastError(), "fill_normal");
         download(c.logits.data(), generated.get(), c.logits.size());
         require(grpo4j_cuda_synchronize(nullptr), "synchronize");

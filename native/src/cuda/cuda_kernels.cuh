@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "../internal.h"
+#include "launch.cuh"
 
 namespace grpo4j {
 namespace cuda {

@@ -119,7 +119,7 @@ __global__ void __launch_bounds__(kStepThreads) group_step_kernel(const GroupSte
 }  // namespace
 
 cudaError_t launch_group_step(const GroupStepArgs& args, cudaStream_t stream) {
-  group_step_kernel<<<1, kStepThreads, 0, stream>>>(args);
+  GRPO4J_LAUNCH(1, kStepThreads, 0, stream, group_step_kernel)(args);
   return cudaGetLastError();
 }
 

@@ -112,10 +112,10 @@ cudaError_t launch(const grpo4j_tokens& tk, void* grad, const float2* stats, con
   // Rows are the same length in both buffers, so equal base alignment mod 16 means equal row alignment.
   const bool vector_stores = ((reinterpret_cast<uintptr_t>(grad) - reinterpret_cast<uintptr_t>(tk.logits)) & 15u) == 0;
   if (vector_stores) {
-    logits_gradient_kernel<FT, kTPP, kBlock, true><<<blocks, kBlock, 0, stream>>>(
+    GRPO4J_LAUNCH(blocks, kBlock, 0, stream, logits_gradient_kernel<FT, kTPP, kBlock, true>)(
         tk.logits, tk.labels, tk.label_type, positions, tk.seq_len, (int32_t)tk.vocab, grad, stats, coef);
   } else {
-    logits_gradient_kernel<FT, kTPP, kBlock, false><<<blocks, kBlock, 0, stream>>>(
+    GRPO4J_LAUNCH(blocks, kBlock, 0, stream, logits_gradient_kernel<FT, kTPP, kBlock, false>)(
         tk.logits, tk.labels, tk.label_type, positions, tk.seq_len, (int32_t)tk.vocab, grad, stats, coef);
   }
   return cudaGetLastError();
@@ -167,8 +167,9 @@ cudaError_t launch_row_coefficients(const int32_t* group_ids, int64_t pairs, int
   constexpr int kThreads = 256;
   int64_t blocks = (pairs + kThreads - 1) / kThreads;
   if (blocks > 65535) blocks = 65535;
-  row_coefficients_kernel<<<(unsigned int)blocks, kThreads, 0, stream>>>(group_ids, pairs, groups, group_coef, dloss,
-                                                                          logits_type, coef, out_flags);
+  GRPO4J_LAUNCH((unsigned int)blocks, kThreads, 0, stream, row_coefficients_kernel)(group_ids, pairs, groups,
+                                                                                    group_coef, dloss, logits_type,
+                                                                                    coef, out_flags);
   return cudaGetLastError();
 }
 

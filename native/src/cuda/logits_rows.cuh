@@ -31,9 +31,13 @@ struct ElementTraits {
 
 // 2^x by the special-function unit (ex2.approx: ~2 ulp; -inf -> +0, NaN -> NaN), independent of -use_fast_math.
 __device__ __forceinline__ float ex2(float x) {
+#if defined(GRPO4J_CUDA_EMULATION)
+  return exp2f(x);
+#else
   float y;
   asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
   return y;
+#endif
 }
 
 // Finite test on the bits, so that no fast-math assumption can fold it away.

@@ -22,7 +22,7 @@ namespace {
 constexpr int kStatisticsThreads = 512;
 
 __global__ void __launch_bounds__(kStatisticsThreads) loss_statistics_kernel(const StatisticsArgs a) {
-  extern __shared__ double dynamic_shared[];
+  GRPO4J_DYNAMIC_SHARED(double, dynamic_shared);
   const grpo4j_options& o = a.options;
   const grpo4j_outputs& out = a.out;
   const int64_t B = a.num_pairs, rows = a.rows;
@@ -118,7 +118,7 @@ cudaError_t launch_loss_statistics(const StatisticsArgs& args, cudaStream_t stre
   const size_t shared = sizeof(double) * (size_t)(args.rows + args.num_pairs) + sizeof(int32_t) * (size_t)args.rows;
   StatisticsArgs a = args;
   a.use_shared = shared <= kSharedLimit ? 1 : 0;
-  loss_statistics_kernel<<<1, kStatisticsThreads, a.use_shared ? shared : 0, stream>>>(a);
+  GRPO4J_LAUNCH(1, kStatisticsThreads, a.use_shared ? shared : 0, stream, loss_statistics_kernel)(a);
   return cudaGetLastError();
 }
 

@@ -34,7 +34,7 @@ cudaError_t launch_sequence_sums(const grpo4j_tokens& tk, const float* logp, con
   constexpr int kRowsPerBlock = kSumThreads / 32;
   int64_t blocks = (tk.rows + kRowsPerBlock - 1) / kRowsPerBlock;
   if (blocks > 65535) blocks = 65535;
-  sequence_sums_kernel<<<(unsigned int)blocks, kSumThreads, 0, stream>>>(
+  GRPO4J_LAUNCH((unsigned int)blocks, kSumThreads, 0, stream, sequence_sums_kernel)(
       tk.labels, tk.label_type, logp, tk.rows, tk.seq_len, tk.vocab, flags_in, logps, token_counts, flags_out);
   return cudaGetLastError();
 }

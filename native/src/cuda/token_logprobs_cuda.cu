@@ -175,7 +175,7 @@ template <int FT, int kTPP>
 cudaError_t launch(const grpo4j_tokens& tk, float2* stats, float* logp, FlagState* flags, cudaStream_t stream) {
   constexpr int kBlock = block_threads(kTPP);
   const int64_t positions = tk.rows * tk.seq_len;
-  token_logprobs_kernel<FT, kTPP, kBlock><<<grid_blocks(positions, kBlock / kTPP), kBlock, 0, stream>>>(
+  GRPO4J_LAUNCH(grid_blocks(positions, kBlock / kTPP), kBlock, 0, stream, token_logprobs_kernel<FT, kTPP, kBlock>)(
       tk.logits, tk.labels, tk.label_type, positions, (int32_t)tk.vocab, stats, logp, flags);
   return cudaGetLastError();
 }
