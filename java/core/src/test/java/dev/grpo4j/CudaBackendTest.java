@@ -131,6 +131,67 @@ class CudaBackendTest {
     }
   }
 
+  /**
+   * The fused LM head's route on the device: token log-probs into softmax statistics in device memory, sequence
+   * statistics, group step, dJ/ds per row, token gradient into device memory; equal to the logits route on the device.
+   */
+  @Test
+  void sequenceRouteOnTheDeviceIsTheLogitsRoute() {
+    for (Weighting weighting : Weighting.values()) {
+      int pairs = 4;
+      int seqLen = 5;
+      int vocab = 263;
+      try (HostBatch host = HostBatch.random(new Random(41 + weighting.ordinal()), pairs, seqLen, vocab, 3,
+          LogitsType.F32, LabelType.I64, 1, 0.3, 1, 2);
+           Device device = Device.of(host);
+           Arena arena = Arena.ofConfined()) {
+        int positions = 2 * pairs * seqLen;
+        try (DeviceMemory statistics = DeviceMemory.copyOf(arena.allocate(TokenPasses.statisticsBytes(positions), 16));
+             DeviceMemory grad = DeviceMemory.copyOf(host.grad);
+             GroupRobustLoss logitsLoss = phaseLoss(weighting, GroupNormalization.BATCH_MEAN);
+             GroupRobustLoss sequenceLoss = phaseLoss(weighting, GroupNormalization.BATCH_MEAN)) {
+          TokenLogits tokens = device.batch(host).tokens();
+          long[] labels = host.labels.toArray(JAVA_LONG);
+          int[] groups = host.groupIds.toArray(java.lang.foreign.ValueLayout.JAVA_INT);
+          float[] ref = host.refLogps.toArray(java.lang.foreign.ValueLayout.JAVA_FLOAT);
+          for (int step = 0; step < 2; step++) {
+            String where = "CUDA sequence route " + weighting + " step " + step;
+            LossResult want = logitsLoss.forwardBackward(device.batch(host), device.grad().segment());
+            float[] tokenLogps = TokenPasses.logProbs(tokens, statistics.segment(), Backend.CUDA, 1, 0);
+            float[] rowLogps = new float[2 * pairs];
+            int[] counts = new int[2 * pairs];
+            for (int p = 0; p < positions; p++) {
+              if (labels[p] != TokenLogits.IGNORE_INDEX) {
+                rowLogps[p / seqLen] += tokenLogps[p];
+                counts[p / seqLen]++;
+              }
+            }
+            LossStatistics local = sequenceLoss.statistics(new SequenceBatch(rowLogps, counts, ref, groups));
+            GroupStep groupStep = sequenceLoss.groupStep(local.groupStatistics(), true);
+            float[] rowCoef = sequenceLoss.sequenceGradient(local, groupStep);
+            float[] perPosition = new float[positions];
+            for (int p = 0; p < positions; p++) {
+              perPosition[p] = rowCoef[p / seqLen];
+            }
+            TokenPasses.gradient(tokens, statistics.segment(), perPosition, grad.segment(), Backend.CUDA, 1, 0);
+            LossResult got = LossResult.of(local, groupStep);
+            assertEquals(want.loss(), got.loss(), 1e-6 + 1e-5 * Math.abs(want.loss()), where + ": loss");
+            assertArrayEquals(want.objectiveWeights(), got.objectiveWeights(), 1e-5f, where + ": weights");
+            Close.assertClose(where + ": log alpha", sequenceLoss.state().logAlpha(), logitsLoss.state().logAlpha(),
+                1e-7, 1e-5);
+            MemorySegment wantGrad = arena.allocate(host.grad.byteSize());
+            MemorySegment gotGrad = arena.allocate(host.grad.byteSize());
+            device.grad().copyTo(wantGrad);
+            grad.copyTo(gotGrad);
+            double[] expected = host.read(wantGrad);
+            Close.assertClose(where + ": grad", host.read(gotGrad), expected, 1e-7 + 1e-5 * Close.maxAbs(expected),
+                1e-5);
+          }
+        }
+      }
+    }
+  }
+
   @Test
   void badLabelsOnTheDeviceRaiseAndLeaveWeightsAlone() {
     Random rng = new Random(12);

@@ -557,6 +557,9 @@ public final class LossKernel implements AutoCloseable {
     MemorySegment.copy(groupSizes, 0, newHost, JAVA_LONG, 8L * groups, groups);
     if (backend == BACKEND_CUDA) {
       MemorySegment newDevice = Cuda.malloc(bytes);
+      // The phase calls bring the whole block back after a kernel: the device copy must hold the group sizes
+      // (and defined bytes everywhere) from the start, or that copy overwrites the host's with uninitialised memory.
+      Cuda.copy(newDevice, newHost, bytes, stream);
       if (device.address() != 0) {
         Cuda.free(device);
       }
