@@ -132,6 +132,17 @@ public final class EncodedPairs {
     return tokens;
   }
 
+  /** The labelled positions of the chosen rows of {@code pairs}: what supervised fine-tuning averages over. */
+  public long chosenPositions(int[] pairs) {
+    long positions = 0;
+    for (int i : pairs) {
+      for (int t = 0; t < seqLen; t++) {
+        positions += chosenLabels[i * seqLen + t] != TokenLogits.IGNORE_INDEX ? 1 : 0;
+      }
+    }
+    return positions;
+  }
+
   /** The longest row among {@code pairs}: the width T of their batch. */
   public int width(int[] pairs) {
     int width = 1;

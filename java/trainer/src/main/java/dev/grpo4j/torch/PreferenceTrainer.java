@@ -265,23 +265,35 @@ public final class PreferenceTrainer {
    */
   public static double supervisedStep(CausalLm model, Optimizer optimizer, EncodedPairs data, int[] pairs,
                                       FusedLmHead fusedHead) {
-    if (fusedHead != null) {
-      try (PointerScope scope = new PointerScope()) {
-        optimizer.zero_grad();
-        double nll = fusedHead.crossEntropy(model.hiddenStates(data.chosenInputIds(pairs)), model.head(),
-            data.chosenLabels(pairs), 1.0);
-        optimizer.step();
-        return nll;
-      }
+    optimizer.zero_grad();
+    double nll = supervisedAccumulate(model, data, pairs, 1.0, fusedHead);
+    optimizer.step();
+    return nll;
+  }
+
+  /**
+   * Adds {@code scale} times the gradient of the mean next-token cross-entropy over the response positions of
+   * {@code pairs}' chosen rows to the parameters' gradients, as one micro-batch of a supervised step. To make a step
+   * of several micro-batches (or ranks) the mean over all their positions, give each the scale
+   * {@code positions / totalPositions} ({@link EncodedPairs#chosenPositions}).
+   *
+   * @return the micro-batch's own mean; NaN, and no gradient, when it has no response position
+   */
+  public static double supervisedAccumulate(CausalLm model, EncodedPairs data, int[] pairs, double scale,
+                                            FusedLmHead fusedHead) {
+    if (data.chosenPositions(pairs) == 0) {
+      return Double.NaN;
     }
     try (PointerScope scope = new PointerScope()) {
-      optimizer.zero_grad();
+      if (fusedHead != null) {
+        return fusedHead.crossEntropy(model.hiddenStates(data.chosenInputIds(pairs)), model.head(),
+            data.chosenLabels(pairs), scale);
+      }
       Tensor logits = model.forward(data.chosenInputIds(pairs));
       Tensor labels = data.chosenLabels(pairs);
       // cross_entropy skips label -100 (its default ignore_index), the same mask the preference loss uses.
       Tensor nll = torch.cross_entropy(logits.view(-1, logits.size(2)), labels.view(-1));
-      nll.backward();
-      optimizer.step();
+      (scale == 1.0 ? nll : nll.mul(new Scalar(scale))).backward();
       return nll.item_float();
     }
   }

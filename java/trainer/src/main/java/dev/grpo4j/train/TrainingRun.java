@@ -648,21 +648,56 @@ public final class TrainingRun {
     return referenceModel(runDir, config).toAbsolutePath().normalize();
   }
 
+  /**
+   * The SFT stage, in steps of {@code --batch-size} x {@code --grad-accumulation} pairs like the preference steps, and
+   * split among the ranks the same way: micro-batch m of a step is rank (m mod ranks)'s. Each step's loss is the
+   * mean over all its micro-batches' response positions, so a data-parallel run equals one process with the same
+   * global micro-batches bit for bit (two ranks), as a preference step does.
+   */
   private void supervisedFineTuning(TransformerLm policy, EncodedPairs train, FusedLmHead fused) {
     AdamW optimizer = adamW(policy, config.sftLearningRate());
     PairSampler sampler = new PairSampler(train.size(), config.seed() - 1);
+    TensorVector parameters = policy.parameters();
+    int ranks = dp.worldSize();
+    int rankPairs = config.batchSize() / ranks;
     policy.train(true);
     try (ProgressBar bar = progressBar ? Progress.bar("sft", config.sftSteps(), " steps") : null) {
-      double nll = Double.NaN;
+      double nllSum = 0;
+      long positions = 0;
       for (int step = 1; step <= config.sftSteps(); step++) {
-        torch.manual_seed(config.seed() * 1_000_003L - step);
-        nll = PreferenceTrainer.supervisedStep(policy, optimizer, train, sampler.next(config.batchSize()), fused);
+        int[][] microBatches = new int[config.gradientAccumulation() * ranks][];
+        long stepPositions = 0;
+        for (int m = 0; m < microBatches.length; m++) {
+          microBatches[m] = sampler.next(rankPairs);
+          stepPositions += train.chosenPositions(microBatches[m]);
+        }
+        optimizer.zero_grad();
+        nllSum = 0;
+        positions = stepPositions;
+        long ownPositions = 0;
+        for (int m = dp.rank(); m < microBatches.length && stepPositions > 0; m += ranks) {
+          // Dropout draws from libtorch's generator: micro-batch m gets the same draws on any rank.
+          torch.manual_seed(config.seed() * 1_000_003L - step - ((long) m << 32));
+          long own = train.chosenPositions(microBatches[m]);
+          double nll = PreferenceTrainer.supervisedAccumulate(policy, train, microBatches[m],
+              (double) own / stepPositions, fused);
+          nllSum += own == 0 ? 0 : nll * own;
+          ownPositions += own;
+        }
+        dp.allReduceGradients(parameters);
+        optimizer.step();
         if (bar != null) {
           bar.step();
-          bar.setExtraMessage(String.format(Locale.ROOT, " nll %.4f", nll));
+          // This rank's micro-batches only: the step's mean needs a collective, taken once at the end.
+          bar.setExtraMessage(String.format(Locale.ROOT, " nll %.4f", nllSum / Math.max(1, ownPositions)));
         }
       }
-      err.printf(Locale.ROOT, "sft: %d steps, last chosen-response NLL %.4f%n", config.sftSteps(), nll);
+      double lastNll = 0;
+      for (double[] rank : dp.allGather(new double[] {nllSum})) {
+        lastNll += rank[0];
+      }
+      err.printf(Locale.ROOT, "sft: %d steps, last chosen-response NLL %.4f%n", config.sftSteps(),
+          positions > 0 ? lastNll / positions : Double.NaN);
     }
   }
 

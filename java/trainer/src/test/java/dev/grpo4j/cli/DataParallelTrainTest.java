@@ -55,6 +55,33 @@ class DataParallelTrainTest {
         Files.readString(two.resolve(state)).replaceAll("\"seconds\" : [0-9.E-]+", ""), "group weights and sampler");
   }
 
+  /** SFT is split among the ranks as the preference steps are, and equals the one-process run bit for bit too. */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource({"full", "lora"})
+  void sftIsSplitAmongTheRanksAsThePreferenceStepsAre(String weights) throws IOException {
+    TrainFixtures.Data data = TrainFixtures.Data.write(tmp, 11);
+    String[] common = {"--method", "gr-dpo", "--sft-steps", "4", "--sft-lr", "1e-2", "--steps", "2", "--lr", "1e-2",
+        "--eval-every", "0"};
+    if (weights.equals("lora")) {
+      common = concat(common, "--lora-rank", "4", "--lora-dropout", "0.1");
+    }
+    Path one = tmp.resolve("one");
+    CliRun single = train(data, one, concat(common, "--batch-size", "2", "--grad-accumulation", "2", "--threads",
+        "1"));
+    assertEquals(0, single.exitCode(), single.err());
+    Path two = tmp.resolve("two");
+    CliRun parallel = train(data, two, concat(common, "--batch-size", "4", "--nproc-per-node", "2", "--threads", "2",
+        "--master-port", Integer.toString(CollectivesTest.freePort()), "--dist-timeout", "60"));
+    assertEquals(0, parallel.exitCode(), parallel.err());
+
+    String sftResult = weights.equals("lora") ? "sft/model/model.safetensors" : "reference/model/model.safetensors";
+    assertArrayEquals(Files.readAllBytes(one.resolve(sftResult)), Files.readAllBytes(two.resolve(sftResult)),
+        "the SFT result");
+    String nll = single.err().lines().filter(line -> line.startsWith("sft: ")).findFirst().orElseThrow();
+    assertTrue(parallel.err().contains(nll), "the same SFT line " + nll + " in:\n" + parallel.err());
+    TrainCommandTest.assertSameRun(one, two);
+  }
+
   @Test
   void aKilledWorkerStopsTheJobAndTheRunResumes() throws IOException, InterruptedException {
     TrainFixtures.Data data = TrainFixtures.Data.write(tmp, 9);
