@@ -37,15 +37,8 @@ class DataParallelTrainTest {
     String[] common = {"--method", method, "--eta", "1", "--steps", "10", "--eval-every", "5",
         "--checkpoint-every", "5", "--lr", "1e-2", "--group-update", groupUpdate};
     Path one = tmp.resolve("one");
-    CliRun single = train(data, one, concat(common, "--batch-size", "2", "--grad-accumulation", "2", "--threads",
-        "1"));
-    assertEquals(0, single.exitCode(), single.err());
-
     Path two = tmp.resolve("two");
-    CliRun parallel = train(data, two, concat(common, "--batch-size", "4", "--nproc-per-node", "2", "--threads", "2",
-        "--master-port", Integer.toString(CollectivesTest.freePort()), "--dist-timeout", "60"));
-    assertEquals(0, parallel.exitCode(), parallel.err());
-    assertTrue(parallel.err().contains("starting 2 workers"), parallel.err());
+    oneAndTwoProcesses(data, common, one, two);
 
     TrainCommandTest.assertSameRun(one, two);
     assertArrayEquals(Files.readAllBytes(one.resolve("final/model/model.safetensors")),
@@ -66,13 +59,10 @@ class DataParallelTrainTest {
       common = concat(common, "--lora-rank", "4", "--lora-dropout", "0.1");
     }
     Path one = tmp.resolve("one");
-    CliRun single = train(data, one, concat(common, "--batch-size", "2", "--grad-accumulation", "2", "--threads",
-        "1"));
-    assertEquals(0, single.exitCode(), single.err());
     Path two = tmp.resolve("two");
-    CliRun parallel = train(data, two, concat(common, "--batch-size", "4", "--nproc-per-node", "2", "--threads", "2",
-        "--master-port", Integer.toString(CollectivesTest.freePort()), "--dist-timeout", "60"));
-    assertEquals(0, parallel.exitCode(), parallel.err());
+    CliRun[] runs = oneAndTwoProcesses(data, common, one, two);
+    CliRun single = runs[0];
+    CliRun parallel = runs[1];
 
     String sftResult = weights.equals("lora") ? "sft/model/model.safetensors" : "reference/model/model.safetensors";
     assertArrayEquals(Files.readAllBytes(one.resolve(sftResult)), Files.readAllBytes(two.resolve(sftResult)),
@@ -168,6 +158,22 @@ class DataParallelTrainTest {
       assertTrue(second.stderr().contains("rank 1 runs with other settings than rank 0"), second.output());
       first.waitFor(Duration.ofSeconds(120));
     }
+  }
+
+  /**
+   * Trains {@code common} twice: into {@code one} as one process with 2 micro-batches of 2 pairs per step, into
+   * {@code two} as 2 processes with a global batch of 4. Both must succeed.
+   */
+  private static CliRun[] oneAndTwoProcesses(TrainFixtures.Data data, String[] common, Path one, Path two)
+      throws IOException {
+    CliRun single = train(data, one, concat(common, "--batch-size", "2", "--grad-accumulation", "2", "--threads",
+        "1"));
+    assertEquals(0, single.exitCode(), single.err());
+    CliRun parallel = train(data, two, concat(common, "--batch-size", "4", "--nproc-per-node", "2", "--threads", "2",
+        "--master-port", Integer.toString(CollectivesTest.freePort()), "--dist-timeout", "60"));
+    assertEquals(0, parallel.exitCode(), parallel.err());
+    assertTrue(parallel.err().contains("starting 2 workers"), parallel.err());
+    return new CliRun[] {single, parallel};
   }
 
   private static String[] concat(String[] a, String... b) {
