@@ -228,13 +228,13 @@ public final class FusedLmHead {
         }
       }
     }
-    for (Accumulator a : new Accumulator[] {weightGrad, biasGrad, loraBGrad}) {
-      if (a != null) {
-        a.addToGrad();
-      }
-    }
     List<Tensor> roots = new ArrayList<>();
     List<Tensor> grads = new ArrayList<>();
+    for (Accumulator a : new Accumulator[] {weightGrad, biasGrad, loraBGrad}) {
+      if (a != null) {
+        a.addRoot(roots, grads);
+      }
+    }
     if (hidden.requires_grad()) {
       roots.add(hidden);
       grads.add(scattered(p, dx, hidden));
@@ -250,32 +250,35 @@ public final class FusedLmHead {
   }
 
   /**
-   * A parameter's gradient as the chunks add to it: straight into {@code grad} for float32 parameters, into a
-   * float32 buffer added once at the end for bf16 and f16 ones, whose per-chunk rounding would otherwise add up.
+   * A parameter's gradient as the chunks add to it. A float32 parameter without a gradient yet gets the sum as its
+   * gradient directly. Otherwise the sum is kept apart, in float32 (bf16 and f16 rounding would add up over the
+   * chunks), and reaches the parameter through the one backward, as a gradient root on a view of it: autograd then
+   * adds it to the parameter's other gradients of this backward (a tied embedding's) and the sum of those to the
+   * earlier gradient, exactly as it would without the fused head. Summing into the earlier gradient instead would let
+   * the GEMM add its K panels into it one by one and round otherwise, and gradient accumulation in one process would
+   * no longer equal data-parallel ranks bit for bit.
    */
   private static final class Accumulator {
     private final Tensor parameter;
     private final Tensor sum;
+    private final boolean isGrad;
 
-    private Accumulator(Tensor parameter, Tensor sum) {
+    private Accumulator(Tensor parameter, Tensor sum, boolean isGrad) {
       this.parameter = parameter;
       this.sum = sum;
+      this.isGrad = isGrad;
     }
 
     static Accumulator of(Tensor parameter) {
       if (!parameter.requires_grad()) {
         return null;
       }
-      boolean exact = parameter.scalar_type().intern() == ScalarType.Float;
-      if (exact) {
-        Tensor grad = parameter.grad();
-        if (!grad.defined()) {
-          parameter.mutable_grad().put(torch.zeros_like(parameter));
-        }
-        return new Accumulator(parameter, parameter.grad());
+      if (parameter.scalar_type().intern() == ScalarType.Float && !parameter.grad().defined()) {
+        parameter.mutable_grad().put(torch.zeros_like(parameter));
+        return new Accumulator(parameter, parameter.grad(), true);
       }
       return new Accumulator(parameter, torch.zeros(parameter.sizes(),
-          new TensorOptions(ScalarType.Float).device(new DeviceOptional(parameter.device()))));
+          new TensorOptions(ScalarType.Float).device(new DeviceOptional(parameter.device()))), false);
     }
 
     void addProduct(Tensor left, Tensor right, double alpha) {
@@ -288,17 +291,13 @@ public final class FusedLmHead {
       sum.add_(g.to(sum.scalar_type().intern()).sum(new long[] {0}));
     }
 
-    void addToGrad() {
-      if (sum.scalar_type().intern() == parameter.scalar_type().intern()) {
+    /** Adds the kept-apart sum as a backward root (a view of the parameter) and its gradient. */
+    void addRoot(List<Tensor> roots, List<Tensor> grads) {
+      if (isGrad) {
         return;
       }
-      Tensor grad = parameter.grad();
-      Tensor update = sum.to(parameter.scalar_type().intern());
-      if (grad.defined()) {
-        grad.add_(update);
-      } else {
-        parameter.mutable_grad().put(update);
-      }
+      roots.add(parameter.view_as(parameter));
+      grads.add(sum.to(parameter.scalar_type().intern()));
     }
   }
 

@@ -144,7 +144,8 @@ public final class LibTorch {
           + (gpu.isPresent() ? " (the GPU one is there: drop -D" + EXTENSION_PROPERTY + "=" + requested + ")" : ""));
     }
     return new Natives("", concat(common, cpu.get()), gpu.isPresent()
-        ? "-D" + EXTENSION_PROPERTY + "=" + requested + " chose the CPU libtorch although the GPU one is on the class path"
+        ? "-D" + EXTENSION_PROPERTY + "=" + requested
+            + " chose the CPU libtorch although the GPU one is on the class path"
         : "this build bundles bytedeco's CPU libtorch only: build with ./mvnw -Pgpu (bytedeco pytorch's "
             + platform + GPU_EXTENSION + " natives) for CUDA");
   }

@@ -1,5 +1,6 @@
 package dev.grpo4j.torch;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -187,6 +188,41 @@ class FusedLmHeadTest {
           Close.assertClose(name + " gradient " + i, Tensors.toDoubles(gotGrads.get(i)), w,
               1e-6 * (1e-3 + Close.maxAbs(w)), 1e-4);
         }
+      }
+    }
+  }
+
+  static List<HeadCase> accumulationHeads() {
+    RandomBatch.Shape shape = new RandomBatch.Shape("", 60, 10, 37, 2, 0, -1, -1);
+    return List.of(new HeadCase("1200 positions, bias, LoRA", shape, 24, true, true, false, 1_000_000),
+        new HeadCase("1200 positions, tied embedding, chunks of 500", shape, 24, false, false, true, 500));
+  }
+
+  /**
+   * A second micro-batch's head gradients are summed apart and then added to the first one's, as autograd adds them.
+   * Summing into the earlier gradient lets the GEMM add its K panels (here 1200 positions) into it one by one, which
+   * rounds otherwise: one process with gradient accumulation would then no longer equal two data-parallel ranks bit
+   * for bit.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("accumulationHeads")
+  void aSecondMicroBatchAddsItsGradientsAsAutogradDoes(HeadCase h) {
+    try (PointerScope scope = new PointerScope()) {
+      Tensor tokenIds = torch.randint(h.shape().vocab(), new long[] {2L * h.shape().pairs(), h.shape().seqLen()});
+      Tensor first = RandomBatch.generate(new Random(1), h.shape(), 1.0).labelsTensor(false);
+      Tensor second = RandomBatch.generate(new Random(2), h.shape(), 1.0).labelsTensor(false);
+      FusedLmHead fused = FusedLmHead.withChunkTokens(dev.grpo4j.Backend.CPU, 2, 0, h.chunk());
+      Parameters accumulated = Parameters.make(3, h);
+      fused.crossEntropy(accumulated.hidden(h, tokenIds), accumulated.head(), first, 0.5);
+      fused.crossEntropy(accumulated.hidden(h, tokenIds), accumulated.head(), second, 0.5);
+      Parameters alone = Parameters.make(3, h);
+      fused.crossEntropy(alone.hidden(h, tokenIds), alone.head(), first, 0.5);
+      Parameters other = Parameters.make(3, h);
+      fused.crossEntropy(other.hidden(h, tokenIds), other.head(), second, 0.5);
+      List<Tensor> got = accumulated.gradients();
+      for (int i = 0; i < got.size(); i++) {
+        Tensor want = alone.gradients().get(i).add(other.gradients().get(i));
+        assertArrayEquals(Tensors.toDoubles(want), Tensors.toDoubles(got.get(i)), 0.0, "gradient " + i);
       }
     }
   }
