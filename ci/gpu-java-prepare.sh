@@ -13,6 +13,8 @@ junit_version=1.13.4
 rm -rf .gpu/jre .gpu/core.jar .gpu/test-classes
 "$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,java.management,jdk.unsupported,java.xml,jdk.zipfs \
   --strip-debug --no-header-files --no-man-pages --compress=zip-9 --output .gpu/jre
-cp java/core/target/grpo4j-core-*.jar .gpu/core.jar
+# The main jar only: the build also writes -sources and -javadoc jars beside it.
+core_jar=$(ls java/core/target/grpo4j-core-*.jar | grep -v -e '-sources\.jar$' -e '-javadoc\.jar$')
+cp "$core_jar" .gpu/core.jar
 cp -r java/core/target/test-classes .gpu/test-classes
 du -sh .gpu
