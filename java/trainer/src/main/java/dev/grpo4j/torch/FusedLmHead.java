@@ -140,20 +140,15 @@ public final class FusedLmHead {
                                     int[] groupIds, double scale, Function<LossStatistics, GroupStep> groupStep) {
     Objects.requireNonNull(groupStep, "groupStep");
     Positions p = select(hidden, labels, head);
-    Tensor x = p.x();
-    Tensor u = adapterInput(hidden, head, head.training());
-    Tensor uDetached = selected(p, u);
-    Tensor statistics = statistics(p, x);
-    Tensor buffer = chunkBuffer(x, head);
-    float[] tokenLogps = firstPass(p, x, uDetached, head, statistics, buffer);
-    LossStatistics lossStatistics = loss.statistics(sequenceBatch(p, tokenLogps, refLogps, groupIds));
+    TrainingPass pass = trainingPass(p, hidden, head);
+    LossStatistics lossStatistics = loss.statistics(sequenceBatch(p, pass.tokenLogps(), refLogps, groupIds));
     GroupStep step = groupStep.apply(lossStatistics);
     float[] rowCoef = loss.sequenceGradient(lossStatistics, step);
-    float[] coef = new float[(int) x.size(0)];
+    float[] coef = new float[p.rowOf().length];
     for (int i = 0; i < coef.length; i++) {
       coef[i] = (float) (rowCoef[p.rowOf()[i]] * scale);
     }
-    backward(p, hidden, u, uDetached, head, statistics, buffer, coef);
+    backward(pass, hidden, head, coef);
     return LossResult.of(lossStatistics, step);
   }
 
@@ -169,20 +164,31 @@ public final class FusedLmHead {
     if (m == 0) {
       return Double.NaN;
     }
-    Tensor x = p.x();
-    Tensor u = adapterInput(hidden, head, head.training());
-    Tensor uDetached = selected(p, u);
-    Tensor statistics = statistics(p, x);
-    Tensor buffer = chunkBuffer(x, head);
-    float[] tokenLogps = firstPass(p, x, uDetached, head, statistics, buffer);
+    TrainingPass pass = trainingPass(p, hidden, head);
     double sum = 0;
-    for (float logp : tokenLogps) {
+    for (float logp : pass.tokenLogps()) {
       sum += logp;
     }
     float[] coef = new float[m];
     java.util.Arrays.fill(coef, (float) (-scale / m));
-    backward(p, hidden, u, uDetached, head, statistics, buffer, coef);
+    backward(pass, hidden, head, coef);
     return -sum / m;
+  }
+
+  /**
+   * Pass 1 of a training call, with what pass 2 needs again: the adapter input U (null without LoRA on the head) and
+   * its selected rows, the per-position softmax statistics and the chunk buffer.
+   */
+  private record TrainingPass(Positions p, Tensor u, Tensor uDetached, Tensor statistics, Tensor buffer,
+                              float[] tokenLogps) {}
+
+  private TrainingPass trainingPass(Positions p, Tensor hidden, LmHead head) {
+    Tensor u = adapterInput(hidden, head, head.training());
+    Tensor uDetached = selected(p, u);
+    Tensor statistics = statistics(p, p.x());
+    Tensor buffer = chunkBuffer(p.x(), head);
+    float[] tokenLogps = firstPass(p, p.x(), uDetached, head, statistics, buffer);
+    return new TrainingPass(p, u, uDetached, statistics, buffer, tokenLogps);
   }
 
   /**
@@ -190,8 +196,12 @@ public final class FusedLmHead {
    * multiplied into dX (and dU), the head's parameter gradients added to their {@code grad}, and one backward from the
    * hidden states (and U).
    */
-  private void backward(Positions p, Tensor hidden, Tensor u, Tensor uDetached, LmHead head, Tensor statistics,
-                        Tensor buffer, float[] coef) {
+  private void backward(TrainingPass pass, Tensor hidden, LmHead head, float[] coef) {
+    Positions p = pass.p();
+    Tensor u = pass.u();
+    Tensor uDetached = pass.uDetached();
+    Tensor statistics = pass.statistics();
+    Tensor buffer = pass.buffer();
     Tensor x = p.x();
     Tensor dx = torch.empty_like(x);
     Tensor du = u == null ? null : torch.empty_like(uDetached);
