@@ -4,15 +4,14 @@
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.grpo4j.model.ModelConfig;
+import dev.grpo4j.model.Models;
 import dev.grpo4j.model.TransformerLm;
-import dev.grpo4j.torch.LibTorch;
 import dev.grpo4j.train.RunCheckpoints;
 import java.nio.file.Path;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 public class MakeModel {
   public static void main(String[] args) throws Exception {
-    LibTorch.load();
     int hidden = Integer.parseInt(args[1]);
     int layers = Integer.parseInt(args[2]);
     ObjectNode json = new ObjectMapper().createObjectNode();
@@ -32,7 +31,7 @@ public class MakeModel {
     json.put("attention_bias", false);
     json.put("mlp_bias", false);
     json.put("torch_dtype", "float32");
-    TransformerLm model = TransformerLm.random(ModelConfig.fromJson(json), 1);
+    TransformerLm model = Models.random(ModelConfig.fromJson(json), 1);
     RunCheckpoints.saveWholeModel(model, ScalarType.Float, null, Path.of(args[0]));
   }
 }

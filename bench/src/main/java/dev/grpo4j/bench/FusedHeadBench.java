@@ -50,6 +50,10 @@ import org.openjdk.jmh.infra.BenchmarkParams;
 @State(Scope.Benchmark)
 @SuppressWarnings("try") // PointerScope acts by existing
 public class FusedHeadBench extends MeasuredState {
+  static {
+    LibTorch.load();
+  }
+
   @Param({"8x512x896x151936"})
   public String shape;
 
@@ -70,7 +74,6 @@ public class FusedHeadBench extends MeasuredState {
 
   @Setup(Level.Trial)
   public void setup(BenchmarkParams params) {
-    LibTorch.load();
     begin(params);
     NativeLib.init();
     String[] parts = shape.split("x");

@@ -35,6 +35,10 @@ import org.openjdk.jmh.infra.BenchmarkParams;
 @State(Scope.Benchmark)
 @SuppressWarnings("try") // PointerScope and NoGradGuard act by existing
 public class LibtorchBench extends MeasuredState {
+  static {
+    LibTorch.load();
+  }
+
   @Param({"16x64x256", "4x256x32000", "8x512x32000", "2x1024x128256"})
   public String shape;
 
@@ -46,7 +50,6 @@ public class LibtorchBench extends MeasuredState {
 
   @Setup(Level.Trial)
   public void setup(BenchmarkParams params) {
-    LibTorch.load();
     begin(params);
     Shape s = Shape.parse(shape);
     Dtype type = Dtype.parse(dtype);

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.grpo4j.Backend;
 import dev.grpo4j.GroupRobustLoss;
 import dev.grpo4j.model.ModelConfig;
+import dev.grpo4j.model.Models;
 import dev.grpo4j.model.TransformerLm;
 import dev.grpo4j.torch.EncodedPairs;
 import dev.grpo4j.torch.FusedLmHead;
@@ -51,6 +52,10 @@ import org.openjdk.jmh.infra.BenchmarkParams;
 @Measurement(iterations = 2)
 @State(Scope.Benchmark)
 public class QwenTrainingStepBench extends MeasuredState {
+  static {
+    LibTorch.load();
+  }
+
   /**
    * The issue's step is 4 pairs (2 x 4 x 512 tokens); on the 23.5 GiB machine the suite runs on, both variants ran out
    * of memory there (bench/README.md), so the default is 2 pairs. {@code -p shape=4x512x256} for the issue's.
@@ -70,7 +75,6 @@ public class QwenTrainingStepBench extends MeasuredState {
 
   @Setup(Level.Trial)
   public void setup(BenchmarkParams params) {
-    LibTorch.load();
     begin(params);
     NativeLib.init();
     String[] parts = shape.split("x");
@@ -78,7 +82,7 @@ public class QwenTrainingStepBench extends MeasuredState {
     int seqLen = Integer.parseInt(parts[1]);
     int prompt = Integer.parseInt(parts[2]);
     ModelConfig config = qwen25HalfBillion(layers);
-    model = TransformerLm.random(config, 3);
+    model = Models.random(config, 3);
     List<TokenPair> tokenPairs = new ArrayList<>();
     for (int i = 0; i < pairCount; i++) {
       tokenPairs.add(new TokenPair(BenchData.groupOf(i), tokens(i, prompt, config.vocabSize()),

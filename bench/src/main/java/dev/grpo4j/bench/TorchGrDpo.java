@@ -8,6 +8,7 @@ import dev.grpo4j.LossType;
 import dev.grpo4j.Weighting;
 import dev.grpo4j.testing.LossConfig;
 import dev.grpo4j.testing.TorchObjective;
+import dev.grpo4j.torch.LibTorch;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import org.bytedeco.pytorch.MemoryFormatOptional;
@@ -25,6 +26,10 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * inputs and the weights between calls, and the tensor helpers of the benchmarks.
  */
 final class TorchGrDpo {
+  static {
+    LibTorch.load();
+  }
+
   /** The benchmarks' loss (see {@link BenchData#lossBuilder()}) as a configuration of the libtorch objective. */
   static final LossConfig CONFIG = new LossConfig("GR-DPO", LossType.DPO, Weighting.ROBUST,
       GroupNormalization.BATCH_MEAN, BenchData.BETA, 0, false, BenchData.ETA, 1.0, 0);

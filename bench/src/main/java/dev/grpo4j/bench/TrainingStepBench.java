@@ -12,6 +12,7 @@ import dev.grpo4j.LossResult;
 import dev.grpo4j.PreferenceBatch;
 import dev.grpo4j.TokenLogits;
 import dev.grpo4j.model.ModelConfig;
+import dev.grpo4j.model.Models;
 import dev.grpo4j.model.TransformerLm;
 import dev.grpo4j.torch.LibTorch;
 import java.lang.foreign.MemorySegment;
@@ -55,6 +56,10 @@ import org.openjdk.jmh.infra.BenchmarkParams;
 @State(Scope.Benchmark)
 @SuppressWarnings("try") // PointerScope acts by existing
 public class TrainingStepBench extends MeasuredState {
+  static {
+    LibTorch.load();
+  }
+
   static final Shape SHAPE = Shape.parse("16x64x256");
   static final int PROMPT = 16;
   private static final int VOCAB = 256;
@@ -74,12 +79,11 @@ public class TrainingStepBench extends MeasuredState {
 
   @Setup(Level.Trial)
   public void setup(BenchmarkParams params) {
-    LibTorch.load();
     begin(params);
     NativeLib.init();
     Shape s = SHAPE;
     torch.manual_seed(3);
-    model = TransformerLm.random(ModelConfig.tiny("tiny-llama", VOCAB), 3);
+    model = Models.random(ModelConfig.tiny("tiny-llama", VOCAB), 3);
     optimizer = new AdamW(model.parameters(), new AdamWOptions(1e-4));
     inputIds = TorchGrDpo.empty(ScalarType.Long, s.rows(), s.seqLen());
     labels = TorchGrDpo.empty(ScalarType.Long, s.rows(), s.seqLen());

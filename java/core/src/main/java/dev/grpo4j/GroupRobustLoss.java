@@ -108,7 +108,15 @@ public final class GroupRobustLoss implements AutoCloseable {
     batch.validate(backend, grad);
     double[] sums = local.groupStatistics().toArray();
     sync.allReduce(sums);
-    GroupStep step = groupStep(GroupStatistics.fromArray(groups, sums), true);
+    GroupStatistics all = GroupStatistics.fromArray(groups, sums);
+    for (int g = 0; g < groups; g++) {
+      if (all.pairs(g) < local.groupStatistics().pairs(g)) {
+        throw new IllegalArgumentException("sync returned " + all.pairs(g) + " pairs of group " + g + ", fewer than "
+            + "this rank's batch holds (" + local.groupStatistics().pairs(g) + "): GroupSync.allReduce must sum "
+            + "every rank's statistics in place, this rank's included");
+      }
+    }
+    GroupStep step = groupStep(all, true);
     gradient(local, step, grad);
     return LossResult.of(local, step);
   }
@@ -168,6 +176,7 @@ public final class GroupRobustLoss implements AutoCloseable {
       throw new IllegalArgumentException("statistics come from logits: write their gradient with gradient(...)");
     }
     requireGroups(step.numGroups(), "step");
+    step.requireCovers(statistics.groupStatistics());
     return kernel.sequenceGradient(statistics.sequences().kernelGroupIds(), statistics.dloss(),
         step.kernelStep().coef());
   }
@@ -217,6 +226,7 @@ public final class GroupRobustLoss implements AutoCloseable {
     if (batch == null) {
       throw new IllegalArgumentException("statistics come from sequence log-probs: take dJ/ds with sequenceGradient");
     }
+    step.requireCovers(statistics.groupStatistics());
     batch.validate(backend, grad);
     kernel.gradient(kernelTokens(batch.tokens()), batch.groupIds(), grad, statistics.generation(),
         step.kernelStep().coef());

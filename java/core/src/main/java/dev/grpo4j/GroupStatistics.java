@@ -17,6 +17,8 @@ public final class GroupStatistics {
   public static final int COLUMNS = 7;
   static final int LOSS_SUM = 0;
   static final int PAIRS = 1;
+  private static final int REWARD_HITS = 2;
+  private static final int LOGPROB_HITS = 3;
 
   private final int groups;
   private final double[] sums;
@@ -31,8 +33,9 @@ public final class GroupStatistics {
    *
    * @param groups K
    * @param sums K x {@value #COLUMNS} doubles, row-major
-   * @throws IllegalArgumentException if the length is wrong, a sum is not finite or a pair count is not a whole
-   *     number in {@code [0, 2^31)}
+   * @throws IllegalArgumentException if the length is wrong, a sum is not finite, a pair count is not a whole
+   *     number in {@code [0, 2^31)}, or a count of pairs with a positive margin or with {@code s_w > s_l} is not a
+   *     whole number between 0 and the group's pairs
    */
   public static GroupStatistics fromArray(int groups, double[] sums) {
     Objects.requireNonNull(sums, "sums");
@@ -53,6 +56,14 @@ public final class GroupStatistics {
       if (n < 0 || n != Math.rint(n) || n > Integer.MAX_VALUE) {
         throw new IllegalArgumentException("the pair count of group " + g + " is " + n + ": must be a whole number "
             + "in [0, 2^31)");
+      }
+      for (int column : new int[] {REWARD_HITS, LOGPROB_HITS}) {
+        double hits = sums[g * COLUMNS + column];
+        if (hits < 0 || hits != Math.rint(hits) || hits > n) {
+          throw new IllegalArgumentException("group " + g + " counts " + hits + " pairs with "
+              + (column == REWARD_HITS ? "a positive margin" : "s_w > s_l") + " (column " + column + ") among " + n
+              + " pairs: must be a whole number from 0 to its pair count");
+        }
       }
     }
     return new GroupStatistics(groups, sums.clone());

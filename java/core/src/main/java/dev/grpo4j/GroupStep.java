@@ -43,6 +43,27 @@ public final class GroupStep {
     return step.coef().clone();
   }
 
+  /**
+   * Refuses to scale {@code statistics}' pairs by this step unless it was computed from statistics that include
+   * them: the same K, and for every group at least as many pairs as they hold. Otherwise a group's coefficient
+   * could be that of a step that never saw its pairs (zero when it saw none) and its gradient would be silently
+   * lost.
+   */
+  void requireCovers(GroupStatistics statistics) {
+    int[] counts = step.groupCount();
+    if (counts.length != statistics.groups()) {
+      throw new IllegalArgumentException("the group step is of " + counts.length + " groups but the statistics of "
+          + statistics.groups() + ": take the step from statistics of this loss");
+    }
+    for (int g = 0; g < counts.length; g++) {
+      if (counts[g] < statistics.pairs(g)) {
+        throw new IllegalArgumentException("the group step counts " + counts[g] + " pairs of group " + g + " but the "
+            + "statistics alone hold " + statistics.pairs(g) + ": the step must come from statistics that include "
+            + "these (a GroupSync sums every rank's statistics, this rank's too)");
+      }
+    }
+  }
+
   LossKernel.Step kernelStep() {
     return step;
   }

@@ -19,6 +19,7 @@ public final class LossResult {
   public static LossResult of(LossStatistics statistics, GroupStep step) {
     java.util.Objects.requireNonNull(statistics, "statistics");
     java.util.Objects.requireNonNull(step, "step");
+    step.requireCovers(statistics.groupStatistics());
     LossKernel.Step s = step.kernelStep();
     return new LossResult(new LossKernel.Outputs(s.loss(), statistics.pair(), s.group(), s.groupCount()));
   }

@@ -30,6 +30,11 @@ public record SequenceBatch(float[] logProbs, int[] tokenCounts, float[] refLogp
         if (tokenCounts[r] < 0) {
           throw new IllegalArgumentException("tokenCounts[" + r + "] = " + tokenCounts[r] + ": must be >= 0");
         }
+        if (tokenCounts[r] == 0 && logProbs[r] != 0) {
+          throw new IllegalArgumentException("row " + r + " has tokenCounts[" + r + "] = 0 but logProbs[" + r + "] = "
+              + logProbs[r] + ": a sequence without response tokens has log-prob 0; count its tokens, or give it "
+              + "log-prob 0");
+        }
       }
     }
     logProbs = logProbs.clone();

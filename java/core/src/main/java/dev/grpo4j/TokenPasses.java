@@ -51,6 +51,9 @@ public final class TokenPasses {
    * where masked, from the statistics {@link #logProbs} kept for these same logits. {@code grad} has the logits'
    * shape and type and may be the logits segment itself.
    *
+   * @param statistics the segment that {@link #logProbs} filled for these same logits, unchanged since: its
+   *     softmax statistics are read, not recomputed, so statistics of other logits give a wrong gradient without
+   *     an error (only their size can be checked)
    * @param coefficients {@code dJ/ds} of each position's row, one per position (finite)
    */
   public static void gradient(TokenLogits tokens, MemorySegment statistics, float[] coefficients, MemorySegment grad,

@@ -196,4 +196,54 @@ class GroupRobustLossPhasesTest {
       assertThrows(NullPointerException.class, () -> loss.forwardBackward(a.batch(), grad, null));
     }
   }
+
+  @Test
+  void aStepThatDoesNotCoverTheBatchIsRefused() {
+    Rows rows = Rows.random(new Random(4), 4, 3, 11, new int[] {0, 1, 0, 1});
+    try (HostBatch a = rows.batch();
+         GroupRobustLoss loss = loss(Backend.CPU, Weighting.ROBUST, GroupNormalization.BATCH_MEAN, LossType.DPO)) {
+      double[] before = loss.state().logAlpha();
+      // A GroupSync that loses this rank's pairs of group 0 would leave them without gradient.
+      IllegalArgumentException lossySync = assertThrows(IllegalArgumentException.class,
+          () -> loss.forwardBackward(a.batch(), a.grad, sums -> {
+            sums[0] = 0;
+            sums[1] = 0;
+            sums[2] = 0;
+            sums[3] = 0;
+          }));
+      assertTrue(lossySync.getMessage().contains("sync returned 0 pairs of group 0, fewer than this rank's batch "
+          + "holds (2): GroupSync.allReduce must sum"), lossySync.getMessage());
+      assertArrayEquals(before, loss.state().logAlpha(), 0.0, "no weight step on refused statistics");
+
+      LossStatistics statistics = loss.statistics(a.batch());
+      double[] onlyGroup1 = statistics.groupStatistics().toArray();
+      java.util.Arrays.fill(onlyGroup1, 0, GroupStatistics.COLUMNS, 0);
+      GroupStep partial = loss.groupStep(GroupStatistics.fromArray(4, onlyGroup1), false);
+      IllegalArgumentException gradient = assertThrows(IllegalArgumentException.class,
+          () -> loss.gradient(statistics, partial, a.grad));
+      assertTrue(gradient.getMessage().contains("the group step counts 0 pairs of group 0 but the statistics alone "
+          + "hold 2"), gradient.getMessage());
+      assertThrows(IllegalArgumentException.class, () -> LossResult.of(statistics, partial));
+
+      try (GroupRobustLoss threeGroups = GroupRobustLoss.builder().backend(Backend.CPU).groups(3).build()) {
+        GroupStep otherK = threeGroups.groupStep(GroupStatistics.fromArray(3,
+            new double[] {1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}), false);
+        IllegalArgumentException k = assertThrows(IllegalArgumentException.class,
+            () -> LossResult.of(statistics, otherK));
+        assertTrue(k.getMessage().contains("the group step is of 3 groups but the statistics of 4"), k.getMessage());
+      }
+    }
+  }
+
+  @Test
+  void statisticsWithMoreHitsThanPairsAreRefused() {
+    IllegalArgumentException margins = assertThrows(IllegalArgumentException.class,
+        () -> GroupStatistics.fromArray(1, new double[] {0.5, 1, 2, 0, 0, 0, 0}));
+    assertTrue(margins.getMessage().contains("group 0 counts 2.0 pairs with a positive margin (column 2) among 1.0"),
+        margins.getMessage());
+    IllegalArgumentException logps = assertThrows(IllegalArgumentException.class,
+        () -> GroupStatistics.fromArray(2, new double[] {0, 0, 0, 0, 0, 0, 0, 0.5, 3, 1, -1, 0, 0, 0}));
+    assertTrue(logps.getMessage().contains("group 1 counts -1.0 pairs with s_w > s_l"), logps.getMessage());
+    assertEquals(3, GroupStatistics.fromArray(1, new double[] {0.5, 3, 3, 0, 1, 2, 3}).pairs());
+  }
 }

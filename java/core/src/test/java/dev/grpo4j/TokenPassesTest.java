@@ -118,6 +118,10 @@ class TokenPassesTest {
           () -> new SequenceBatch(new float[3], null, new float[4], new int[2]));
       assertTrue(e.getMessage().contains("logProbs"), e.getMessage());
       e = assertThrows(IllegalArgumentException.class,
+          () -> new SequenceBatch(new float[] {-1, -2, -0.5f, -3}, new int[] {1, 2, 0, 3}, new float[4], new int[2]));
+      assertTrue(e.getMessage().contains("row 2 has tokenCounts[2] = 0 but logProbs[2] = -0.5"), e.getMessage());
+      new SequenceBatch(new float[] {-1, -2, 0, -3}, new int[] {1, 2, 0, 3}, new float[4], new int[2]);
+      e = assertThrows(IllegalArgumentException.class,
           () -> loss.statistics(new SequenceBatch(new float[4], null, new float[4], new int[] {0, 5})));
       assertTrue(e.getMessage().contains("groupIds[1] = 5"), e.getMessage());
       assertThrows(NonFiniteInputException.class, () -> loss.statistics(

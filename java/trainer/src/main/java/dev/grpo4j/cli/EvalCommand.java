@@ -88,14 +88,22 @@ public final class EvalCommand implements Callable<Integer>, UsesLibTorch {
       description = "Seed of built-in models' random weights (default: ${DEFAULT-VALUE}).")
   private long seed;
 
-  @Option(names = "--out", paramLabel = "FILE", description = "Also write the result as one eval.jsonl line here.")
+  @Option(names = "--out", paramLabel = "FILE", description = "Also write the result as one eval.jsonl line here "
+      + "(a new file: an existing one is refused unless --overwrite).")
   private Path out;
+
+  @Option(names = "--overwrite", description = "Replace an existing --out file, atomically.")
+  private boolean overwrite;
 
   @Override
   public Integer call() throws IOException {
     PrintWriter err = spec.commandLine().getErr();
     Main.warnIfOpenMpSpins(err);
     Main.warnIfOversubscribed(modelOptions.threads, err);
+    if (out != null && Files.exists(out) && (Files.isDirectory(out) || !overwrite)) {
+      throw new IllegalArgumentException("--out " + out + (Files.isDirectory(out) ? " is a folder; name the file to "
+          + "write" : " already exists; choose a new file, or pass --overwrite to replace it"));
+    }
     if (batchSize < 1) {
       throw new IllegalArgumentException("--batch-size = " + batchSize + ": must be >= 1");
     }

@@ -49,7 +49,24 @@ public final class Main implements Runnable {
   public static CommandLine commandLine() {
     return new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true)
         .setExecutionStrategy(Main::execute)
-        .setExecutionExceptionHandler(Main::reportError);
+        .setExecutionExceptionHandler(Main::reportError)
+        .setParameterExceptionHandler(Main::reportBadArguments);
+  }
+
+  /**
+   * A bad command line (an unknown option, a value of the wrong type or outside its choices, a missing option):
+   * picocli's message, which names the option, the value and what is accepted, and a pointer to the help, instead of
+   * the whole usage, which buries the one line that matters. Exit code 2, as picocli's own handler.
+   */
+  private static int reportBadArguments(ParameterException e, String[] args) {
+    CommandLine commandLine = e.getCommandLine();
+    PrintWriter err = commandLine.getErr();
+    String command = commandLine.getCommandSpec().qualifiedName();
+    err.println(command + ": error: " + e.getMessage());
+    CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
+    err.println("see " + command + " --help");
+    err.flush();
+    return commandLine.getCommandSpec().exitCodeOnInvalidInput();
   }
 
   /**

@@ -48,6 +48,8 @@ public final class MergeAdapterCommand implements Callable<Integer>, UsesLibTorc
     if (modelOptions.adapter == null) {
       throw new ParameterException(spec.commandLine(), "Missing required option: '--adapter=DIR'");
     }
+    OutputFolder.requireApart(out, "--model", Path.of(modelOptions.model));
+    OutputFolder.requireApart(out, "--adapter", modelOptions.adapter);
     OutputFolder.requireReplaceable(out, overwrite, Checkpoints::isModelFolderEntry, "merge-adapter",
         "an earlier merged model");
     try (ModelOptions.Loaded m = modelOptions.load(0, false, spec.commandLine().getErr())) {

@@ -251,6 +251,9 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
           + " is missing; a run writes it once its reference log-probs are ready): start it without --resume");
     }
     boolean main = worker == null || worker.rank() == 0;
+    if (main && !resume && !Files.exists(runDir.resolve(TrainConfig.FILE))) {
+      OutputFolder.requireOwnOrEmpty(runDir, TrainingRun::isWrittenBeforeItsConfig, "grpo4j run");
+    }
     // Rank 0 alone writes the run folder and holds its lock; the other ranks only read from it.
     try (FolderLock lock = main ? FolderLock.acquire(runDir, "--out " + runDir) : null;
          DataParallel dp = worker == null ? DataParallel.single()

@@ -19,6 +19,7 @@ import dev.hardwood.row.FieldAccessor;
 import dev.hardwood.row.PqList;
 import dev.hardwood.row.PqMap;
 import java.io.BufferedInputStream;
+import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.Reader;
@@ -74,7 +75,14 @@ public final class TableReader {
     }
     switch (format) {
       case JSONL -> readJsonLines(file, handler);
-      case JSON -> readJsonArray(file, handler);
+      // Hugging Face datasets' to_json("x.json") writes JSON Lines unless told lines=False: go by the content.
+      case JSON -> {
+        if (startsWithObject(file)) {
+          readJsonLines(file, handler);
+        } else {
+          readJsonArray(file, handler);
+        }
+      }
       case CSV -> readCsv(file, handler);
       case PARQUET -> readParquet(file, handler);
     }
@@ -106,6 +114,15 @@ public final class TableReader {
     }
   }
 
+  /** Whether the first JSON token of the file (after a byte order mark and white space) opens an object. */
+  private static boolean startsWithObject(Path file) throws IOException {
+    try (JsonParser parser = JSON.createParser(file.toFile())) {
+      return parser.nextToken() == JsonToken.START_OBJECT;
+    } catch (JacksonException e) {
+      return false;
+    }
+  }
+
   private static void readJsonArray(Path file, RowHandler handler) throws IOException {
     try (JsonParser parser = JSON.createParser(file.toFile())) {
       JsonToken first = parser.nextToken();
@@ -114,8 +131,7 @@ public final class TableReader {
       }
       if (first != JsonToken.START_ARRAY) {
         throw new DataFormatException(file + ": expected a JSON array of records ([{...}, {...}]), found "
-            + first.asString() + (first == JsonToken.START_OBJECT
-                ? "; a file with one object per line is JSON Lines: name it .jsonl or pass --format jsonl" : ""));
+            + first.asString());
       }
       while (parser.nextToken() != JsonToken.END_ARRAY) {
         long line = parser.currentTokenLocation().getLineNr();
@@ -131,7 +147,7 @@ public final class TableReader {
   private static void readCsv(Path file, RowHandler handler) throws IOException {
     CsvMapper csv = new CsvMapper();
     CsvSchema schema = CsvSchema.emptySchema().withHeader();
-    try (Reader in = Files.newBufferedReader(file, StandardCharsets.UTF_8);
+    try (Reader in = withoutByteOrderMark(Files.newBufferedReader(file, StandardCharsets.UTF_8));
          CsvParser parser = (CsvParser) csv.reader(schema).createParser(in)) {
       while (parser.nextToken() == JsonToken.START_OBJECT) {
         ObjectNode row = NODES.objectNode();
@@ -153,6 +169,15 @@ public final class TableReader {
       throw new DataFormatException(file + (at != null && at.getLineNr() > 0 ? ":" + at.getLineNr() : "")
           + ": not valid CSV: " + e.getOriginalMessage(), e);
     }
+  }
+
+  /** Skips the byte order mark that Excel and Windows tools put before UTF-8 CSV; it is not part of the header. */
+  private static Reader withoutByteOrderMark(BufferedReader in) throws IOException {
+    in.mark(1);
+    if (in.read() != '\uFEFF') {
+      in.reset();
+    }
+    return in;
   }
 
   /**

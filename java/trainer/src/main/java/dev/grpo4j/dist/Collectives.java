@@ -4,6 +4,7 @@ import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
 import dev.grpo4j.torch.HostTensors;
+import dev.grpo4j.torch.LibTorch;
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.Reference;
 import java.nio.charset.StandardCharsets;
@@ -43,6 +44,10 @@ import org.bytedeco.pytorch.nccl.ProcessGroupNCCL;
  * <p>Not thread-safe: one training loop issues the collectives, in the same order on every rank.
  */
 public final class Collectives implements AutoCloseable {
+  static {
+    LibTorch.load();
+  }
+
   /** How long past the timeout the watchdog waits before it ends a stuck process. */
   private static final Duration WATCHDOG_GRACE = Duration.ofSeconds(60);
 

@@ -1,5 +1,6 @@
 package dev.grpo4j.dist;
 
+import dev.grpo4j.torch.LibTorch;
 import dev.grpo4j.torch.TensorVectors;
 import java.util.Arrays;
 import org.bytedeco.javacpp.PointerScope;
@@ -13,6 +14,10 @@ import org.bytedeco.pytorch.global.torch;
  * a gather returns this process's values and a sum leaves them as they are.
  */
 public final class DataParallel implements AutoCloseable {
+  static {
+    LibTorch.load();
+  }
+
   private static final DataParallel SINGLE = new DataParallel(null);
 
   private final Collectives collectives;

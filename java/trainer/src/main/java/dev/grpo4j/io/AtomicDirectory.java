@@ -32,6 +32,11 @@ public final class AtomicDirectory {
 
   private AtomicDirectory() {}
 
+  /** Whether {@code name} is one of the hidden siblings {@link #write} creates (a crash may leave one behind). */
+  public static boolean isStaging(String name) {
+    return LEFTOVER.matcher(name).matches();
+  }
+
   /**
    * Writes {@code target} with {@code writer}, replacing an existing {@code target} only after the new content is
    * complete.

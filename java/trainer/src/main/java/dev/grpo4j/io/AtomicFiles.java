@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.UUID;
+import java.util.regex.Pattern;
 
 /** Whole-file writes that readers see either not at all or complete. */
 public final class AtomicFiles {
@@ -17,7 +18,14 @@ public final class AtomicFiles {
     void writeTo(OutputStream out) throws IOException;
   }
 
+  private static final Pattern STAGING = Pattern.compile("\\..+\\.tmp-[0-9a-f-]{36}");
+
   private AtomicFiles() {}
+
+  /** Whether {@code name} is a hidden sibling that {@link #write} writes into (a crash may leave one behind). */
+  public static boolean isStaging(String name) {
+    return STAGING.matcher(name).matches();
+  }
 
   /**
    * Writes {@code content} into a hidden sibling of {@code file} and renames it over {@code file}: a crash or an

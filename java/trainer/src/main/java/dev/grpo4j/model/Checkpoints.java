@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.grpo4j.io.AtomicDirectory;
 import dev.grpo4j.safetensors.SafeTensorsCheckpoint;
 import dev.grpo4j.text.ByteTextTokenizer;
+import dev.grpo4j.torch.LibTorch;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,6 +29,10 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * target and renamed into place, so an interrupted save never leaves a half-written folder.
  */
 public final class Checkpoints {
+  static {
+    LibTorch.load();
+  }
+
   /** transformers' default shard size for {@code save_pretrained} (5 GB). */
   public static final long DEFAULT_MAX_SHARD_BYTES = 5_000_000_000L;
 
@@ -53,7 +58,7 @@ public final class Checkpoints {
           + "folder (config.json + model.safetensors)");
     }
     ModelConfig config = ModelConfig.read(dir);
-    TransformerLm model = TransformerLm.uninitialised(config, dtype);
+    TransformerLm model = Models.uninitialised(config, dtype);
     try (SafeTensorsCheckpoint weights = SafeTensorsCheckpoint.open(dir)) {
       Map<String, Tensor> parameters = model.namedParameters();
       requireSameNames(dir, weights.names(), parameters.keySet(), ignoredOnLoad(config));

@@ -1,5 +1,6 @@
 package dev.grpo4j.model;
 
+import dev.grpo4j.torch.LibTorch;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -16,6 +17,10 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * and the PEFT names of their parameters. Saving and loading the PEFT folder is in {@link Checkpoints}.
  */
 public final class LoraAdapters {
+  static {
+    LibTorch.load();
+  }
+
   /** PEFT's prefix in front of the Hugging Face parameter names inside {@code adapter_model.safetensors}. */
   public static final String PEFT_PREFIX = "base_model.model.";
 

@@ -1,5 +1,6 @@
 package dev.grpo4j.model;
 
+import dev.grpo4j.torch.LibTorch;
 import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
@@ -13,6 +14,10 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * values are about to be loaded from a checkpoint (no time spent filling gigabytes that are overwritten).
  */
 final class ParameterFactory {
+  static {
+    LibTorch.load();
+  }
+
   private final ScalarType dtype;
   private final double std;
   private final boolean initialise;

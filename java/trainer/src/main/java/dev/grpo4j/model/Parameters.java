@@ -1,5 +1,6 @@
 package dev.grpo4j.model;
 
+import dev.grpo4j.torch.LibTorch;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Module;
@@ -7,6 +8,10 @@ import org.bytedeco.pytorch.Tensor;
 
 /** Registration of a model's parameters and modules so that they live as long as the model. */
 final class Parameters {
+  static {
+    LibTorch.load();
+  }
+
   private Parameters() {}
 
   /**

@@ -54,7 +54,7 @@ public final class TransformerLm extends Module implements CausalLm {
   private record DecoderLayer(RmsNorm inputNorm, Projection q, Projection k, Projection v, Projection o,
                               RmsNorm postAttentionNorm, Projection gate, Projection up, Projection down) {}
 
-  private TransformerLm(ModelConfig config, ParameterFactory factory) {
+  TransformerLm(ModelConfig config, ParameterFactory factory) {
     this.config = Objects.requireNonNull(config, "config");
     Parameters.keep(this);
     int h = config.hiddenSize();
@@ -94,22 +94,6 @@ public final class TransformerLm extends Module implements CausalLm {
         : register_module("lm_head", new Projection(h, config.vocabSize(), false, factory, adapters));
     inverseFrequencies = config.rope().inverseFrequencies(config.headDim());
     baseParameters = Collections.unmodifiableMap(collectBaseParameters());
-  }
-
-  /**
-   * A randomly initialised model in float32 on the CPU, initialised as transformers does (weights
-   * {@code N(0, 0.02)} or the config's {@code initializer_range}, biases 0, norms 1) from libtorch's generator seeded
-   * with {@code seed}: the same seed gives the same weights.
-   */
-  public static TransformerLm random(ModelConfig config, long seed) {
-    torch.manual_seed(seed);
-    double std = config.json().path("initializer_range").asDouble(0.02);
-    return new TransformerLm(config, ParameterFactory.random(ScalarType.Float, std));
-  }
-
-  /** A model whose parameters hold no values yet, in {@code dtype} on the CPU; for loading a checkpoint into. */
-  public static TransformerLm uninitialised(ModelConfig config, ScalarType dtype) {
-    return new TransformerLm(config, ParameterFactory.uninitialised(dtype));
   }
 
   public ModelConfig config() {

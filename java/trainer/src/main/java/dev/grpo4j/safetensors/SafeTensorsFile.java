@@ -8,6 +8,7 @@ import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import dev.grpo4j.torch.LibTorch;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
@@ -44,6 +45,10 @@ import org.bytedeco.pytorch.Tensor;
  * valid. Instances may be used from several threads.
  */
 public final class SafeTensorsFile implements AutoCloseable {
+  static {
+    LibTorch.load();
+  }
+
   /** The key of the optional string-to-string map in the header. */
   static final String METADATA_KEY = "__metadata__";
 

@@ -1,5 +1,6 @@
 package dev.grpo4j.safetensors;
 
+import dev.grpo4j.torch.LibTorch;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import org.bytedeco.pytorch.MemoryFormatOptional;
@@ -9,6 +10,10 @@ import org.bytedeco.pytorch.global.torch;
 
 /** The bridge between libtorch tensors and memory segments that the reader and the writer share. */
 final class TensorMemory {
+  static {
+    LibTorch.load();
+  }
+
   private TensorMemory() {}
 
   /** A new, uninitialised CPU tensor. */

@@ -14,6 +14,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.SortedSet;
+import java.util.TreeSet;
 import java.util.function.IntPredicate;
 import java.util.function.LongFunction;
 
@@ -136,6 +138,11 @@ public final class PreferenceData {
           : file + ": no usable preference records: all " + collector.skipped + " records are malformed, e.g. "
               + collector.problems.getFirst());
     }
+    if (!collector.groups.grouped && !options.groupField().equals(DEFAULT_GROUP_FIELD)) {
+      throw new DataFormatException(file + ": no record has the field \"" + options.groupField() + "\" that "
+          + "--group-field names; the records' fields are " + String.join(", ", collector.fields) + ": name the one "
+          + "that holds the group label, or drop --group-field to train on all pairs as one group");
+    }
     return new Loaded(collector.records, collector.skipped, collector.problems, format,
         collector.shape.conversational, collector.shape.implicit, collector.groups.grouped);
   }
@@ -149,6 +156,7 @@ public final class PreferenceData {
     private final List<String> problems = new ArrayList<>();
     private final Shape shape;
     private final Groups groups;
+    private final SortedSet<String> fields = new TreeSet<>();
     private int skipped;
 
     Collector(Path file, DataFormat format, ReadOptions options) {
@@ -162,6 +170,7 @@ public final class PreferenceData {
 
     @Override
     public void row(long position, ObjectNode row) {
+      row.fieldNames().forEachRemaining(fields::add);
       try {
         records.add(record(row, position));
       } catch (BadRecord bad) {

@@ -1,6 +1,5 @@
 package dev.grpo4j.torch;
 
-import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 
@@ -33,19 +32,7 @@ public interface CausalLm {
    * Copies {@code source}'s parameter values into this model's (same architecture), e.g. to start several runs
    * from the same weights.
    */
-  @SuppressWarnings("try") // the guard acts by existing; the body never names it
   default void copyWeightsFrom(CausalLm source) {
-    Tensor[] to = TensorVectors.owned(parameters());
-    Tensor[] from = TensorVectors.owned(source.parameters());
-    if (to.length != from.length) {
-      throw new IllegalArgumentException("source has " + from.length + " parameter tensors, this model "
-          + to.length + ": the architectures differ");
-    }
-    // Parameters are autograd leaves; writing them in place is only allowed with gradient recording off.
-    try (NoGradGuard noGrad = new NoGradGuard()) {
-      for (int i = 0; i < to.length; i++) {
-        to[i].copy_(from[i]);
-      }
-    }
+    TensorVectors.copyValues(parameters(), source.parameters());
   }
 }

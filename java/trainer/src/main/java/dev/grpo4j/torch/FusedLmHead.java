@@ -51,6 +51,10 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  */
 @SuppressWarnings("try") // PointerScope and NoGradGuard act by existing; the bodies never name them
 public final class FusedLmHead {
+  static {
+    LibTorch.load();
+  }
+
   /** Logits memory per chunk when none is given: 256 MiB, about 440 positions at Qwen2.5's V = 151936 in float32. */
   public static final long DEFAULT_MEMORY_BUDGET = 256L << 20;
 
@@ -269,6 +273,10 @@ public final class FusedLmHead {
    * no longer equal data-parallel ranks bit for bit.
    */
   private static final class Accumulator {
+    static {
+      LibTorch.load();
+    }
+
     private final Tensor parameter;
     private final Tensor sum;
     private final boolean isGrad;

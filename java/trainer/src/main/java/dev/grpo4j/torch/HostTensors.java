@@ -16,6 +16,10 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /** CPU tensors from Java arrays and back, copied through the tensor's data pointer. */
 public final class HostTensors {
+  static {
+    LibTorch.load();
+  }
+
   private HostTensors() {}
 
   /** A new int64 CPU tensor of {@code shape} holding {@code values}. */

@@ -23,6 +23,10 @@ import org.bytedeco.pytorch.OutputArchive;
  * as an {@link IOException} once libtorch is done.
  */
 public final class OptimizerFile {
+  static {
+    LibTorch.load();
+  }
+
   private OptimizerFile() {}
 
   /**

@@ -29,6 +29,10 @@ import org.bytedeco.pytorch.global.torch;
  */
 @SuppressWarnings("try") // PointerScope and NoGradGuard act by existing; the bodies never name them
 public final class PreferenceTrainer {
+  static {
+    LibTorch.load();
+  }
+
   private final CausalLm model;
   private final Optimizer optimizer;
   private final TorchPreferenceLoss loss;

@@ -20,6 +20,10 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  */
 @SuppressWarnings("try") // PointerScope and NoGradGuard act by existing; the bodies never name them
 public final class SequenceScorer {
+  static {
+    LibTorch.load();
+  }
+
   /**
    * Log-probs of each pair's chosen and rejected response.
    *

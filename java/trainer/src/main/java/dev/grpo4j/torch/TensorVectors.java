@@ -1,6 +1,7 @@
 package dev.grpo4j.torch;
 
 import java.lang.ref.Reference;
+import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 
@@ -13,7 +14,12 @@ import org.bytedeco.pytorch.TensorVector;
  * {@code tensor.chunk(n).get(i)} are the common ways to hit this. The tensors returned here each hold their own
  * reference to the underlying storage and outlive the vector.
  */
+@SuppressWarnings("try") // NoGradGuard acts by existing; the body never names it
 public final class TensorVectors {
+  static {
+    LibTorch.load();
+  }
+
   private TensorVectors() {}
 
   /** Every element of {@code vector} as a tensor that owns a reference of its own. */
@@ -25,5 +31,21 @@ public final class TensorVectors {
     // The loop's last get(i) leaves the vector unreachable before its copy is made.
     Reference.reachabilityFence(vector);
     return out;
+  }
+
+  /** Copies the values of {@code from}'s tensors into {@code to}'s (same count and shapes), outside autograd. */
+  static void copyValues(TensorVector to, TensorVector from) {
+    Tensor[] target = owned(to);
+    Tensor[] source = owned(from);
+    if (target.length != source.length) {
+      throw new IllegalArgumentException("source has " + source.length + " parameter tensors, this model "
+          + target.length + ": the architectures differ");
+    }
+    // Parameters are autograd leaves; writing them in place is only allowed with gradient recording off.
+    try (NoGradGuard noGrad = new NoGradGuard()) {
+      for (int i = 0; i < target.length; i++) {
+        target[i].copy_(source[i]);
+      }
+    }
   }
 }

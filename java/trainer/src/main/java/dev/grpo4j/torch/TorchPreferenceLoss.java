@@ -66,6 +66,10 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * <p>Thread safety as for the wrapped loss: calls are serialised by it.
  */
 public final class TorchPreferenceLoss {
+  static {
+    LibTorch.load();
+  }
+
   /**
    * A training call's outputs.
    *

@@ -1,5 +1,6 @@
 package dev.grpo4j.train;
 
+import dev.grpo4j.torch.LibTorch;
 import java.lang.reflect.InvocationTargetException;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.pytorch.cuda.CUDAStream;
@@ -12,6 +13,10 @@ import org.bytedeco.pytorch.global.torch_cuda;
  * call, and the CPU build need not carry the CUDA API jar at all.
  */
 final class CudaStreams {
+  static {
+    LibTorch.load();
+  }
+
   private CudaStreams() {}
 
   /** The current stream of GPU {@code deviceIndex} (-1: the current device). */

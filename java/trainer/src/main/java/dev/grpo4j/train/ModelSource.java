@@ -7,6 +7,7 @@ import dev.grpo4j.Backend;
 import dev.grpo4j.chat.ChatTemplate;
 import dev.grpo4j.model.Checkpoints;
 import dev.grpo4j.model.ModelConfig;
+import dev.grpo4j.model.Models;
 import dev.grpo4j.model.TransformerLm;
 import dev.grpo4j.text.ByteTextTokenizer;
 import dev.grpo4j.text.HuggingFaceTextTokenizer;
@@ -27,6 +28,10 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * command mean.
  */
 public final class ModelSource {
+  static {
+    LibTorch.load();
+  }
+
   /** Built-in randomly initialised models; they read text with the byte tokenizer plus an EOS token. */
   public static final List<String> BUILT_IN = List.of("tiny-llama", "tiny-qwen2");
   /** The {@code --tokenizer} value of the byte-level tokenizer. */
@@ -99,7 +104,7 @@ public final class ModelSource {
   /** A built-in model initialised from {@code seed}, or the model in the folder {@code model}, on the CPU. */
   public static TransformerLm model(String model, ScalarType dtype, long seed) {
     if (BUILT_IN.contains(model)) {
-      return TransformerLm.random(ModelConfig.tiny(model, ByteTextTokenizer.withEos().vocabSize()), seed);
+      return Models.random(ModelConfig.tiny(model, ByteTextTokenizer.withEos().vocabSize()), seed);
     }
     return Checkpoints.load(modelFolder(model), dtype);
   }

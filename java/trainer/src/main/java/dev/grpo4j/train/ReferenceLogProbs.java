@@ -6,6 +6,7 @@ import dev.grpo4j.model.TransformerLm;
 import dev.grpo4j.safetensors.SafeTensorsFile;
 import dev.grpo4j.safetensors.SafeTensorsWriter;
 import dev.grpo4j.torch.HostTensors;
+import dev.grpo4j.torch.LibTorch;
 import dev.grpo4j.torch.SequenceScorer;
 import dev.grpo4j.torch.TokenPair;
 import java.io.IOException;
@@ -37,6 +38,10 @@ import org.bytedeco.pytorch.Tensor;
  * (so it changes with the tokenizer, the truncation lengths and the groups, not only with the file's bytes).
  */
 public final class ReferenceLogProbs {
+  static {
+    LibTorch.load();
+  }
+
   /** System property that overrides the default cache folder (the tests point it into their build folder). */
   public static final String CACHE_PROPERTY = "grpo4j.cache.dir";
 

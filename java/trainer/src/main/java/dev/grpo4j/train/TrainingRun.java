@@ -13,6 +13,7 @@ import dev.grpo4j.dist.DataParallel;
 import dev.grpo4j.dist.DistributedException;
 import dev.grpo4j.io.AtomicDirectory;
 import dev.grpo4j.io.AtomicFiles;
+import dev.grpo4j.io.FolderLock;
 import dev.grpo4j.model.Checkpoints;
 import dev.grpo4j.model.LoraAdapters;
 import dev.grpo4j.model.LoraConfig;
@@ -32,6 +33,7 @@ import dev.grpo4j.torch.EncodedPairs;
 import dev.grpo4j.torch.FusedHeadSettings;
 import dev.grpo4j.torch.FusedLmHead;
 import dev.grpo4j.torch.HostTensors;
+import dev.grpo4j.torch.LibTorch;
 import dev.grpo4j.torch.PreferenceTrainer;
 import dev.grpo4j.torch.SequenceScorer;
 import dev.grpo4j.torch.TensorVectors;
@@ -77,6 +79,10 @@ import org.bytedeco.pytorch.global.torch;
  * keeps a second process out while the run lives.
  */
 public final class TrainingRun {
+  static {
+    LibTorch.load();
+  }
+
   private static final String REFERENCE = "reference";
   private static final String SFT_MODEL = "sft/model";
   private static final String REFERENCE_MODEL = "reference/model";
@@ -629,6 +635,16 @@ public final class TrainingRun {
       }
     }
     return lora;
+  }
+
+  /**
+   * Whether a run folder's entry {@code name} is one a run writes before its {@value TrainConfig#FILE}: all that a
+   * start which failed early can leave, and so all that a new run may find in its folder.
+   */
+  public static boolean isWrittenBeforeItsConfig(String name) {
+    return name.equals(FolderLock.FILE) || name.equals(GROUPS) || name.equals(REFERENCE)
+        || name.equals(Path.of(SFT_MODEL).getName(0).toString()) || AtomicFiles.isStaging(name)
+        || AtomicDirectory.isStaging(name);
   }
 
   /**

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.grpo4j.model.Checkpoints;
 import dev.grpo4j.model.ModelConfig;
+import dev.grpo4j.model.Models;
 import dev.grpo4j.model.TransformerLm;
 import dev.grpo4j.report.EvalMetrics;
 import dev.grpo4j.report.RunLog;
@@ -46,17 +47,41 @@ class EvalCommandTest {
     Close.assertClose("margins", e.groupMargin(), new double[] {0, 0}, 1e-6, 0);
 
     CliRun ipo = CliRun.of("eval", "--model", "tiny-llama", "--reference", "tiny-llama", "--data", data.toString(),
-        "--method", "gr-ipo", "--beta", "0.5", "--out", out.toString(), "--threads", "1");
+        "--method", "gr-ipo", "--beta", "0.5", "--out", out.toString(), "--overwrite", "--threads", "1");
     assertEquals(0, ipo.exitCode(), ipo.err());
     Close.assertClose("IPO loss at margin 0", RunLog.readEval(out).getFirst().groupLoss(), new double[] {1, 1}, 1e-5,
         1e-5);
   }
 
   @Test
+  void anExistingOutFileIsReplacedOnlyWithOverwrite() throws IOException {
+    Path data = Files.writeString(tmp.resolve("pairs.jsonl"), PAIRS);
+    Path mine = Files.writeString(tmp.resolve("results.jsonl"), "my own results\n");
+    String[] eval = {"eval", "--model", "tiny-llama", "--reference", "tiny-llama", "--data", data.toString(),
+        "--threads", "1", "--out", mine.toString()};
+    CliRun refused = CliRun.of(eval);
+    assertEquals(1, refused.exitCode(), refused.err());
+    assertTrue(refused.err().contains("--out " + mine + " already exists; choose a new file, or pass --overwrite"),
+        refused.err());
+    assertEquals("my own results\n", Files.readString(mine));
+
+    CliRun folder = CliRun.of("eval", "--model", "tiny-llama", "--reference", "tiny-llama", "--data",
+        data.toString(), "--out", tmp.toString(), "--overwrite");
+    assertEquals(1, folder.exitCode(), folder.err());
+    assertTrue(folder.err().contains("is a folder"), folder.err());
+
+    String[] replace = java.util.Arrays.copyOf(eval, eval.length + 1);
+    replace[eval.length] = "--overwrite";
+    CliRun replaced = CliRun.of(replace);
+    assertEquals(0, replaced.exitCode(), replaced.err());
+    assertEquals(1, RunLog.readEval(mine).size());
+  }
+
+  @Test
   void aReferenceOfAnotherVocabularyIsAClearError() throws IOException {
     Path data = Files.writeString(tmp.resolve("pairs.jsonl"), PAIRS);
     Path other = tmp.resolve("other");
-    Checkpoints.save(TransformerLm.random(ModelConfig.tiny("tiny-llama", 300), 1), other, ScalarType.Float,
+    Checkpoints.save(Models.random(ModelConfig.tiny("tiny-llama", 300), 1), other, ScalarType.Float,
         Checkpoints.DEFAULT_MAX_SHARD_BYTES);
     ByteTextTokenizer.writeMarker(other);
     CliRun run = CliRun.of("eval", "--model", "tiny-llama", "--reference", other.toString(), "--data",

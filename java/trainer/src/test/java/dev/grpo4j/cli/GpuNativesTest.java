@@ -133,8 +133,11 @@ class GpuNativesTest {
 
   /** Loads libtorch as the commands do, uses it, then asks for {@code --device cuda}. */
   static final class CudaPlacement {
-    public static void main(String[] args) {
+    static {
       LibTorch.load();
+    }
+
+    public static void main(String[] args) {
       System.out.println("sum " + torch.ones(3).sum().item_double());
       try {
         ModelSource.placement("cuda", null, null);

@@ -8,6 +8,7 @@ import dev.grpo4j.model.Checkpoints;
 import dev.grpo4j.model.LoraAdapters;
 import dev.grpo4j.model.LoraConfig;
 import dev.grpo4j.model.ModelConfig;
+import dev.grpo4j.model.Models;
 import dev.grpo4j.model.TestModels;
 import dev.grpo4j.model.TransformerLm;
 import dev.grpo4j.text.ByteTextTokenizer;
@@ -26,7 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
 class MergeAdapterCommandTest {
   @Test
   void mergedFolderLoadsWithoutPeftAndGivesTheAdaptedLogits(@TempDir Path tmp) throws IOException {
-    TransformerLm model = TransformerLm.random(ModelConfig.tiny("tiny-llama", 257), 2);
+    TransformerLm model = Models.random(ModelConfig.tiny("tiny-llama", 257), 2);
     Path base = tmp.resolve("base");
     Checkpoints.save(model, base, ScalarType.Float, Checkpoints.DEFAULT_MAX_SHARD_BYTES);
     LoraConfig lora = new LoraConfig(3, 6, 0, List.of("v_proj", "gate_proj", "lm_head"), "base");
@@ -54,7 +55,7 @@ class MergeAdapterCommandTest {
 
   @Test
   void anExistingOutputIsNeverLost(@TempDir Path tmp) throws IOException {
-    TransformerLm model = TransformerLm.random(ModelConfig.tiny("tiny-llama", 257), 2);
+    TransformerLm model = Models.random(ModelConfig.tiny("tiny-llama", 257), 2);
     LoraConfig lora = new LoraConfig(2, 4, 0, List.of("q_proj"), "tiny-llama");
     LoraAdapters.attach(model, lora, 1);
     Path adapter = tmp.resolve("adapter");
@@ -79,6 +80,36 @@ class MergeAdapterCommandTest {
     assertRefused(run(merge, "--out", merged.toString()), "is not empty");
     CliRun again = run(merge, "--out", merged.toString(), "--overwrite");
     assertEquals(0, again.exitCode(), again.err());
+  }
+
+  @Test
+  void theInputFoldersAreNeverTheOutput(@TempDir Path tmp) throws IOException {
+    TransformerLm model = Models.random(ModelConfig.tiny("tiny-llama", 257), 2);
+    Path base = tmp.resolve("base");
+    Checkpoints.save(model, base, ScalarType.Float, Checkpoints.DEFAULT_MAX_SHARD_BYTES);
+    LoraConfig lora = new LoraConfig(2, 4, 0, List.of("q_proj"), "base");
+    LoraAdapters.attach(model, lora, 1);
+    Path adapter = tmp.resolve("adapter");
+    Checkpoints.saveAdapters(model, lora, adapter);
+    List<String> before = listing(base);
+    String[] merge = {"merge-adapter", "--model", base.toString(), "--adapter", adapter.toString(), "--overwrite"};
+
+    assertRefused(run(merge, "--out", base.toString()), "is --model " + base);
+    assertRefused(run(merge, "--out", tmp.resolve("base/../base/").toString()), "is --model");
+    assertRefused(run(merge, "--out", base.resolve("merged").toString()), "lies inside --model");
+    assertRefused(run(merge, "--out", tmp.toString()), "holds --model");
+    assertRefused(run(merge, "--out", adapter.toString()), "is --adapter");
+    Path link = Files.createSymbolicLink(tmp.resolve("link"), base);
+    assertRefused(run(merge, "--out", link.toString()), "is --model");
+
+    assertEquals(before, listing(base));
+    Checkpoints.load(base, ScalarType.Float);
+  }
+
+  private static List<String> listing(Path folder) throws IOException {
+    try (var files = Files.list(folder)) {
+      return files.map(f -> f.getFileName() + ":" + f.toFile().length()).sorted().toList();
+    }
   }
 
   private static CliRun run(String[] command, String... more) {

@@ -10,6 +10,7 @@ import dev.grpo4j.model.Checkpoints;
 import dev.grpo4j.model.LoraAdapters;
 import dev.grpo4j.model.LoraConfig;
 import dev.grpo4j.model.ModelConfig;
+import dev.grpo4j.model.Models;
 import dev.grpo4j.model.TestModels;
 import dev.grpo4j.model.TransformerLm;
 import dev.grpo4j.text.ByteTextTokenizer;
@@ -82,7 +83,7 @@ class ScoreCommandTest {
         out.toString(), "--batch-size", "2", "--append-eos", "--no-progress");
     assertEquals(0, run.exitCode(), run.err());
 
-    TransformerLm model = TransformerLm.random(ModelConfig.tiny("tiny-llama", 257), 3);
+    TransformerLm model = Models.random(ModelConfig.tiny("tiny-llama", 257), 3);
     model.eval();
     try (TextTokenizer tokenizer = ByteTextTokenizer.withEos()) {
       assertMatchesLibtorch(out, model, tokenizer, true);
@@ -91,7 +92,7 @@ class ScoreCommandTest {
 
   @Test
   void huggingFaceFolderWithAdapterScoresEqualLibtorch() throws IOException {
-    TransformerLm model = TransformerLm.random(ModelConfig.tiny("tiny-qwen2", 16), 4);
+    TransformerLm model = Models.random(ModelConfig.tiny("tiny-qwen2", 16), 4);
     Path dir = tmp.resolve("model");
     Checkpoints.save(model, dir, ScalarType.Float, Checkpoints.DEFAULT_MAX_SHARD_BYTES);
     Files.writeString(dir.resolve("tokenizer.json"), TOKENIZER);
@@ -142,7 +143,7 @@ class ScoreCommandTest {
     assertTrue(unknownModel.err().contains("not a built-in model"), unknownModel.err());
 
     Path small = tmp.resolve("small-vocab");
-    Checkpoints.save(TransformerLm.random(ModelConfig.tiny("tiny-llama", 10), 1), small, ScalarType.Float,
+    Checkpoints.save(Models.random(ModelConfig.tiny("tiny-llama", 10), 1), small, ScalarType.Float,
         Checkpoints.DEFAULT_MAX_SHARD_BYTES);
     Files.writeString(small.resolve("tokenizer.json"), TOKENIZER);
     CliRun mismatch = CliRun.of("score", "--model", small.toString(), "--data", data.toString(), "--out",

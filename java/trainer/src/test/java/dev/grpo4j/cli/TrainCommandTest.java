@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.grpo4j.Weighting;
 import dev.grpo4j.model.Checkpoints;
 import dev.grpo4j.model.ModelConfig;
+import dev.grpo4j.model.Models;
 import dev.grpo4j.model.TransformerLm;
 import dev.grpo4j.report.EvalMetrics;
 import dev.grpo4j.report.RunLog;
@@ -134,7 +135,7 @@ class TrainCommandTest {
   @Test
   void loraOnHuggingFaceFolderTrainsEvaluatesAndResumesBitIdentically() throws IOException {
     Path modelDir = tmp.resolve("hf-model");
-    Checkpoints.save(TransformerLm.random(ModelConfig.tiny("tiny-qwen2", 16), 4), modelDir, ScalarType.Float,
+    Checkpoints.save(Models.random(ModelConfig.tiny("tiny-qwen2", 16), 4), modelDir, ScalarType.Float,
         Checkpoints.DEFAULT_MAX_SHARD_BYTES);
     Files.writeString(modelDir.resolve("tokenizer.json"), ScoreCommandTest.TOKENIZER);
     TrainFixtures.Data data = TrainFixtures.Data.writeWords(tmp);

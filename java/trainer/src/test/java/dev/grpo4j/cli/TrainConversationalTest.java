@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.grpo4j.model.Checkpoints;
 import dev.grpo4j.model.ModelConfig;
+import dev.grpo4j.model.Models;
 import dev.grpo4j.model.TransformerLm;
 import dev.grpo4j.text.HuggingFaceTextTokenizer;
 import java.io.IOException;
@@ -60,7 +61,7 @@ class TrainConversationalTest {
       vocab = tokenizer.vocabSize();
     }
     Path folder = tmp.resolve("instruct");
-    Checkpoints.save(TransformerLm.random(ModelConfig.tiny("tiny-qwen2", vocab), 3), folder, ScalarType.Float,
+    Checkpoints.save(Models.random(ModelConfig.tiny("tiny-qwen2", vocab), 3), folder, ScalarType.Float,
         Checkpoints.DEFAULT_MAX_SHARD_BYTES);
     for (String file : files) {
       Files.copy(tokenizerFiles.resolve(file), folder.resolve(file));

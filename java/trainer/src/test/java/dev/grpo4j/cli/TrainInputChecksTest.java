@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.grpo4j.model.Checkpoints;
 import dev.grpo4j.model.LoraConfig;
 import dev.grpo4j.model.ModelConfig;
+import dev.grpo4j.model.Models;
 import dev.grpo4j.model.TransformerLm;
 import dev.grpo4j.report.RunLog;
 import dev.grpo4j.report.StepMetrics;
@@ -176,7 +177,7 @@ class TrainInputChecksTest {
     assertEquals(0, eval.exitCode(), eval.err());
 
     Path bare = tmp.resolve("bare");
-    Checkpoints.save(TransformerLm.random(ModelConfig.tiny("tiny-llama", 257), 1), bare, ScalarType.Float,
+    Checkpoints.save(Models.random(ModelConfig.tiny("tiny-llama", 257), 1), bare, ScalarType.Float,
         Checkpoints.DEFAULT_MAX_SHARD_BYTES);
     assertOneLineError(CliRun.of("eval", "--model", bare.toString(), "--reference", "tiny-llama", "--data",
         data.test().toString()), "has no tokenizer.json");

@@ -14,6 +14,7 @@ import dev.grpo4j.io.FolderLock;
 import dev.grpo4j.report.RunLog;
 import dev.grpo4j.train.RunCheckpoints;
 import dev.grpo4j.train.TrainConfig;
+import dev.grpo4j.train.TrainingRun;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -168,6 +169,29 @@ class TrainReliabilityTest {
     Path file = Files.writeString(tmp.resolve("notes.txt"), "mine");
     assertOneLineError(train(data, file, "--steps", "1"), "is a file, not a folder");
     assertEquals("mine", Files.readString(file));
+  }
+
+  @Test
+  void aFolderOfTheUsersIsNeverWrittenInto() throws Exception {
+    TrainFixtures.Data data = TrainFixtures.Data.write(tmp, 17);
+    Path folder = Files.createDirectories(tmp.resolve("mine"));
+    Files.writeString(folder.resolve("report.md"), "my report");
+    Files.writeString(folder.resolve("metrics.jsonl"), "my metrics\n");
+    assertOneLineError(train(data, folder, "--steps", "1"),
+        "--out " + folder + " is not empty and holds no grpo4j run (it holds metrics.jsonl, report.md)");
+    try (var entries = Files.list(folder)) {
+      assertEquals(List.of("metrics.jsonl", "report.md"),
+          entries.map(p -> p.getFileName().toString()).sorted().toList());
+    }
+    assertEquals("my metrics\n", Files.readString(folder.resolve("metrics.jsonl")));
+
+    // What an early failure leaves (the lock, the groups, the reference log-probs) is the command's own: reused.
+    Path failedStart = Files.createDirectories(tmp.resolve("failed"));
+    Files.createDirectories(failedStart.resolve("reference"));
+    Files.writeString(failedStart.resolve(TrainingRun.GROUPS), "{}");
+    Files.writeString(failedStart.resolve(FolderLock.FILE), "");
+    CliRun reused = train(data, failedStart, "--steps", "1");
+    assertEquals(0, reused.exitCode(), reused.err());
   }
 
   private void assertSameAsUninterrupted(TrainFixtures.Data data, Path interrupted, String... options)

@@ -33,7 +33,7 @@ class CheckpointsTest {
   Path tmp;
 
   private static TransformerLm tiny(String name, long seed) {
-    return TransformerLm.random(ModelConfig.tiny(name, 257), seed);
+    return Models.random(ModelConfig.tiny(name, 257), seed);
   }
 
   private static double[] logits(TransformerLm model) {

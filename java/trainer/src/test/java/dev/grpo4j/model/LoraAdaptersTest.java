@@ -30,7 +30,7 @@ class LoraAdaptersTest {
   @Test
   void freshAdaptersLeaveOutputsUnchangedAndOnlyAdaptersTrain() {
     try (PointerScope scope = new PointerScope()) {
-      TransformerLm model = TransformerLm.random(ModelConfig.tiny("tiny-llama", 257), 5);
+      TransformerLm model = Models.random(ModelConfig.tiny("tiny-llama", 257), 5);
       double[] before = HostTensors.toDoubles(model.forward(inputs()));
       int adapted = LoraAdapters.attach(model, LORA, 9);
       assertEquals(2 * 3, adapted, "three module kinds in two layers");
@@ -48,7 +48,7 @@ class LoraAdaptersTest {
   @Test
   void mergedModelEqualsAdaptedModelAndSwitchingOffGivesTheBase() {
     try (PointerScope scope = new PointerScope()) {
-      TransformerLm model = TransformerLm.random(ModelConfig.tiny("tiny-qwen2", 257), 6);
+      TransformerLm model = Models.random(ModelConfig.tiny("tiny-qwen2", 257), 6);
       double[] base = HostTensors.toDoubles(model.forward(inputs()));
       LoraAdapters.attach(model, LORA, 10);
       TestModels.randomizeAdapters(model, 0.05);
@@ -73,7 +73,7 @@ class LoraAdaptersTest {
     assertTrue(e.getMessage().contains("\"qkv\""), e.getMessage());
     e = assertThrows(IllegalArgumentException.class, () -> new LoraConfig(0, 8, 0, List.of("q_proj"), ""));
     assertTrue(e.getMessage().contains("rank"), e.getMessage());
-    TransformerLm model = TransformerLm.random(ModelConfig.tiny("tiny-llama", 257), 5);
+    TransformerLm model = Models.random(ModelConfig.tiny("tiny-llama", 257), 5);
     LoraAdapters.attach(model, LORA, 1);
     assertThrows(IllegalStateException.class, () -> LoraAdapters.attach(model, LORA, 1));
   }

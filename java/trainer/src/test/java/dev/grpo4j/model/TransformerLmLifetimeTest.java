@@ -32,7 +32,7 @@ class TransformerLmLifetimeTest {
 
   /** Built in its own frame so that no local of the test refers to anything but the model. */
   private static TransformerLm build() {
-    return TransformerLm.random(ModelConfig.tiny("tiny-llama", 257), 7);
+    return Models.random(ModelConfig.tiny("tiny-llama", 257), 7);
   }
 
   /**

@@ -67,7 +67,7 @@ class TransformerLmTest {
 
   /** The model with the reference weights (rounded to float32, and the reference then uses the rounded values). */
   static TransformerLm withWeights(Case k, Map<String, double[]> weights) {
-    TransformerLm model = TransformerLm.uninitialised(ModelConfig.fromJson(k.json()), ScalarType.Float);
+    TransformerLm model = Models.uninitialised(ModelConfig.fromJson(k.json()), ScalarType.Float);
     try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
       for (Map.Entry<String, Tensor> e : model.namedParameters().entrySet()) {
         double[] w = weights.get(e.getKey());
@@ -85,7 +85,7 @@ class TransformerLmTest {
   @ParameterizedTest(name = "{0}")
   @MethodSource("cases")
   void parameterNamesAndOrderAreTransformers(Case k) {
-    TransformerLm model = TransformerLm.random(ModelConfig.fromJson(k.json()), 1);
+    TransformerLm model = Models.random(ModelConfig.fromJson(k.json()), 1);
     List<String> expected = ReferenceForward.parameterNames(k.reference());
     assertEquals(expected, List.copyOf(model.namedParameters().keySet()));
     StringTensorDict lib = model.named_parameters(true);
@@ -198,9 +198,9 @@ class TransformerLmTest {
   void sameSeedSameWeightsAndGradientsReachEveryParameter() {
     ModelConfig config = ModelConfig.tiny("tiny-llama", 257);
     try (PointerScope scope = new PointerScope()) {
-      TransformerLm a = TransformerLm.random(config, 42);
-      TransformerLm b = TransformerLm.random(config, 42);
-      TransformerLm c = TransformerLm.random(config, 43);
+      TransformerLm a = Models.random(config, 42);
+      TransformerLm b = Models.random(config, 42);
+      TransformerLm c = Models.random(config, 43);
       Tensor wa = a.namedParameters().get("model.layers.1.mlp.up_proj.weight");
       assertArrayEquals(HostTensors.toDoubles(wa),
           HostTensors.toDoubles(b.namedParameters().get("model.layers.1.mlp.up_proj.weight")));

@@ -10,6 +10,7 @@ import dev.grpo4j.data.DataFormatException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -174,13 +175,41 @@ class PreferenceDataFormatsTest {
         () -> PreferenceData.read(broken, PreferenceData.ReadOptions.defaults()));
     assertTrue(bad.getMessage().startsWith(broken + ":2: not valid JSON"), bad.getMessage());
 
-    Path lines = Files.writeString(tmp.resolve("lines.json"),
-        "{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": \"r\"}\n");
+    Path scalar = Files.writeString(tmp.resolve("scalar.json"), "\"pairs\"\n");
     DataFormatException notArray = assertThrows(DataFormatException.class,
-        () -> PreferenceData.read(lines, PreferenceData.ReadOptions.defaults()));
-    assertTrue(notArray.getMessage().contains("name it .jsonl or pass --format jsonl"), notArray.getMessage());
-    assertEquals(1, PreferenceData.read(lines, new PreferenceData.ReadOptions(DataFormat.JSONL, "group", false))
-        .records().size(), "--format overrides the extension");
+        () -> PreferenceData.read(scalar, PreferenceData.ReadOptions.defaults()));
+    assertTrue(notArray.getMessage().contains("expected a JSON array of records"), notArray.getMessage());
+  }
+
+  @Test
+  void jsonLinesNamedJsonAndCsvWithAByteOrderMarkAreRead() throws IOException {
+    // What datasets' to_json("pairs.json") writes by default: JSON Lines, whatever the extension says.
+    Path lines = Files.writeString(tmp.resolve("lines.json"),
+        "{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": \"r\", \"group\": \"a\"}\n"
+            + "{\"prompt\": \"q\", \"chosen\": \"d\", \"rejected\": \"s\", \"group\": \"b\"}\n");
+    PreferenceData.Loaded fromLines = PreferenceData.read(lines, PreferenceData.ReadOptions.defaults());
+    assertEquals(List.of(PreferenceRecord.ofText("p", "c", "r", "a", 1), PreferenceRecord.ofText("q", "d", "s", "b", 2)),
+        fromLines.records());
+    assertEquals(fromLines.records(), PreferenceData.read(lines,
+        new PreferenceData.ReadOptions(DataFormat.JSON, "group", false)).records(), "--format json: the same");
+    DataFormatException badLine = assertThrows(DataFormatException.class, () -> PreferenceData.read(
+        Files.writeString(tmp.resolve("bad-lines.json"), "{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": \"r\"}\n"
+            + "{\"prompt\": \"q\",\n"), PreferenceData.ReadOptions.defaults()));
+    assertTrue(badLine.getMessage().contains("bad-lines.json:2: not valid JSON"), badLine.getMessage());
+
+    // Excel's "CSV UTF-8" starts with a byte order mark, which is not part of the first column's name.
+    byte[] csv = "prompt,chosen,rejected,group\np,c,r,a\n".getBytes(StandardCharsets.UTF_8);
+    byte[] withMark = new byte[csv.length + 3];
+    withMark[0] = (byte) 0xEF;
+    withMark[1] = (byte) 0xBB;
+    withMark[2] = (byte) 0xBF;
+    System.arraycopy(csv, 0, withMark, 3, csv.length);
+    Path excel = Files.write(tmp.resolve("excel.csv"), withMark);
+    assertEquals(List.of(PreferenceRecord.ofText("p", "c", "r", "a", 2)),
+        PreferenceData.read(excel, PreferenceData.ReadOptions.defaults()).records());
+    Path markedJson = Files.write(tmp.resolve("marked.json"), ("\uFEFF[{\"prompt\": \"p\", \"chosen\": \"c\", "
+        + "\"rejected\": \"r\", \"group\": \"a\"}]").getBytes(StandardCharsets.UTF_8));
+    assertEquals(1, PreferenceData.read(markedJson, PreferenceData.ReadOptions.defaults()).records().size());
   }
 
   @Test
@@ -216,7 +245,7 @@ class PreferenceDataFormatsTest {
         "{\"prompt\": [{\"role\": \"user\"}], \"chosen\": " + assistant + ", \"rejected\": " + assistant + "}",
         "{\"prompt\": [{\"role\": \"user\", \"content\": \"p\"}], \"chosen\": " + assistant + ", \"rejected\": "
             + assistant + "}"));
-    PreferenceData.Loaded bad = PreferenceData.read(badMessages, new PreferenceData.ReadOptions(null, "g", true));
+    PreferenceData.Loaded bad = PreferenceData.read(badMessages, new PreferenceData.ReadOptions(null, "group", true));
     assertEquals(1, bad.records().size());
     assertTrue(bad.firstProblems().get(0).endsWith(":1: message 1 of \"prompt\" needs a non-empty string \"role\" "
         + "(user, assistant, system, ...)"), bad.firstProblems().get(0));

@@ -54,6 +54,24 @@ class PreferenceDataTest {
   }
 
   @Test
+  void aGroupFieldNamedByTheUserMustExist() throws IOException {
+    Path file = write(
+        "{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": \"r\", \"country\": \"UK\"}",
+        "{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": \"r\", \"country\": \"DE\", \"id\": 7}");
+    DataFormatException e = assertThrows(DataFormatException.class, () -> PreferenceData.read(file,
+        new PreferenceData.ReadOptions(null, "region", false)));
+    assertEquals(file + ": no record has the field \"region\" that --group-field names; the records' fields are "
+        + "chosen, country, id, prompt, rejected: name the one that holds the group label, or drop --group-field to "
+        + "train on all pairs as one group", e.getMessage());
+
+    PreferenceData.Loaded byCountry = PreferenceData.read(file, new PreferenceData.ReadOptions(null, "country", false));
+    assertEquals(List.of("UK", "DE"), byCountry.records().stream().map(PreferenceRecord::group).toList());
+    assertTrue(byCountry.grouped());
+    // The default field may be absent: such data is one group (the trainer warns when the method weights groups).
+    assertEquals(false, PreferenceData.readJsonl(file, false).grouped());
+  }
+
+  @Test
   void integerGroupsAreWrittenInDecimal() throws IOException {
     Path file = write(
         "{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": \"r\", \"group\": 3}",

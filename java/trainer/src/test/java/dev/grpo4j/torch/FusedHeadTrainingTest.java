@@ -8,6 +8,7 @@ import dev.grpo4j.LossResult;
 import dev.grpo4j.model.LoraAdapters;
 import dev.grpo4j.model.LoraConfig;
 import dev.grpo4j.model.ModelConfig;
+import dev.grpo4j.model.Models;
 import dev.grpo4j.model.TransformerLm;
 import dev.grpo4j.testing.LossConfig;
 import java.util.ArrayList;
@@ -85,7 +86,7 @@ class FusedHeadTrainingTest {
   }
 
   private static TransformerLm model(ModelConfig config, boolean lora) {
-    TransformerLm model = TransformerLm.random(config, 42);
+    TransformerLm model = Models.random(config, 42);
     if (lora) {
       LoraAdapters.attach(model, new LoraConfig(4, 8, 0.1, List.of("q_proj", "v_proj", "lm_head"), null), 5);
     }

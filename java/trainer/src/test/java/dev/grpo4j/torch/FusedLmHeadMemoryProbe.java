@@ -23,6 +23,10 @@ import org.bytedeco.pytorch.TensorArrayRefOptional;
  */
 @SuppressWarnings("try") // PointerScope acts by existing
 final class FusedLmHeadMemoryProbe {
+  static {
+    LibTorch.load();
+  }
+
   static final long LOGITS_BYTES = 8L * 64 * 32000 * 4;
 
   private FusedLmHeadMemoryProbe() {}

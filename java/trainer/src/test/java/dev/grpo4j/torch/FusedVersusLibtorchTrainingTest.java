@@ -9,6 +9,7 @@ import dev.grpo4j.LossResult;
 import dev.grpo4j.LossType;
 import dev.grpo4j.Weighting;
 import dev.grpo4j.model.ModelConfig;
+import dev.grpo4j.model.Models;
 import dev.grpo4j.model.TransformerLm;
 import dev.grpo4j.testing.LossConfig;
 import dev.grpo4j.testing.TorchObjective;
@@ -62,8 +63,8 @@ class FusedVersusLibtorchTrainingTest {
       groupSizes[g] = PAIRS_PER_GROUP[g];
     }
     ModelConfig config = ModelConfig.tiny("tiny-llama", 257);
-    TransformerLm fusedModel = TransformerLm.random(config, MODEL_SEED);
-    TransformerLm pureModel = TransformerLm.random(config, MODEL_SEED);
+    TransformerLm fusedModel = Models.random(config, MODEL_SEED);
+    TransformerLm pureModel = Models.random(config, MODEL_SEED);
     double[] initialParameters = parameters(pureModel);
     try (GroupRobustLoss loss = c.build(groupSizes)) {
       TorchPreferenceLoss adapter = new TorchPreferenceLoss(loss);

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.grpo4j.model.ModelConfig;
+import dev.grpo4j.model.Models;
 import dev.grpo4j.model.TransformerLm;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -67,7 +68,7 @@ class OptimizerFileTest {
   void aStateOfAnotherModelIsRefused() throws IOException {
     Path file = dir.resolve("optimizer.pt");
     OptimizerFile.save(trainedOptimizer(), file);
-    TransformerLm wider = TransformerLm.random(ModelConfig.tiny("tiny-qwen2", 257), 1);
+    TransformerLm wider = Models.random(ModelConfig.tiny("tiny-qwen2", 257), 1);
     AdamW other = new AdamW(wider.parameters(), new AdamWOptions(1e-2));
     step(wider, other);
     IOException e = assertThrows(IOException.class, () -> OptimizerFile.restore(other, file));
@@ -81,7 +82,7 @@ class OptimizerFileTest {
   }
 
   private static AdamW trainedOptimizer() {
-    TransformerLm model = TransformerLm.random(ModelConfig.tiny("tiny-llama", 257), 4);
+    TransformerLm model = Models.random(ModelConfig.tiny("tiny-llama", 257), 4);
     AdamW optimizer = new AdamW(model.parameters(), new AdamWOptions(1e-2));
     step(model, optimizer);
     return optimizer;

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.grpo4j.Backend;
 import dev.grpo4j.model.ModelConfig;
+import dev.grpo4j.model.Models;
 import dev.grpo4j.model.TransformerLm;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,7 +21,7 @@ class SupervisedAccumulateTest {
   @ParameterizedTest(name = "fused head {0}")
   @ValueSource(booleans = {false, true})
   void microBatchesScaledByTheirPositionsAddUpToTheWholeBatch(boolean fused) {
-    TransformerLm model = TransformerLm.random(ModelConfig.tiny("tiny-llama", 257), 42);
+    TransformerLm model = Models.random(ModelConfig.tiny("tiny-llama", 257), 42);
     EncodedPairs data = FusedVersusLibtorchTrainingTest.randomPairs(new Random(7));
     FusedLmHead head = fused ? FusedLmHead.withChunkTokens(Backend.CPU, 2, 0, 7) : null;
     int[] all = {0, 3, 5, 8, 11, 13, 17};

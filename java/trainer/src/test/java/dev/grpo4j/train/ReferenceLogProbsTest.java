@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.grpo4j.Backend;
 import dev.grpo4j.model.ModelConfig;
+import dev.grpo4j.model.Models;
 import dev.grpo4j.model.TransformerLm;
 import dev.grpo4j.torch.SequenceScorer;
 import dev.grpo4j.torch.TokenPair;
@@ -102,12 +103,12 @@ class ReferenceLogProbsTest {
   @Test
   void modelHashFollowsTheWeights() {
     ModelConfig config = ModelConfig.tiny("tiny-llama", VOCAB);
-    String a = ReferenceLogProbs.modelHash(TransformerLm.random(config, 5));
-    String b = ReferenceLogProbs.modelHash(TransformerLm.random(config, 5));
-    String c = ReferenceLogProbs.modelHash(TransformerLm.random(config, 6));
+    String a = ReferenceLogProbs.modelHash(Models.random(config, 5));
+    String b = ReferenceLogProbs.modelHash(Models.random(config, 5));
+    String c = ReferenceLogProbs.modelHash(Models.random(config, 6));
     assertEquals(a, b);
     assertNotEquals(a, c);
-    assertNotEquals(a, ReferenceLogProbs.modelHash(TransformerLm.random(ModelConfig.tiny("tiny-qwen2", VOCAB), 5)),
+    assertNotEquals(a, ReferenceLogProbs.modelHash(Models.random(ModelConfig.tiny("tiny-qwen2", VOCAB), 5)),
         "the configuration is part of the key");
   }
 
@@ -168,7 +169,7 @@ class ReferenceLogProbsTest {
     Path data = dir.resolve("train.jsonl");
     Files.writeString(data, "{}\n");
     ModelConfig config = ModelConfig.tiny("tiny-llama", VOCAB);
-    TransformerLm first = TransformerLm.random(config, 1);
+    TransformerLm first = Models.random(config, 1);
     first.eval();
     String hash = ReferenceLogProbs.modelHash(first);
     SequenceScorer firstScorer = new SequenceScorer(first, Backend.CPU, new Device("cpu"));
@@ -186,7 +187,7 @@ class ReferenceLogProbsTest {
     assertArrayEquals(firstScorer.score(pairs, 3, n -> { }).chosen(), computed.chosen());
 
     // A scorer that would give other values, under the first model's key: only a cache hit returns the first ones.
-    TransformerLm other = TransformerLm.random(config, 2);
+    TransformerLm other = Models.random(config, 2);
     other.eval();
     SequenceScorer otherScorer = new SequenceScorer(other, Backend.CPU, new Device("cpu"));
     assertFalse(Arrays.equals(computed.chosen(), otherScorer.score(pairs, 3, n -> { }).chosen()));
@@ -205,7 +206,7 @@ class ReferenceLogProbsTest {
   @Test
   void unreadableCacheIsRecomputedAndReplaced(@TempDir Path dir) throws IOException {
     Path data = dir.resolve("validation.jsonl");
-    TransformerLm model = TransformerLm.random(ModelConfig.tiny("tiny-llama", VOCAB), 3);
+    TransformerLm model = Models.random(ModelConfig.tiny("tiny-llama", VOCAB), 3);
     model.eval();
     SequenceScorer scorer = new SequenceScorer(model, Backend.CPU, new Device("cpu"));
     List<TokenPair> pairs = pairs();

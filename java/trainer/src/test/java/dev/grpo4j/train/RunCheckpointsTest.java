@@ -9,6 +9,7 @@ import dev.grpo4j.model.Checkpoints;
 import dev.grpo4j.model.LoraAdapters;
 import dev.grpo4j.model.LoraConfig;
 import dev.grpo4j.model.ModelConfig;
+import dev.grpo4j.model.Models;
 import dev.grpo4j.model.TransformerLm;
 import dev.grpo4j.torch.HostTensors;
 import java.io.IOException;
@@ -41,7 +42,7 @@ class RunCheckpointsTest {
   }
 
   private static TransformerLm tinyModel(long seed) {
-    return TransformerLm.random(ModelConfig.tiny("tiny-llama", VOCAB), seed);
+    return Models.random(ModelConfig.tiny("tiny-llama", VOCAB), seed);
   }
 
   @Test
