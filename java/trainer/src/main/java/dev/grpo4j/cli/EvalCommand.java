@@ -107,6 +107,7 @@ public final class EvalCommand implements Callable<Integer>, UsesLibTorch {
     if (batchSize < 1) {
       throw new IllegalArgumentException("--batch-size = " + batchSize + ": must be >= 1");
     }
+    method.requireLossOptions(beta, labelSmoothing, ipoLengthNormalization);
     if (reference == null && modelOptions.adapter == null) {
       throw new IllegalArgumentException("no reference model: pass --reference DIR|NAME (e.g. the SFT model the "
           + "policy was trained from), or give the policy as --model BASE --adapter DIR");

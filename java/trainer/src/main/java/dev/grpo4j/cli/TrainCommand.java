@@ -4,14 +4,15 @@ import dev.grpo4j.GroupNormalization;
 import dev.grpo4j.dist.Collectives;
 import dev.grpo4j.dist.DataParallel;
 import dev.grpo4j.dist.Launcher;
+import dev.grpo4j.dist.LauncherWatch;
 import dev.grpo4j.dist.WorkerEnv;
 import dev.grpo4j.io.FolderLock;
 import dev.grpo4j.text.PairEncoder;
-import dev.grpo4j.text.PreferenceData;
 import dev.grpo4j.train.GroupUpdate;
 import dev.grpo4j.train.LearningRateSchedule;
 import dev.grpo4j.train.Method;
 import dev.grpo4j.train.ModelSource;
+import dev.grpo4j.train.PairFiles;
 import dev.grpo4j.train.TrainConfig;
 import dev.grpo4j.train.TrainingRun;
 import java.io.IOException;
@@ -235,6 +236,9 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
     Main.warnIfOpenMpSpins(err);
     Main.warnIfOversubscribed(modelOptions.threads, err);
     worldSize = worker == null ? 1 : worker.worldSize();
+    if (worker != null) {
+      LauncherWatch.start(System.getenv(LauncherWatch.LAUNCHER_PID), worker.rank(), err);
+    }
     if (resume && out == null) {
       throw new IllegalArgumentException("--resume needs --out: the run folder to continue");
     }
@@ -309,7 +313,8 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
       if (!(passes > 0)) {
         throw new IllegalArgumentException("--epochs = " + passes + ": must be > 0");
       }
-      long pairs = PreferenceData.read(trainData, pairOptions.readOptions()).records().size();
+      long pairs = PairFiles.read("--train", trainData, pairOptions.readOptions(), new PrintWriter(Writer.nullWriter()))
+          .records().size();
       total = (int) Math.max(1, Math.ceil(passes * pairs / ((double) batchSize * gradientAccumulation)));
     }
     PairEncoder.EncodeOptions lengths = pairOptions.encodeOptions(ModelSource.maxPositions(modelOptions.model));

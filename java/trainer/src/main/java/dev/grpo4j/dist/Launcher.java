@@ -68,6 +68,7 @@ public final class Launcher {
         env.put(WorkerEnv.LOCAL_RANK, Integer.toString(local));
         env.put(WorkerEnv.MASTER_ADDR, plan.masterAddr());
         env.put(WorkerEnv.MASTER_PORT, Integer.toString(plan.masterPort()));
+        env.put(LauncherWatch.LAUNCHER_PID, Long.toString(ProcessHandle.current().pid()));
         // Thread pools sized at library load (OpenBLAS, OpenMP) take the worker's share of the cores.
         env.putIfAbsent("OPENBLAS_NUM_THREADS", Integer.toString(plan.threadsPerWorker()));
         env.putIfAbsent("OMP_NUM_THREADS", Integer.toString(plan.threadsPerWorker()));

@@ -17,6 +17,9 @@ public enum Method {
   GR_DPO(LossType.DPO, Weighting.ROBUST),
   GR_IPO(LossType.IPO, Weighting.ROBUST);
 
+  /** The largest {@code --beta} taken. */
+  public static final double MAX_BETA = 1e4;
+
   private final LossType lossType;
   private final Weighting weighting;
 
@@ -31,6 +34,27 @@ public enum Method {
 
   public Weighting weighting() {
     return weighting;
+  }
+
+  /**
+   * Checks the loss options that only some methods take, naming their flags: {@code --label-smoothing} belongs to
+   * the DPO methods, {@code --ipo-length-normalization} to the IPO ones.
+   *
+   * @throws IllegalArgumentException for an option this method does not take, or a value out of its range
+   */
+  public void requireLossOptions(double beta, double labelSmoothing, boolean ipoLengthNormalization) {
+    if (!(beta > 0 && beta <= MAX_BETA)) {
+      throw new IllegalArgumentException("--beta = " + beta + ": must be in (0, " + MAX_BETA + "] (typical: 0.01 to "
+          + "0.5; beyond that the implicit reward saturates at once)");
+    }
+    if (labelSmoothing != 0 && lossType != LossType.DPO) {
+      throw new IllegalArgumentException("--label-smoothing applies to the DPO methods (dpo, is-dpo, gr-dpo) only; "
+          + "--method " + cliName() + " is an IPO method: drop it");
+    }
+    if (ipoLengthNormalization && lossType != LossType.IPO) {
+      throw new IllegalArgumentException("--ipo-length-normalization applies to the IPO methods (ipo, is-ipo, "
+          + "gr-ipo) only; --method " + cliName() + " is a DPO method: drop it, or choose an IPO method");
+    }
   }
 
   /** The command-line and run-file name: {@code gr-dpo}, {@code is-ipo}, ... */

@@ -25,6 +25,10 @@ public final class PairFiles {
    */
   public static PreferenceData.Loaded read(String option, Path file, PreferenceData.ReadOptions options,
                                            PrintWriter err) throws IOException {
+    if (Files.isDirectory(file)) {
+      throw new IllegalArgumentException(option + " " + file + " is a folder: name the data file in it (JSONL, JSON, "
+          + "CSV or Parquet)");
+    }
     if (!Files.isRegularFile(file)) {
       throw new IllegalArgumentException(option + " " + file + ": no such file");
     }

@@ -131,6 +131,9 @@ public record TrainConfig(
     }
   }
 
+  /** The largest {@code --eta} (and {@code --adjustment}) taken. */
+  public static final double MAX_ETA = 1e4;
+
   public TrainConfig {
     reading = reading == null ? PairReading.defaults() : reading;
     groupUpdate = groupUpdate == null ? GroupUpdate.PER_MICRO_BATCH : groupUpdate;
@@ -139,10 +142,13 @@ public record TrainConfig(
     require(maxPromptTokens >= 1, "--max-prompt-tokens = " + maxPromptTokens + ": must be >= 1");
     require(maxLength > maxPromptTokens, "--max-length = " + maxLength + " must exceed --max-prompt-tokens = "
         + maxPromptTokens);
-    require(beta > 0 && Double.isFinite(beta), "--beta = " + beta + ": must be > 0");
-    require(eta >= 0 && Double.isFinite(eta), "--eta = " + eta + ": must be >= 0");
+    require(method != null, "--method is required: one of dpo, ipo, is-dpo, is-ipo, gr-dpo, gr-ipo");
+    method.requireLossOptions(beta, labelSmoothing, ipoLengthNormalization);
+    require(eta >= 0 && eta <= MAX_ETA, "--eta = " + eta + ": must be in [0, " + MAX_ETA + "] (the paper uses 0.01 "
+        + "to 1; a step of exp(eta * loss) past that puts all weight on one group at once)");
     require(chi >= 0 && chi <= 1, "--chi = " + chi + ": must be in [0, 1]");
-    require(adjustment >= 0 && Double.isFinite(adjustment), "--adjustment = " + adjustment + ": must be >= 0");
+    require(adjustment >= 0 && adjustment <= MAX_ETA, "--adjustment = " + adjustment + ": must be in [0, " + MAX_ETA
+        + "]");
     require(labelSmoothing >= 0 && labelSmoothing < 0.5, "--label-smoothing = " + labelSmoothing
         + ": must be in [0, 0.5)");
     require(sftSteps >= 0, "--sft-steps = " + sftSteps + ": must be >= 0");
@@ -159,7 +165,7 @@ public record TrainConfig(
     require(warmupSteps >= 0 && warmupSteps <= steps, "--warmup-steps = " + warmupSteps + ": must be in 0.." + steps);
     require(minLearningRate >= 0 && minLearningRate <= learningRate, "--min-lr = " + minLearningRate
         + ": must be in [0, --lr]");
-    require(maxGradNorm >= 0, "--max-grad-norm = " + maxGradNorm + ": must be >= 0 (0: no clipping)");
+    require(maxGradNorm >= 0 && Double.isFinite(maxGradNorm), "--max-grad-norm = " + maxGradNorm + ": must be >= 0 (0: no clipping)");
     require(evalInterval >= 0, "--eval-every = " + evalInterval + ": must be >= 0 (0: only at the end)");
     require(evalBatchSize >= 1, "--eval-batch-size = " + evalBatchSize + ": must be >= 1");
     require(checkpointInterval >= 0, "--checkpoint-every = " + checkpointInterval

@@ -269,6 +269,7 @@ public final class TrainingRun {
 
     LearningRateSchedule schedule = config.schedule();
     PlateauScaler plateau = config.plateau();
+    DeadRunWatch deadRun = new DeadRunWatch(config.learningRate());
     PairSampler sampler = new PairSampler(trainPairs.size(), config.seed());
     int firstStep = 1;
     long tokens = 0;
@@ -369,6 +370,11 @@ public final class TrainingRun {
             StepMetrics record = new StepMetrics(step, sampler.epoch(), totals.meanLoss(), totals.groupPairLoss(),
                 totals.groupObjectiveLoss(), weights, lr, totals.tokens / stepSeconds, gradNorm);
             append(metrics, record);
+            deadRun.observe(step, gradNorm).ifPresent(warning -> {
+              err.println();
+              err.println(warning);
+              err.flush();
+            });
 
             if (validationPairs != null && (step == config.steps()
                 || (config.evalInterval() > 0 && step % config.evalInterval() == 0))) {

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.grpo4j.dist.CollectivesTest;
 import dev.grpo4j.dist.DistributedException;
+import dev.grpo4j.train.RunCheckpoints;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.file.Files;
@@ -116,6 +117,42 @@ class DataParallelTrainTest {
 
     TrainFixtures.assertOneLineError(CliRun.of("train", "--resume", "--out", two.toString(), "--threads", "1"),
         "this run was set up for 2 processes but runs on 1");
+  }
+
+  @Test
+  void aKilledLauncherTakesItsWorkersWithItAndLeavesTheCheckpointIntact() throws IOException, InterruptedException {
+    TrainFixtures.Data data = TrainFixtures.Data.write(tmp, 11);
+    Path run = tmp.resolve("run");
+    String[] args = {"train", "--method", "gr-dpo", "--steps", "100000", "--checkpoint-every", "3", "--batch-size",
+        "4", "--nproc-per-node", "2", "--threads", "2", "--dist-timeout", "120", "--no-progress", "--model",
+        "tiny-llama", "--train", data.train().toString(), "--out", run.toString(), "--master-port",
+        Integer.toString(CollectivesTest.freePort())};
+    try (ChildJvm launcher = ChildJvm.grpo4j(tmp, "launcher", Map.of(), List.of(), args)) {
+      Path firstCheckpoint = run.resolve("checkpoints/step-00000003/trainer_state.json");
+      long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+      while (!Files.exists(firstCheckpoint) && launcher.isAlive() && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+      }
+      assertTrue(Files.exists(firstCheckpoint), "a first checkpoint:\n" + launcher.output());
+      List<ProcessHandle> workers = launcher.children();
+      assertEquals(2, workers.size(), launcher.output());
+      ProcessHandle.of(launcher.pid()).orElseThrow().destroyForcibly();
+      long killed = System.nanoTime();
+      for (ProcessHandle worker : workers) {
+        long left = Duration.ofSeconds(20).toNanos() - (System.nanoTime() - killed);
+        try {
+          worker.onExit().get(Math.max(0, left), java.util.concurrent.TimeUnit.NANOSECONDS);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+          workers.forEach(ProcessHandle::destroyForcibly);
+          throw new AssertionError("worker " + worker.pid() + " still runs 20 s after its launcher was killed");
+        }
+      }
+    }
+    List<RunCheckpoints.Checkpoint> checkpoints = RunCheckpoints.list(run);
+    assertFalse(checkpoints.isEmpty(), "the checkpoints are still there");
+    assertTrue(Files.isRegularFile(checkpoints.getLast().folder().resolve("trainer_state.json")),
+        "the newest checkpoint is complete");
+    assertFalse(Files.exists(run.resolve("final")), "the run did not finish");
   }
 
   @Test

@@ -145,6 +145,40 @@ class TrainInputChecksTest {
   }
 
   @Test
+  void absurdValuesAndOptionsOfAnotherMethodAreRefusedUpFrontByTheirFlag() throws IOException {
+    TrainFixtures.Data data = TrainFixtures.Data.write(tmp, 25);
+    assertOneLineError(train(data, tmp.resolve("eta"), "--eta", "1e308"), "--eta = 1.0E308: must be in [0, 10000.0]");
+    assertOneLineError(train(data, tmp.resolve("beta"), "--beta", "1e300"), "--beta = 1.0E300: must be in (0, 10000.0]");
+    assertOneLineError(train(data, tmp.resolve("adjustment"), "--adjustment", "Infinity"), "--adjustment = Infinity");
+    assertOneLineError(train(data, tmp.resolve("norm"), "--max-grad-norm", "NaN"), "--max-grad-norm = NaN");
+    assertOneLineError(train(data, tmp.resolve("ipo"), "--method", "gr-dpo", "--ipo-length-normalization"),
+        "--ipo-length-normalization applies to the IPO methods (ipo, is-ipo, gr-ipo) only; --method gr-dpo is a DPO "
+            + "method");
+    assertOneLineError(train(data, tmp.resolve("smooth"), "--method", "ipo", "--label-smoothing", "0.1"),
+        "--label-smoothing applies to the DPO methods");
+    CliRun eval = CliRun.of("eval", "--model", "tiny-llama", "--reference", "tiny-llama", "--data",
+        data.test().toString(), "--ipo-length-normalization");
+    assertOneLineError(eval, "--ipo-length-normalization applies to the IPO methods");
+    assertFalse(eval.err().contains("LossType"), eval.err());
+    assertOneLineError(CliRun.of("train", "--model", "tiny-llama", "--train", tmp.toString(), "--out",
+        tmp.resolve("folder").toString()), "--train " + tmp + " is a folder: name the data file in it");
+    for (String run : List.of("eta", "beta", "adjustment", "norm", "ipo", "smooth", "folder")) {
+      assertFalse(Files.exists(tmp.resolve(run).resolve("metrics.jsonl")), run + ": refused before training");
+    }
+  }
+
+  @Test
+  void aRunWhoseGradientVanishesIsToldSo() throws IOException {
+    TrainFixtures.Data data = TrainFixtures.Data.write(tmp, 26);
+    CliRun run = train(data, tmp.resolve("dead"), "--lr", "1e6", "--steps", "15");
+    assertEquals(0, run.exitCode(), run.err());
+    assertTrue(run.err().contains("the gradient norm has been exactly 0 for 5 steps in a row, so the run learns "
+        + "nothing"), run.err());
+    CliRun healthy = train(data, tmp.resolve("alive"), "--steps", "8");
+    assertFalse(healthy.err().contains("learns nothing"), healthy.err());
+  }
+
+  @Test
   void fusedHeadOptionsAreChecked() throws IOException {
     TrainFixtures.Data data = TrainFixtures.Data.write(tmp, 24);
     assertOneLineError(train(data, tmp.resolve("mode"), "--steps", "1", "--fused-head", "maybe"),
