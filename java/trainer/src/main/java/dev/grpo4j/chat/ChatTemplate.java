@@ -279,6 +279,16 @@ public final class ChatTemplate {
         throw new ChatTemplateException(origin, line, "the template refused the messages: " + refused.getMessage()
             + (messages == null ? "" : " (roles " + roles(messages) + ")"));
       }
+      if (error.getException() != null && cause(error.getException(), StackOverflowError.class) != null) {
+        throw new ChatTemplateException(origin, line, "maximum recursion depth exceeded" + quote(line) + ": a macro "
+            + "calls itself without end, or too deeply (jinja2, which transformers renders templates with, raises "
+            + "RecursionError here too)");
+      }
+      Jinja2Error jinja2 = error.getException() == null ? null : cause(error.getException(), Jinja2Error.class);
+      if (jinja2 != null) {
+        throw new ChatTemplateException(origin, line, jinja2.getMessage() + quote(line) + " (jinja2, which "
+            + "transformers renders templates with, fails here too)");
+      }
       throw new ChatTemplateException(origin, line, error.getMessage() + quote(line)
           + ": the template needs something grpo4j's Jinja engine (Jinjava) does not support; pass a simplified "
           + "copy with --chat-template FILE");
@@ -302,13 +312,27 @@ public final class ChatTemplate {
   }
 
   private static Refused refusal(Throwable e) {
+    return cause(e, Refused.class);
+  }
+
+  private static <T extends Throwable> T cause(Throwable e, Class<T> type) {
     for (Throwable t = e; t != null; t = t.getCause()) {
-      if (t instanceof Refused refused) {
-        return refused;
+      if (type.isInstance(t)) {
+        return type.cast(t);
       }
     }
     return null;
   }
+
+  /** jinja2's sandbox (transformers renders in one) refuses a range() of more items than this. */
+  static final int MAX_RANGE = 100_000;
+  /**
+   * Jinjava's limit on nested macro calls, set out of reach. Past its limit Jinjava renders nothing more without a
+   * word, and by default it refuses recursive macros altogether, which rendered a recursive macro (tool schemas in
+   * some templates) as its first level only. jinja2 has no limit of its own: Python's recursion limit stops it at a
+   * few hundred levels with a RecursionError. Here the thread's stack runs out first, which fails the same way.
+   */
+  static final int MAX_MACRO_DEPTH = 1_000_000;
 
   private static Jinjava engine() {
     JinjavaConfig config = JinjavaConfig.newBuilder()
@@ -324,6 +348,9 @@ public final class ChatTemplate {
             .withUseTrimmingForNotesAndExpressions(true)
             .build())
         .withElResolver(pythonResolver())
+        .withEnableRecursiveMacroCalls(true)
+        .withMaxMacroRecursionDepth(MAX_MACRO_DEPTH)
+        .withRangeLimit(MAX_RANGE)
         .build();
     Jinjava jinjava = new Jinjava(config);
     Context global = jinjava.getGlobalContext();
@@ -331,6 +358,8 @@ public final class ChatTemplate {
         Object.class));
     global.registerFunction(new ELFunctionDefinition("", "strftime_now", ChatTemplate.class, "strftimeNow",
         String.class));
+    global.registerFunction(new ELFunctionDefinition("", "range", ChatTemplate.class, "range", Object.class,
+        Object[].class));
     global.registerFilter(new TojsonFilter());
     global.registerFilter(new ItemsFilter());
     global.registerTag(new GenerationTag());
@@ -351,9 +380,52 @@ public final class ChatTemplate {
     throw new Refused(String.valueOf(message));
   }
 
+  /**
+   * Python's {@code range(stop)}, {@code range(start, stop)}, {@code range(start, stop, step)}, refused as jinja2's
+   * sandbox refuses it beyond {@value #MAX_RANGE} items; Jinjava's own cuts the list short without a word.
+   */
+  public static List<Long> range(Object first, Object... more) {
+    if (more.length > 2) {
+      throw new Jinja2Error("range expected at most 3 arguments, got " + (1 + more.length));
+    }
+    long start = more.length == 0 ? 0 : whole(first);
+    long stop = more.length == 0 ? whole(first) : whole(more[0]);
+    long step = more.length == 2 ? whole(more[1]) : 1;
+    if (step == 0) {
+      throw new Jinja2Error("range() arg 3 must not be zero");
+    }
+    long count = step > 0 ? Math.max(0, Math.ceilDiv(stop - start, step))
+        : Math.max(0, Math.ceilDiv(start - stop, -step));
+    if (count > MAX_RANGE) {
+      throw new Jinja2Error("Range too big. The sandbox blocks ranges larger than MAX_RANGE (" + MAX_RANGE + ")");
+    }
+    List<Long> values = new ArrayList<>((int) count);
+    for (long i = 0; i < count; i++) {
+      values.add(start + i * step);
+    }
+    return values;
+  }
+
+  private static long whole(Object value) {
+    if (value instanceof Number n && n.doubleValue() == Math.rint(n.doubleValue())) {
+      return n.longValue();
+    }
+    throw new Jinja2Error("'" + (value == null ? "NoneType" : value.getClass().getSimpleName())
+        + "' object cannot be interpreted as an integer");
+  }
+
   /** {@code strftime_now(format)}: the local time, formatted as Python's {@code strftime}. */
   public static String strftimeNow(String format) {
     return StrftimeFormatter.format(ZonedDateTime.now(), format);
+  }
+
+  /** What jinja2 raises where Jinjava would go on: the template fails here too, with jinja2's message. */
+  private static final class Jinja2Error extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    Jinja2Error(String message) {
+      super(message, null, false, false);
+    }
   }
 
   private static final class Refused extends RuntimeException {

@@ -137,6 +137,9 @@ public record TrainConfig(
   public TrainConfig {
     reading = reading == null ? PairReading.defaults() : reading;
     groupUpdate = groupUpdate == null ? GroupUpdate.PER_MICRO_BATCH : groupUpdate;
+    require(!"float16".equals(dtype) && !"fp16".equals(dtype), "--dtype " + dtype + ": float16 training needs loss "
+        + "scaling and float32 master weights, which grpo4j does not do, and diverges within a few steps; train in "
+        + "bfloat16 (the same memory, float32's range) or float32 (float16 models are fine for eval and score)");
     require(model != null && !model.isBlank(), "--model is required: a Hugging Face folder or tiny-llama / tiny-qwen2");
     require(trainData != null, "--train is required: the training pairs (a JSONL, JSON, CSV or Parquet file)");
     require(maxPromptTokens >= 1, "--max-prompt-tokens = " + maxPromptTokens + ": must be >= 1");

@@ -48,6 +48,23 @@ class ChatTemplateTest {
   }
 
   @Test
+  void rangeAndMacroRecursionBehaveAsInJinja2sSandbox() {
+    // Outputs and messages of jinja2 3.1.6's ImmutableSandboxedEnvironment, which transformers renders with.
+    assertEquals("5000", render("{{ range(5000) | length }}"));
+    assertEquals("2,5,8|5,3,1|0", render("{{ range(2, 11, 3) | join(',') }}|{{ range(5, 0, -2) | join(',') }}|"
+        + "{{ range(0) | length }}"));
+    ChatTemplateException tooBig = assertThrows(ChatTemplateException.class,
+        () -> render("{{ range(200000) | length }}"));
+    assertTrue(tooBig.getMessage().contains("Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000)"),
+        tooBig.getMessage());
+    String countdown = "{% macro f(n) %}{% if n > 0 %}x{{ f(n - 1) }}{% endif %}{% endmacro %}";
+    assertEquals("x".repeat(150), render(countdown + "{{ f(150) }}"));
+    ChatTemplateException endless = assertThrows(ChatTemplateException.class,
+        () -> render("{% macro g() %}{{ g() }}{% endmacro %}{{ g() }}"));
+    assertTrue(endless.getMessage().contains("maximum recursion depth exceeded"), endless.getMessage());
+  }
+
+  @Test
   void namedTemplatesTakeTheDefaultOrSayWhichExist() throws IOException {
     Files.writeString(tmp.resolve("tokenizer_config.json"), """
         {"chat_template": [{"name": "tool_use", "template": "tools"}, {"name": "default", "template": "plain"}]}

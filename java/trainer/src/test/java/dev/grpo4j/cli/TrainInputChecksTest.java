@@ -162,7 +162,9 @@ class TrainInputChecksTest {
     assertFalse(eval.err().contains("LossType"), eval.err());
     assertOneLineError(CliRun.of("train", "--model", "tiny-llama", "--train", tmp.toString(), "--out",
         tmp.resolve("folder").toString()), "--train " + tmp + " is a folder: name the data file in it");
-    for (String run : List.of("eta", "beta", "adjustment", "norm", "ipo", "smooth", "folder")) {
+    assertOneLineError(train(data, tmp.resolve("fp16"), "--dtype", "float16"),
+        "--dtype float16: float16 training needs loss scaling and float32 master weights");
+    for (String run : List.of("eta", "beta", "adjustment", "norm", "ipo", "smooth", "folder", "fp16")) {
       assertFalse(Files.exists(tmp.resolve(run).resolve("metrics.jsonl")), run + ": refused before training");
     }
   }
