@@ -36,7 +36,7 @@ public final class Main implements Runnable {
   /** Environment variable libtorch's OpenMP runtime reads once, when the native library loads. */
   static final String OMP_WAIT_POLICY = "OMP_WAIT_POLICY";
   /** Environment variable that keeps libtorch's C++ trace (as a stack trace) when libtorch raises an error. */
-  static final String DEBUG = "GRPO4J_DEBUG";
+  static final String DEBUG = LibTorch.DEBUG_ENV;
 
   @Spec
   private CommandSpec spec;

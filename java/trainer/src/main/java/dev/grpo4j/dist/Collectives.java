@@ -92,6 +92,7 @@ public final class Collectives implements AutoCloseable {
    * @throws DistributedException also when this machine has no GPU for the rank's {@code LOCAL_RANK}
    */
   public static Collectives connect(WorkerEnv env, Duration timeout, boolean cuda) {
+    LibTorch.quietNativeLogs();
     Objects.requireNonNull(env, "env");
     Milliseconds millis = new Milliseconds(timeout.toMillis());
     TCPStore store;

@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -47,6 +48,8 @@ public final class LibTorch {
   /** JavaCPP's system property naming the natives' variant: {@code -gpu}, or empty for the plain (CPU) one. */
   public static final String EXTENSION_PROPERTY = "org.bytedeco.javacpp.platform.extension";
   static final String GPU_EXTENSION = "-gpu";
+  /** Environment variable that keeps libtorch's own diagnostics (C++ traces, c10 log lines). */
+  public static final String DEBUG_ENV = "GRPO4J_DEBUG";
 
   /** The libraries of one variant of libtorch, and why it cannot run CUDA (null when it can). */
   record Natives(String extension, List<Path> libraries, String cudaUnavailable) {}
@@ -94,6 +97,22 @@ public final class LibTorch {
     }
     Loader.load(org.bytedeco.pytorch.global.torch.class);
     loaded = natives;
+  }
+
+  /**
+   * Keeps libtorch's own log lines (c10's {@code [W1207 12:00:00 socket.cpp:469] [c10d] ...}, C++ frames
+   * included) off standard error, where c10 prints them directly: grpo4j reports the failures they describe in one
+   * line of its own. Left alone when {@value #DEBUG_ENV} or libtorch's {@code TORCH_CPP_LOG_LEVEL} is set, so
+   * they can still be had.
+   */
+  public static void quietNativeLogs() {
+    load();
+    if (System.getenv(DEBUG_ENV) != null || System.getenv("TORCH_CPP_LOG_LEVEL") != null) {
+      return;
+    }
+    // c10's threshold: 0 INFO, 1 WARNING, 2 ERROR, 3 FATAL. c10d logs a failed rendezvous at ERROR, with frames.
+    SymbolLookup.loaderLookup().find("FLAGS_caffe2_log_level")
+        .ifPresent(flag -> flag.reinterpret(Integer.BYTES).set(ValueLayout.JAVA_INT, 0, 3));
   }
 
   /**

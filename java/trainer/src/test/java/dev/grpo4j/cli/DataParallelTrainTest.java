@@ -182,6 +182,10 @@ class DataParallelTrainTest {
         tmp.resolve("d").toString())) {
       assertEquals(DistributedException.EXIT_CODE, alone.waitFor(Duration.ofSeconds(90)), alone.output());
       assertTrue(alone.stderr().contains("is rank 0 running there"), alone.output());
+      List<String> lines = alone.stderr().lines().toList();
+      assertEquals(1, lines.size(), "one line, none of c10d's own log lines:\n" + alone.stderr());
+      assertTrue(lines.getFirst().startsWith("grpo4j train: error: rank 1: the rendezvous at 127.0.0.1:"),
+          alone.stderr());
     }
     // Two workers started by hand with different settings.
     int port = CollectivesTest.freePort();
