@@ -33,8 +33,10 @@ import java.util.stream.Stream;
  * code initialises (creates, calls a static method of, reads or writes a static field of, or takes a method handle
  * to) a class that loads libtorch: one of bytedeco's whose static initialiser (or a superclass's) calls JavaCPP's
  * {@code Loader.load}, or one of ours that is itself a risk. Instance calls need no guard: the instance exists, so
- * its class was initialised already. Classes are read from their bytecode, so the check sees what the compiler
- * made of lambdas, method references and enum constants.
+ * its class was initialised already. A subclass of a class that loads libtorch cannot guard itself (its superclass
+ * is initialised first), so it counts as loading libtorch, its creators are checked, and it must offer no public
+ * constructor or static method. Classes are read from their bytecode, so the check sees what the compiler made of
+ * lambdas, method references and enum constants.
  */
 public final class LibTorchGuards {
   private static final String TORCH_PACKAGE = "org/bytedeco/pytorch/";

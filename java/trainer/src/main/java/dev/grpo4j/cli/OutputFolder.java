@@ -55,7 +55,7 @@ final class OutputFolder {
    * Refuses to start a command's output in the existing folder {@code out} unless every entry is one the command
    * itself leaves when it stops early ({@code ownEntry}): a folder of the user's is never written into.
    *
-   * @param what what a folder of the command's own is, e.g. "a grpo4j run"
+   * @param what what a folder of the command's own is, e.g. "grpo4j run"
    */
   static void requireOwnOrEmpty(Path out, Predicate<String> ownEntry, String what) throws IOException {
     if (!Files.isDirectory(out)) {

@@ -90,14 +90,7 @@ class DataParallelTrainTest {
     long started = System.nanoTime();
     try (ChildJvm launcher = ChildJvm.grpo4j(tmp, "launcher", Map.of(), List.of(), concat(new String[] {"train"},
         concat(parallel, "--master-port", Integer.toString(CollectivesTest.freePort()))))) {
-      Path firstCheckpoint = two.resolve("checkpoints/step-00000005/trainer_state.json");
-      long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
-      while (!Files.exists(firstCheckpoint) && launcher.isAlive() && System.nanoTime() < deadline) {
-        Thread.sleep(50);
-      }
-      assertTrue(Files.exists(firstCheckpoint), "a first checkpoint:\n" + launcher.output());
-      List<ProcessHandle> workers = launcher.children();
-      assertEquals(2, workers.size(), launcher.output());
+      List<ProcessHandle> workers = workersPastTheirFirstCheckpoint(launcher, two, 5);
       // The worker of rank 1 (started second) dies without a word.
       workers.stream().max(java.util.Comparator.comparingLong(ProcessHandle::pid)).orElseThrow().destroyForcibly();
       int code = launcher.waitFor(Duration.ofSeconds(90));
@@ -128,14 +121,7 @@ class DataParallelTrainTest {
         "tiny-llama", "--train", data.train().toString(), "--out", run.toString(), "--master-port",
         Integer.toString(CollectivesTest.freePort())};
     try (ChildJvm launcher = ChildJvm.grpo4j(tmp, "launcher", Map.of(), List.of(), args)) {
-      Path firstCheckpoint = run.resolve("checkpoints/step-00000003/trainer_state.json");
-      long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
-      while (!Files.exists(firstCheckpoint) && launcher.isAlive() && System.nanoTime() < deadline) {
-        Thread.sleep(50);
-      }
-      assertTrue(Files.exists(firstCheckpoint), "a first checkpoint:\n" + launcher.output());
-      List<ProcessHandle> workers = launcher.children();
-      assertEquals(2, workers.size(), launcher.output());
+      List<ProcessHandle> workers = workersPastTheirFirstCheckpoint(launcher, run, 3);
       ProcessHandle.of(launcher.pid()).orElseThrow().destroyForcibly();
       long killed = System.nanoTime();
       for (ProcessHandle worker : workers) {
@@ -199,6 +185,20 @@ class DataParallelTrainTest {
       assertTrue(second.stderr().contains("rank 1 runs with other settings than rank 0"), second.output());
       first.waitFor(Duration.ofSeconds(120));
     }
+  }
+
+  /** Waits (bounded) until the 2-worker job of {@code launcher} has checkpointed step {@code step}; its workers. */
+  private static List<ProcessHandle> workersPastTheirFirstCheckpoint(ChildJvm launcher, Path run, int step)
+      throws InterruptedException {
+    Path firstCheckpoint = run.resolve(String.format("checkpoints/step-%08d/trainer_state.json", step));
+    long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+    while (!Files.exists(firstCheckpoint) && launcher.isAlive() && System.nanoTime() < deadline) {
+      Thread.sleep(50);
+    }
+    assertTrue(Files.exists(firstCheckpoint), "a first checkpoint:\n" + launcher.output());
+    List<ProcessHandle> workers = launcher.children();
+    assertEquals(2, workers.size(), launcher.output());
+    return workers;
   }
 
   /**

@@ -87,7 +87,7 @@ class TrainConfigTest {
         "train.jsonl", null, null, true,
         null, 8, 9, false,
         Method.DPO, 1.0, 0, 0, 0, GroupNormalization.BATCH_MEAN,
-        0.1, true, null,
+        0.1, false, null,
         5, 1e-3,
         1, 1, 1e-3, 0, 1,
         LearningRateSchedule.Decay.CONSTANT, -1, 0.5, 0,
