@@ -4,10 +4,12 @@ import dev.grpo4j.model.Checkpoints;
 import dev.grpo4j.model.LoraAdapters;
 import dev.grpo4j.text.ByteTextTokenizer;
 import dev.grpo4j.train.ModelSource;
+import dev.grpo4j.train.RunCheckpoints;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -21,7 +23,7 @@ import picocli.CommandLine.Spec;
     description = {
         "Folds the LoRA adapters of --adapter into the weights of --model (W += alpha/r * B A) and saves a full "
             + "Hugging Face model folder (config.json + safetensors, sharded above 5 GB) that transformers loads "
-            + "without PEFT. The tokenizer files are not copied.",
+            + "without PEFT, with the base model's tokenizer and chat template files.",
         ""})
 public final class MergeAdapterCommand implements Callable<Integer>, UsesLibTorch {
   @Spec
@@ -54,9 +56,15 @@ public final class MergeAdapterCommand implements Callable<Integer>, UsesLibTorc
         "an earlier merged model");
     try (ModelOptions.Loaded m = modelOptions.load(0, false, spec.commandLine().getErr())) {
       LoraAdapters.merge(m.model());
-      Checkpoints.save(m.model(), out, Checkpoints.dtypeOf(saveDtype), Checkpoints.DEFAULT_MAX_SHARD_BYTES);
+      // The tokenizer and chat template go along: the merged folder works as --model on its own.
+      ScalarType dtype = Checkpoints.dtypeOf(saveDtype);
+      Path tokenizerFolder = Path.of(modelOptions.tokenizer != null ? modelOptions.tokenizer : modelOptions.model);
       if (readsBytes()) {
-        ByteTextTokenizer.writeMarker(out);
+        RunCheckpoints.saveWholeModel(m.model(), dtype, null, out);
+      } else if (Files.isRegularFile(tokenizerFolder.resolve("tokenizer.json"))) {
+        RunCheckpoints.saveWholeModel(m.model(), dtype, tokenizerFolder, out);
+      } else {
+        Checkpoints.save(m.model(), out, dtype, Checkpoints.DEFAULT_MAX_SHARD_BYTES);
       }
       spec.commandLine().getErr().println("merged " + modelOptions.adapter + " into " + m.name() + ": " + out);
     }

@@ -40,7 +40,7 @@ public final class Checkpoints {
   private static final Set<String> MODEL_FOLDER_FILES = Set.of("config.json", "generation_config.json",
       "model.safetensors", "model.safetensors.index.json", "tokenizer.json", "tokenizer_config.json",
       "special_tokens_map.json", "vocab.json", "merges.txt", "added_tokens.json", "chat_template.jinja",
-      ByteTextTokenizer.MARKER_FILE);
+      "chat_template.json", ByteTextTokenizer.MARKER_FILE);
   private static final Pattern SHARD = Pattern.compile("model-\\d{5}-of-\\d{5}\\.safetensors");
 
   private Checkpoints() {}
@@ -75,8 +75,18 @@ public final class Checkpoints {
    * {@code dir} atomically.
    */
   public static void save(TransformerLm model, Path dir, ScalarType dtype, long maxShardBytes) {
+    save(model, dir, dtype, maxShardBytes, folder -> { });
+  }
+
+  /**
+   * As {@link #save(TransformerLm, Path, ScalarType, long)}, with {@code alsoWrite} adding files (a tokenizer) to
+   * the folder before it replaces {@code dir}: the folder appears complete or not at all.
+   */
+  public static void save(TransformerLm model, Path dir, ScalarType dtype, long maxShardBytes,
+                          AtomicDirectory.Writer alsoWrite) {
     String dtypeName = dtypeName(dtype);
     AtomicDirectory.write(dir, folder -> {
+      alsoWrite.write(folder);
       Map<String, Tensor> converted = new LinkedHashMap<>();
       for (Map.Entry<String, Tensor> e : model.namedParameters().entrySet()) {
         converted.put(e.getKey(), e.getValue().detach().to(dtype));

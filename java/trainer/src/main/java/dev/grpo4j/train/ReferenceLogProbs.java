@@ -42,6 +42,9 @@ public final class ReferenceLogProbs {
     LibTorch.load();
   }
 
+  /** The cache file's metadata entry that holds {@link #checksum}: a damaged file is recomputed, never used. */
+  private static final String CHECKSUM = "sha256";
+
   /** System property that overrides the default cache folder (the tests point it into their build folder). */
   public static final String CACHE_PROPERTY = "grpo4j.cache.dir";
 
@@ -148,14 +151,16 @@ public final class ReferenceLogProbs {
     Map<String, Tensor> tensors = new LinkedHashMap<>();
     tensors.put("chosen", HostTensors.floats(scores.chosen(), scores.chosen().length));
     tensors.put("rejected", HostTensors.floats(scores.rejected(), scores.rejected().length));
-    SafeTensorsWriter.write(tmp, tensors, Map.of("format", "grpo4j-reference-logps"));
+    SafeTensorsWriter.write(tmp, tensors, Map.of("format", "grpo4j-reference-logps", CHECKSUM,
+        checksum(scores.chosen(), scores.rejected())));
     Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
   }
 
   /**
    * Reads scores written by {@link #write}.
    *
-   * @throws IllegalArgumentException if the file does not hold {@code pairs} scores per side
+   * @throws IllegalArgumentException if the file does not hold {@code pairs} scores per side, or its values are not
+   *     the ones written (a damaged file, or one of an older grpo4j without the checksum)
    */
   public static SequenceScorer.Scores read(Path file, int pairs) {
     try (SafeTensorsFile f = SafeTensorsFile.open(file)) {
@@ -165,8 +170,21 @@ public final class ReferenceLogProbs {
         throw new IllegalArgumentException(file + " holds " + chosen.length + " and " + rejected.length
             + " reference log-probs, the data " + pairs + " pairs");
       }
+      String recorded = f.metadata().get(CHECKSUM);
+      if (recorded == null || !recorded.equals(checksum(chosen, rejected))) {
+        throw new IllegalArgumentException(file + (recorded == null ? " records no checksum"
+            : " does not hold the values it was written with (checksum mismatch)"));
+      }
       return new SequenceScorer.Scores(chosen, rejected);
     }
+  }
+
+  /** SHA-256 (hex) of the scores' float32 bits, chosen then rejected, little-endian. */
+  private static String checksum(float[] chosen, float[] rejected) {
+    ByteBuffer bytes = ByteBuffer.allocate(Float.BYTES * (chosen.length + rejected.length))
+        .order(ByteOrder.LITTLE_ENDIAN);
+    bytes.asFloatBuffer().put(chosen).put(rejected);
+    return HexFormat.of().formatHex(sha256().digest(bytes.array()));
   }
 
   private static void put(MessageDigest digest, ByteBuffer buffer, int value) {

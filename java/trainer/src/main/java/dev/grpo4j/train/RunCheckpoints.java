@@ -36,7 +36,8 @@ public final class RunCheckpoints {
   public static final String OPTIMIZER = "optimizer.pt";
   /** Tokenizer files copied next to a saved model, so that the folder works as {@code --model} on its own. */
   private static final List<String> TOKENIZER_FILES = List.of("tokenizer.json", "tokenizer_config.json",
-      "special_tokens_map.json", "generation_config.json", "vocab.json", "merges.txt");
+      "special_tokens_map.json", "generation_config.json", "vocab.json", "merges.txt", "added_tokens.json",
+      "chat_template.jinja", "chat_template.json");
   private static final Pattern STEP_FOLDER = Pattern.compile("step-(\\d{8}|[1-9]\\d{8,})");
 
   private RunCheckpoints() {}
@@ -91,19 +92,19 @@ public final class RunCheckpoints {
    * Saves the whole model as a Hugging Face folder that works as {@code --model} on its own: with the tokenizer
    * files of {@code tokenizerSource}, or the byte tokenizer's marker when that is null.
    */
-  public static void saveWholeModel(TransformerLm model, ScalarType dtype, Path tokenizerSource, Path modelDir)
-      throws IOException {
-    Checkpoints.save(model, modelDir, dtype, Checkpoints.DEFAULT_MAX_SHARD_BYTES);
-    if (tokenizerSource == null) {
-      ByteTextTokenizer.writeMarker(modelDir);
-      return;
-    }
-    for (String name : TOKENIZER_FILES) {
-      Path file = tokenizerSource.resolve(name);
-      if (Files.isRegularFile(file)) {
-        Files.copy(file, modelDir.resolve(name), StandardCopyOption.REPLACE_EXISTING);
+  public static void saveWholeModel(TransformerLm model, ScalarType dtype, Path tokenizerSource, Path modelDir) {
+    Checkpoints.save(model, modelDir, dtype, Checkpoints.DEFAULT_MAX_SHARD_BYTES, folder -> {
+      if (tokenizerSource == null) {
+        ByteTextTokenizer.writeMarker(folder);
+        return;
       }
-    }
+      for (String name : TOKENIZER_FILES) {
+        Path file = tokenizerSource.resolve(name);
+        if (Files.isRegularFile(file)) {
+          Files.copy(file, folder.resolve(name), StandardCopyOption.REPLACE_EXISTING);
+        }
+      }
+    });
   }
 
   /**

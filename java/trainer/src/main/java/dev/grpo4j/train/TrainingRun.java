@@ -181,6 +181,7 @@ public final class TrainingRun {
     dp.requireSameConfiguration(config.fingerprint(), "settings");
     Resumed resumed = null;
     if (resume) {
+      DataDigests.check(runDir, config);
       if (dp.isMain()) {
         for (String leftover : RunCheckpoints.recover(runDir)) {
           err.println("--resume: tidied " + leftover + ", left by an interrupted write");
@@ -253,6 +254,7 @@ public final class TrainingRun {
       if (dp.isMain()) {
         writeGroups(groups, groupSizes);
         if (!resume) {
+          DataDigests.write(runDir, config);
           // Written last: a start that fails before training leaves a folder the same command can simply reuse.
           config.write(runDir);
         }
@@ -649,8 +651,8 @@ public final class TrainingRun {
    */
   public static boolean isWrittenBeforeItsConfig(String name) {
     return name.equals(FolderLock.FILE) || name.equals(GROUPS) || name.equals(REFERENCE)
-        || name.equals(Path.of(SFT_MODEL).getName(0).toString()) || AtomicFiles.isStaging(name)
-        || AtomicDirectory.isStaging(name);
+        || name.equals(DataDigests.FILE) || name.equals(Path.of(SFT_MODEL).getName(0).toString())
+        || AtomicFiles.isStaging(name) || AtomicDirectory.isStaging(name);
   }
 
   /**

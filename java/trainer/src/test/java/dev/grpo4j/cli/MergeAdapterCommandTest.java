@@ -1,5 +1,6 @@
 package dev.grpo4j.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -104,6 +105,31 @@ class MergeAdapterCommandTest {
 
     assertEquals(before, listing(base));
     Checkpoints.load(base, ScalarType.Float);
+  }
+
+  @Test
+  void theMergedFolderCarriesTheTokenizerAndTemplateAlsoWhenItReplacesAnEarlierOne(@TempDir Path tmp)
+      throws IOException {
+    Path base = TrainFixtures.instructModel(tmp);
+    TransformerLm model = Checkpoints.load(base, ScalarType.Float);
+    LoraConfig lora = new LoraConfig(2, 4, 0, List.of("q_proj"), base.toString());
+    LoraAdapters.attach(model, lora, 1);
+    Path adapter = tmp.resolve("adapter");
+    Checkpoints.saveAdapters(model, lora, adapter);
+    Path merged = tmp.resolve("merged");
+    String[] merge = {"merge-adapter", "--model", base.toString(), "--adapter", adapter.toString(), "--out",
+        merged.toString()};
+    for (String[] run : List.of(merge, java.util.stream.Stream.concat(java.util.Arrays.stream(merge),
+        java.util.stream.Stream.of("--overwrite")).toArray(String[]::new))) {
+      CliRun result = CliRun.of(run);
+      assertEquals(0, result.exitCode(), result.err());
+      for (String file : List.of("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")) {
+        assertArrayEquals(Files.readAllBytes(base.resolve(file)), Files.readAllBytes(merged.resolve(file)), file);
+      }
+    }
+    CliRun score = CliRun.of("eval", "--model", merged.toString(), "--reference", base.toString(), "--data",
+        TrainFixtures.Data.writeWords(tmp).test().toString(), "--threads", "1");
+    assertEquals(0, score.exitCode(), score.err());
   }
 
   private static List<String> listing(Path folder) throws IOException {

@@ -4,11 +4,7 @@ import static dev.grpo4j.cli.TrainFixtures.assertOneLineError;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.grpo4j.model.Checkpoints;
-import dev.grpo4j.model.ModelConfig;
-import dev.grpo4j.model.Models;
 import dev.grpo4j.model.TransformerLm;
-import dev.grpo4j.text.HuggingFaceTextTokenizer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -16,7 +12,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -46,32 +41,9 @@ class TrainConversationalTest {
     return Files.write(tmp.resolve(name), lines);
   }
 
-  /** A random tiny Qwen2 saved with the test tokenizer and its Qwen2.5 template: a small instruct model folder. */
-  private Path instructFolder() throws IOException {
-    Path tokenizerFiles = tmp.resolve("tokenizer");
-    Files.createDirectories(tokenizerFiles);
-    List<String> files = List.of("tokenizer.json", "tokenizer_config.json", "chat_template.jinja");
-    for (String file : files) {
-      try (InputStream in = getClass().getResourceAsStream("/dev/grpo4j/chat/tokenizer/" + file)) {
-        Files.copy(in, tokenizerFiles.resolve(file));
-      }
-    }
-    int vocab;
-    try (HuggingFaceTextTokenizer tokenizer = HuggingFaceTextTokenizer.fromFolder(tokenizerFiles)) {
-      vocab = tokenizer.vocabSize();
-    }
-    Path folder = tmp.resolve("instruct");
-    Checkpoints.save(Models.random(ModelConfig.tiny("tiny-qwen2", vocab), 3), folder, ScalarType.Float,
-        Checkpoints.DEFAULT_MAX_SHARD_BYTES);
-    for (String file : files) {
-      Files.copy(tokenizerFiles.resolve(file), folder.resolve(file));
-    }
-    return folder;
-  }
-
   @Test
   void trainsOnConversationsRenderedWithTheModelsOwnTemplate() throws IOException {
-    Path model = instructFolder();
+    Path model = TrainFixtures.instructModel(tmp);
     Path train = conversations("convo.jsonl", 16, "group", 1);
     Path validation = conversations("convo-validation.jsonl", 4, "group", 2);
     Path out = tmp.resolve("run");

@@ -4,7 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.grpo4j.model.Checkpoints;
+import dev.grpo4j.model.ModelConfig;
+import dev.grpo4j.model.Models;
+import dev.grpo4j.text.HuggingFaceTextTokenizer;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -13,6 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /** Data files and command helpers shared by the {@code grpo4j train} tests. */
 final class TrainFixtures {
@@ -49,6 +55,29 @@ final class TrainFixtures {
     assertEquals(1, run.exitCode(), run.err());
     assertTrue(run.err().contains(expected), "expected \"" + expected + "\" in:\n" + run.err());
     assertFalse(run.err().contains("\tat "), "no stack trace:\n" + run.err());
+  }
+
+  /** A random tiny Qwen2 saved with the test tokenizer and its Qwen2.5 template: a small instruct model folder. */
+  static Path instructModel(Path tmp) throws IOException {
+    Path tokenizerFiles = tmp.resolve("tokenizer");
+    Files.createDirectories(tokenizerFiles);
+    List<String> files = List.of("tokenizer.json", "tokenizer_config.json", "chat_template.jinja");
+    for (String file : files) {
+      try (InputStream in = TrainFixtures.class.getResourceAsStream("/dev/grpo4j/chat/tokenizer/" + file)) {
+        Files.copy(in, tokenizerFiles.resolve(file));
+      }
+    }
+    int vocab;
+    try (HuggingFaceTextTokenizer tokenizer = HuggingFaceTextTokenizer.fromFolder(tokenizerFiles)) {
+      vocab = tokenizer.vocabSize();
+    }
+    Path folder = tmp.resolve("instruct");
+    Checkpoints.save(Models.random(ModelConfig.tiny("tiny-qwen2", vocab), 3), folder, ScalarType.Float,
+        Checkpoints.DEFAULT_MAX_SHARD_BYTES);
+    for (String file : files) {
+      Files.copy(tokenizerFiles.resolve(file), folder.resolve(file));
+    }
+    return folder;
   }
 
   /** Train, validation and test files of a small three-group preference data set. */

@@ -172,6 +172,24 @@ class TrainReliabilityTest {
   }
 
   @Test
+  void resumingOnChangedDataIsRefusedNamingTheFile() throws Exception {
+    TrainFixtures.Data data = TrainFixtures.Data.write(tmp, 18);
+    Path out = tmp.resolve("run");
+    assertEquals(0, train(data, out, "--steps", "2", "--checkpoint-every", "1").exitCode());
+    Files.writeString(data.train(), Files.readString(data.train()).replaceFirst("yes", "yes!"));
+    CliRun resumed = CliRun.of("train", "--resume", "--out", out.toString(), "--no-progress");
+    assertOneLineError(resumed, "--resume: --train " + data.train() + " changed since the run started");
+    String validation = Files.readString(data.validation());
+    Files.writeString(data.train(), Files.readString(data.train()).replaceFirst("yes!", "yes"));
+    Files.writeString(data.validation(), validation + validation.lines().findFirst().orElseThrow() + "\n");
+    assertOneLineError(CliRun.of("train", "--resume", "--out", out.toString(), "--no-progress"),
+        "--validation " + data.validation() + " changed");
+    Files.writeString(data.validation(), validation);
+    CliRun restored = CliRun.of("train", "--resume", "--out", out.toString(), "--no-progress");
+    assertEquals(0, restored.exitCode(), restored.err());
+  }
+
+  @Test
   void aFolderOfTheUsersIsNeverWrittenInto() throws Exception {
     TrainFixtures.Data data = TrainFixtures.Data.write(tmp, 17);
     Path folder = Files.createDirectories(tmp.resolve("mine"));

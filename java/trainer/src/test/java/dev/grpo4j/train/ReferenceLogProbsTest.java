@@ -126,6 +126,17 @@ class ReferenceLogProbsTest {
   }
 
   @Test
+  void aDamagedButWellFormedCacheFileIsRefused(@TempDir Path dir) throws IOException {
+    Path file = dir.resolve("scores.safetensors");
+    ReferenceLogProbs.write(file, new SequenceScorer.Scores(new float[] {-1, -2, -3}, new float[] {-4, -5, -6}));
+    byte[] bytes = Files.readAllBytes(file);
+    java.util.Arrays.fill(bytes, bytes.length - 8, bytes.length, (byte) 0);
+    Files.write(file, bytes);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ReferenceLogProbs.read(file, 3));
+    assertTrue(e.getMessage().contains("checksum mismatch"), e.getMessage());
+  }
+
+  @Test
   void readWithTheWrongPairCountThrows(@TempDir Path dir) throws IOException {
     Path file = dir.resolve("scores.safetensors");
     ReferenceLogProbs.write(file, new SequenceScorer.Scores(new float[] {1, 2, 3}, new float[] {4, 5, 6}));
