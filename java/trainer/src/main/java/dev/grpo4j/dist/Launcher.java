@@ -7,20 +7,23 @@ import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 
 /**
  * Starts this machine's workers of a data-parallel job (what torchrun does for Python) and watches them: each
  * worker is this same program in a new JVM with {@code RANK}, {@code WORLD_SIZE}, {@code LOCAL_RANK},
  * {@code MASTER_ADDR} and {@code MASTER_PORT} set, its output forwarded (rank 0's as it is, the others' behind a
  * {@code [rank r]} prefix). When a worker fails, the others are stopped (SIGTERM, then SIGKILL after a grace
- * period) and its exit code is returned; when this launcher is interrupted, the workers get SIGTERM, which makes
- * them checkpoint at the next step (they agree on the step) and exit.
+ * period) and its exit code is returned. SIGINT or SIGTERM to the launcher (a terminal's Ctrl-C included) is passed
+ * on to every worker once, which makes them checkpoint at the next step (they agree on the step) and exit
+ * ({@link WorkerSignals}); should the launcher end otherwise, its shutdown hook sends them SIGTERM.
  */
 public final class Launcher {
   /** How long stopped workers get before they are killed. */
@@ -57,7 +60,7 @@ public final class Launcher {
     List<Thread> pumps = new ArrayList<>();
     Thread stopper = new Thread(() -> stop(workers, err));
     Runtime.getRuntime().addShutdownHook(stopper);
-    try {
+    try (WorkerSignals signals = new WorkerSignals(workers, err)) {
       for (int local = 0; local < plan.nprocPerNode(); local++) {
         int rank = plan.nodeRank() * plan.nprocPerNode() + local;
         ProcessBuilder builder = new ProcessBuilder(command(mainClass, withThreads(arguments,
@@ -72,13 +75,16 @@ public final class Launcher {
         // Thread pools sized at library load (OpenBLAS, OpenMP) take the worker's share of the cores.
         env.putIfAbsent("OPENBLAS_NUM_THREADS", Integer.toString(plan.threadsPerWorker()));
         env.putIfAbsent("OMP_NUM_THREADS", Integer.toString(plan.threadsPerWorker()));
-        Process worker = builder.start();
-        workers.add(worker);
+        Process worker;
+        synchronized (workers) {
+          worker = builder.start();
+          workers.add(worker);
+        }
         String prefix = rank == 0 ? "" : "[rank " + rank + "] ";
         pumps.add(pump(worker.getInputStream(), rank == 0 ? out : err, prefix));
         pumps.add(pump(worker.getErrorStream(), err, prefix));
       }
-      int result = supervise(workers, err);
+      int result = supervise(workers, signals, err);
       for (Thread pump : pumps) {
         pump.join(TimeUnit.SECONDS.toMillis(10));
       }
@@ -92,10 +98,15 @@ public final class Launcher {
     }
   }
 
-  /** Waits for the workers; the first failure stops the rest. */
-  private static int supervise(List<Process> workers, PrintWriter err) throws InterruptedException {
+  /**
+   * Waits for the workers; the first failure stops the rest. Once a signal asked them to stop, they all finish their
+   * agreed checkpoint and exit on their own, with 128 + the signal's number: nobody is stopped early then.
+   */
+  private static int supervise(List<Process> workers, WorkerSignals signals, PrintWriter err)
+      throws InterruptedException {
     while (true) {
       boolean allDone = true;
+      int stoppedCode = 0;
       for (int i = 0; i < workers.size(); i++) {
         Process worker = workers.get(i);
         if (worker.isAlive()) {
@@ -103,6 +114,10 @@ public final class Launcher {
           continue;
         }
         int code = worker.exitValue();
+        if (signals.received() != null) {
+          stoppedCode = stoppedCode != 0 ? stoppedCode : code;
+          continue;
+        }
         if (code != 0) {
           err.println("grpo4j: worker " + i + " on this machine exited with code " + code + "; stopping the others");
           err.flush();
@@ -111,7 +126,7 @@ public final class Launcher {
         }
       }
       if (allDone) {
-        return 0;
+        return stoppedCode;
       }
       Thread.sleep(100);
     }
@@ -153,9 +168,14 @@ public final class Launcher {
     });
   }
 
-  /** This JVM's command for {@code mainClass}: the same java, JVM options and class path. */
+  /**
+   * This JVM's command for {@code mainClass}: the same java, JVM options and class path; in a session of its own
+   * where {@code setsid} is at hand, so that a terminal's Ctrl-C reaches the launcher only ({@link WorkerSignals}).
+   */
   private static List<String> command(String mainClass, List<String> arguments) {
     List<String> command = new ArrayList<>();
+    Stream.of("/usr/bin/setsid", "/bin/setsid").map(Path::of).filter(Files::isExecutable).findFirst()
+        .ifPresent(setsid -> command.add(setsid.toString()));
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     for (String option : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
       // A debugger agent would make every worker listen on the same port.

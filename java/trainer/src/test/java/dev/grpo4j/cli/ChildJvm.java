@@ -42,7 +42,20 @@ public final class ChildJvm implements AutoCloseable {
   /** As {@link #start(Path, String, Map, List, String, String...)}, with {@code classPathFirst} ahead of the run's. */
   public static ChildJvm start(Path logs, String name, Map<String, String> environment, List<String> jvmOptions,
       List<Path> classPathFirst, String mainClass, String... args) {
-    List<String> command = new ArrayList<>();
+    return start(List.of(), logs, name, environment, jvmOptions, classPathFirst, mainClass, args);
+  }
+
+  /**
+   * Runs {@code grpo4j args} as a terminal runs a foreground job: the leader of a process group of its own, which
+   * {@link #signalGroup} signals as a whole, as Ctrl-C does.
+   */
+  public static ChildJvm grpo4jAsForegroundJob(Path logs, String name, String... args) {
+    return start(List.of("setsid"), logs, name, Map.of(), List.of(), List.of(), Main.class.getName(), args);
+  }
+
+  private static ChildJvm start(List<String> prefix, Path logs, String name, Map<String, String> environment,
+      List<String> jvmOptions, List<Path> classPathFirst, String mainClass, String... args) {
+    List<String> command = new ArrayList<>(prefix);
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.add("--enable-native-access=ALL-UNNAMED");
     String cache = System.getProperty(ReferenceLogProbs.CACHE_PROPERTY);
@@ -104,10 +117,21 @@ public final class ChildJvm implements AutoCloseable {
 
   /** Sends a POSIX signal by name ({@code INT}, {@code TERM}, {@code KILL}) to the process itself. */
   public void signal(String name) {
+    sendKill("-" + name, Long.toString(process.pid()));
+  }
+
+  /** Sends a POSIX signal to the process group this process leads ({@link #grpo4jAsForegroundJob}). */
+  public void signalGroup(String name) {
+    sendKill("-" + name, "--", "-" + process.pid());
+  }
+
+  private void sendKill(String... args) {
+    List<String> command = new ArrayList<>(List.of("kill"));
+    command.addAll(List.of(args));
     try {
-      Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).inheritIO().start();
+      Process kill = new ProcessBuilder(command).inheritIO().start();
       if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
-        fail("kill -" + name + " " + process.pid() + " failed");
+        fail(String.join(" ", command) + " failed");
       }
     } catch (IOException e) {
       throw new UncheckedIOException(e);

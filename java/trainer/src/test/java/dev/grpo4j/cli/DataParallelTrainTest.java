@@ -142,6 +142,38 @@ class DataParallelTrainTest {
   }
 
   @Test
+  void ctrlCInTheTerminalStopsAllRanksAtOneCheckpointAndTheRunResumes() throws IOException, InterruptedException {
+    TrainFixtures.Data data = TrainFixtures.Data.write(tmp, 12);
+    Path run = tmp.resolve("run");
+    String[] args = {"train", "--method", "gr-dpo", "--steps", "30", "--batch-size", "4", "--nproc-per-node", "2",
+        "--threads", "2", "--dist-timeout", "120", "--no-progress", "--model", "tiny-llama", "--train",
+        data.train().toString(), "--out", run.toString()};
+    String port = Integer.toString(CollectivesTest.freePort());
+    try (ChildJvm launcher = ChildJvm.grpo4jAsForegroundJob(tmp, "launcher", concat(args, "--master-port", port))) {
+      Path metrics = run.resolve("metrics.jsonl");
+      long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+      while ((!Files.exists(metrics) || Files.readAllLines(metrics).size() < 2) && launcher.isAlive()
+          && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+      }
+      assertTrue(Files.exists(metrics), "two logged steps:\n" + launcher.output());
+      // What a terminal's Ctrl-C sends: SIGINT to the whole foreground process group.
+      launcher.signalGroup("INT");
+      assertEquals(130, launcher.waitFor(Duration.ofSeconds(120)), launcher.output());
+      assertTrue(launcher.stderr().contains("Continue with: grpo4j train --resume --out " + run), launcher.output());
+      assertFalse(launcher.stderr().contains("exited with code"), launcher.output());
+    }
+    List<RunCheckpoints.Checkpoint> checkpoints = RunCheckpoints.list(run);
+    assertEquals(1, checkpoints.size(), "the checkpoint of the agreed stop");
+    assertTrue(checkpoints.getFirst().step() < 30, "stopped early: " + checkpoints);
+
+    CliRun resumed = CliRun.of("train", "--resume", "--out", run.toString(), "--nproc-per-node", "2", "--threads",
+        "2", "--no-progress", "--dist-timeout", "60", "--master-port", Integer.toString(CollectivesTest.freePort()));
+    assertEquals(0, resumed.exitCode(), resumed.err());
+    assertTrue(Files.isDirectory(run.resolve("final")), resumed.err());
+  }
+
+  @Test
   void badLaunchesFailWithAMessage() throws IOException {
     TrainFixtures.Data data = TrainFixtures.Data.write(tmp, 2);
     TrainFixtures.assertOneLineError(train(data, tmp.resolve("a"), "--nnodes", "2", "--node-rank", "2"),
