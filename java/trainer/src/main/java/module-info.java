@@ -16,6 +16,7 @@ open module dev.grpo4j.trainer {
   requires dev.hardwood.core;
   requires xchart;
   requires java.desktop;
+  requires java.logging;
   requires java.management;
   requires jdk.unsupported;
 

@@ -341,6 +341,17 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
 
   /** The launcher: starts this machine's workers with the same command line and waits for them. */
   private int launch(PrintWriter err) throws IOException, InterruptedException {
+    // What every worker would find wrong is said once, before any starts.
+    if (resume) {
+      if (out == null || !Files.isRegularFile(out.resolve(TrainConfig.FILE))) {
+        throw new IllegalArgumentException("--resume needs --out naming a run folder (one with " + TrainConfig.FILE
+            + ")");
+      }
+      TrainingRun.requireWorldSize(TrainConfig.read(out), dist.worldSize());
+    } else if (batchSize % dist.worldSize() != 0) {
+      throw new IllegalArgumentException("--batch-size " + batchSize + " is the pairs of one micro-batch over all "
+          + dist.worldSize() + " processes and must be a multiple of their number");
+    }
     int cores = Runtime.getRuntime().availableProcessors();
     int threads = Math.max(1, (modelOptions.threads != null ? modelOptions.threads : cores) / dist.nprocPerNode);
     err.println("grpo4j train: starting " + dist.nprocPerNode + " worker" + (dist.nprocPerNode == 1 ? "" : "s")

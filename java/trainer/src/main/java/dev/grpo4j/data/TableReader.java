@@ -33,6 +33,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * Reads the rows of a data file as JSON objects, whatever its {@link DataFormat}, so that one set of rules turns
@@ -42,6 +44,12 @@ import java.util.Map;
  */
 public final class TableReader {
   private static final ObjectMapper JSON = new ObjectMapper();
+  /**
+   * hardwood logs through System.Logger, which is java.util.logging's console at INFO by default: "SIMD support:
+   * disabled" on every Parquet read is news for nobody running grpo4j. Held here, since a logger's level is kept
+   * only while the logger is.
+   */
+  private static final Logger HARDWOOD_LOG = quiet(Logger.getLogger("dev.hardwood"));
   private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
 
   /** What the reader hands over. */
@@ -218,6 +226,11 @@ public final class TableReader {
       }
       default -> NODES.nullNode();
     };
+  }
+
+  private static Logger quiet(Logger logger) {
+    logger.setLevel(Level.WARNING);
+    return logger;
   }
 
   private static void readParquet(Path file, RowHandler handler) throws IOException {

@@ -153,12 +153,7 @@ public final class TrainingRun {
   public TrainingRun(TrainConfig config, Path runDir, Options options, PrintWriter out, PrintWriter err,
                      DataParallel dp) {
     this.dp = dp;
-    if (config.worldSize() != dp.worldSize()) {
-      throw new IllegalArgumentException("this run was set up for " + config.worldSize() + " process"
-          + (config.worldSize() == 1 ? "" : "es") + " but runs on " + dp.worldSize() + ": a run keeps its number of "
-          + "processes (it decides how each step's pairs are split); resume it with --nproc-per-node "
-          + config.worldSize() + " (x --nnodes)");
-    }
+    requireWorldSize(config, dp.worldSize());
     this.config = config;
     this.runDir = runDir;
     this.options = options;
@@ -643,6 +638,16 @@ public final class TrainingRun {
       }
     }
     return lora;
+  }
+
+  /** Refuses to go on with a run on another number of processes than it was set up for. */
+  public static void requireWorldSize(TrainConfig config, int worldSize) {
+    if (config.worldSize() != worldSize) {
+      throw new IllegalArgumentException("this run was set up for " + config.worldSize() + " process"
+          + (config.worldSize() == 1 ? "" : "es") + " but runs on " + worldSize + ": a run keeps its number of "
+          + "processes (it decides how each step's pairs are split); resume it with --nproc-per-node "
+          + config.worldSize() + " (x --nnodes)");
+    }
   }
 
   /**

@@ -184,9 +184,15 @@ class DataParallelTrainTest {
       TrainFixtures.assertOneLineError(gpu, "--device cuda: this build bundles bytedeco's CPU libtorch only");
       assertFalse(gpu.err().contains("starting 2 workers"), gpu.err());
     }
-    TrainFixtures.assertOneLineError(train(data, tmp.resolve("b"), "--nproc-per-node", "2", "--batch-size", "3",
-        "--steps", "1", "--master-port", Integer.toString(CollectivesTest.freePort()), "--dist-timeout", "20"),
-        "must be a multiple of their number");
+    CliRun odd = train(data, tmp.resolve("b"), "--nproc-per-node", "2", "--batch-size", "3", "--steps", "1",
+        "--master-port", Integer.toString(CollectivesTest.freePort()), "--dist-timeout", "20");
+    TrainFixtures.assertOneLineError(odd, "must be a multiple of their number");
+    assertFalse(odd.err().contains("starting 2 workers"), "refused before any worker starts:\n" + odd.err());
+    Path single = tmp.resolve("single");
+    assertEquals(0, train(data, single, "--steps", "1").exitCode());
+    CliRun twice = CliRun.of("train", "--resume", "--out", single.toString(), "--nproc-per-node", "2");
+    TrainFixtures.assertOneLineError(twice, "this run was set up for 1 process but runs on 2");
+    assertFalse(twice.err().contains("starting 2 workers"), "refused before any worker starts:\n" + twice.err());
     try (ServerSocket taken = new ServerSocket(0)) {
       CliRun busy = train(data, tmp.resolve("c"), "--nproc-per-node", "2", "--steps", "1", "--master-port",
           Integer.toString(taken.getLocalPort()), "--dist-timeout", "10");

@@ -114,6 +114,19 @@ class ScoreCommandTest {
   }
 
   @Test
+  void aParquetFileIsReadWithoutTheReadersLogLines() throws IOException {
+    Path parquet = tmp.resolve("pairs.parquet");
+    try (var in = getClass().getResourceAsStream("/dev/grpo4j/data/standard.parquet")) {
+      Files.copy(in, parquet);
+    }
+    try (ChildJvm score = ChildJvm.grpo4j(tmp, "parquet", java.util.Map.of(), List.of(), "score", "--model",
+        "tiny-llama", "--data", parquet.toString(), "--out", tmp.resolve("scores.jsonl").toString())) {
+      assertEquals(0, score.waitFor(java.time.Duration.ofSeconds(120)), score.output());
+      assertFalse(score.stderr().contains("SIMD"), "hardwood's INFO lines stay out of the output:\n" + score.stderr());
+    }
+  }
+
+  @Test
   void badInputsFailWithOneLineAndNoOutputFile() throws IOException {
     Path out = tmp.resolve("ref.jsonl");
     Path data = Files.writeString(tmp.resolve("pairs.jsonl"), PAIRS);
