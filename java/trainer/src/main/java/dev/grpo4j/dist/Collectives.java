@@ -5,8 +5,11 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
 import dev.grpo4j.torch.HostTensors;
 import dev.grpo4j.torch.LibTorch;
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.Reference;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Objects;
@@ -95,6 +98,9 @@ public final class Collectives implements AutoCloseable {
     LibTorch.quietNativeLogs();
     Objects.requireNonNull(env, "env");
     Milliseconds millis = new Milliseconds(timeout.toMillis());
+    if (env.rank() != 0) {
+      awaitRankZero(env, timeout);
+    }
     TCPStore store;
     try {
       TCPStoreOptions options = new TCPStoreOptions();
@@ -138,6 +144,34 @@ public final class Collectives implements AutoCloseable {
           + timeout.toSeconds() + " s (" + oneLine(e) + "); check that every rank was started", e);
     }
     return new Collectives(env.rank(), env.worldSize(), env.localRank(), timeout, store, group, device);
+  }
+
+  /**
+   * Waits until rank 0's rendezvous port accepts connections, at most {@code timeout}. c10d's own client retries with
+   * back-off on top of its timeout, which turned a 10 s {@code --dist-timeout} into 20 to 30 s before the error.
+   */
+  private static void awaitRankZero(WorkerEnv env, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (true) {
+      long leftMillis = (deadline - System.nanoTime()) / 1_000_000;
+      try (Socket probe = new Socket()) {
+        probe.connect(new InetSocketAddress(env.masterAddr(), env.masterPort()),
+            (int) Math.max(1, Math.min(1000, leftMillis)));
+        return;
+      } catch (IOException e) {
+        if (System.nanoTime() >= deadline) {
+          throw new DistributedException("rank " + env.rank() + ": the rendezvous at " + env.masterAddr() + ":"
+              + env.masterPort() + " did not answer within " + timeout.toSeconds() + " s (--dist-timeout): is rank 0 "
+              + "running there, and is the port reachable from this machine?", e);
+        }
+      }
+      try {
+        Thread.sleep(Math.max(0, Math.min(200, (deadline - System.nanoTime()) / 1_000_000)));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new DistributedException("rank " + env.rank() + ": interrupted while waiting for rank 0", e);
+      }
+    }
   }
 
   public int rank() {

@@ -200,11 +200,15 @@ class DataParallelTrainTest {
       assertTrue(busy.err().contains("is the port in use?"), busy.err());
     }
     // One worker of two, started by hand, with no rank 0 anywhere.
+    long started = System.nanoTime();
     try (ChildJvm alone = ChildJvm.grpo4j(tmp, "alone", Map.of("RANK", "1", "WORLD_SIZE", "2", "MASTER_ADDR",
         "127.0.0.1", "MASTER_PORT", Integer.toString(CollectivesTest.freePort())), List.of(), "train", "--model",
-        "tiny-llama", "--train", data.train().toString(), "--steps", "1", "--dist-timeout", "5", "--out",
+        "tiny-llama", "--train", data.train().toString(), "--steps", "1", "--dist-timeout", "15", "--out",
         tmp.resolve("d").toString())) {
       assertEquals(DistributedException.EXIT_CODE, alone.waitFor(Duration.ofSeconds(90)), alone.output());
+      // c10d's client alone retried after its timeout: twice the timeout and more before this error.
+      assertTrue(System.nanoTime() - started < Duration.ofSeconds(15 + 14).toNanos(),
+          "the error comes at about --dist-timeout, not a multiple of it");
       assertTrue(alone.stderr().contains("is rank 0 running there"), alone.output());
       List<String> lines = alone.stderr().lines().toList();
       assertEquals(1, lines.size(), "one line, none of c10d's own log lines:\n" + alone.stderr());
