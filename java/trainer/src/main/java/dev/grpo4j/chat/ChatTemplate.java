@@ -118,7 +118,31 @@ public final class ChatTemplate {
     if (source.isBlank()) {
       throw new ChatTemplateException(origin, 0, "the chat template is empty");
     }
+    requireText(source, origin);
     return new ChatTemplate(origin, source, specialTokens);
+  }
+
+  /**
+   * Refuses what cannot be Jinja text, before the engine parses it into something else: NUL bytes (a binary file),
+   * or a block opened with {@code {{}, {@code {%} or {@code {#} and never closed, which would swallow the rest.
+   */
+  private static void requireText(String source, String origin) {
+    if (source.indexOf('\0') >= 0) {
+      throw new ChatTemplateException(origin, 0, "is not a text file (it holds NUL bytes): a chat template is Jinja "
+          + "text, such as a model's " + TEMPLATE_FILE);
+    }
+    String[][] delimiters = {{"{{", "}}"}, {"{%", "%}"}, {"{#", "#}"}};
+    for (String[] pair : delimiters) {
+      for (int at = source.indexOf(pair[0]); at >= 0; at = source.indexOf(pair[0], at + 2)) {
+        int end = source.indexOf(pair[1], at + 2);
+        if (end < 0) {
+          int line = (int) source.substring(0, at).chars().filter(c -> c == '\n').count() + 1;
+          throw new ChatTemplateException(origin, line, "`" + pair[0] + "` is never closed with `" + pair[1] + "`"
+              + quote(source, line));
+        }
+        at = end;
+      }
+    }
   }
 
   /**
@@ -243,6 +267,40 @@ public final class ChatTemplate {
     return new ChatTemplate(this, variables);
   }
 
+  /**
+   * Refuses a template whose output does not depend on the messages (it never prints their content), naming it,
+   * before it turns a data set into pairs: it would otherwise surface later as a problem of the data ("the chosen
+   * response encodes to no tokens"). Binary files and unclosed blocks are refused when the template is made.
+   *
+   * @return this template
+   * @throws ChatTemplateException naming the template
+   */
+  public ChatTemplate requireUsable() {
+    List<Map<String, String>> first = List.of(Map.of("role", "user", "content", "grpo4j probe 1"),
+        Map.of("role", "assistant", "content", "grpo4j answer 1"));
+    List<Map<String, String>> second = List.of(Map.of("role", "user", "content", "grpo4j probe 2"),
+        Map.of("role", "assistant", "content", "grpo4j answer 2"));
+    String one;
+    String two;
+    try {
+      one = render(first, false);
+      two = render(second, false);
+    } catch (ChatTemplateException refused) {
+      // A template may refuse a plain user/assistant exchange (it wants a system message, say): no verdict then.
+      return this;
+    }
+    if (one.equals(two)) {
+      throw new ChatTemplateException(origin, 0, "renders every conversation alike (`" + abbreviate(one) + "`): it "
+          + "never prints the messages' content, so it is no chat template");
+    }
+    return this;
+  }
+
+  private static String abbreviate(String text) {
+    String line = text.replace("\n", "\\n");
+    return line.length() > 60 ? line.substring(0, 57) + "..." : line;
+  }
+
   /** The variables of {@link #withVariables}. */
   public Map<String, Object> variables() {
     return variables;
@@ -296,6 +354,10 @@ public final class ChatTemplate {
   }
 
   private String quote(int line) {
+    return quote(source, line);
+  }
+
+  private static String quote(String source, int line) {
     if (line <= 0) {
       return "";
     }
@@ -540,6 +602,9 @@ public final class ChatTemplate {
   private static String read(Path file) {
     try {
       return Files.readString(file, StandardCharsets.UTF_8);
+    } catch (java.nio.charset.CharacterCodingException e) {
+      throw new IllegalArgumentException(file + " is not UTF-8 text: a chat template (or tokenizer_config.json) is "
+          + "text, such as a model's " + TEMPLATE_FILE, e);
     } catch (IOException e) {
       throw new IllegalArgumentException("could not read " + file + ": " + e, e);
     }

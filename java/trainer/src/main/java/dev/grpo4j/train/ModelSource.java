@@ -164,10 +164,10 @@ public final class ModelSource {
     Path tokens = tokenizerFolder(model, tokenizer);
     if (chatTemplate != null) {
       return (chatTemplate.equals(CHATML) ? ChatTemplate.chatml(tokens)
-          : ChatTemplate.fromFile(Path.of(chatTemplate), tokens)).withVariables(variables);
+          : ChatTemplate.fromFile(Path.of(chatTemplate), tokens)).withVariables(variables).requireUsable();
     }
     return (tokens == null ? Optional.<ChatTemplate>empty() : ChatTemplate.fromModelFolder(tokens))
-        .map(t -> t.withVariables(variables))
+        .map(t -> t.withVariables(variables).requireUsable())
         .orElseThrow(() -> new IllegalArgumentException("the data is conversational (chat messages) but "
             + (tokens == null ? "the model " + model + " reads bytes and has no chat template"
                 : tokens + " has no chat template (no " + ChatTemplate.TEMPLATE_FILE + ", no chat_template in "

@@ -48,6 +48,32 @@ class ChatTemplateTest {
   }
 
   @Test
+  void aTemplateThatCannotBeAChatTemplateIsRefusedByItsNameAndLine(@TempDir Path dir) throws IOException {
+    Path unclosed = Files.writeString(dir.resolve("unclosed.jinja"),
+        "{% for m in messages %}\n{{ m.content }}\n{{ m.role \n{% endfor %}");
+    ChatTemplateException open = assertThrows(ChatTemplateException.class,
+        () -> ChatTemplate.fromFile(unclosed, null).requireUsable());
+    assertTrue(open.getMessage().startsWith(unclosed + " line 3: `{{` is never closed with `}}`"), open.getMessage());
+    Path constant = Files.writeString(dir.resolve("constant.jinja"), "<|assistant|>\n");
+    ChatTemplateException alike = assertThrows(ChatTemplateException.class,
+        () -> ChatTemplate.fromFile(constant, null).requireUsable());
+    assertTrue(alike.getMessage().startsWith(constant + ": renders every conversation alike"), alike.getMessage());
+    Path binary = Files.write(dir.resolve("binary.jinja"), new byte[] {'{', '{', 0, 1, 2, '}', '}'});
+    ChatTemplateException nul = assertThrows(ChatTemplateException.class,
+        () -> ChatTemplate.fromFile(binary, null).requireUsable());
+    assertTrue(nul.getMessage().contains("is not a text file"), nul.getMessage());
+    Path latin1 = Files.write(dir.resolve("latin1.jinja"), new byte[] {'{', '{', (byte) 0xE9, '}', '}'});
+    IllegalArgumentException notUtf8 = assertThrows(IllegalArgumentException.class,
+        () -> ChatTemplate.fromFile(latin1, null));
+    assertTrue(notUtf8.getMessage().contains("is not UTF-8 text"), notUtf8.getMessage());
+    ChatTemplate chatml = ChatTemplate.of(ChatTemplate.CHATML, "chatml", Map.of());
+    assertEquals(chatml, chatml.requireUsable());
+    ChatTemplate systemFirst = ChatTemplate.of("{% if messages[0].role != 'system' %}{{ raise_exception('system "
+        + "first') }}{% endif %}{{ messages[0].content }}", "strict", Map.of());
+    assertEquals(systemFirst, systemFirst.requireUsable(), "a template that refuses the probe gets no verdict");
+  }
+
+  @Test
   void rangeAndMacroRecursionBehaveAsInJinja2sSandbox() {
     // Outputs and messages of jinja2 3.1.6's ImmutableSandboxedEnvironment, which transformers renders with.
     assertEquals("5000", render("{{ range(5000) | length }}"));

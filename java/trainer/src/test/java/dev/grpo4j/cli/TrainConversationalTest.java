@@ -2,6 +2,7 @@ package dev.grpo4j.cli;
 
 import static dev.grpo4j.cli.TrainFixtures.assertOneLineError;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.grpo4j.model.TransformerLm;
@@ -85,6 +86,12 @@ class TrainConversationalTest {
     assertEquals(0, ungrouped.exitCode(), ungrouped.err());
     assertTrue(ungrouped.err().contains("warning: the training data has no \"group\" field, so all pairs are one "
         + "group and GR-DPO is plain DPO"), ungrouped.err());
+
+    Path constant = Files.writeString(tmp.resolve("constant.jinja"), "<|assistant|>\n");
+    CliRun alike = CliRun.of("train", "--no-progress", "--model", "tiny-llama", "--train", train.toString(),
+        "--chat-template", constant.toString(), "--steps", "1", "--out", tmp.resolve("constant").toString());
+    assertOneLineError(alike, constant + ": renders every conversation alike");
+    assertFalse(alike.err().contains("encodes to no tokens"), "the template is named, not the data:\n" + alike.err());
 
     Path needsKwargs = Files.writeString(tmp.resolve("kwargs.jinja"), "{% if not house_style is defined %}"
         + "{{ raise_exception('pass house_style') }}{% endif %}{% for m in messages %}{{ house_style }}{{ m.content }}"
