@@ -1,6 +1,7 @@
 // Writes a randomly initialised Llama model folder that reads bytes (grpo4j's byte tokenizer): a model between the
-// built-in tiny one and a real one, for timing data-parallel training. Run with the trainer jar on the class path:
-//   java --enable-native-access=ALL-UNNAMED -cp java/trainer/target/grpo4j.jar MakeModel.java DIR HIDDEN LAYERS
+// built-in tiny one and a real one, for timing training. VOCAB (default 257, the bytes) may be larger, to time a
+// real vocabulary's head: the byte ids then use only its first rows. Run with the trainer jar on the class path:
+//   java --enable-native-access=ALL-UNNAMED -cp java/trainer/target/grpo4j.jar MakeModel.java DIR HIDDEN LAYERS [VOCAB]
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.grpo4j.model.ModelConfig;
@@ -17,7 +18,7 @@ public class MakeModel {
     ObjectNode json = new ObjectMapper().createObjectNode();
     json.putArray("architectures").add("LlamaForCausalLM");
     json.put("model_type", "llama");
-    json.put("vocab_size", 257);
+    json.put("vocab_size", args.length > 3 ? Integer.parseInt(args[3]) : 257);
     json.put("hidden_size", hidden);
     json.put("intermediate_size", hidden * 11 / 4);
     json.put("num_hidden_layers", layers);
