@@ -15,17 +15,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export OMP_WAIT_POLICY=PASSIVE
 
-# 800 pairs of 4 groups, 40-160 bytes of prompt and response each: the same text for every run.
-python3 - "$work/train.jsonl" <<'PY'
-import json, random, sys
-random.seed(7)
-words = "tea coffee water milk bread rice apple fish soup salt sugar rain sun wind snow city road river hill".split()
-with open(sys.argv[1], "w") as f:
-    for i in range(800):
-        text = lambda n: " ".join(random.choice(words) for _ in range(n))
-        f.write(json.dumps({"prompt": text(random.randint(8, 30)), "chosen": text(random.randint(8, 30)),
-                            "rejected": text(random.randint(8, 30)), "group": i % 4}) + "\n")
-PY
+python3 bench/data-parallel/make_pairs.py "$work/train.jsonl"
 "${java[@]}" -cp "$jar" bench/data-parallel/MakeModel.java "$work/llama-256x4" 256 4
 
 steps=30

@@ -15,16 +15,7 @@ java=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export OMP_WAIT_POLICY=PASSIVE
-python3 - "$work/train.jsonl" <<'PY'
-import json, random, sys
-random.seed(7)
-words = "tea coffee water milk bread rice apple fish soup salt sugar rain sun wind snow city road river hill".split()
-with open(sys.argv[1], "w") as f:
-    for i in range(800):
-        text = lambda n: " ".join(random.choice(words) for _ in range(n))
-        f.write(json.dumps({"prompt": text(random.randint(8, 30)), "chosen": text(random.randint(8, 30)),
-                            "rejected": text(random.randint(8, 30)), "group": i % 4}) + "\n")
-PY
+python3 bench/data-parallel/make_pairs.py "$work/train.jsonl"
 "${java[@]}" -cp "$jar" bench/data-parallel/MakeModel.java "$work/model" "$hidden" "$layers" "$vocab"
 "${java[@]}" -XX:StartFlightRecording=filename="$work/step.jfr",settings=profile -jar "$jar" train \
   --model "$work/model" --train "$work/train.jsonl" --method gr-dpo --steps "$steps" --batch-size "$pairs" \
