@@ -8,7 +8,8 @@ c = collections.Counter(); total = 0
 for e in data["recording"]["events"]:
     v = e["values"]; st = v.get("stackTrace")
     if not st or (v.get("sampledThread") or {}).get("javaName") != "main": continue
-    fr = [(f["method"]["type"]["name"].replace("/", ".") + "." + f["method"]["name"], f.get("lineNumber")) for f in st["frames"]]
+    fr = [(f["method"]["type"]["name"].replace("/", ".") + "." + f["method"]["name"], f.get("lineNumber"))
+          for f in st["frames"]]
     ms = [m for m, _ in fr]
     s = " ".join(ms)
     in_step = "PreferenceTrainer.accumulate" in s or ("TrainingRun.run" in s and (
@@ -20,10 +21,19 @@ for e in data["recording"]["events"]:
     elif "TransformerLm.hiddenStates" in s and "FusedLmHead" not in s: k = "body forward"
     elif "TokenPasses" in s or "GroupRobustLoss" in s: k = "fused loss kernels (token passes, group step)"
     elif "FusedLmHead.backward" in s:
-        line = next(l for m, l in fr if m.endswith("FusedLmHead.backward"))
-        k = {261: "body backward (autograd from dX)", 229: "head: dX = g W"}.get(line, None)
-        if k is None:
-            k = "head: dW += g^T X" if "addProduct" in s else ("head: logits recomputed (pass 2)" if "FusedLmHead.logits" in s else "head backward other (line %s)" % line)
+        # What FusedLmHead.backward was calling: the frame just inside it.
+        i = next(i for i, m in enumerate(ms) if m.endswith("FusedLmHead.backward"))
+        callee = ms[i - 1] if i > 0 else ""
+        if callee.endswith("global.torch.backward"):
+            k = "body backward (autograd from dX)"
+        elif callee.endswith("Tensor.mm"):
+            k = "head: dX = g W"
+        elif "addProduct" in callee or "addmm_" in callee:
+            k = "head: dW += g^T X"
+        elif callee.endswith("FusedLmHead.logits"):
+            k = "head: logits recomputed (pass 2)"
+        else:
+            k = "head backward other (" + callee.split(".")[-1] + ")"
     elif "FusedLmHead.logits" in s: k = "head: logits (pass 1)"
     elif "FusedLmHead" in s: k = "head: other (" + next(m for m in ms if "FusedLmHead" in m).split(".")[-1] + ")"
     else: k = "other: " + next((m for m in ms if m.startswith("dev.grpo4j")), ms[0])

@@ -125,8 +125,8 @@ public final class LibTorchGuards {
         .filter(m -> m.flags().has(AccessFlag.PUBLIC) || m.flags().has(AccessFlag.PROTECTED))
         .filter(m -> m.flags().has(AccessFlag.STATIC) || m.methodName().equalsString("<init>"))
         .findFirst()
-        .map(m -> "extends a class that loads libtorch, so it initialises libtorch before any guard of its own can run, "
-            + "yet " + m.methodName().stringValue() + " is public: create it from a guarded class instead");
+        .map(m -> "extends a class that loads libtorch, so it initialises libtorch before any guard of its own can "
+            + "run, yet " + m.methodName().stringValue() + " is public: create it from a guarded class instead");
   }
 
   private enum Guard { NONE, LATE, FIRST }

@@ -61,7 +61,7 @@ public final class Launcher {
     Thread stopper = new Thread(() -> stop(workers, err));
     Runtime.getRuntime().addShutdownHook(stopper);
     try (WorkerSignals signals = new WorkerSignals(workers, err)) {
-      for (int local = 0; local < plan.nprocPerNode(); local++) {
+      for (int local = 0; local < plan.nprocPerNode() && signals.received() == null; local++) {
         int rank = plan.nodeRank() * plan.nprocPerNode() + local;
         ProcessBuilder builder = new ProcessBuilder(command(mainClass, withThreads(arguments,
             plan.threadsPerWorker())));

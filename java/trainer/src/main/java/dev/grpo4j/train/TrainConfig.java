@@ -168,7 +168,8 @@ public record TrainConfig(
     require(warmupSteps >= 0 && warmupSteps <= steps, "--warmup-steps = " + warmupSteps + ": must be in 0.." + steps);
     require(minLearningRate >= 0 && minLearningRate <= learningRate, "--min-lr = " + minLearningRate
         + ": must be in [0, --lr]");
-    require(maxGradNorm >= 0 && Double.isFinite(maxGradNorm), "--max-grad-norm = " + maxGradNorm + ": must be >= 0 (0: no clipping)");
+    require(maxGradNorm >= 0 && Double.isFinite(maxGradNorm), "--max-grad-norm = " + maxGradNorm
+        + ": must be >= 0 (0: no clipping)");
     require(evalInterval >= 0, "--eval-every = " + evalInterval + ": must be >= 0 (0: only at the end)");
     require(evalBatchSize >= 1, "--eval-batch-size = " + evalBatchSize + ": must be >= 1");
     require(checkpointInterval >= 0, "--checkpoint-every = " + checkpointInterval

@@ -148,7 +148,8 @@ class TrainInputChecksTest {
   void absurdValuesAndOptionsOfAnotherMethodAreRefusedUpFrontByTheirFlag() throws IOException {
     TrainFixtures.Data data = TrainFixtures.Data.write(tmp, 25);
     assertOneLineError(train(data, tmp.resolve("eta"), "--eta", "1e308"), "--eta = 1.0E308: must be in [0, 10000.0]");
-    assertOneLineError(train(data, tmp.resolve("beta"), "--beta", "1e300"), "--beta = 1.0E300: must be in (0, 10000.0]");
+    assertOneLineError(train(data, tmp.resolve("beta"), "--beta", "1e300"),
+        "--beta = 1.0E300: must be in (0, 10000.0]");
     assertOneLineError(train(data, tmp.resolve("adjustment"), "--adjustment", "Infinity"), "--adjustment = Infinity");
     assertOneLineError(train(data, tmp.resolve("norm"), "--max-grad-norm", "NaN"), "--max-grad-norm = NaN");
     assertOneLineError(train(data, tmp.resolve("ipo"), "--method", "gr-dpo", "--ipo-length-normalization"),

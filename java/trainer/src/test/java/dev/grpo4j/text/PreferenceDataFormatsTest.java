@@ -188,8 +188,8 @@ class PreferenceDataFormatsTest {
         "{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": \"r\", \"group\": \"a\"}\n"
             + "{\"prompt\": \"q\", \"chosen\": \"d\", \"rejected\": \"s\", \"group\": \"b\"}\n");
     PreferenceData.Loaded fromLines = PreferenceData.read(lines, PreferenceData.ReadOptions.defaults());
-    assertEquals(List.of(PreferenceRecord.ofText("p", "c", "r", "a", 1), PreferenceRecord.ofText("q", "d", "s", "b", 2)),
-        fromLines.records());
+    assertEquals(List.of(PreferenceRecord.ofText("p", "c", "r", "a", 1),
+        PreferenceRecord.ofText("q", "d", "s", "b", 2)), fromLines.records());
     assertEquals(fromLines.records(), PreferenceData.read(lines,
         new PreferenceData.ReadOptions(DataFormat.JSON, "group", false)).records(), "--format json: the same");
     DataFormatException badLine = assertThrows(DataFormatException.class, () -> PreferenceData.read(
