@@ -230,6 +230,13 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
     // Before any worker starts or joins: a GPU run on a machine that cannot run CUDA fails once, saying why.
     ModelSource.checkDevice(modelOptions.device);
     WorkerEnv worker = WorkerEnv.from(System.getenv());
+    if (resume && out == null) {
+      throw new IllegalArgumentException("--resume needs --out: the run folder to continue");
+    }
+    if (resume && !Files.isRegularFile(out.resolve(TrainConfig.FILE))) {
+      throw new IllegalArgumentException("--resume: " + out + " holds no run (" + TrainConfig.FILE
+          + " is missing; a run writes it once its reference log-probs are ready): start it without --resume");
+    }
     if (worker == null && dist.worldSize() > 1) {
       return launch(err);
     }
@@ -239,9 +246,6 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
     if (worker != null) {
       LauncherWatch.start(System.getenv(LauncherWatch.LAUNCHER_PID), worker.rank(), err);
     }
-    if (resume && out == null) {
-      throw new IllegalArgumentException("--resume needs --out: the run folder to continue");
-    }
     Path runDir = out != null ? out
         : Path.of("runs", "train-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
     if (worker != null && out == null) {
@@ -249,10 +253,6 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
     }
     if (Files.exists(runDir) && !Files.isDirectory(runDir)) {
       throw new IllegalArgumentException("--out " + runDir + " is a file, not a folder: choose a folder for the run");
-    }
-    if (resume && !Files.isRegularFile(runDir.resolve(TrainConfig.FILE))) {
-      throw new IllegalArgumentException("--resume: " + runDir + " holds no run (" + TrainConfig.FILE
-          + " is missing; a run writes it once its reference log-probs are ready): start it without --resume");
     }
     boolean main = worker == null || worker.rank() == 0;
     if (main && !resume && !Files.exists(runDir.resolve(TrainConfig.FILE))) {
@@ -343,14 +343,9 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
   private int launch(PrintWriter err) throws IOException, InterruptedException {
     // What every worker would find wrong is said once, before any starts.
     if (resume) {
-      if (out == null || !Files.isRegularFile(out.resolve(TrainConfig.FILE))) {
-        throw new IllegalArgumentException("--resume needs --out naming a run folder (one with " + TrainConfig.FILE
-            + ")");
-      }
       TrainingRun.requireWorldSize(TrainConfig.read(out), dist.worldSize());
-    } else if (batchSize % dist.worldSize() != 0) {
-      throw new IllegalArgumentException("--batch-size " + batchSize + " is the pairs of one micro-batch over all "
-          + dist.worldSize() + " processes and must be a multiple of their number");
+    } else {
+      TrainConfig.requireBatchSplits(batchSize, dist.worldSize());
     }
     int cores = Runtime.getRuntime().availableProcessors();
     int threads = Math.max(1, (modelOptions.threads != null ? modelOptions.threads : cores) / dist.nprocPerNode);

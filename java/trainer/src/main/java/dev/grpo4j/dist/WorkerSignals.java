@@ -8,7 +8,6 @@ import java.lang.foreign.Linker;
 import java.lang.invoke.MethodHandle;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import sun.misc.Signal;
 import sun.misc.SignalHandler;
 
@@ -21,7 +20,7 @@ import sun.misc.SignalHandler;
  * into a SIGTERM, which the workers took for a second signal and died without their checkpoint.
  */
 final class WorkerSignals implements AutoCloseable {
-  private static final Map<String, Integer> NUMBERS = Map.of("INT", 2, "TERM", 15);
+  private static final List<String> SIGNALS = List.of("INT", "TERM");
   private static final MethodHandle KILL = Linker.nativeLinker().downcallHandle(
       Linker.nativeLinker().defaultLookup().find("kill").orElseThrow(),
       FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
@@ -35,7 +34,7 @@ final class WorkerSignals implements AutoCloseable {
   WorkerSignals(List<Process> workers, PrintWriter err) {
     this.workers = workers;
     this.err = err;
-    for (String name : NUMBERS.keySet()) {
+    for (String name : SIGNALS) {
       Signal signal = new Signal(name);
       signals.add(signal);
       previous.add(Signal.handle(signal, this::pass));

@@ -170,7 +170,10 @@ public final class PreferenceData {
 
     @Override
     public void row(long position, ObjectNode row) {
-      row.fieldNames().forEachRemaining(fields::add);
+      if (!groups.grouped && !options.groupField().equals(DEFAULT_GROUP_FIELD)) {
+        // Only for the message should no record have the field --group-field names.
+        row.fieldNames().forEachRemaining(fields::add);
+      }
       try {
         records.add(record(row, position));
       } catch (BadRecord bad) {

@@ -9,7 +9,6 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -46,10 +45,10 @@ final class DataDigests {
     JsonNode root = JSON.readTree(recorded.toFile());
     for (Map.Entry<String, Path> e : files(config).entrySet()) {
       String then = root.path(e.getKey()).path("sha256").asText(null);
-      if (then != null && !then.equals(sha256(e.getValue()))) {
+      String now = then == null ? null : sha256(e.getValue());
+      if (then != null && !then.equals(now)) {
         throw new IllegalArgumentException("--resume: " + e.getKey() + " " + e.getValue() + " changed since the run "
-            + "started (SHA-256 " + then.substring(0, 12) + "... then, " + sha256(e.getValue()).substring(0, 12)
-            + "... now): its checkpoint's batches and reference log-probs belong to the old content; restore the "
+            + "started (SHA-256 " + then.substring(0, 12) + "... then, " + now.substring(0, 12) + "... now): its checkpoint's batches and reference log-probs belong to the old content; restore the "
             + "file, or train on the new data in a new run");
       }
     }
@@ -68,12 +67,7 @@ final class DataDigests {
   }
 
   private static String sha256(Path file) throws IOException {
-    MessageDigest digest;
-    try {
-      digest = MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("the JVM offers no SHA-256", e);
-    }
+    MessageDigest digest = ReferenceLogProbs.sha256();
     try (InputStream in = Files.newInputStream(file)) {
       byte[] buffer = new byte[1 << 16];
       for (int n = in.read(buffer); n > 0; n = in.read(buffer)) {

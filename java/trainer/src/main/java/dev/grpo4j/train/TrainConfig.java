@@ -159,8 +159,7 @@ public record TrainConfig(
     require(batchSize >= 1, "--batch-size = " + batchSize + ": must be >= 1");
     worldSize = worldSize == 0 ? 1 : worldSize;
     require(worldSize >= 1, "world size " + worldSize + ": must be >= 1");
-    require(batchSize % worldSize == 0, "--batch-size " + batchSize + " is the pairs of one micro-batch over all "
-        + worldSize + " processes and must be a multiple of their number");
+    requireBatchSplits(batchSize, worldSize);
     require(gradientAccumulation >= 1, "--grad-accumulation = " + gradientAccumulation + ": must be >= 1");
     require(learningRate > 0 && Double.isFinite(learningRate), "--lr = " + learningRate + ": must be > 0");
     require(weightDecay >= 0 && Double.isFinite(weightDecay), "--weight-decay = " + weightDecay + ": must be >= 0");
@@ -183,6 +182,12 @@ public record TrainConfig(
           + "--lora-rank, or start fresh adapters without --adapter");
       lora.toConfig("");
     }
+  }
+
+  /** Refuses a micro-batch of {@code batchSize} pairs that {@code worldSize} processes cannot share evenly. */
+  public static void requireBatchSplits(int batchSize, int worldSize) {
+    require(batchSize % worldSize == 0, "--batch-size " + batchSize + " is the pairs of one micro-batch over all "
+        + worldSize + " processes and must be a multiple of their number");
   }
 
   private static void require(boolean ok, String message) {
