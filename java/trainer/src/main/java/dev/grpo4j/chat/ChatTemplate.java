@@ -11,6 +11,7 @@ import com.hubspot.jinjava.interpret.AutoCloseableSupplier;
 import com.hubspot.jinjava.interpret.Context;
 import com.hubspot.jinjava.interpret.JinjavaInterpreter;
 import com.hubspot.jinjava.interpret.TemplateError;
+import com.hubspot.jinjava.interpret.errorcategory.BasicTemplateErrorCategory;
 import com.hubspot.jinjava.lib.exptest.ExpTest;
 import com.hubspot.jinjava.lib.filter.Filter;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
@@ -328,19 +329,21 @@ public final class ChatTemplate {
 
   private void failOnErrors(List<TemplateError> errors, List<? extends Map<String, ?>> messages) {
     for (TemplateError error : errors) {
+      int line = Math.max(0, error.getLineno());
+      boolean tooDeep = error.getCategory() == BasicTemplateErrorCategory.CYCLE_DETECTED
+          || error.getException() != null && cause(error.getException(), StackOverflowError.class) != null;
+      if (tooDeep) {
+        throw new ChatTemplateException(origin, line, "maximum recursion depth exceeded" + quote(line) + ": a macro "
+            + "calls itself without end, or more than " + MAX_MACRO_NESTING + " calls deep (jinja2, which transformers "
+            + "renders templates with, raises RecursionError here too)");
+      }
       if (error.getSeverity() != TemplateError.ErrorType.FATAL) {
         continue;
       }
-      int line = Math.max(0, error.getLineno());
       Refused refused = error.getException() == null ? null : refusal(error.getException());
       if (refused != null) {
         throw new ChatTemplateException(origin, line, "the template refused the messages: " + refused.getMessage()
             + (messages == null ? "" : " (roles " + roles(messages) + ")"));
-      }
-      if (error.getException() != null && cause(error.getException(), StackOverflowError.class) != null) {
-        throw new ChatTemplateException(origin, line, "maximum recursion depth exceeded" + quote(line) + ": a macro "
-            + "calls itself without end, or too deeply (jinja2, which transformers renders templates with, raises "
-            + "RecursionError here too)");
       }
       Jinja2Error jinja2 = error.getException() == null ? null : cause(error.getException(), Jinja2Error.class);
       if (jinja2 != null) {
@@ -389,12 +392,13 @@ public final class ChatTemplate {
   /** jinja2's sandbox (transformers renders in one) refuses a range() of more items than this. */
   static final int MAX_RANGE = 100_000;
   /**
-   * Jinjava's limit on nested macro calls, set out of reach. Past its limit Jinjava renders nothing more without a
-   * word, and by default it refuses recursive macros altogether, which rendered a recursive macro (tool schemas in
-   * some templates) as its first level only. jinja2 has no limit of its own: Python's recursion limit stops it at a
-   * few hundred levels with a RecursionError. Here the thread's stack runs out first, which fails the same way.
+   * Nested macro calls allowed, as many as jinja2 manages: it has no limit of its own, but each call takes five Python
+   * frames and Python's recursion limit (1,000) stops a bare countdown macro at 198 nested calls with a
+   * RecursionError (jinja2 3.1.6, Python 3.11; transformers' own frames only lower that). One call deeper fails here
+   * the same way. Jinjava by default refuses recursive macros, and past its limit renders nothing more without a
+   * word; both are overridden.
    */
-  static final int MAX_MACRO_DEPTH = 1_000_000;
+  static final int MAX_MACRO_NESTING = 198;
 
   private static Jinjava engine() {
     JinjavaConfig config = JinjavaConfig.newBuilder()
@@ -411,10 +415,11 @@ public final class ChatTemplate {
             .build())
         .withElResolver(pythonResolver())
         .withEnableRecursiveMacroCalls(true)
-        .withMaxMacroRecursionDepth(MAX_MACRO_DEPTH)
+        // Jinjava's depth counts one more than the nested calls.
+        .withMaxMacroRecursionDepth(MAX_MACRO_NESTING + 1)
         .withRangeLimit(MAX_RANGE)
         .build();
-    Jinjava jinjava = new Jinjava(config);
+    Jinjava jinjava = UndefinedAttributes.engine(config);
     Context global = jinjava.getGlobalContext();
     global.registerFunction(new ELFunctionDefinition("", "raise_exception", ChatTemplate.class, "raiseException",
         Object.class));
@@ -482,7 +487,7 @@ public final class ChatTemplate {
   }
 
   /** What jinja2 raises where Jinjava would go on: the template fails here too, with jinja2's message. */
-  private static final class Jinja2Error extends RuntimeException {
+  static final class Jinja2Error extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
     Jinja2Error(String message) {

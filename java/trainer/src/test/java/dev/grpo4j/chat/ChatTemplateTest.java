@@ -85,9 +85,60 @@ class ChatTemplateTest {
         tooBig.getMessage());
     String countdown = "{% macro f(n) %}{% if n > 0 %}x{{ f(n - 1) }}{% endif %}{% endmacro %}";
     assertEquals("x".repeat(150), render(countdown + "{{ f(150) }}"));
+    assertEquals("x".repeat(197), render(countdown + "{{ f(197) }}"), "198 nested calls, jinja2's most");
+    ChatTemplateException deep = assertThrows(ChatTemplateException.class,
+        () -> render(countdown + "\n{{ f(198) }}"));
+    assertTrue(deep.getMessage().contains("maximum recursion depth exceeded"), deep.getMessage());
     ChatTemplateException endless = assertThrows(ChatTemplateException.class,
         () -> render("{% macro g() %}{{ g() }}{% endmacro %}{{ g() }}"));
     assertTrue(endless.getMessage().contains("maximum recursion depth exceeded"), endless.getMessage());
+  }
+
+  @Test
+  void anAttributeOfAnUndefinedValueFailsAsInJinja2() {
+    // What jinja2 3.1.6's ImmutableSandboxedEnvironment renders or raises, with m = {"a": {"b": 1}}, n = None,
+    // l = [1, 2], s = "str".
+    Map<String, Object> values = new java.util.HashMap<>(Map.of("m", Map.of("a", Map.of("b", 1)), "l", List.of(1, 2),
+        "s", "str"));
+    values.put("n", null);
+    Map<String, String> renders = new java.util.LinkedHashMap<>();
+    renders.put("{{ m.missing }}", "");
+    renders.put("{{ n.x }}", "");
+    renders.put("{{ l[5] }}", "");
+    renders.put("{{ l[-1] }}", "2");
+    renders.put("{{ s.x }}", "");
+    renders.put("{{ m.a.b.c }}", "");
+    renders.put("{{ m.missing | default('x') }}", "x");
+    renders.put("{{ m.a.b }}|{{ m['a']['b'] }}|{{ (m.a).b }}", "1|1|1");
+    renders.put("{{ nothing is defined }}|{{ m.missing is defined }}|{{ m.a is defined }}", "false|false|true");
+    renders.put("{% for x in l %}{{ x }}{{ loop.index }}{% endfor %}", "1122");
+    for (Map.Entry<String, String> expected : renders.entrySet()) {
+      assertEquals(expected.getValue(), render(expected.getKey(), values), expected.getKey());
+    }
+    Map<String, String> raises = new java.util.LinkedHashMap<>();
+    raises.put("{{ nothing.attr }}", "'nothing' is undefined");
+    raises.put("{{ nothing['a'] }}", "'nothing' is undefined");
+    raises.put("{{ m.missing.deeper }}", "'dict object' has no attribute 'missing'");
+    raises.put("{{ m['missing']['d'] }}", "'dict object' has no attribute 'missing'");
+    raises.put("{{ (m.missing).d }}", "'dict object' has no attribute 'missing'");
+    raises.put("{{ m.a.missing.d }}", "'dict object' has no attribute 'missing'");
+    raises.put("{{ n.x.y }}", "'None' has no attribute 'x'");
+    raises.put("{{ l[5].x }}", "list object has no element 5");
+    raises.put("{{ s.x.y }}", "'str object' has no attribute 'x'");
+    raises.put("{{ nothing.attr is defined }}", "'nothing' is undefined");
+    raises.put("{{ m.missing.d | default('x') }}", "'dict object' has no attribute 'missing'");
+    raises.put("\n{% if m.missing.d %}y{% endif %}", "'dict object' has no attribute 'missing'");
+    raises.put("{{ loop.x }}", "'loop' is undefined");
+    for (Map.Entry<String, String> expected : raises.entrySet()) {
+      ChatTemplateException e = assertThrows(ChatTemplateException.class, () -> render(expected.getKey(), values),
+          expected.getKey());
+      assertTrue(e.getMessage().contains(expected.getValue() + " (in `"), expected.getKey() + ": " + e.getMessage());
+      assertTrue(e.getMessage().contains("jinja2, which transformers renders templates with, fails here too"),
+          e.getMessage());
+    }
+    ChatTemplateException second = assertThrows(ChatTemplateException.class,
+        () -> render("a\n\n{{ m.missing.d }}", values));
+    assertEquals(3, second.line(), second.getMessage());
   }
 
   @Test
