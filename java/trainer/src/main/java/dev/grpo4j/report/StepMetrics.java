@@ -36,9 +36,11 @@ import java.util.Arrays;
  * @param lr learning rate used for the step
  * @param tokensPerSecond training throughput over the step
  * @param gradNorm norm of the gradient before clipping; NaN if not measured
+ * @param stepSeconds wall-clock seconds of the step, from setting its learning rate to the optimiser's update; NaN
+ *     in logs written before it was recorded
  */
 @JsonPropertyOrder({"step", "epoch", "loss", "group_pair_loss", "group_objective_loss", "group_weights", "lr",
-    "tokens_per_second", "grad_norm"})
+    "tokens_per_second", "grad_norm", "step_seconds"})
 public record StepMetrics(
     @JsonProperty(value = "step", required = true) int step,
     @JsonProperty(value = "epoch", required = true) double epoch,
@@ -48,7 +50,8 @@ public record StepMetrics(
     @JsonProperty("group_weights") double[] groupWeights,
     @JsonProperty(value = "lr", required = true) double lr,
     @JsonProperty(value = "tokens_per_second", required = true) double tokensPerSecond,
-    @JsonProperty(value = "grad_norm", required = true) double gradNorm) {
+    @JsonProperty(value = "grad_norm", required = true) double gradNorm,
+    @JsonProperty("step_seconds") double stepSeconds) {
 
   /**
    * Checks and copies the arrays; a missing objective loss becomes NaN per group.
@@ -122,7 +125,7 @@ public record StepMetrics(
         && Double.compare(loss, s.loss) == 0 && Arrays.equals(groupPairLoss, s.groupPairLoss)
         && Arrays.equals(groupObjectiveLoss, s.groupObjectiveLoss) && Arrays.equals(groupWeights, s.groupWeights)
         && Double.compare(lr, s.lr) == 0 && Double.compare(tokensPerSecond, s.tokensPerSecond) == 0
-        && Double.compare(gradNorm, s.gradNorm) == 0;
+        && Double.compare(gradNorm, s.gradNorm) == 0 && Double.compare(stepSeconds, s.stepSeconds) == 0;
   }
 
   @Override
@@ -135,7 +138,8 @@ public record StepMetrics(
     h = 31 * h + Arrays.hashCode(groupWeights);
     h = 31 * h + Double.hashCode(lr);
     h = 31 * h + Double.hashCode(tokensPerSecond);
-    return 31 * h + Double.hashCode(gradNorm);
+    h = 31 * h + Double.hashCode(gradNorm);
+    return 31 * h + Double.hashCode(stepSeconds);
   }
 
   @Override

@@ -365,7 +365,7 @@ public final class TrainingRun {
             seconds += stepSeconds;
             tokens += totals.tokens;
             StepMetrics record = new StepMetrics(step, sampler.epoch(), totals.meanLoss(), totals.groupPairLoss(),
-                totals.groupObjectiveLoss(), weights, lr, totals.tokens / stepSeconds, gradNorm);
+                totals.groupObjectiveLoss(), weights, lr, totals.tokens / stepSeconds, gradNorm, stepSeconds);
             append(metrics, record);
             deadRun.observe(step, gradNorm).ifPresent(warning -> {
               err.println();

@@ -244,8 +244,8 @@ class TrainCommandTest {
       StepMetrics x = a.get(i);
       StepMetrics y = b.get(i);
       assertEquals(new StepMetrics(x.step(), x.epoch(), x.loss(), x.groupPairLoss(), x.groupObjectiveLoss(),
-          x.groupWeights(), x.lr(), 0, x.gradNorm()), new StepMetrics(y.step(), y.epoch(), y.loss(), y.groupPairLoss(),
-          y.groupObjectiveLoss(), y.groupWeights(), y.lr(), 0, y.gradNorm()), "step " + x.step());
+          x.groupWeights(), x.lr(), 0, x.gradNorm(), 0), new StepMetrics(y.step(), y.epoch(), y.loss(), y.groupPairLoss(),
+          y.groupObjectiveLoss(), y.groupWeights(), y.lr(), 0, y.gradNorm(), 0), "step " + x.step());
     }
     assertEquals(RunLog.readEval(RunLog.evalFile(whole)), RunLog.readEval(RunLog.evalFile(resumed)));
   }

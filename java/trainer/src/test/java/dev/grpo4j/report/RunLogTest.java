@@ -24,7 +24,7 @@ class RunLogTest {
   static StepMetrics step(int step) {
     return new StepMetrics(step, step / 8.0, 0.75 - step / 64.0, new double[] {0.5, step % 2 == 0 ? NAN : 1.5, 0.25},
         new double[] {0.375, step % 2 == 0 ? 0 : 2.25, 0.125}, new double[] {0.25, 0.5, 0.25}, 1e-5, 1000.0 + step,
-        step == 2 ? NAN : 0.125 * step);
+        step == 2 ? NAN : 0.125 * step, 0.5 + step);
   }
 
   static EvalMetrics testEval() {
@@ -36,11 +36,11 @@ class RunLogTest {
   @Test
   void stepMetricsAreWrittenAsExactlyTheDocumentedLine() {
     StepMetrics s = new StepMetrics(3, 0.5, 0.625, new double[] {0.5, NAN, 0.75}, new double[] {0.75, 0, 0.5},
-        new double[] {0.25, 0.25, 0.5}, 0.001, 1500.0, NAN);
+        new double[] {0.25, 0.25, 0.5}, 0.001, 1500.0, NAN, 2.5);
     assertEquals("{\"step\":3,\"epoch\":0.5,\"loss\":0.625,\"group_pair_loss\":[0.5,null,0.75],"
         + "\"group_objective_loss\":[0.75,0.0,0.5],\"group_weights\":[0.25,0.25,0.5],\"lr\":0.001,"
-        + "\"tokens_per_second\":1500.0,\"grad_norm\":null}", s.toJson());
-    StepMetrics dpo = new StepMetrics(3, 0.5, 0.625, new double[] {0.5}, new double[] {0.5}, null, 0.001, 1, 1);
+        + "\"tokens_per_second\":1500.0,\"grad_norm\":null,\"step_seconds\":2.5}", s.toJson());
+    StepMetrics dpo = new StepMetrics(3, 0.5, 0.625, new double[] {0.5}, new double[] {0.5}, null, 0.001, 1, 1, 1);
     assertTrue(dpo.toJson().contains("\"group_weights\":null"), "plain DPO has no group weights: " + dpo.toJson());
     assertFalse(dpo.hasGroupWeights());
   }
@@ -52,6 +52,7 @@ class RunLogTest {
     assertArrayEquals(new double[] {0.5, NAN}, old.groupPairLoss());
     assertTrue(Double.isNaN(old.groupObjectiveLoss()[0]) && Double.isNaN(old.groupObjectiveLoss()[1]));
     assertArrayEquals(new double[] {0.25, 0.75}, old.groupWeights());
+    assertTrue(Double.isNaN(old.stepSeconds()), "a log from before step_seconds was recorded");
   }
 
   @Test
@@ -249,17 +250,17 @@ class RunLogTest {
   @Test
   void recordsCheckTheirShapeAndCopyTheirArrays() {
     double[] losses = {0.5, 0.5};
-    StepMetrics s = new StepMetrics(1, 0, 0.5, losses, losses, new double[] {0.5, 0.5}, 0, 0, 0);
+    StepMetrics s = new StepMetrics(1, 0, 0.5, losses, losses, new double[] {0.5, 0.5}, 0, 0, 0, 0);
     losses[0] = 9;
     assertEquals(0.5, s.groupPairLoss()[0], "the record keeps its own copy");
     s.groupPairLoss()[1] = 9;
     assertEquals(0.5, s.groupPairLoss()[1], "callers get a copy");
     assertThrows(IllegalArgumentException.class,
-        () -> new StepMetrics(1, 0, 0.5, new double[] {0.5}, null, new double[] {0.5, 0.5}, 0, 0, 0));
+        () -> new StepMetrics(1, 0, 0.5, new double[] {0.5}, null, new double[] {0.5, 0.5}, 0, 0, 0, 0));
     assertThrows(IllegalArgumentException.class,
-        () -> new StepMetrics(1, 0, 0.5, new double[] {0.5}, new double[] {0.5, 0.5}, null, 0, 0, 0));
+        () -> new StepMetrics(1, 0, 0.5, new double[] {0.5}, new double[] {0.5, 0.5}, null, 0, 0, 0, 0));
     assertThrows(IllegalArgumentException.class,
-        () -> new StepMetrics(-1, 0, 0.5, new double[] {0.5}, null, new double[] {1}, 0, 0, 0));
+        () -> new StepMetrics(-1, 0, 0.5, new double[] {0.5}, null, new double[] {1}, 0, 0, 0, 0));
     assertThrows(IllegalArgumentException.class, () -> new EvalMetrics(1, EvalMetrics.Split.TEST, List.of("a"),
         new double[] {0.5}, new double[] {0.5}, new double[] {0.5, 0.5}, new double[] {0.5}, new int[] {1}));
     assertNotEquals(step(1), step(2));

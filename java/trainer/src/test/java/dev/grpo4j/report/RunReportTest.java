@@ -49,7 +49,7 @@ class RunReportTest {
     double[] losses = {0.7 - 0.005 * s, s % 4 == 0 ? NAN : 0.8 - 0.004 * s, 1.0 - 0.002 * s};
     double[] weights = s == STEPS ? new double[] {0.25, 0.375, 0.375}
         : new double[] {1.0 / 3 - 0.001 * s, 1.0 / 3, 1.0 / 3 + 0.001 * s};
-    return new StepMetrics(s, s / 20.0, 0.75 - 0.005 * s, losses, losses, weights, 1e-5, 1000.0 + s, 0.5);
+    return new StepMetrics(s, s / 20.0, 0.75 - 0.005 * s, losses, losses, weights, 1e-5, 1000.0 + s, 0.5, 2.0);
   }
 
   static EvalMetrics validationAt20() {
