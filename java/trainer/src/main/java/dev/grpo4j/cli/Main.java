@@ -20,7 +20,7 @@ import picocli.CommandLine.Spec;
  * multi-group data set and compares them per group; {@code grpo4j experiment synthetic} reproduces the paper's
  * log-linear bandit experiment.
  *
- * <p>Run as {@code OMP_WAIT_POLICY=PASSIVE java --enable-native-access=ALL-UNNAMED -jar grpo4j.jar <command>}.
+ * <p>Run as {@code java --enable-native-access=ALL-UNNAMED -jar grpo4j.jar <command>}.
  */
 @Command(name = "grpo4j",
     // Inherited: every subcommand gets -h/--help and -V/--version without repeating them.
@@ -34,7 +34,7 @@ import picocli.CommandLine.Spec;
         ExperimentCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   /** Environment variable libtorch's OpenMP runtime reads once, when the native library loads. */
-  static final String OMP_WAIT_POLICY = "OMP_WAIT_POLICY";
+  static final String OMP_WAIT_POLICY = LibTorch.OMP_WAIT_POLICY;
   /** Environment variable that keeps libtorch's C++ trace (as a stack trace) when libtorch raises an error. */
   static final String DEBUG = LibTorch.DEBUG_ENV;
 
@@ -141,16 +141,15 @@ public final class Main implements Runnable {
   }
 
   /**
-   * Warns when libtorch's OpenMP threads will spin-wait: on small machines that makes every training step
-   * tens of times slower (SPEC §7). The variable must be set before the JVM starts, so a warning is all a
-   * command can do.
+   * Warns when the environment asks libtorch's OpenMP threads to spin-wait ({@link LibTorch} makes them sleep when
+   * it is left unset): on small machines that makes every training step tens of times slower (SPEC §7).
    */
   static void warnIfOpenMpSpins(PrintWriter err) {
     String policy = System.getenv(OMP_WAIT_POLICY);
-    if (policy == null || !policy.equalsIgnoreCase("PASSIVE")) {
-      err.println("grpo4j: warning: " + OMP_WAIT_POLICY + " is " + (policy == null ? "not set" : "'" + policy + "'")
-          + "; libtorch's OpenMP threads will spin-wait between operations, which makes small training steps "
-          + "many times slower. Start the JVM with " + OMP_WAIT_POLICY + "=PASSIVE (ci/demo.sh does).");
+    if (policy != null && !policy.equalsIgnoreCase("PASSIVE")) {
+      err.println("grpo4j: warning: " + OMP_WAIT_POLICY + " is '" + policy + "'; libtorch's OpenMP threads will "
+          + "spin-wait between operations, which makes small training steps many times slower. Unset it, or set it "
+          + "to PASSIVE.");
       err.flush();
     }
   }

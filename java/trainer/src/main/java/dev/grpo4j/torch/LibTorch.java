@@ -4,8 +4,11 @@ import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
 import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -50,6 +53,8 @@ public final class LibTorch {
   static final String GPU_EXTENSION = "-gpu";
   /** Environment variable that keeps libtorch's own diagnostics (C++ traces, c10 log lines). */
   public static final String DEBUG_ENV = "GRPO4J_DEBUG";
+  /** OpenMP's wait policy; grpo4j sets it to {@code PASSIVE} where the environment leaves it unset. */
+  public static final String OMP_WAIT_POLICY = "OMP_WAIT_POLICY";
 
   /** The libraries of one variant of libtorch, and why it cannot run CUDA (null when it can). */
   record Natives(String extension, List<Path> libraries, String cudaUnavailable) {}
@@ -86,6 +91,7 @@ public final class LibTorch {
     Natives natives = choose(common, gpu, unpack(torchFolder(platform, "")), System.getProperty(EXTENSION_PROPERTY),
         LibTorch::loadSystemLibrary);
     System.setProperty(EXTENSION_PROPERTY, natives.extension());
+    passiveOpenMpThreads();
     List<Path> loadable = natives.libraries().stream().filter(LibTorch::isLoadableLibrary).toList();
     for (Path library : dependenciesFirst(loadable)) {
       try {
@@ -97,6 +103,34 @@ public final class LibTorch {
     }
     Loader.load(org.bytedeco.pytorch.global.torch.class);
     loaded = natives;
+  }
+
+  /**
+   * Makes libtorch's OpenMP threads (its intra-op pool) sleep when they run out of work instead of spinning, unless
+   * the environment sets {@value #OMP_WAIT_POLICY} already: OpenMP reads it once, when its library is loaded, so this
+   * runs just before. Spinning OpenMP threads made each small training step tens of times slower on 2 cores (SPEC
+   * §7). OpenBLAS's own spin-then-sleep default stays: with shorter spins (OPENBLAS_THREAD_TIMEOUT 16 or less, or
+   * its jobs on sleeping threads) a step on an idle 2-core VM took 10x as long, waking halted cores.
+   */
+  private static void passiveOpenMpThreads() {
+    setDefaultEnvironment(OMP_WAIT_POLICY, "PASSIVE");
+  }
+
+  /** The process's C environment variable {@code name}, set to {@code value} unless it is set already. */
+  private static void setDefaultEnvironment(String name, String value) {
+    Linker linker = Linker.nativeLinker();
+    MethodHandle setenv = linker.downcallHandle(linker.defaultLookup().find("setenv").orElseThrow(),
+        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    try (Arena arena = Arena.ofConfined()) {
+      int status = (int) setenv.invokeExact(arena.allocateFrom(name), arena.allocateFrom(value), 0);
+      if (status != 0) {
+        throw new IllegalStateException("setenv(" + name + ") failed");
+      }
+    } catch (RuntimeException | Error e) {
+      throw e;
+    } catch (Throwable e) {
+      throw new IllegalStateException("setenv(" + name + ") failed", e);
+    }
   }
 
   /**
