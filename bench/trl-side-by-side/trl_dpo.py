@@ -1,0 +1,42 @@
+"""One TRL DPOTrainer run for the side-by-side benchmark: trains MODEL on DATA (prompt/chosen/rejected JSON Lines)
+for STEPS steps of PAIRS pairs, fp32 on the CPU with THREADS threads, and prints one JSON line: each step's wall
+seconds (from the trainer's step-begin to its step-end callback: forward, backward and the optimizer) and non-pad
+tokens.  Usage: python trl_dpo.py MODEL DATA STEPS PAIRS THREADS precomputed|default OUT_DIR"""
+import json
+import sys
+import time
+
+import torch
+from datasets import load_dataset
+from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+from trl import DPOConfig, DPOTrainer
+
+model_dir, data, steps, pairs, threads, reference, out = sys.argv[1:8]
+torch.set_num_threads(int(threads))
+seconds, tokens = [], []
+
+
+class StepClock(TrainerCallback):
+    def on_step_begin(self, args, state, control, **kwargs):
+        self.start = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        seconds.append(time.perf_counter() - self.start)
+
+
+class CountingDPOTrainer(DPOTrainer):
+    def training_step(self, model, inputs, *args, **kwargs):
+        tokens.append(int(inputs["attention_mask"].sum()))
+        return super().training_step(model, inputs, *args, **kwargs)
+
+
+config = DPOConfig(output_dir=out, per_device_train_batch_size=int(pairs), max_steps=int(steps), learning_rate=1e-4,
+                   beta=0.1, bf16=False, fp16=False, use_cpu=True, logging_steps=1, save_strategy="no",
+                   report_to="none", precompute_ref_log_probs=reference == "precomputed", max_length=None,
+                   lr_scheduler_type="constant", dataloader_num_workers=0, disable_tqdm=True, seed=1)
+trainer = CountingDPOTrainer(model=AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32),
+                             args=config, train_dataset=load_dataset("json", data_files=data, split="train"),
+                             processing_class=AutoTokenizer.from_pretrained(model_dir),
+                             callbacks=[StepClock()])
+trainer.train()
+print(json.dumps({"step_seconds": seconds, "tokens": tokens}))
