@@ -13,7 +13,6 @@ jar=java/trainer/target/grpo4j.jar
 java=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-export OMP_WAIT_POLICY=PASSIVE
 
 python3 bench/data-parallel/make_pairs.py "$work/train.jsonl"
 "${java[@]}" -cp "$jar" bench/data-parallel/MakeModel.java "$work/llama-256x4" 256 4

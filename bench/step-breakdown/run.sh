@@ -14,7 +14,6 @@ jar=java/trainer/target/grpo4j.jar
 java=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-export OMP_WAIT_POLICY=PASSIVE
 python3 bench/data-parallel/make_pairs.py "$work/train.jsonl"
 "${java[@]}" -cp "$jar" bench/data-parallel/MakeModel.java "$work/model" "$hidden" "$layers" "$vocab"
 "${java[@]}" -XX:StartFlightRecording=filename="$work/step.jfr",settings=profile -jar "$jar" train \

@@ -113,23 +113,19 @@ public final class LibTorch {
    * its jobs on sleeping threads) a step on an idle 2-core VM took 10x as long, waking halted cores.
    */
   private static void passiveOpenMpThreads() {
-    setDefaultEnvironment(OMP_WAIT_POLICY, "PASSIVE");
-  }
-
-  /** The process's C environment variable {@code name}, set to {@code value} unless it is set already. */
-  private static void setDefaultEnvironment(String name, String value) {
     Linker linker = Linker.nativeLinker();
     MethodHandle setenv = linker.downcallHandle(linker.defaultLookup().find("setenv").orElseThrow(),
         FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
     try (Arena arena = Arena.ofConfined()) {
-      int status = (int) setenv.invokeExact(arena.allocateFrom(name), arena.allocateFrom(value), 0);
+      // Last argument 0: a policy the environment already has is kept.
+      int status = (int) setenv.invokeExact(arena.allocateFrom(OMP_WAIT_POLICY), arena.allocateFrom("PASSIVE"), 0);
       if (status != 0) {
-        throw new IllegalStateException("setenv(" + name + ") failed");
+        throw new IllegalStateException("setenv(" + OMP_WAIT_POLICY + ") failed");
       }
     } catch (RuntimeException | Error e) {
       throw e;
     } catch (Throwable e) {
-      throw new IllegalStateException("setenv(" + name + ") failed", e);
+      throw new IllegalStateException("setenv(" + OMP_WAIT_POLICY + ") failed", e);
     }
   }
 
