@@ -63,6 +63,23 @@ public final class LossStatistics {
     return pair[0].clone();
   }
 
+  /**
+   * {@code dl_i/ds_r} of every row (chosen rows, then rejected rows) of statistics computed from sequence log-probs:
+   * the pair's own factor of {@link GroupRobustLoss#sequenceGradient}, which multiplies it by the coefficient of the
+   * pair's group ({@link GroupStep#coefficients}). It depends on the pair alone, so a caller holding some whole pairs
+   * (e.g. one chunk of a fused LM head) can take their statistics and start their gradient before the group step,
+   * which needs every pair, and scale that gradient by the group coefficients afterwards.
+   *
+   * @throws IllegalStateException for statistics computed from logits, which keep theirs in the loss's native state
+   */
+  public double[] pairLossGradients() {
+    if (dloss == null) {
+      throw new IllegalStateException("statistics come from logits: their dl/ds stays inside the loss; compute "
+          + "statistics from a SequenceBatch to read it");
+    }
+    return dloss.clone();
+  }
+
   GroupRobustLoss owner() {
     return owner;
   }

@@ -65,6 +65,7 @@ class TokenPassesTest {
         LossStatistics statistics1 = sequenceLoss.statistics(new SequenceBatch(rowLogps, counts, ref, groups));
         GroupStep groupStep = sequenceLoss.groupStep(statistics1.groupStatistics(), true);
         float[] rowCoef = sequenceLoss.sequenceGradient(statistics1, groupStep);
+        assertPairLocal(sequenceLoss, statistics1, groupStep, rowLogps, counts, ref, groups, rowCoef, where);
         float[] perPosition = new float[positions];
         for (int p = 0; p < positions; p++) {
           perPosition[p] = rowCoef[p / seqLen];
@@ -83,6 +84,35 @@ class TokenPassesTest {
             1e-5);
         double[] wantGrad = host.read(logitsGrad);
         Close.assertClose(at + " grad", host.read(grad), wantGrad, 1e-7 + 1e-5 * Close.maxAbs(wantGrad), 1e-5);
+      }
+    }
+  }
+
+  /**
+   * dl/ds of each row as the whole batch's statistics give it equals what statistics of its pair alone give, and
+   * times the group coefficient it is the row coefficient {@code sequenceGradient} returned.
+   */
+  private static void assertPairLocal(GroupRobustLoss loss, LossStatistics whole, GroupStep step, float[] rowLogps,
+                                      int[] counts, float[] ref, int[] groups, float[] rowCoef, String where) {
+    double[] all = whole.pairLossGradients();
+    double[] coefficients = step.coefficients();
+    int pairs = groups.length;
+    for (int i = 0; i < pairs; i++) {
+      int[] rows = {i, pairs + i};
+      float[] logps = new float[2];
+      int[] pairCounts = new int[2];
+      float[] pairRef = new float[2];
+      for (int k = 0; k < 2; k++) {
+        logps[k] = rowLogps[rows[k]];
+        pairCounts[k] = counts[rows[k]];
+        pairRef[k] = ref[rows[k]];
+      }
+      double[] alone = loss.statistics(new SequenceBatch(logps, pairCounts, pairRef, new int[] {groups[i]}))
+          .pairLossGradients();
+      for (int k = 0; k < 2; k++) {
+        assertEquals(all[rows[k]], alone[k], 0.0, where + ": dl/ds of row " + rows[k] + " alone and in the batch");
+        assertEquals(rowCoef[rows[k]], (float) (coefficients[groups[i]] * all[rows[k]]), 0.0,
+            where + ": row " + rows[k] + "'s coefficient is its group's times dl/ds");
       }
     }
   }
@@ -130,6 +160,8 @@ class TokenPassesTest {
       GroupStep step = loss.groupStep(fromLogits.groupStatistics(), false);
       e = assertThrows(IllegalArgumentException.class, () -> loss.sequenceGradient(fromLogits, step));
       assertTrue(e.getMessage().contains("gradient(...)"), e.getMessage());
+      IllegalStateException noDloss = assertThrows(IllegalStateException.class, fromLogits::pairLossGradients);
+      assertTrue(noDloss.getMessage().contains("SequenceBatch"), noDloss.getMessage());
       LossStatistics fromSequences = loss.statistics(
           new SequenceBatch(new float[] {-1, -2, -2, -3}, null, new float[4], new int[] {0, 1}));
       e = assertThrows(IllegalArgumentException.class, () -> loss.gradient(fromSequences, step, host.grad));

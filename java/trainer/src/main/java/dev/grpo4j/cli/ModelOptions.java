@@ -53,7 +53,8 @@ final class ModelOptions {
   String fusedHead;
 
   @Option(names = "--fused-head-memory", defaultValue = "256", paramLabel = "MB",
-      description = "Memory one chunk of the fused head's logits may take (default: ${DEFAULT-VALUE} MB).")
+      description = "Memory one chunk of the fused head's logits may take, and the per-group sums of the head's "
+          + "gradient beyond the first (else every chunk is computed twice) (default: ${DEFAULT-VALUE} MB).")
   long fusedHeadMemoryMb;
 
   /** The fused-head options as settings. */

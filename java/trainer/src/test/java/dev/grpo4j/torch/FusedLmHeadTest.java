@@ -64,14 +64,19 @@ class FusedLmHeadTest {
         new HeadCase("LoRA head with bias, chunk 4", new RandomBatch.Shape("", 3, 4, 31, 2, 0.2, -1, -1), 10, true,
             true, false, 4),
         new HeadCase("tied embedding, chunk 5", new RandomBatch.Shape("", 3, 5, 23, 2, 0.2, 1, -1), 6, false, false,
-            true, 5));
+            true, 5),
+        new HeadCase("chunks of whole pairs, 3 groups, bias, LoRA, chunk 17",
+            new RandomBatch.Shape("", 7, 4, 19, 3, 0.1, -1, -1), 6, true, true, false, 17));
   }
 
+  /** Every loss and head case, worked through as the head chooses and with every chunk recomputed. */
   static Stream<Arguments> cases() {
     List<Arguments> out = new ArrayList<>();
     for (LossConfig c : TorchAutogradTest.configs()) {
       for (HeadCase h : heads()) {
-        out.add(Arguments.of(c, h));
+        for (boolean recompute : new boolean[] {false, true}) {
+          out.add(Arguments.of(c, h, recompute ? "every chunk recomputed" : "chosen route"));
+        }
       }
     }
     return out.stream();
@@ -119,9 +124,9 @@ class FusedLmHeadTest {
     }
   }
 
-  @ParameterizedTest(name = "{0} | {1}")
+  @ParameterizedTest(name = "{0} | {1} | {2}")
   @MethodSource("cases")
-  void matchesTheUnfusedPath(LossConfig c, HeadCase h) {
+  void matchesTheUnfusedPath(LossConfig c, HeadCase h, String route) {
     long seed = 31L * c.name().hashCode() + h.name().hashCode();
     RandomBatch batch = RandomBatch.generate(new Random(seed), h.shape(), 1.0);
     int rows = 2 * h.shape().pairs();
@@ -132,9 +137,10 @@ class FusedLmHeadTest {
       Parameters fused = Parameters.make(seed, h);
       Tensor tokenIds = torch.randint(h.shape().vocab(), new long[] {rows, h.shape().seqLen()});
       Tensor labels = batch.labelsTensor(false);
-      FusedLmHead head = FusedLmHead.withChunkTokens(dev.grpo4j.Backend.CPU, 2, 0, h.chunk());
+      FusedLmHead chosen = FusedLmHead.withChunkTokens(dev.grpo4j.Backend.CPU, 2, 0, h.chunk());
+      FusedLmHead head = route.equals("chosen route") ? chosen : chosen.recomputingEveryChunk();
       for (int step = 0; step < 2; step++) {
-        String name = c + " | " + h + " | step " + step;
+        String name = c + " | " + h + " | " + route + " | step " + step;
         Tensor logits = unfused.logits(unfused.hidden(h, tokenIds));
         TorchPreferenceLoss.Result want = new TorchPreferenceLoss(unfusedLoss).forwardBackward(logits, labels,
             batch.refTensor(), batch.groupIdsTensor());
@@ -161,6 +167,77 @@ class FusedLmHeadTest {
               1e-6 * (1e-3 + Close.maxAbs(w)), 1e-4);
         }
       }
+    }
+  }
+
+  /**
+   * Pairs that fit a chunk are packed into chunks of whole pairs, the others split and worked through first, pairs by
+   * group, one accumulator slot per group present (one for average weighting); every pair is split when the extra
+   * slots would pass the memory budget, for float16 logits, and when asked to recompute every chunk.
+   */
+  @Test
+  void chunksHoldWholePairsWhereTheyFit() {
+    int[] chosen = {2, 6, 1, 0};
+    int[] rejected = {3, 6, 2, 0};
+    int pairs = chosen.length;
+    int seqLen = 6;
+    long[] labels = new long[2 * pairs * seqLen];
+    java.util.Arrays.fill(labels, dev.grpo4j.TokenLogits.IGNORE_INDEX);
+    for (int i = 0; i < pairs; i++) {
+      for (int t = 0; t < chosen[i]; t++) {
+        labels[i * seqLen + seqLen - 1 - t] = 1;
+      }
+      for (int t = 0; t < rejected[i]; t++) {
+        labels[(pairs + i) * seqLen + seqLen - 1 - t] = 2;
+      }
+    }
+    int[] groupIds = {1, 0, 1, 0};
+    try (PointerScope scope = new PointerScope();
+         GroupRobustLoss robust = TorchAutogradTest.configs().get(0).build(new long[] {5, 5});
+         GroupRobustLoss average = TorchAutogradTest.configs().get(6).build(new long[] {5, 5})) {
+      Tensor labelTensor = HostTensors.longs(labels, 2 * pairs, seqLen);
+      long[] rowMajor = FusedLmHead.labelledPositions(labelTensor);
+      Tensor hidden = torch.randn(2 * pairs, seqLen, 4);
+      LmHead head = LmHead.of(torch.randn(10, 4).requires_grad_(true));
+      FusedLmHead chunksOf8 = FusedLmHead.withChunkTokens(dev.grpo4j.Backend.CPU, 1, 0, 8);
+
+      FusedLmHead.Layout layout = chunksOf8.layout(rowMajor, hidden, head, robust, groupIds);
+      assertTrue(layout.deferred(), "deferred");
+      assertArrayEquals(new int[] {1}, layout.splitPairs(), "pair 1's 12 positions do not fit a chunk of 8");
+      assertEquals(12, layout.splitPositions());
+      assertEquals(1, layout.wholeChunks().size(), "pairs 0 and 2 (5 + 3 positions) share a chunk");
+      assertArrayEquals(new int[] {0, 2}, layout.wholeChunks().get(0));
+      assertEquals(2, layout.slots());
+      assertArrayEquals(new int[] {0, 1}, layout.slotOfGroup(), "slots in group order");
+      List<Long> order = new ArrayList<>();
+      for (int row : new int[] {1, 5, 0, 4, 2, 6}) {
+        for (long k : rowMajor) {
+          if (k / seqLen == row) {
+            order.add(k);
+          }
+        }
+      }
+      assertArrayEquals(order.stream().mapToLong(Long::longValue).toArray(), layout.positions(),
+          "split pair first, then whole pairs by group, each chosen row before its rejected row");
+
+      FusedLmHead.Layout averaged = chunksOf8.layout(rowMajor, hidden, head, average, groupIds);
+      assertTrue(averaged.deferred());
+      assertEquals(1, averaged.slots(), "average weighting: one coefficient for every group, one slot");
+      assertArrayEquals(new int[] {0, 0}, averaged.slotOfGroup());
+
+      long slotBytes = 10 * 4 * 4;
+      FusedLmHead tight = FusedLmHead.withMemoryBudget(dev.grpo4j.Backend.CPU, 1, 0, slotBytes - 1);
+      FusedLmHead.Layout recomputed = tight.layout(rowMajor, hidden, head, robust, groupIds);
+      assertTrue(!recomputed.deferred(), "a second slot of " + slotBytes + " bytes passes the budget");
+      assertEquals(rowMajor.length, recomputed.splitPositions(), "every pair split");
+      assertTrue(recomputed.wholeChunks().isEmpty());
+      assertEquals(1, recomputed.slots());
+      assertTrue(FusedLmHead.withMemoryBudget(dev.grpo4j.Backend.CPU, 1, 0, slotBytes)
+          .layout(rowMajor, hidden, head, robust, groupIds).deferred(), "a second slot that fits the budget");
+      assertTrue(!chunksOf8.layout(rowMajor, hidden.to(ScalarType.Half), head, robust, groupIds).deferred(),
+          "float16 logits");
+      assertTrue(!chunksOf8.recomputingEveryChunk().layout(rowMajor, hidden, head, robust, groupIds).deferred(),
+          "recomputing every chunk");
     }
   }
 
@@ -195,7 +272,41 @@ class FusedLmHeadTest {
   static List<HeadCase> accumulationHeads() {
     RandomBatch.Shape shape = new RandomBatch.Shape("", 60, 10, 37, 2, 0, -1, -1);
     return List.of(new HeadCase("1200 positions, bias, LoRA", shape, 24, true, true, false, 1_000_000),
-        new HeadCase("1200 positions, tied embedding, chunks of 500", shape, 24, false, false, true, 500));
+        new HeadCase("1200 positions, tied embedding, chunks of 500", shape, 24, false, false, true, 500),
+        new HeadCase("3 groups, bias, chunks of 15: pairs whole and split",
+            new RandomBatch.Shape("", 60, 10, 37, 3, 0.3, -1, -1), 24, true, false, false, 15));
+  }
+
+  /**
+   * As {@link #aSecondMicroBatchAddsItsGradientsAsAutogradDoes} for the preference loss, whose head gradients are
+   * summed per group and scaled by the group coefficients at the end: two micro-batches into one gradient equal the
+   * sum of each alone, bit for bit (the group weights held, as a once-per-step update holds them).
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("accumulationHeads")
+  void preferenceMicroBatchesAddAsAutogradDoes(HeadCase h) {
+    LossConfig c = TorchAutogradTest.configs().get(1);
+    RandomBatch first = RandomBatch.generate(new Random(1), h.shape(), 1.0);
+    RandomBatch second = RandomBatch.generate(new Random(2), h.shape(), 1.0);
+    try (PointerScope scope = new PointerScope(); GroupRobustLoss loss = c.build(first.groupSizes())) {
+      Tensor tokenIds = torch.randint(h.shape().vocab(), new long[] {2L * h.shape().pairs(), h.shape().seqLen()});
+      FusedLmHead fused = FusedLmHead.withChunkTokens(dev.grpo4j.Backend.CPU, 2, 0, h.chunk());
+      java.util.function.BiConsumer<Parameters, RandomBatch> microBatch = (parameters, batch) ->
+          fused.forwardBackward(loss, parameters.hidden(h, tokenIds), parameters.head(), batch.labelsTensor(false),
+              batch.ref(), batch.groupIds(), 0.5, s -> loss.groupStep(s.groupStatistics(), false));
+      Parameters accumulated = Parameters.make(3, h);
+      microBatch.accept(accumulated, first);
+      microBatch.accept(accumulated, second);
+      Parameters alone = Parameters.make(3, h);
+      microBatch.accept(alone, first);
+      Parameters other = Parameters.make(3, h);
+      microBatch.accept(other, second);
+      List<Tensor> got = accumulated.gradients();
+      for (int i = 0; i < got.size(); i++) {
+        Tensor want = alone.gradients().get(i).add(other.gradients().get(i));
+        assertArrayEquals(Tensors.toDoubles(want), Tensors.toDoubles(got.get(i)), 0.0, "gradient " + i);
+      }
+    }
   }
 
   /**
