@@ -38,7 +38,9 @@ import org.openjdk.jmh.infra.BenchmarkParams;
  * {@link #libtorchAutograd} (a) {@code logits = X W^T} and the loss in libtorch ops ({@link TorchGrDpo}) with autograd;
  * {@link #libtorchLinearFusedLoss} (b) the same logits and grpo4j's fused logits loss writing dJ/dlogits over them,
  * then autograd through the linear layer; {@link #fusedHead} (c) grpo4j's {@link FusedLmHead}, chunks of
- * {@link #chunkMib} MiB of logits, which never forms them whole. Shapes {@code pairs x T x H x V}; the default is Qwen2.5-0.5B's head at 8
+ * {@link #chunkMib} MiB of logits, which never forms them whole; {@link #fusedHeadRecomputing} (d) the same head
+ * made to work through every chunk twice (log-probs, then the gradient after the group step), as it does for pairs
+ * that do not fit a chunk, or when the per-group sums of dW would pass the budget. Shapes {@code pairs x T x H x V}; the default is Qwen2.5-0.5B's head at 8
  * pairs x 512 tokens. Single-shot: one call per iteration (a call at the default shape takes tens of seconds here).
  * Before timing, each variant's J and |dJ/dW| are checked against (b)'s.
  */
@@ -118,6 +120,7 @@ public class FusedHeadBench extends MeasuredState {
       case "libtorchAutograd" -> libtorchAutograd();
       case "libtorchLinearFusedLoss" -> libtorchLinearFusedLoss();
       case "fusedHead" -> fusedHead();
+      case "fusedHeadRecomputing" -> fusedHeadRecomputing();
       default -> throw new IllegalStateException("unknown benchmark " + variant);
     };
     double norm = weight.grad().norm().item_double();
@@ -159,12 +162,22 @@ public class FusedHeadBench extends MeasuredState {
     }
   }
 
-  /** (c) grpo4j's fused head: chunks of logits, recomputed for the gradient. */
+  /** (c) grpo4j's fused head: chunks of logits, each taken once where its pairs fit it whole. */
   @Benchmark
   public double fusedHead() {
+    return fused(head);
+  }
+
+  /** (d) grpo4j's fused head with every chunk recomputed for the gradient. */
+  @Benchmark
+  public double fusedHeadRecomputing() {
+    return fused(head.recomputingEveryChunk());
+  }
+
+  private double fused(FusedLmHead via) {
     dropGradients();
     try (PointerScope scope = new PointerScope()) {
-      return head.forwardBackward(loss, hidden, LmHead.of(weight), labels, refValues, ids, 1.0,
+      return via.forwardBackward(loss, hidden, LmHead.of(weight), labels, refValues, ids, 1.0,
           s -> loss.groupStep(s.groupStatistics(), true)).loss();
     }
   }

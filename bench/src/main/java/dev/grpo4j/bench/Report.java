@@ -207,14 +207,15 @@ public final class Report {
     JsonNode headA = find(jmh, "FusedHeadBench.libtorchAutograd");
     JsonNode headB = find(jmh, "FusedHeadBench.libtorchLinearFusedLoss");
     JsonNode headC = find(jmh, "FusedHeadBench.fusedHead");
+    JsonNode headD = find(jmh, "FusedHeadBench.fusedHeadRecomputing");
     if (headA != null || headB != null || headC != null) {
       JsonNode any = headC != null ? headC : headB != null ? headB : headA;
       out.append(String.format(Locale.ROOT, "%nLM head + loss at %s (pairs x T x H x V), fp32, single shot, median:%n%n",
           param(any, "shape")));
       out.append("| variant | time | peak extra mem |\n|---|---:|---:|\n");
-      for (JsonNode r : new JsonNode[] {headA, headB, headC}) {
+      for (JsonNode r : new JsonNode[] {headA, headB, headC, headD}) {
         if (r != null) {
-          String chunk = shortName(r).endsWith("fusedHead") ? " (" + param(r, "chunkMib") + " MiB chunks)" : "";
+          String chunk = shortName(r).contains("fusedHead") ? " (" + param(r, "chunkMib") + " MiB chunks)" : "";
           out.append(String.format(Locale.ROOT, "| %s%s | %s | %s |%n", variant(shortName(r)), chunk, time(seconds(r)),
               mib(headMemory(memory, r))));
         }
@@ -226,6 +227,10 @@ public final class Report {
       if (headC != null && headA != null) {
         out.append(String.format(Locale.ROOT, "| (c) / (a): time %.2f×, memory %s | | |%n", seconds(headC) / seconds(headA),
             percent((double) headMemory(memory, headC) / headMemory(memory, headA))));
+      }
+      if (headC != null && headD != null) {
+        out.append(String.format(Locale.ROOT, "| (c) / (d): time %.2f×, memory %s | | |%n", seconds(headC) / seconds(headD),
+            percent((double) headMemory(memory, headC) / headMemory(memory, headD))));
       }
     }
     JsonNode wholeStep = find(jmh, "QwenTrainingStepBench.wholeLogits");
@@ -462,6 +467,7 @@ public final class Report {
       case "FusedHeadBench.libtorchAutograd" -> "(a) libtorch linear + libtorch loss, autograd";
       case "FusedHeadBench.libtorchLinearFusedLoss" -> "(b) libtorch linear + grpo4j's fused logits loss";
       case "FusedHeadBench.fusedHead" -> "(c) grpo4j's fused head";
+      case "FusedHeadBench.fusedHeadRecomputing" -> "(d) grpo4j's fused head, every chunk recomputed";
       case "QwenTrainingStepBench.wholeLogits" -> "the whole logits (--fused-head off)";
       case "QwenTrainingStepBench.fusedHead" -> "the fused head (--fused-head on)";
       default -> name;

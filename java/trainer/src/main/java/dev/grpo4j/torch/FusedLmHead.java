@@ -205,8 +205,6 @@ public final class FusedLmHead {
     float[] rowCoef = new float[2 * pairs];
     int split = layout.splitPositions();
     forward(p, uDetached, head, statistics, buffer, 0, split, tokenLogps);
-    LossStatistics lossStatistics;
-    GroupStep step;
     if (layout.deferred()) {
       pairGradients(loss, layout.splitPairs(), p, tokenLogps, 0, split, refLogps, groupIds, rowCoef);
       int start = split;
@@ -220,21 +218,19 @@ public final class FusedLmHead {
         start += c;
       }
       recompute(p, uDetached, head, statistics, buffer, split, rowCoef, sinks);
-      lossStatistics = loss.statistics(sequenceBatch(p, tokenLogps, refLogps, groupIds));
-      step = groupStep.apply(lossStatistics);
-      LossResult result = LossResult.of(lossStatistics, step);
-      sinks.scale(layout.slotOfGroup(), step.coefficients(), scale, groupIds);
-      sinks.backward(hidden);
-      return result;
     }
-    lossStatistics = loss.statistics(sequenceBatch(p, tokenLogps, refLogps, groupIds));
-    step = groupStep.apply(lossStatistics);
+    LossStatistics lossStatistics = loss.statistics(sequenceBatch(p, tokenLogps, refLogps, groupIds));
+    GroupStep step = groupStep.apply(lossStatistics);
     LossResult result = LossResult.of(lossStatistics, step);
-    float[] scaled = loss.sequenceGradient(lossStatistics, step);
-    for (int r = 0; r < rowCoef.length; r++) {
-      rowCoef[r] = (float) (scaled[r] * scale);
+    if (layout.deferred()) {
+      sinks.scale(layout.slotOfGroup(), step.coefficients(), scale, groupIds);
+    } else {
+      float[] scaled = loss.sequenceGradient(lossStatistics, step);
+      for (int r = 0; r < rowCoef.length; r++) {
+        rowCoef[r] = (float) (scaled[r] * scale);
+      }
+      recompute(p, uDetached, head, statistics, buffer, split, rowCoef, sinks);
     }
-    recompute(p, uDetached, head, statistics, buffer, split, rowCoef, sinks);
     sinks.backward(hidden);
     return result;
   }
