@@ -11,12 +11,16 @@ import dev.grpo4j.SequenceBatch;
 import dev.grpo4j.SequenceLogProbs;
 import dev.grpo4j.TokenLogits;
 import dev.grpo4j.TokenPasses;
+import dev.grpo4j.Weighting;
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.Reference;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.Function;
+import java.util.stream.IntStream;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.DeviceOptional;
@@ -257,7 +261,7 @@ public final class FusedLmHead {
     Sinks sinks = new Sinks(p, u, uDetached, head, 1, new int[m]);
     float[] tokenLogps = new float[m];
     float[] rowCoef = new float[p.rows()];
-    java.util.Arrays.fill(rowCoef, (float) (-scale / m));
+    Arrays.fill(rowCoef, (float) (-scale / m));
     long chunk = chunkTokens(head.vocab(), p.x().element_size());
     for (int start = 0; start < m; start += (int) chunk) {
       int c = (int) Math.min(chunk, m - start);
@@ -291,9 +295,10 @@ public final class FusedLmHead {
    * @param slotOfGroup the accumulator slot of each group's gradient (-1 for a group without positions)
    * @param slots accumulator slots
    */
-  record Layout(long[] positions, int splitPositions, int[] splitPairs, List<int[]> wholeChunks,
-                        int[] pairPositions, boolean deferred, int[] slotOfGroup, int slots) {}
+  record Layout(long[] positions, int splitPositions, int[] splitPairs, List<int[]> wholeChunks, int[] pairPositions,
+                boolean deferred, int[] slotOfGroup, int slots) {}
 
+  /** The layout of a training call whose labelled positions are {@code rowMajor} ({@link #labelledPositions}). */
   Layout layout(long[] rowMajor, Tensor hidden, LmHead head, GroupRobustLoss loss, int[] groupIds) {
     int pairs = groupIds.length;
     long seqLen = hidden.size(1);
@@ -308,17 +313,17 @@ public final class FusedLmHead {
     for (int i = 0; i < pairs; i++) {
       pairPositions[i] = rowStart[i + 1] - rowStart[i] + rowStart[pairs + i + 1] - rowStart[pairs + i];
     }
-    int[] byGroup = java.util.stream.IntStream.range(0, pairs).boxed()
-        .sorted(java.util.Comparator.comparingInt(i -> groupIds[i])).mapToInt(Integer::intValue).toArray();
+    int[] byGroup = IntStream.range(0, pairs).boxed()
+        .sorted(Comparator.comparingInt(i -> groupIds[i])).mapToInt(Integer::intValue).toArray();
     int[] slotOfGroup = new int[loss.groups()];
-    java.util.Arrays.fill(slotOfGroup, -1);
+    Arrays.fill(slotOfGroup, -1);
     int groupSlots = 0;
     for (int i : byGroup) {
       if (pairPositions[i] > 0 && slotOfGroup[groupIds[i]] < 0) {
         slotOfGroup[groupIds[i]] = groupSlots++;
       }
     }
-    boolean sameCoefficients = loss.weighting() == dev.grpo4j.Weighting.AVERAGE;
+    boolean sameCoefficients = loss.weighting() == Weighting.AVERAGE;
     int slots = sameCoefficients ? 1 : Math.max(1, groupSlots);
     boolean deferred = deferCoefficients && hidden.scalar_type().intern() != ScalarType.Half
         && (slots - 1) * (double) accumulatorBytes(head) <= memoryBudget;
@@ -563,7 +568,7 @@ public final class FusedLmHead {
         factor[i] = (float) (coefficients[groupIds[p.rowOf()[i] % pairs]] * scale);
       }
       double[] slotFactor = new double[slots];
-      java.util.Arrays.fill(slotFactor, Double.NaN);
+      Arrays.fill(slotFactor, Double.NaN);
       for (int g = 0; g < slotOfGroup.length; g++) {
         int slot = slotOfGroup[g];
         if (slot < 0) {
