@@ -67,7 +67,7 @@ class FusedLmHeadTest {
             true, 5),
         new HeadCase("chunks of whole pairs, 3 groups, bias, LoRA, chunk 17",
             new RandomBatch.Shape("", 7, 4, 19, 3, 0.1, -1, -1), 6, true, true, false, 17),
-        new HeadCase("V = 1031: dW in 8 row blocks, chunk 9", new RandomBatch.Shape("", 3, 5, 1031, 2, 0.2, -1, -1), 8,
+        new HeadCase("V = 1031, chunk 9", new RandomBatch.Shape("", 3, 5, 1031, 2, 0.2, -1, -1), 8,
             true, false, false, 9));
   }
 
