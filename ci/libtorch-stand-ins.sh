@@ -16,6 +16,10 @@ __attribute__((constructor)) static void refuse(void) {
   _exit(97);
 }
 C
-for name in libc10.so libtorch_cpu.so libtorch.so libgomp.so.1 libopenblas.so.0 libgfortran.so.5; do
+# MKL's too: its core opens its per-CPU kernels by name, and an MKL installed on the machine must not be found.
+for name in libc10.so libtorch_cpu.so libtorch.so libgomp.so.1 libopenblas.so.0 libgfortran.so.5 \
+    libmkl_core.so.2 libmkl_gnu_thread.so.2 libmkl_intel_lp64.so.2 libmkl_def.so.2 libmkl_mc3.so.2 libmkl_avx2.so.2 \
+    libmkl_avx512.so.2 libmkl_vml_def.so.2 libmkl_vml_mc3.so.2 libmkl_vml_avx2.so.2 libmkl_vml_avx512.so.2 \
+    libmkl_vml_cmpt.so.2 libmkl_rt.so.2 libiomp5.so; do
   cc -shared -fPIC -Wl,-soname,"$name" -o "$out/$name" "$source"
 done

@@ -8,6 +8,14 @@ for tool in cmake g++; do
   command -v "$tool" >/dev/null || { echo "ci/test.sh: $tool is required (apt-get install cmake g++)" >&2; exit 1; }
 done
 ./mvnw -B -ntp verify
+# The runnable jar carries the natives LibTorch.load() opens, MKL's included: loaded from an empty cache, it names
+# MKL as its BLAS (the tests above run on the class path, not on the jar).
+cache=$(mktemp -d)
+trap 'rm -rf "$cache"' EXIT
+version=$("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -Dorg.bytedeco.javacpp.cachedir="$cache" \
+  -jar java/trainer/target/grpo4j.jar --version)
+grep -q "^BLAS Intel(R) oneAPI Math Kernel Library" <<<"$version" || {
+  echo "ci/test.sh: grpo4j.jar --version does not name MKL as its BLAS:" >&2; echo "$version" >&2; exit 1; }
 # The GPU build's profile (-Pgpu) downloads gigabytes, so CI only checks that it parses; its code is compiled above.
 ./mvnw -B -ntp -q -Pgpu validate
 ci/native-sanitize.sh

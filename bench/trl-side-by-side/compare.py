@@ -3,14 +3,16 @@
 For each vocabulary: writes the checkpoint (bench/data-parallel/MakeModel.java, grpo4j's writer, which
 transformers loads as it is), a byte-level tokenizer.json both sides read, and STEPS x PAIRS pairs (one epoch);
 then runs, in fresh processes and in turns, TRL with a precomputed reference, TRL as it comes (reference model
-forward every step), grpo4j with the fused head, grpo4j with whole logits, and grpo4j with the fused head as 2
-data-parallel processes of one thread each: quiet, then beside one busy process (a Python spin loop). Each run's
+forward every step), grpo4j with the fused head, grpo4j with whole logits, grpo4j with the fused head as 2
+data-parallel processes of one thread each, and grpo4j with the fused head on OpenBLAS instead of MKL: quiet, then
+beside one busy process (a Python spin loop). Each run's
 steps after the first WARMUP give its median s/step and its worst step; the table takes the best of the rounds'
 medians, tokens/s is the epoch's non-pad tokens per step over it, and peak RSS is the run's (see run()), the
 largest of the rounds.
 
 Usage (run.sh sets it up): python compare.py JAR WORK VOCABS ROUNDS STEPS PAIRS THREADS CONDITIONS
   VOCABS: comma-separated, of 4000, 32000, 151936; CONDITIONS: quiet,busy (or one of them)
+  GRPO4J_BENCH_SYSTEMS (environment): comma-separated, a subset of SYSTEMS below; default all of them
 """
 import json
 import os
@@ -29,7 +31,8 @@ HERE = Path(__file__).resolve().parent
 WARMUP = 2
 # hidden size and layers per vocabulary: the issue's two models, and Qwen2.5-0.5B's head width for its vocabulary.
 SHAPES = {4000: (256, 4), 32000: (512, 2), 151936: (896, 2)}
-SYSTEMS = ["trl-precomputed", "trl-default", "grpo4j-fused", "grpo4j-whole", "grpo4j-fused-2proc"]
+SYSTEMS = ["trl-precomputed", "trl-default", "grpo4j-fused", "grpo4j-whole", "grpo4j-fused-2proc",
+           "grpo4j-fused-openblas"]
 
 
 def make_tokenizer(model_dir):
@@ -103,6 +106,10 @@ def main():
     jar, work, vocabs, rounds, steps, pairs, threads, conditions = sys.argv[1:9]
     work, steps, pairs, rounds = Path(work), int(steps), int(pairs), int(rounds)
     java = [os.path.join(os.environ["JAVA_HOME"], "bin", "java"), "--enable-native-access=ALL-UNNAMED"]
+    systems = os.environ.get("GRPO4J_BENCH_SYSTEMS", ",".join(SYSTEMS)).split(",")
+    unknown = sorted(set(systems) - set(SYSTEMS))
+    if unknown:
+        sys.exit(f"GRPO4J_BENCH_SYSTEMS: unknown {unknown}; choose from {SYSTEMS}")
     results = []
     for vocab in map(int, vocabs.split(",")):
         hidden, layers = SHAPES[vocab]
@@ -127,9 +134,13 @@ def main():
                 "--reference-cache", str(work / "reference-cache"), "--out", str(work / "grpo4j-out")]
         # The same cores as data-parallel processes of one thread each (bench/README.md: "Steady on a busy machine").
         commands["grpo4j-fused-2proc"] = commands["grpo4j-fused"] + ["--nproc-per-node", "2"]
+        # bytedeco's own BLAS, whose threads spin beside libtorch's (bench/README.md: "Steady on a busy machine").
+        jar_at = commands["grpo4j-fused"].index("-jar")
+        commands["grpo4j-fused-openblas"] = (commands["grpo4j-fused"][:jar_at] + ["-Dgrpo4j.blas=openblas"]
+                                             + commands["grpo4j-fused"][jar_at:])
         for condition in conditions.split(","):
             for round_ in range(rounds):
-                for system in SYSTEMS:
+                for system in systems:
                     log = work / f"{system}-v{vocab}-{condition}-{round_}.log"
                     for out in ("grpo4j-out", "trl-out"):
                         shutil.rmtree(work / out, ignore_errors=True)

@@ -167,7 +167,7 @@ public final class Main implements Runnable {
     }
   }
 
-  /** Reads the version Maven wrote into the jar at build time. */
+  /** Reads the version Maven wrote into the jar at build time, and names the BLAS libtorch's products run on. */
   static final class Version implements CommandLine.IVersionProvider {
     @Override
     public String[] getVersion() throws IOException {
@@ -178,7 +178,8 @@ public final class Main implements Runnable {
         }
       }
       return new String[] {"grpo4j " + p.getProperty("version", "(unknown version)"),
-          "JVM " + System.getProperty("java.vm.name") + " " + Runtime.version()};
+          "JVM " + System.getProperty("java.vm.name") + " " + Runtime.version(),
+          "BLAS " + LibTorch.blas()};
     }
   }
 }

@@ -72,8 +72,9 @@ public final class Launcher {
         env.put(WorkerEnv.MASTER_ADDR, plan.masterAddr());
         env.put(WorkerEnv.MASTER_PORT, Integer.toString(plan.masterPort()));
         env.put(LauncherWatch.LAUNCHER_PID, Long.toString(ProcessHandle.current().pid()));
-        // Thread pools sized at library load (OpenBLAS, OpenMP) take the worker's share of the cores.
+        // Thread pools sized at library load (OpenBLAS, OpenMP, MKL's count) take the worker's share of the cores.
         env.putIfAbsent("OPENBLAS_NUM_THREADS", Integer.toString(plan.threadsPerWorker()));
+        env.putIfAbsent("MKL_NUM_THREADS", Integer.toString(plan.threadsPerWorker()));
         env.putIfAbsent("OMP_NUM_THREADS", Integer.toString(plan.threadsPerWorker()));
         Process worker;
         synchronized (workers) {

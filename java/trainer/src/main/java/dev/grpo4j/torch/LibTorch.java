@@ -93,7 +93,12 @@ public final class LibTorch {
     System.setProperty(EXTENSION_PROPERTY, natives.extension());
     passiveOpenMpThreads();
     List<Path> loadable = natives.libraries().stream().filter(LibTorch::isLoadableLibrary).toList();
+    boolean mkl = MklBlas.wanted(platform);
     for (Path library : dependenciesFirst(loadable)) {
+      if (mkl && needsOpenBlas(library)) {
+        MklBlas.load(platform);
+        mkl = false;
+      }
       try {
         System.load(library.toString());
       } catch (UnsatisfiedLinkError e) {
@@ -103,6 +108,30 @@ public final class LibTorch {
     }
     Loader.load(org.bytedeco.pytorch.global.torch.class);
     loaded = natives;
+  }
+
+  /**
+   * The BLAS that multiplies libtorch's matrices in this process: oneMKL's version string, or {@code OpenBLAS} where
+   * {@code -Dgrpo4j.blas=openblas} or a class path without bytedeco's mkl redist jar keeps bytedeco's default. Loads
+   * libtorch first.
+   */
+  public static String blas() {
+    load();
+    return MklBlas.version().orElse("OpenBLAS");
+  }
+
+  /**
+   * Sets the threads of each matrix product, which libtorch's {@code set_num_threads} does not reach: OpenBLAS keeps
+   * a pool of its own, and MKL, though it runs on libtorch's OpenMP threads, counts them itself.
+   */
+  public static void setBlasThreads(int threads) {
+    load();
+    MklBlas.setThreads(threads);
+    org.bytedeco.openblas.presets.openblas_nolapack.blas_set_num_threads(threads);
+  }
+
+  private static boolean needsOpenBlas(Path library) {
+    return readElf(library).map(elf -> elf.needed().contains("libopenblas.so.0")).orElse(false);
   }
 
   /**

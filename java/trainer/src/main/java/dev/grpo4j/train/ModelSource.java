@@ -73,9 +73,8 @@ public final class ModelSource {
         throw new IllegalArgumentException("--threads = " + threads + ": must be >= 1");
       }
       torch.set_num_threads(threads);
-      // libtorch's CPU build multiplies matrices with OpenBLAS, whose own pool (one busy-waiting thread per core)
-      // set_num_threads does not reach: without this, --threads 1 still keeps every core busy.
-      org.bytedeco.openblas.presets.openblas_nolapack.blas_set_num_threads(threads);
+      // Without this, --threads 1 still multiplies matrices on every core.
+      LibTorch.setBlasThreads(threads);
     }
     boolean cuda = checkDevice(device);
     ScalarType type = Checkpoints.dtypeOf(dtype != null ? dtype : cuda ? "bfloat16" : "float32");

@@ -19,13 +19,16 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code LD_LIBRARY_PATH} holding stand-ins with libtorch's file names whose constructors end the process with
  * {@link #STAND_IN_EXIT}. The dynamic loader searches {@code LD_LIBRARY_PATH} before a library's own folder, so
  * any dependency of the bundled libtorch that is looked up by name instead of found already loaded picks a
- * stand-in, exactly as it picked Debian's libtorch 1.13 and crashed the JVM.
+ * stand-in, exactly as it picked Debian's libtorch 1.13 and crashed the JVM. MKL's names are among them: its core
+ * opens its per-CPU kernels by name, and an MKL installed on the machine must not be the one found.
  */
 class ColdStartTest {
   private static final int STAND_IN_EXIT = StubLibraries.EXIT_ON_LOAD;
   private static final String STAND_IN_MESSAGE = StubLibraries.LOADED_MESSAGE;
   private static final List<String> STAND_IN_NAMES =
-      List.of("libc10.so", "libtorch_cpu.so", "libtorch.so", "libgomp.so.1", "libopenblas.so.0", "libgfortran.so.5");
+      List.of("libc10.so", "libtorch_cpu.so", "libtorch.so", "libgomp.so.1", "libopenblas.so.0", "libgfortran.so.5",
+          "libmkl_core.so.2", "libmkl_gnu_thread.so.2", "libmkl_intel_lp64.so.2", "libmkl_def.so.2", "libmkl_mc3.so.2",
+          "libmkl_avx2.so.2", "libmkl_avx512.so.2", "libmkl_vml_def.so.2", "libmkl_vml_avx2.so.2");
   private static final Duration TIMEOUT = Duration.ofMinutes(3);
 
   @TempDir

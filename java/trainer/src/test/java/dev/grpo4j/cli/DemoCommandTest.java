@@ -88,6 +88,7 @@ class DemoCommandTest {
     CliRun version = CliRun.of("--version");
     assertEquals(0, version.exitCode());
     assertTrue(version.out().startsWith("grpo4j 0."), version.out());
+    assertTrue(version.out().contains("\nBLAS Intel(R) oneAPI Math Kernel Library"), version.out());
 
     CliRun help = CliRun.of("--help");
     assertEquals(0, help.exitCode());
