@@ -140,11 +140,17 @@ public final class SafeTensorsWriter {
     ObjectNode root = JSON.createObjectNode();
     if (metadata != null && !metadata.isEmpty()) {
       ObjectNode meta = root.putObject(SafeTensorsFile.METADATA_KEY);
-      for (Map.Entry<String, String> entry : metadata.entrySet()) {
+      List<Map.Entry<String, String>> entries = new ArrayList<>(metadata.entrySet());
+      for (Map.Entry<String, String> entry : entries) {
         if (entry.getKey() == null || entry.getValue() == null) {
           throw new SafeTensorsException("metadata for " + file + " has a null key or value (" + entry.getKey()
               + " = " + entry.getValue() + "); safetensors metadata maps strings to strings");
         }
+      }
+      // In key order: a Map.of iterates in an order that changes from one JVM to the next, and two runs that
+      // compute the same numbers must write the same bytes.
+      entries.sort(Map.Entry.comparingByKey());
+      for (Map.Entry<String, String> entry : entries) {
         meta.put(entry.getKey(), entry.getValue());
       }
     }

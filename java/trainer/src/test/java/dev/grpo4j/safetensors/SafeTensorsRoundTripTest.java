@@ -65,6 +65,27 @@ class SafeTensorsRoundTripTest {
   }
 
   @Test
+  void metadataIsWrittenInKeyOrderWhateverTheMapsOrder() throws IOException {
+    Map<String, String> forward = new LinkedHashMap<>();
+    Map<String, String> backward = new LinkedHashMap<>();
+    for (String key : List.of("sha256", "format", "a", "zeta")) {
+      forward.put(key, key + "-value");
+    }
+    for (String key : List.of("zeta", "a", "format", "sha256")) {
+      backward.put(key, key + "-value");
+    }
+    Path first = dir.resolve("forward.safetensors");
+    Path second = dir.resolve("backward.safetensors");
+    SafeTensorsWriter.write(first, Map.of("w", TestTensors.floats(new float[] {1, 2}, 2)), forward);
+    SafeTensorsWriter.write(second, Map.of("w", TestTensors.floats(new float[] {1, 2}, 2)), backward);
+    assertArrayEquals(Files.readAllBytes(first), Files.readAllBytes(second));
+    String header = new String(Files.readAllBytes(first), StandardCharsets.UTF_8);
+    assertTrue(header.indexOf("\"a\"") < header.indexOf("\"format\"")
+        && header.indexOf("\"format\"") < header.indexOf("\"sha256\"")
+        && header.indexOf("\"sha256\"") < header.indexOf("\"zeta\""), header);
+  }
+
+  @Test
   void headerIsPaddedWithSpacesToAMultipleOfEight() throws IOException {
     ObjectMapper json = new ObjectMapper();
     // Names of lengths 1..9 move the unpadded header length through every remainder mod 8.
