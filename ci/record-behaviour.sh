@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Records what a restructuring of the trainer must not change (issue 23): the demo (`grpo4j demo --seed 42`) and
-# one 2-process GR-DPO run with an SFT stage, a validation and a test split, as SHA-256 digests of their data,
+# Records what a restructuring of the trainer must not change (issue 23): the demo (`grpo4j demo --seed 42`), one
+# 2-process GR-DPO run with an SFT stage, a validation and a test split, and one single-process GR-IPO run on whole
+# logits with the once-per-step group update, as SHA-256 digests of their data,
 # metrics.jsonl, eval.jsonl, reference log-probs, checkpoints and final weights. Results depend on the machine (BLAS kernels per CPU), so compare
 # records made on the same machine:
 #   ci/record-behaviour.sh JAR OUT         writes OUT/digests.txt (and the runs under OUT)
@@ -22,6 +23,11 @@ grpo4j train --nproc-per-node 2 --threads 2 --master-port $((20000 + RANDOM % 20
   --train "$data/train.jsonl" --validation "$data/validation.jsonl" --test "$data/test.jsonl" \
   --method gr-dpo --sft-steps 4 --steps 12 --batch-size 8 --grad-accumulation 2 --eval-every 6 --seed 7 \
   --no-progress --out "$out/gr-dpo-2proc" > "$out/gr-dpo-2proc.log" 2>&1
+# One process, whole logits, GR-IPO with the once-per-step group update: the routes the two runs above do not take.
+grpo4j train --threads 2 --model tiny-llama --fused-head off --train "$data/train.jsonl" \
+  --validation "$data/validation.jsonl" --method gr-ipo --group-update per-step --steps 8 --batch-size 8 \
+  --grad-accumulation 2 --eval-every 4 --seed 11 --no-progress --out "$out/gr-ipo-whole-logits" \
+  > "$out/gr-ipo-whole-logits.log" 2>&1
 
 cd "$out"
 # The data, the logs (without their timings), reference log-probs, checkpoints and final weights.

@@ -3,6 +3,7 @@ package dev.grpo4j.cli;
 import dev.grpo4j.GroupNormalization;
 import dev.grpo4j.GroupRobustLoss;
 import dev.grpo4j.Weighting;
+import dev.grpo4j.dist.DataParallel;
 import dev.grpo4j.io.AtomicFiles;
 import dev.grpo4j.model.TransformerLm;
 import dev.grpo4j.report.EvalMetrics;
@@ -170,7 +171,8 @@ public final class EvalCommand implements Callable<Integer>, UsesLibTorch {
       return ReferenceLogProbs.scoreCached(new SequenceScorer(model, policy.backend(), policy.device(),
               modelOptions.fusedHead(model, policy.backend())),
           referenceCache.folder(), data,
-          ReferenceLogProbs.modelHash(model), encoded.pairs(), batchSize, done -> { }, err::println);
+          ReferenceLogProbs.modelHash(model), encoded.pairs(), batchSize, DataParallel.single(), done -> { },
+          err::println);
     } finally {
       policy.model().setAdaptersEnabled(true);
     }

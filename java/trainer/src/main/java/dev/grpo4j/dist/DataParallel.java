@@ -3,6 +3,9 @@ package dev.grpo4j.dist;
 import dev.grpo4j.torch.LibTorch;
 import dev.grpo4j.torch.TensorVectors;
 import java.util.Arrays;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.function.Supplier;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
@@ -74,6 +77,45 @@ public final class DataParallel implements AutoCloseable {
   /** Seconds spent so far in all-gathers (group statistics, evaluation and reference shards). */
   public double gatherSeconds() {
     return gatherNanos / 1e9;
+  }
+
+  /**
+   * What the collectives took per step over {@code steps} steps, a line for the end of a run; empty for one process.
+   */
+  public Optional<String> costPerStep(int steps) {
+    if (collectives == null) {
+      return Optional.empty();
+    }
+    int n = Math.max(1, steps);
+    return Optional.of(String.format(Locale.ROOT, "data-parallel: %d processes; per step %.2f ms in the gradient "
+        + "all-reduce and %.2f ms in all-gathers (waits for the slowest rank included)", worldSize(),
+        1e3 * gradientSeconds() / n, 1e3 * gatherSeconds() / n));
+  }
+
+  /**
+   * Stops the run when the ranks' replicas differ: they hold the same model and group weights after every step,
+   * and a difference means the run went wrong, so it is better stopped than saved. {@code digest} (of this rank's
+   * replica) is only computed when there are several ranks.
+   *
+   * @throws DistributedException naming the first rank whose digest differs from rank 0's
+   */
+  public void requireReplicasAgree(Supplier<byte[]> digest, int step) {
+    if (collectives == null) {
+      return;
+    }
+    byte[] bytes = digest.get();
+    double[] mine = new double[bytes.length / 4];
+    for (int i = 0; i < mine.length; i++) {
+      mine[i] = ((bytes[4 * i] & 0xff) << 24 | (bytes[4 * i + 1] & 0xff) << 16 | (bytes[4 * i + 2] & 0xff) << 8
+          | (bytes[4 * i + 3] & 0xff));
+    }
+    double[][] all = allGather(mine);
+    for (int r = 1; r < all.length; r++) {
+      if (!Arrays.equals(all[r], all[0])) {
+        throw new DistributedException("after step " + step + " the weights or group weights of rank " + r
+            + " differ from rank 0's: the replicas diverged, so the run stops before saving");
+      }
+    }
   }
 
   /** Whether any rank passed true. */

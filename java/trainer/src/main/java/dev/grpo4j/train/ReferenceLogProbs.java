@@ -2,6 +2,7 @@ package dev.grpo4j.train;
 
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
+import dev.grpo4j.dist.DataParallel;
 import dev.grpo4j.model.TransformerLm;
 import dev.grpo4j.safetensors.SafeTensorsFile;
 import dev.grpo4j.safetensors.SafeTensorsWriter;
@@ -109,38 +110,54 @@ public final class ReferenceLogProbs {
   }
 
   /**
-   * The cached scores of {@code pairs}, or, on a miss, scores computed with {@code scorer} and then cached. A cache
-   * folder that cannot be written only costs the recomputation next time.
+   * The reference log-probs of {@code pairs}: cached ones, or, on a miss, ones computed with {@code scorer} and
+   * then cached. On several ranks rank 0 reads the cache and sends a hit to every rank; on a miss each rank scores
+   * a run of whole {@code chunkPairs} chunks (the chunks one process forms, so every score is the one it computes),
+   * the shards are gathered, and rank 0 writes the cache. A cache folder that cannot be written only costs the
+   * recomputation next time.
    *
    * @param cacheFolder where cached scores live, or null to compute without a cache
+   * @param dp this process's place among the ranks ({@link DataParallel#single()} alone)
    * @param log receives one line on what happened
    */
   public static SequenceScorer.Scores scoreCached(SequenceScorer scorer, Path cacheFolder, Path dataFile,
                                                   String modelHash, List<TokenPair> pairs, int chunkPairs,
-                                                  IntConsumer progress, Consumer<String> log) {
-    if (cacheFolder == null) {
-      SequenceScorer.Scores scores = scorer.score(pairs, chunkPairs, progress);
-      log.accept("reference log-probs of " + dataFile + ": computed");
-      return scores;
-    }
-    Path cache = cacheFile(cacheFolder, dataFile, modelHash, dataHash(pairs));
-    if (Files.isRegularFile(cache)) {
+                                                  DataParallel dp, IntConsumer progress, Consumer<String> log) {
+    int n = pairs.size();
+    Path cache = cacheFolder == null ? null : cacheFile(cacheFolder, dataFile, modelHash, dataHash(pairs));
+    SequenceScorer.Scores cached = null;
+    if (dp.isMain() && cache != null && Files.isRegularFile(cache)) {
       try {
-        SequenceScorer.Scores scores = read(cache, pairs.size());
-        log.accept("reference log-probs of " + dataFile + ": cached in " + cache);
-        return scores;
+        cached = read(cache, n);
       } catch (RuntimeException e) {
         log.accept("ignoring unreadable cache " + cache + " (" + e.getMessage() + "); recomputing");
       }
     }
-    SequenceScorer.Scores scores = scorer.score(pairs, chunkPairs, progress);
-    try {
-      Files.createDirectories(cache.getParent());
-      write(cache, scores);
-      log.accept("reference log-probs of " + dataFile + ": computed, cached in " + cache);
-    } catch (IOException | UncheckedIOException e) {
-      log.accept("reference log-probs of " + dataFile + ": computed; could not cache them in " + cache + " ("
-          + e.getMessage() + ")");
+    if (dp.anyTrue(cached != null)) {
+      float[] chosen = cached != null ? cached.chosen() : new float[n];
+      float[] rejected = cached != null ? cached.rejected() : new float[n];
+      dp.broadcastFromMain(chosen);
+      dp.broadcastFromMain(rejected);
+      log.accept("reference log-probs of " + dataFile + ": cached in " + cache);
+      return new SequenceScorer.Scores(chosen, rejected);
+    }
+    int[] range = dp.shardOfChunks(n, chunkPairs);
+    int[] lengths = dp.shardLengths(n, chunkPairs);
+    SequenceScorer.Scores mine = scorer.score(pairs.subList(range[0], range[1]), chunkPairs, progress);
+    SequenceScorer.Scores scores = new SequenceScorer.Scores(dp.gather(mine.chosen(), lengths),
+        dp.gather(mine.rejected(), lengths));
+    String computed = "reference log-probs of " + dataFile + ": computed"
+        + (dp.worldSize() > 1 ? " on " + dp.worldSize() + " processes" : "");
+    if (cache == null) {
+      log.accept(computed);
+    } else if (dp.isMain()) {
+      try {
+        Files.createDirectories(cache.getParent());
+        write(cache, scores);
+        log.accept(computed + ", cached in " + cache);
+      } catch (IOException | UncheckedIOException e) {
+        log.accept(computed + "; could not cache them in " + cache + " (" + e.getMessage() + ")");
+      }
     }
     return scores;
   }

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.grpo4j.GroupRobustLoss;
 import dev.grpo4j.GroupStatistics;
-import dev.grpo4j.LossResult;
 import dev.grpo4j.NonFiniteInputException;
 import dev.grpo4j.Weighting;
 import dev.grpo4j.chat.ChatTemplate;
@@ -294,6 +293,7 @@ public final class TrainingRun {
       }
       PreferenceTrainer trainer = new PreferenceTrainer(policy, optimizer, new TorchPreferenceLoss(loss),
           fusedHead(policy, placement));
+      TransformerLm trained = policy;
       double[] weights = config.method().weighting() == Weighting.AVERAGE ? null : loss.alpha();
       try (MetricsWriter<StepMetrics> metrics = dp.isMain() ? MetricsWriter.steps(RunLog.metricsFile(runDir)) : null;
            MetricsWriter<EvalMetrics> evals = dp.isMain() ? MetricsWriter.evaluations(RunLog.evalFile(runDir)) : null;
@@ -329,27 +329,17 @@ public final class TrainingRun {
               // same whether the run got there in one go, through a resume, or on another rank.
               torch.manual_seed(config.seed() * 1_000_003L + ((long) step << 20) + first + dp.rank());
               try {
-                if (!dp.distributed()) {
-                  TorchPreferenceLoss.Deferred r = trainer.accumulate(trainPairs, pairs, scale, !perStep);
-                  LossResult last = r.lossResult();
+                // Alone, the replay is this process's own group step; on several ranks, every rank's in turn.
+                MicroBatchReplay replay = new MicroBatchReplay(loss, dp, trainPairs, microBatches, perStep);
+                trainer.accumulate(trainPairs, pairs, scale, replay::groupStep);
+                for (int r = 0; r < ranks; r++) {
+                  totals.add(replay.objective(r), replay.groupLosses(r), replay.pairLossSums(r),
+                      trainPairs.tokens(microBatches[r]));
                   if (perStep) {
-                    stepStatistics = stepStatistics.plus(r.statistics());
+                    stepStatistics = stepStatistics.plus(replay.statistics(r));
                   }
-                  totals.add(last.loss(), last.groupLosses(), MicroBatchReplay.pairLossSums(last.pairLosses(),
-                      trainPairs, pairs, groups.size()), trainPairs.tokens(pairs));
-                  lastWeights = last.objectiveWeights();
-                } else {
-                  MicroBatchReplay replay = new MicroBatchReplay(loss, dp, trainPairs, microBatches, perStep);
-                  trainer.accumulate(trainPairs, pairs, scale, replay::groupStep);
-                  for (int r = 0; r < ranks; r++) {
-                    totals.add(replay.objective(r), replay.groupLosses(r), replay.pairLossSums(r),
-                        trainPairs.tokens(microBatches[r]));
-                    if (perStep) {
-                      stepStatistics = stepStatistics.plus(replay.statistics(r));
-                    }
-                  }
-                  lastWeights = replay.objectiveWeights(ranks - 1);
                 }
+                lastWeights = replay.objectiveWeights(ranks - 1);
               } catch (NonFiniteInputException e) {
                 throw diverged(step, lr, e);
               }
@@ -388,7 +378,7 @@ public final class TrainingRun {
             boolean checkpoint = step == config.steps() || stopping
                 || (config.checkpointInterval() > 0 && step % config.checkpointInterval() == 0);
             if (checkpoint) {
-              requireRanksAgree(policy, loss, step);
+              dp.requireReplicasAgree(() -> replicaDigest(trained, loss), step);
               TrainerState state = new TrainerState(step, sampler.consumed(), groups.names(),
                   loss.state().logAlpha(), loss.state().steps(), plateau == null ? null : plateau.state(), tokens,
                   seconds);
@@ -413,23 +403,17 @@ public final class TrainingRun {
           append(evals, finalEval);
         }
         Path finalDir = runDir.resolve(FINAL);
-        requireRanksAgree(policy, loss, config.steps());
+        dp.requireReplicasAgree(() -> replicaDigest(trained, loss), config.steps());
         if (!dp.isMain()) {
           dp.barrier();
           return new Result(finalEval, groups.names(), weights, finalDir, runDir.resolve(RunReport.REPORT_FILE));
         }
-        TransformerLm trained = policy;
         PolicyLayout saved = layout;
         AtomicDirectory.write(finalDir, folder -> RunCheckpoints.saveModel(trained, saved, folder));
         Path report = RunReport.write(runDir, new ReportSettings("grpo4j train: " + config.method().displayName()
             + " on " + config.model(), config.method().displayName(), settings(), groups.names()));
         dp.barrier();
-        if (dp.distributed()) {
-          int steps = Math.max(1, config.steps() - firstStep + 1);
-          err.printf(Locale.ROOT, "data-parallel: %d processes; per step %.2f ms in the gradient all-reduce and %.2f ms "
-              + "in all-gathers (waits for the slowest rank included)%n", dp.worldSize(),
-              1e3 * dp.gradientSeconds() / steps, 1e3 * dp.gatherSeconds() / steps);
-        }
+        dp.costPerStep(config.steps() - firstStep + 1).ifPresent(err::println);
         if (options.printSummary()) {
           printSummary(finalEval, groups, weights, finalDir, report, (System.nanoTime() - started) / 1e9);
         }
@@ -750,9 +734,8 @@ public final class TrainingRun {
       };
       SequenceScorer scorer = new SequenceScorer(policy, placement.backend(), placement.device(),
           fusedHead(policy, placement));
-      scores = dp.distributed() ? scoreSharded(scorer, referenceHash, split, progress)
-          : ReferenceLogProbs.scoreCached(scorer, options.referenceCache(), split.file(), referenceHash,
-              split.pairs(), config.evalBatchSize(), progress, err::println);
+      scores = ReferenceLogProbs.scoreCached(scorer, options.referenceCache(), split.file(), referenceHash,
+          split.pairs(), config.evalBatchSize(), dp, progress, err::println);
     } finally {
       policy.setAdaptersEnabled(adapters);
     }
@@ -761,52 +744,6 @@ public final class TrainingRun {
       ReferenceLogProbs.write(referenceFile(split), scores);
     }
     return split.rows().withReference(scores.chosen(), scores.rejected());
-  }
-
-  /**
-   * Reference log-probs on several ranks: rank 0's cache hit goes to every rank; on a miss each rank scores a run of
-   * whole {@code --eval-batch-size} chunks (the chunks one process forms, so every score is the one it computes)
-   * and the shards are gathered; rank 0 caches them.
-   */
-  private SequenceScorer.Scores scoreSharded(SequenceScorer scorer, String referenceHash, Split split,
-                                             IntConsumer progress) {
-    int n = split.pairs().size();
-    Path cache = options.referenceCache() == null ? null : ReferenceLogProbs.cacheFile(options.referenceCache(),
-        split.file(), referenceHash, ReferenceLogProbs.dataHash(split.pairs()));
-    SequenceScorer.Scores cached = null;
-    if (dp.isMain() && cache != null && Files.isRegularFile(cache)) {
-      try {
-        cached = ReferenceLogProbs.read(cache, n);
-      } catch (RuntimeException e) {
-        err.println("ignoring unreadable cache " + cache + " (" + e.getMessage() + "); recomputing");
-      }
-    }
-    if (dp.anyTrue(cached != null)) {
-      float[] chosen = cached != null ? cached.chosen() : new float[n];
-      float[] rejected = cached != null ? cached.rejected() : new float[n];
-      dp.broadcastFromMain(chosen);
-      dp.broadcastFromMain(rejected);
-      err.println("reference log-probs of " + split.file() + ": cached in " + cache);
-      return new SequenceScorer.Scores(chosen, rejected);
-    }
-    int chunk = config.evalBatchSize();
-    int[] range = dp.shardOfChunks(n, chunk);
-    int[] lengths = dp.shardLengths(n, chunk);
-    SequenceScorer.Scores mine = scorer.score(split.pairs().subList(range[0], range[1]), chunk, progress);
-    SequenceScorer.Scores scores = new SequenceScorer.Scores(dp.gather(mine.chosen(), lengths),
-        dp.gather(mine.rejected(), lengths));
-    if (dp.isMain() && cache != null) {
-      try {
-        Files.createDirectories(cache.getParent());
-        ReferenceLogProbs.write(cache, scores);
-        err.println("reference log-probs of " + split.file() + ": computed on " + dp.worldSize()
-            + " processes, cached in " + cache);
-      } catch (IOException | UncheckedIOException e) {
-        err.println("reference log-probs of " + split.file() + ": computed; could not cache them in " + cache
-            + " (" + e.getMessage() + ")");
-      }
-    }
-    return scores;
   }
 
   private EncodedPairs savedReference(Split split) {
@@ -927,9 +864,6 @@ public final class TrainingRun {
                                GroupIndex groups, int step, EvalMetrics.Split split) {
     policy.eval();
     int chunk = config.evalBatchSize();
-    if (!dp.distributed()) {
-      return SplitEvaluation.of(step, split, groups.names(), trainer.evaluatePairs(data, chunk));
-    }
     // Each rank evaluates a run of whole chunks, as one process forms them; every rank gets all results.
     int[] range = dp.shardOfChunks(data.size(), chunk);
     int[] lengths = dp.shardLengths(data.size(), chunk);
@@ -941,15 +875,8 @@ public final class TrainingRun {
     return SplitEvaluation.of(step, split, groups.names(), all);
   }
 
-  /**
-   * Checks that every rank holds the same weights and group weights (a digest of both): the ranks of a
-   * data-parallel run are replicas, and a difference means the run went wrong; it is better stopped than saved.
-   */
-  private void requireRanksAgree(TransformerLm policy, GroupRobustLoss loss, int step) {
-    if (!dp.distributed()) {
-      return;
-    }
-    byte[] digest;
+  /** SHA-256 of a replica: the weights and the group weights, which every rank of a run holds the same. */
+  private static byte[] replicaDigest(TransformerLm policy, GroupRobustLoss loss) {
     try {
       MessageDigest sha = MessageDigest.getInstance("SHA-256");
       for (Tensor p : TensorVectors.owned(policy.parameters())) {
@@ -960,21 +887,9 @@ public final class TrainingRun {
       for (double a : loss.state().logAlpha()) {
         sha.update(Long.toString(Double.doubleToRawLongBits(a)).getBytes(StandardCharsets.US_ASCII));
       }
-      digest = sha.digest();
+      return sha.digest();
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
-    }
-    double[] mine = new double[digest.length / 4];
-    for (int i = 0; i < mine.length; i++) {
-      mine[i] = ((digest[4 * i] & 0xff) << 24 | (digest[4 * i + 1] & 0xff) << 16 | (digest[4 * i + 2] & 0xff) << 8
-          | (digest[4 * i + 3] & 0xff));
-    }
-    double[][] all = dp.allGather(mine);
-    for (int r = 1; r < all.length; r++) {
-      if (!Arrays.equals(all[r], all[0])) {
-        throw new DistributedException("after step " + step + " the weights or group weights of rank " + r
-            + " differ from rank 0's: the replicas diverged, so the run stops before saving");
-      }
     }
   }
 

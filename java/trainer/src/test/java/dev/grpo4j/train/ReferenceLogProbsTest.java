@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.grpo4j.Backend;
+import dev.grpo4j.dist.DataParallel;
 import dev.grpo4j.model.ModelConfig;
 import dev.grpo4j.model.Models;
 import dev.grpo4j.model.TransformerLm;
@@ -189,7 +190,7 @@ class ReferenceLogProbsTest {
     AtomicInteger progress = new AtomicInteger();
 
     SequenceScorer.Scores computed = ReferenceLogProbs.scoreCached(firstScorer, dir.resolve("cache"), data, hash, pairs, 2,
-        progress::addAndGet, log::add);
+        DataParallel.single(), progress::addAndGet, log::add);
     Path cache = ReferenceLogProbs.cacheFile(dir.resolve("cache"), data, hash, ReferenceLogProbs.dataHash(pairs));
     assertTrue(Files.isRegularFile(cache), "the first call writes the cache");
     assertEquals(3, progress.get());
@@ -205,7 +206,7 @@ class ReferenceLogProbsTest {
     progress.set(0);
     log.clear();
     SequenceScorer.Scores cached = ReferenceLogProbs.scoreCached(otherScorer, dir.resolve("cache"), data, hash, pairs, 2,
-        progress::addAndGet, log::add);
+        DataParallel.single(), progress::addAndGet, log::add);
     assertArrayEquals(computed.chosen(), cached.chosen());
     assertArrayEquals(computed.rejected(), cached.rejected());
     assertEquals(0, progress.get(), "nothing scored");
@@ -225,7 +226,8 @@ class ReferenceLogProbsTest {
     Files.createDirectories(cache.getParent());
     Files.writeString(cache, "not a safetensors file");
     List<String> log = new ArrayList<>();
-    SequenceScorer.Scores scores = ReferenceLogProbs.scoreCached(scorer, dir.resolve("cache"), data, "key", pairs, 8, n -> { }, log::add);
+    SequenceScorer.Scores scores = ReferenceLogProbs.scoreCached(scorer, dir.resolve("cache"), data, "key", pairs, 8,
+        DataParallel.single(), n -> { }, log::add);
     assertTrue(log.getFirst().contains("ignoring unreadable cache"), log.toString());
     assertTrue(log.getLast().contains("computed"), log.toString());
     SequenceScorer.Scores reread = ReferenceLogProbs.read(cache, pairs.size());
