@@ -1,9 +1,11 @@
 package dev.grpo4j.torch;
 
-import dev.grpo4j.GroupStatistics;
+import dev.grpo4j.GroupStep;
 import dev.grpo4j.LossResult;
+import dev.grpo4j.LossStatistics;
 import dev.grpo4j.SequenceLogProbs;
 import java.util.Objects;
+import java.util.function.Function;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.NoGradGuard;
@@ -76,49 +78,15 @@ public final class PreferenceTrainer {
    * calls it once per micro-batch with {@code scale = 1 / micro-batches} and then steps the optimizer itself.
    */
   public LossResult accumulate(EncodedPairs data, int[] pairs, double scale) {
-    return accumulate(data, pairs, scale, true).lossResult();
-  }
-
-  /**
-   * As {@link #accumulate(EncodedPairs, int[], double)}; with {@code updateWeights} false the group weights stay
-   * (the gradient uses the current ones) and the micro-batch's group statistics come back for a once-per-step
-   * update ({@code --group-update per-step}). The statistics are null when {@code updateWeights} is true.
-   */
-  public TorchPreferenceLoss.Deferred accumulate(EncodedPairs data, int[] pairs, double scale,
-                                                 boolean updateWeights) {
-    if (fusedHead != null) {
-      GroupStatistics[] deferred = new GroupStatistics[1];
-      LossResult r = accumulateFused(data, pairs, scale, s -> {
-        deferred[0] = updateWeights ? null : s.groupStatistics();
-        return loss.loss().groupStep(s.groupStatistics(), updateWeights);
-      });
-      return new TorchPreferenceLoss.Deferred(r, deferred[0]);
-    }
-    try (PointerScope scope = new PointerScope()) {
-      EncodedPairs.Batch batch = data.batch(pairs);
-      Tensor logits = model.forward(batch.inputIds());
-      Tensor grad = logits.detach();
-      TorchPreferenceLoss.Deferred result;
-      if (updateWeights) {
-        result = new TorchPreferenceLoss.Deferred(loss.forwardBackward(logits, batch.labels(), batch.refLogps(),
-            batch.groupIds(), grad).lossResult(), null);
-      } else {
-        result = loss.forwardBackwardDeferred(logits, batch.labels(), batch.refLogps(), batch.groupIds(), grad);
-      }
-      if (scale != 1.0) {
-        grad.mul_(new Scalar(scale));
-      }
-      logits.backward(grad, new BoolOptional(), false, new TensorArrayRefOptional());
-      return result;
-    }
+    return accumulate(data, pairs, scale, statistics -> loss.loss().groupStep(statistics.groupStatistics(), true));
   }
 
   /**
    * As {@link #accumulate(EncodedPairs, int[], double)}, with the group step left to {@code groupStep} (see
-   * {@link TorchPreferenceLoss#forwardBackward(Tensor, Tensor, Tensor, Tensor, Tensor, java.util.function.Function)}).
+   * {@link TorchPreferenceLoss#forwardBackward(Tensor, Tensor, Tensor, Tensor, Tensor, Function)}).
    */
   public LossResult accumulate(EncodedPairs data, int[] pairs, double scale,
-                               java.util.function.Function<dev.grpo4j.LossStatistics, dev.grpo4j.GroupStep> groupStep) {
+                               Function<LossStatistics, GroupStep> groupStep) {
     if (fusedHead != null) {
       return accumulateFused(data, pairs, scale, groupStep);
     }
@@ -137,7 +105,7 @@ public final class PreferenceTrainer {
   }
 
   private LossResult accumulateFused(EncodedPairs data, int[] pairs, double scale,
-                                     java.util.function.Function<dev.grpo4j.LossStatistics, dev.grpo4j.GroupStep> step) {
+                                     Function<LossStatistics, GroupStep> step) {
     try (PointerScope scope = new PointerScope()) {
       EncodedPairs.Batch batch = data.batch(pairs);
       Tensor hidden = model.hiddenStates(batch.inputIds());

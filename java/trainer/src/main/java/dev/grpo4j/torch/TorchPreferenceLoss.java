@@ -2,7 +2,6 @@ package dev.grpo4j.torch;
 
 import dev.grpo4j.Backend;
 import dev.grpo4j.GroupRobustLoss;
-import dev.grpo4j.GroupStatistics;
 import dev.grpo4j.GroupStep;
 import dev.grpo4j.LabelType;
 import dev.grpo4j.LogitsType;
@@ -133,35 +132,6 @@ public final class TorchPreferenceLoss {
     validateGrad(logits, grad);
     try {
       return new Result(run(batch, grad), grad);
-    } finally {
-      keepAlive(logits, labels, refLogps, groupIds);
-    }
-  }
-
-  /**
-   * A training call's outputs when the group-weight update is deferred.
-   *
-   * @param lossResult objective, per-pair and per-group values under the current weights
-   * @param statistics the batch's group statistics, to accumulate over the optimiser step
-   */
-  public record Deferred(LossResult lossResult, GroupStatistics statistics) {}
-
-  /**
-   * Training call that leaves the group weights as they are ({@code --group-update per-step}): the gradient is
-   * taken under the current weights, written into {@code grad} as by
-   * {@link #forwardBackward(Tensor, Tensor, Tensor, Tensor, Tensor)}, and the batch's group statistics come back to
-   * be summed over the step's micro-batches and passed to {@code loss().groupStep(sum, true)} once. CPU backend.
-   */
-  public Deferred forwardBackwardDeferred(Tensor logits, Tensor labels, Tensor refLogps, Tensor groupIds,
-                                         Tensor grad) {
-    PreferenceBatch batch = validate(logits, labels, refLogps, groupIds);
-    validateGrad(logits, grad);
-    try {
-      LossStatistics statistics = loss.statistics(batch);
-      GroupStep step = loss.groupStep(statistics.groupStatistics(), false);
-      loss.gradient(statistics, step, segment(grad, "grad"));
-      bumpVersion(grad);
-      return new Deferred(LossResult.of(statistics, step), statistics.groupStatistics());
     } finally {
       keepAlive(logits, labels, refLogps, groupIds);
     }
