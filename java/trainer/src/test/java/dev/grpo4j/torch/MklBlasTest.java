@@ -56,28 +56,22 @@ class MklBlasTest {
 
   @Test
   void aChoiceOtherThanMklOrOpenBlasIsRefusedByName() {
-    String previous = System.getProperty(MklBlas.PROPERTY);
-    System.setProperty(MklBlas.PROPERTY, "blis");
-    try {
-      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-          () -> MklBlas.wanted(Loader.getPlatform()));
-      assertTrue(e.getMessage().contains("-Dgrpo4j.blas=blis: use mkl or openblas"), e.getMessage());
-    } finally {
-      if (previous == null) {
-        System.clearProperty(MklBlas.PROPERTY);
-      } else {
-        System.setProperty(MklBlas.PROPERTY, previous);
-      }
-    }
+    IllegalArgumentException e = refusedWith("blis", Loader.getPlatform());
+    assertTrue(e.getMessage().contains("-Dgrpo4j.blas=blis: use mkl or openblas"), e.getMessage());
   }
 
   @Test
   void askingForMklWhereItIsNotBundledSaysWhatToAdd() {
+    IllegalArgumentException e = refusedWith("mkl", "linux-riscv64");
+    assertTrue(e.getMessage().contains("org.bytedeco:mkl:...:linux-riscv64-redist"), e.getMessage());
+  }
+
+  /** What {@link MklBlas#wanted} throws with {@value MklBlas#PROPERTY} set to {@code choice} (restored after). */
+  private static IllegalArgumentException refusedWith(String choice, String platform) {
     String previous = System.getProperty(MklBlas.PROPERTY);
-    System.setProperty(MklBlas.PROPERTY, "mkl");
+    System.setProperty(MklBlas.PROPERTY, choice);
     try {
-      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> MklBlas.wanted("linux-riscv64"));
-      assertTrue(e.getMessage().contains("org.bytedeco:mkl:...:linux-riscv64-redist"), e.getMessage());
+      return assertThrows(IllegalArgumentException.class, () -> MklBlas.wanted(platform));
     } finally {
       if (previous == null) {
         System.clearProperty(MklBlas.PROPERTY);
