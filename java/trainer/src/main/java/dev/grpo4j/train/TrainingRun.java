@@ -353,9 +353,9 @@ public final class TrainingRun {
             weights = config.method().weighting() == Weighting.AVERAGE ? null : widen(objectiveWeights);
             double stepSeconds = (System.nanoTime() - stepStart) / 1e9;
             seconds += stepSeconds;
-            tokens += totals.tokens;
+            tokens += totals.tokens();
             StepMetrics record = new StepMetrics(step, sampler.epoch(), totals.meanLoss(), totals.groupPairLoss(),
-                totals.groupObjectiveLoss(), weights, lr, totals.tokens / stepSeconds, gradNorm, stepSeconds);
+                totals.groupObjectiveLoss(), weights, lr, totals.tokens() / stepSeconds, gradNorm, stepSeconds);
             append(metrics, record);
             deadRun.observe(step, gradNorm).ifPresent(warning -> {
               err.println();
@@ -498,62 +498,6 @@ public final class TrainingRun {
     return null;
   }
 
-  /** Training-split sums over the micro-batches of one step, all ranks' in the order one process would add them. */
-  private static final class StepTotals {
-    private final double[] groupPairLossSum;
-    private final double[] groupObjectiveLossSum;
-    private final long[] groupPairs;
-    private double lossSum;
-    private int microBatches;
-    private long tokens;
-
-    StepTotals(int groups) {
-      groupPairLossSum = new double[groups];
-      groupObjectiveLossSum = new double[groups];
-      groupPairs = new long[groups];
-    }
-
-    /**
-     * @param objective the micro-batch's J
-     * @param groupLosses its L_g
-     * @param pairLossSums per group, the sum of its pairs' losses and, after K of them, their number
-     * @param microTokens its tokens
-     */
-    void add(double objective, float[] groupLosses, double[] pairLossSums, long microTokens) {
-      lossSum += objective;
-      microBatches++;
-      tokens += microTokens;
-      int groups = groupPairLossSum.length;
-      for (int g = 0; g < groups; g++) {
-        groupPairLossSum[g] += pairLossSums[g];
-        groupPairs[g] += (long) pairLossSums[groups + g];
-        groupObjectiveLossSum[g] += groupLosses[g];
-      }
-    }
-
-    double meanLoss() {
-      return lossSum / microBatches;
-    }
-
-    /** Mean pair loss per group over the step's pairs; NaN for a group without pairs in the step. */
-    double[] groupPairLoss() {
-      double[] out = new double[groupPairLossSum.length];
-      for (int g = 0; g < out.length; g++) {
-        out[g] = groupPairs[g] == 0 ? Double.NaN : groupPairLossSum[g] / groupPairs[g];
-      }
-      return out;
-    }
-
-    /** The kernel's {@code L_g} per group, averaged over the step's micro-batches. */
-    double[] groupObjectiveLoss() {
-      double[] out = new double[groupObjectiveLossSum.length];
-      for (int g = 0; g < out.length; g++) {
-        out[g] = groupObjectiveLossSum[g] / microBatches;
-      }
-      return out;
-    }
-  }
-
   private PreferenceData.Loaded read(String option, Path file) throws IOException {
     return PairFiles.read(option, file, config.reading().readOptions(config.skipBadLines()), err);
   }
@@ -600,7 +544,7 @@ public final class TrainingRun {
         LoraAdapters.attach(policy, lora, config.seed());
         placement.moveTo(policy);
       }
-      supervisedFineTuning(policy, train.rows(), fusedHead(policy, placement));
+      new SupervisedStage(config, dp, progressBar, err).run(policy, train.rows(), fusedHead(policy, placement));
       if (lora != null) {
         LoraAdapters.merge(policy);
         Path sftModel = runDir.resolve(SFT_MODEL).toAbsolutePath().normalize();
@@ -659,59 +603,6 @@ public final class TrainingRun {
 
   private Path referenceModel() {
     return referenceModel(runDir, config).toAbsolutePath().normalize();
-  }
-
-  /**
-   * The SFT stage, in steps of {@code --batch-size} x {@code --grad-accumulation} pairs like the preference steps, and
-   * split among the ranks the same way: micro-batch m of a step is rank (m mod ranks)'s. Each step's loss is the
-   * mean over all its micro-batches' response positions, so a data-parallel run equals one process with the same
-   * global micro-batches bit for bit (two ranks), as a preference step does.
-   */
-  private void supervisedFineTuning(TransformerLm policy, EncodedPairs train, FusedLmHead fused) {
-    AdamW optimizer = adamW(policy, config.sftLearningRate());
-    PairSampler sampler = new PairSampler(train.size(), config.seed() - 1);
-    TensorVector parameters = policy.parameters();
-    int ranks = dp.worldSize();
-    int rankPairs = config.batchSize() / ranks;
-    policy.train(true);
-    try (ProgressBar bar = progressBar ? Progress.bar("sft", config.sftSteps(), " steps") : null) {
-      double nllSum = 0;
-      long positions = 0;
-      for (int step = 1; step <= config.sftSteps(); step++) {
-        int[][] microBatches = new int[config.gradientAccumulation() * ranks][];
-        long stepPositions = 0;
-        for (int m = 0; m < microBatches.length; m++) {
-          microBatches[m] = sampler.next(rankPairs);
-          stepPositions += train.chosenPositions(microBatches[m]);
-        }
-        optimizer.zero_grad();
-        nllSum = 0;
-        positions = stepPositions;
-        long ownPositions = 0;
-        for (int m = dp.rank(); m < microBatches.length && stepPositions > 0; m += ranks) {
-          // Dropout draws from libtorch's generator: micro-batch m gets the same draws on any rank.
-          torch.manual_seed(config.seed() * 1_000_003L - step - ((long) m << 32));
-          long own = train.chosenPositions(microBatches[m]);
-          double nll = PreferenceTrainer.supervisedAccumulate(policy, train, microBatches[m],
-              (double) own / stepPositions, fused);
-          nllSum += own == 0 ? 0 : nll * own;
-          ownPositions += own;
-        }
-        dp.allReduceGradients(parameters);
-        optimizer.step();
-        if (bar != null) {
-          bar.step();
-          // This rank's micro-batches only: the step's mean needs a collective, taken once at the end.
-          bar.setExtraMessage(String.format(Locale.ROOT, " nll %.4f", nllSum / Math.max(1, ownPositions)));
-        }
-      }
-      double lastNll = 0;
-      for (double[] rank : dp.allGather(new double[] {nllSum})) {
-        lastNll += rank[0];
-      }
-      err.printf(Locale.ROOT, "sft: %d steps, last chosen-response NLL %.4f%n", config.sftSteps(),
-          positions > 0 ? lastNll / positions : Double.NaN);
-    }
   }
 
   /**
@@ -899,10 +790,14 @@ public final class TrainingRun {
     }
   }
 
-  /** AdamW over the trainable parameters, with libtorch's defaults except the weight decay (libtorch: 0.01). */
   private AdamW adamW(TransformerLm policy, double lr) {
+    return adamW(policy, lr, config.weightDecay());
+  }
+
+  /** AdamW over the trainable parameters, with libtorch's defaults except the weight decay (libtorch: 0.01). */
+  static AdamW adamW(TransformerLm policy, double lr, double weightDecay) {
     AdamWOptions options = new AdamWOptions(lr);
-    options.weight_decay().put(config.weightDecay());
+    options.weight_decay().put(weightDecay);
     return new AdamW(policy.parameters(), options);
   }
 
