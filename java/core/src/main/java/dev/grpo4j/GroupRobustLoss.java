@@ -94,7 +94,7 @@ public final class GroupRobustLoss implements AutoCloseable {
    * rank's weights then move alike, and the objective, group losses and weights are those of all ranks' pairs as
    * one batch; the per-pair values and the gradient are this rank's. Composed of {@link #statistics},
    * {@link #groupStep} and {@link #gradient}; with {@link GroupSync#LOCAL} it returns what
-   * {@link #forwardBackward(PreferenceBatch, MemorySegment)} returns, bit for bit. CPU and REFERENCE backends.
+   * {@link #forwardBackward(PreferenceBatch, MemorySegment)} returns, bit for bit (CUDA: {@code CudaBackendTest}).
    *
    * <p>With the ranks' pairs taken as one batch: BATCH_MEAN divides each group's loss sum by its pairs over all
    * ranks, DATASET_FREQUENCY uses the pairs over all ranks as the batch size B, a group absent from every rank has
@@ -123,8 +123,8 @@ public final class GroupRobustLoss implements AutoCloseable {
 
   /**
    * Phase 1: reads the batch's logits once and returns its per-pair values and {@link GroupStatistics}; keeps what
-   * the gradient of this batch needs until the next call of this method. Does not touch the group weights. CPU and
-   * REFERENCE backends.
+   * the gradient of this batch needs until the next call of this method. Does not touch the group weights. Every
+   * backend.
    *
    * @throws IllegalArgumentException as {@link #forwardBackward(PreferenceBatch, MemorySegment)} for bad inputs
    */

@@ -140,8 +140,8 @@ public final class TorchPreferenceLoss {
   /**
    * Training call whose group step is the caller's: after the batch's statistics, {@code groupStep} returns the step
    * whose coefficients scale this batch's gradient, e.g. one run on statistics gathered from data-parallel ranks.
-   * The gradient goes into {@code grad} as by {@link #forwardBackward(Tensor, Tensor, Tensor, Tensor, Tensor)}. CPU
-   * backend.
+   * The gradient goes into {@code grad} as by {@link #forwardBackward(Tensor, Tensor, Tensor, Tensor, Tensor)}; with
+   * a step taken on this batch's own statistics it equals that call bit for bit. Every backend.
    */
   public LossResult forwardBackward(Tensor logits, Tensor labels, Tensor refLogps, Tensor groupIds, Tensor grad,
                                     Function<LossStatistics, GroupStep> groupStep) {
