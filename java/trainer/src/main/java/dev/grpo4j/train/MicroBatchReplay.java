@@ -82,7 +82,7 @@ final class MicroBatchReplay {
    * Per group, the sum of the pair losses of {@code pairs} (in pair order, as doubles) and, after the K sums, the
    * number of pairs: what a step's metrics add up.
    */
-  static double[] pairLossSums(float[] pairLosses, EncodedPairs data, int[] pairs, int groups) {
+  private static double[] pairLossSums(float[] pairLosses, EncodedPairs data, int[] pairs, int groups) {
     double[] out = new double[2 * groups];
     for (int b = 0; b < pairs.length; b++) {
       int g = data.group(pairs[b]);
