@@ -7,12 +7,14 @@ import dev.grpo4j.dist.Launcher;
 import dev.grpo4j.dist.LauncherWatch;
 import dev.grpo4j.dist.WorkerEnv;
 import dev.grpo4j.io.FolderLock;
+import dev.grpo4j.io.RunFolder;
 import dev.grpo4j.text.PairEncoder;
 import dev.grpo4j.train.GroupUpdate;
 import dev.grpo4j.train.LearningRateSchedule;
 import dev.grpo4j.train.Method;
 import dev.grpo4j.train.ModelSource;
 import dev.grpo4j.train.PairFiles;
+import dev.grpo4j.train.Stopped;
 import dev.grpo4j.train.TrainConfig;
 import dev.grpo4j.train.TrainingRun;
 import java.io.IOException;
@@ -256,7 +258,7 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
     }
     boolean main = worker == null || worker.rank() == 0;
     if (main && !resume && !Files.exists(runDir.resolve(TrainConfig.FILE))) {
-      OutputFolder.requireOwnOrEmpty(runDir, TrainingRun::isWrittenBeforeItsConfig, "grpo4j run");
+      OutputFolder.requireOwnOrEmpty(runDir, RunFolder::isWrittenBeforeConfig, "grpo4j run");
     }
     // Rank 0 alone writes the run folder and holds its lock; the other ranks only read from it.
     try (FolderLock lock = main ? FolderLock.acquire(runDir, "--out " + runDir) : null;
@@ -288,7 +290,7 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
           referenceCache.folder(), modelOptions.fusedHeadSettings()), spec.commandLine().getOut(), notes, dp)
           .run(resume);
       return 0;
-    } catch (TrainingRun.Stopped stopped) {
+    } catch (Stopped stopped) {
       err.println("grpo4j train: " + stopped.getMessage() + "; checkpoint written to " + stopped.checkpoint()
           + ". Continue with: grpo4j train --resume --out " + runDir);
       err.flush();
@@ -343,7 +345,7 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
   private int launch(PrintWriter err) throws IOException, InterruptedException {
     // What every worker would find wrong is said once, before any starts.
     if (resume) {
-      TrainingRun.requireWorldSize(TrainConfig.read(out), dist.worldSize());
+      TrainConfig.read(out).requireWorldSize(dist.worldSize());
     } else {
       TrainConfig.requireBatchSplits(batchSize, dist.worldSize());
     }

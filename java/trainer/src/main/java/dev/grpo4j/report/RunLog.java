@@ -5,9 +5,13 @@ import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
+import dev.grpo4j.io.AtomicFiles;
+import dev.grpo4j.io.RunFolder;
 import java.io.BufferedReader;
+import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.io.OutputStreamWriter;
 import java.io.Reader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -36,9 +40,9 @@ import java.util.function.Consumer;
  */
 public final class RunLog {
   /** Name of the per-step training metrics file in a run folder. */
-  public static final String METRICS_FILE = "metrics.jsonl";
+  public static final String METRICS_FILE = RunFolder.METRICS;
   /** Name of the evaluation results file in a run folder. */
-  public static final String EVAL_FILE = "eval.jsonl";
+  public static final String EVAL_FILE = RunFolder.EVALUATIONS;
 
   private static final System.Logger LOG = System.getLogger(RunLog.class.getName());
   private static final ObjectReader STEP_READER = RunJson.MAPPER.readerFor(StepMetrics.class);
@@ -48,12 +52,12 @@ public final class RunLog {
 
   /** {@code runDir/metrics.jsonl}. */
   public static Path metricsFile(Path runDir) {
-    return runDir.resolve(METRICS_FILE);
+    return new RunFolder(runDir).metrics();
   }
 
   /** {@code runDir/eval.jsonl}. */
   public static Path evalFile(Path runDir) {
-    return runDir.resolve(EVAL_FILE);
+    return new RunFolder(runDir).evaluations();
   }
 
   /**
@@ -105,6 +109,38 @@ public final class RunLog {
    */
   public static List<EvalMetrics> readEval(Path file, Consumer<String> warnings) throws IOException {
     return read(file, EVAL_READER, warnings);
+  }
+
+  /**
+   * Drops the lines of steps after {@code step} from the run's {@value #METRICS_FILE}, and from its
+   * {@value #EVAL_FILE} those and every test evaluation: an interrupted run wrote them, its resumed run writes them
+   * again. Each file is replaced whole, atomically; a missing one is left missing.
+   *
+   * @param step the step of the checkpoint a run resumes from; -1 to empty both
+   */
+  public static void truncate(Path runDir, int step, Consumer<String> warnings) throws IOException {
+    Path metrics = metricsFile(runDir);
+    if (Files.exists(metrics)) {
+      rewrite(metrics, readMetrics(metrics, warnings).stream().filter(m -> m.step() <= step)
+          .map(StepMetrics::toJson).toList());
+    }
+    Path evaluations = evalFile(runDir);
+    if (Files.exists(evaluations)) {
+      rewrite(evaluations, readEval(evaluations, warnings).stream()
+          .filter(e -> e.step() <= step && e.split() == EvalMetrics.Split.VALIDATION).map(EvalMetrics::toJson)
+          .toList());
+    }
+  }
+
+  private static void rewrite(Path file, List<String> lines) throws IOException {
+    AtomicFiles.write(file, stream -> {
+      BufferedWriter w = new BufferedWriter(new OutputStreamWriter(stream, StandardCharsets.UTF_8));
+      for (String line : lines) {
+        w.write(line);
+        w.write('\n');
+      }
+      w.flush();
+    });
   }
 
   static void logWarning(String message) {

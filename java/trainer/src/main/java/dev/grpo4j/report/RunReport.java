@@ -1,6 +1,7 @@
 package dev.grpo4j.report;
 
 import dev.grpo4j.io.AtomicFiles;
+import dev.grpo4j.io.RunFolder;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -33,7 +34,7 @@ import org.knowm.xchart.internal.chartpart.Chart;
  */
 public final class RunReport {
   /** The Markdown report. */
-  public static final String REPORT_FILE = "report.md";
+  public static final String REPORT_FILE = RunFolder.REPORT;
   /** Per-group loss over the steps. */
   public static final String GROUP_LOSS_PLOT = "group_loss.png";
   /** Group weights over the steps. */
@@ -116,7 +117,7 @@ public final class RunReport {
       md.append('\n');
     }
 
-    Path report = runDir.resolve(REPORT_FILE);
+    Path report = new RunFolder(runDir).report();
     byte[] text = (md.toString().stripTrailing() + "\n").getBytes(StandardCharsets.UTF_8);
     AtomicFiles.write(report, out -> out.write(text));
     return report;

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.grpo4j.io.AtomicFiles;
+import dev.grpo4j.io.RunFolder;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -19,7 +20,6 @@ import java.util.Map;
  * data as it was, so a run continued on edited files would mix two data sets without a word.
  */
 final class DataDigests {
-  static final String FILE = "data_digests.json";
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private DataDigests() {}
@@ -30,7 +30,8 @@ final class DataDigests {
     for (Map.Entry<String, Path> e : files(config).entrySet()) {
       root.putObject(e.getKey()).put("file", e.getValue().toString()).put("sha256", sha256(e.getValue()));
     }
-    AtomicFiles.write(runDir.resolve(FILE), out -> JSON.writerWithDefaultPrettyPrinter().writeValue(out, root));
+    AtomicFiles.write(new RunFolder(runDir).dataDigests(),
+        out -> JSON.writerWithDefaultPrettyPrinter().writeValue(out, root));
   }
 
   /**
@@ -38,7 +39,7 @@ final class DataDigests {
    * grpo4j records no digests and is not checked.
    */
   static void check(Path runDir, TrainConfig config) throws IOException {
-    Path recorded = runDir.resolve(FILE);
+    Path recorded = new RunFolder(runDir).dataDigests();
     if (!Files.isRegularFile(recorded)) {
       return;
     }
@@ -48,8 +49,9 @@ final class DataDigests {
       String now = then == null ? null : sha256(e.getValue());
       if (then != null && !then.equals(now)) {
         throw new IllegalArgumentException("--resume: " + e.getKey() + " " + e.getValue() + " changed since the run "
-            + "started (SHA-256 " + then.substring(0, 12) + "... then, " + now.substring(0, 12) + "... now): its checkpoint's batches and reference log-probs belong to the old content; restore the "
-            + "file, or train on the new data in a new run");
+            + "started (SHA-256 " + then.substring(0, 12) + "... then, " + now.substring(0, 12) + "... now): its "
+            + "checkpoint's batches and reference log-probs belong to the old content; restore the file, or train on "
+            + "the new data in a new run");
       }
     }
   }

@@ -1,6 +1,7 @@
 package dev.grpo4j.train;
 
 import dev.grpo4j.io.AtomicDirectory;
+import dev.grpo4j.io.RunFolder;
 import dev.grpo4j.model.Checkpoints;
 import dev.grpo4j.model.TransformerLm;
 import dev.grpo4j.text.ByteTextTokenizer;
@@ -12,7 +13,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -30,7 +30,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * </ul>
  */
 public final class RunCheckpoints {
-  public static final String FOLDER = "checkpoints";
+  public static final String FOLDER = RunFolder.CHECKPOINTS;
   public static final String MODEL = "model";
   public static final String ADAPTER = "adapter";
   public static final String OPTIMIZER = "optimizer.pt";
@@ -61,7 +61,7 @@ public final class RunCheckpoints {
   /** Writes the checkpoint of {@code state.step()} and then deletes all but the newest {@code keep}. */
   public static Path save(Path runDir, TransformerLm model, PolicyLayout layout, Optimizer optimizer,
                           TrainerState state, int keep) {
-    Path target = runDir.resolve(FOLDER).resolve(String.format(Locale.ROOT, "step-%08d", state.step()));
+    Path target = new RunFolder(runDir).checkpoint(state.step());
     AtomicDirectory.write(target, folder -> {
       saveModel(model, layout, folder);
       OptimizerFile.save(optimizer, folder.resolve(OPTIMIZER));
@@ -129,7 +129,7 @@ public final class RunCheckpoints {
 
   /** The run's checkpoints, oldest first. */
   public static List<Checkpoint> list(Path runDir) {
-    Path dir = runDir.resolve(FOLDER);
+    Path dir = new RunFolder(runDir).checkpoints();
     List<Checkpoint> out = new ArrayList<>();
     if (!Files.isDirectory(dir)) {
       return out;

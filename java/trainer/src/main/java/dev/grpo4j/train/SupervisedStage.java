@@ -10,8 +10,6 @@ import java.io.PrintWriter;
 import java.util.Locale;
 import me.tongfei.progressbar.ProgressBar;
 import org.bytedeco.pytorch.AdamW;
-import org.bytedeco.pytorch.TensorVector;
-import org.bytedeco.pytorch.global.torch;
 
 /** The optional supervised fine-tuning stage of a run, before the reference is taken. */
 final class SupervisedStage {
@@ -39,49 +37,70 @@ final class SupervisedStage {
    * global micro-batches bit for bit (two ranks), as a preference step does.
    */
   void run(TransformerLm policy, EncodedPairs train, FusedLmHead fused) {
-    AdamW optimizer = TrainingRun.adamW(policy, config.sftLearningRate(), config.weightDecay());
+    AdamW optimizer = Loop.adamW(policy, config.sftLearningRate(), config.weightDecay());
     PairSampler sampler = new PairSampler(train.size(), config.seed() - 1);
-    TensorVector parameters = policy.parameters();
-    int ranks = dp.worldSize();
-    int rankPairs = config.batchSize() / ranks;
-    policy.train(true);
+    // No clipping: the stage has never clipped, and --max-grad-norm is documented for preference steps.
+    Loop loop = new Loop(dp, policy, optimizer, sampler, config.batchSize(), config.gradientAccumulation(), 0,
+        "--sft-lr");
+    NllStep work = new NllStep(policy, train, fused);
     try (ProgressBar bar = progressBar ? Progress.bar("sft", config.sftSteps(), " steps") : null) {
-      double nllSum = 0;
-      long positions = 0;
       for (int step = 1; step <= config.sftSteps(); step++) {
-        int[][] microBatches = new int[config.gradientAccumulation() * ranks][];
-        long stepPositions = 0;
-        for (int m = 0; m < microBatches.length; m++) {
-          microBatches[m] = sampler.next(rankPairs);
-          stepPositions += train.chosenPositions(microBatches[m]);
-        }
-        optimizer.zero_grad();
-        nllSum = 0;
-        positions = stepPositions;
-        long ownPositions = 0;
-        for (int m = dp.rank(); m < microBatches.length && stepPositions > 0; m += ranks) {
-          // Dropout draws from libtorch's generator: micro-batch m gets the same draws on any rank.
-          torch.manual_seed(config.seed() * 1_000_003L - step - ((long) m << 32));
-          long own = train.chosenPositions(microBatches[m]);
-          double nll = PreferenceTrainer.supervisedAccumulate(policy, train, microBatches[m],
-              (double) own / stepPositions, fused);
-          nllSum += own == 0 ? 0 : nll * own;
-          ownPositions += own;
-        }
-        dp.allReduceGradients(parameters);
-        optimizer.step();
+        loop.step(step, config.sftLearningRate(), work);
         if (bar != null) {
           bar.step();
           // This rank's micro-batches only: the step's mean needs a collective, taken once at the end.
-          bar.setExtraMessage(String.format(Locale.ROOT, " nll %.4f", nllSum / Math.max(1, ownPositions)));
+          bar.setExtraMessage(String.format(Locale.ROOT, " nll %.4f", work.nllSum / Math.max(1, work.ownPositions)));
         }
       }
       double lastNll = 0;
-      for (double[] rank : dp.allGather(new double[] {nllSum})) {
+      for (double[] rank : dp.allGather(new double[] {work.nllSum})) {
         lastNll += rank[0];
       }
       err.printf(Locale.ROOT, "sft: %d steps, last chosen-response NLL %.4f%n", config.sftSteps(),
-          positions > 0 ? lastNll / positions : Double.NaN);
+          work.stepPositions > 0 ? lastNll / work.stepPositions : Double.NaN);
+    }
+  }
+
+  /** A step's mean next-token NLL over all its micro-batches' chosen-response positions. */
+  private final class NllStep implements Loop.Step {
+    private final TransformerLm policy;
+    private final EncodedPairs train;
+    private final FusedLmHead fused;
+    private long stepPositions;
+    private double nllSum;
+    private long ownPositions;
+
+    NllStep(TransformerLm policy, EncodedPairs train, FusedLmHead fused) {
+      this.policy = policy;
+      this.train = train;
+      this.fused = fused;
+    }
+
+    @Override
+    public void begin(int step, int[][] microBatches) {
+      stepPositions = 0;
+      for (int[] microBatch : microBatches) {
+        stepPositions += train.chosenPositions(microBatch);
+      }
+      nllSum = 0;
+      ownPositions = 0;
+    }
+
+    @Override
+    public long dropoutSeed(int step, int m) {
+      return config.seed() * 1_000_003L - step - ((long) m << 32);
+    }
+
+    @Override
+    public void round(int step, int first, int[][] round) {
+      if (stepPositions == 0) {
+        return;
+      }
+      int[] pairs = round[dp.rank()];
+      long own = train.chosenPositions(pairs);
+      double nll = PreferenceTrainer.supervisedAccumulate(policy, train, pairs, (double) own / stepPositions, fused);
+      nllSum += own == 0 ? 0 : nll * own;
+      ownPositions += own;
     }
   }
 }

@@ -4,9 +4,10 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.grpo4j.GroupNormalization;
-import dev.grpo4j.io.AtomicFiles;
-import dev.grpo4j.model.LoraConfig;
 import dev.grpo4j.data.DataFormat;
+import dev.grpo4j.io.AtomicFiles;
+import dev.grpo4j.io.RunFolder;
+import dev.grpo4j.model.LoraConfig;
 import dev.grpo4j.text.PreferenceData;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -75,7 +76,7 @@ public record TrainConfig(
     long seed, int worldSize) {
 
   /** The file in the run folder. */
-  public static final String FILE = "run_config.json";
+  public static final String FILE = RunFolder.CONFIG;
 
   /** SHA-256 of the settings as {@value #FILE} holds them: equal on every rank of a data-parallel run. */
   public String fingerprint() {
@@ -190,6 +191,13 @@ public record TrainConfig(
         + worldSize + " processes and must be a multiple of their number");
   }
 
+  /** Refuses to go on with this run on another number of processes than it was set up for. */
+  public void requireWorldSize(int processes) {
+    require(worldSize == processes, "this run was set up for " + worldSize + " process" + (worldSize == 1 ? "" : "es")
+        + " but runs on " + processes + ": a run keeps its number of processes (it decides how each step's pairs "
+        + "are split); resume it with --nproc-per-node " + worldSize + " (x --nnodes)");
+  }
+
   private static void require(boolean ok, String message) {
     if (!ok) {
       throw new IllegalArgumentException(message);
@@ -217,11 +225,11 @@ public record TrainConfig(
   }
 
   public void write(Path runDir) throws IOException {
-    AtomicFiles.write(runDir.resolve(FILE), out -> JSON.writeValue(out, this));
+    AtomicFiles.write(new RunFolder(runDir).config(), out -> JSON.writeValue(out, this));
   }
 
   public static TrainConfig read(Path runDir) throws IOException {
-    Path file = runDir.resolve(FILE);
+    Path file = new RunFolder(runDir).config();
     try {
       return JSON.readValue(file.toFile(), TrainConfig.class);
     } catch (IOException e) {

@@ -8,16 +8,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.grpo4j.io.RunFolder;
 import dev.grpo4j.model.Checkpoints;
 import dev.grpo4j.model.LoraConfig;
 import dev.grpo4j.model.ModelConfig;
 import dev.grpo4j.model.Models;
-import dev.grpo4j.model.TransformerLm;
 import dev.grpo4j.report.RunLog;
 import dev.grpo4j.report.StepMetrics;
 import dev.grpo4j.text.ByteTextTokenizer;
 import dev.grpo4j.train.AdapterBase;
-import dev.grpo4j.train.TrainingRun;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -51,7 +50,7 @@ class TrainInputChecksTest {
         "--batch-size", "4", "--threads", "1", "--no-progress", "--out", out.toString());
     assertEquals(0, run.exitCode(), run.err());
     assertTrue(run.err().contains("24 training pairs in 4 groups (10: 6, 20: 6, 30: 6, 40: 6)"), run.err());
-    JsonNode groups = JSON.readTree(out.resolve(TrainingRun.GROUPS).toFile()).get("groups");
+    JsonNode groups = JSON.readTree(out.resolve(RunFolder.GROUPS).toFile()).get("groups");
     assertEquals(4, groups.size());
     assertEquals("40", groups.get(3).get("label").asText());
     assertEquals(6, groups.get(3).get("train_pairs").asInt());

@@ -11,10 +11,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.grpo4j.io.AtomicDirectory;
 import dev.grpo4j.io.FolderLock;
+import dev.grpo4j.io.RunFolder;
 import dev.grpo4j.report.RunLog;
 import dev.grpo4j.train.RunCheckpoints;
 import dev.grpo4j.train.TrainConfig;
-import dev.grpo4j.train.TrainingRun;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -206,7 +206,7 @@ class TrainReliabilityTest {
     // What an early failure leaves (the lock, the groups, the reference log-probs) is the command's own: reused.
     Path failedStart = Files.createDirectories(tmp.resolve("failed"));
     Files.createDirectories(failedStart.resolve("reference"));
-    Files.writeString(failedStart.resolve(TrainingRun.GROUPS), "{}");
+    Files.writeString(failedStart.resolve(RunFolder.GROUPS), "{}");
     Files.writeString(failedStart.resolve(FolderLock.FILE), "");
     CliRun reused = train(data, failedStart, "--steps", "1");
     assertEquals(0, reused.exitCode(), reused.err());
