@@ -53,8 +53,8 @@ public final class GroupRobustLoss implements AutoCloseable {
     this.groupSizes = b.groupSizes == null ? new long[b.groups] : b.groupSizes.clone();
     this.logAlpha = GroupWeightState.uniform(groups).logAlpha();
     LossKernel.Options options = new LossKernel.Options(b.beta, b.labelSmoothing, b.eta, b.chi, b.adjustment,
-        lossType.ordinal(), weighting.ordinal(), normalization.ordinal(), b.ipoLengthNormalization);
-    this.kernel = new LossKernel(backend.ordinal(), b.threads, b.cudaStream, groups, groupSizes, options);
+        lossType.abiCode(), weighting.abiCode(), normalization.abiCode(), b.ipoLengthNormalization);
+    this.kernel = new LossKernel(backend.abiCode(), b.threads, b.cudaStream, groups, groupSizes, options);
   }
 
   public static Builder builder() {
@@ -306,8 +306,8 @@ public final class GroupRobustLoss implements AutoCloseable {
   }
 
   static LossKernel.Tokens kernelTokens(TokenLogits t) {
-    return new LossKernel.Tokens(t.logits(), t.labels(), t.rows(), t.seqLen(), t.vocab(), t.logitsType().ordinal(),
-        t.labelType().ordinal());
+    return new LossKernel.Tokens(t.logits(), t.labels(), t.rows(), t.seqLen(), t.vocab(), t.logitsType().abiCode(),
+        t.labelType().abiCode());
   }
 
   static void requireBackend(Backend backend) {

@@ -43,7 +43,7 @@ public record SequenceLogProbs(float[] logProbs, int[] tokenCounts) {
     }
     tokens.validate(backend);
     int[] counts = new int[tokens.rows()];
-    float[] logps = LossKernel.sequenceLogProbs(backend.ordinal(), threads, cudaStream,
+    float[] logps = LossKernel.sequenceLogProbs(backend.abiCode(), threads, cudaStream,
         GroupRobustLoss.kernelTokens(tokens), counts);
     return new SequenceLogProbs(logps, counts);
   }
