@@ -9,9 +9,9 @@ import dev.grpo4j.ffm.DeviceMemory;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Random;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Assumptions;
 
 /**
  * The CUDA backend through the Java API on device memory, against the double-precision REFERENCE backend on the
@@ -46,7 +46,7 @@ class CudaBackendTest {
 
   @Test
   void matchesReferenceForEveryConfigAndType() {
-    long seed = System.nanoTime();
+    long seed = TestSeed.get();
     for (GroupRobustLossTest.Config base : GroupRobustLossTest.configs()) {
       for (LogitsType type : LogitsType.values()) {
         Random rng = new Random(seed ^ base.hashCode() ^ type.ordinal());
@@ -60,7 +60,7 @@ class CudaBackendTest {
           MemorySegment referenceGrad = host.logitsCopy();
           LossResult want = reference.forwardBackward(host.batch(), referenceGrad);
           LossResult got = loss.forwardBackward(device.batch(host), device.grad().segment());
-          String where = "CUDA " + type + " " + c + " seed " + seed;
+          String where = "CUDA " + type + " " + c + " " + TestSeed.describe(seed);
           GroupRobustLossTest.compare(where, c, shape, type, got, want);
           Close.assertClose(where + " log alpha", loss.state().logAlpha(), reference.state().logAlpha(), 1e-7, 1e-5);
           device.grad().copyTo(host.grad);

@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 class DeterminismTest {
   @Test
   void runsAndThreadCountsAreBitIdentical() {
-    long seed = System.nanoTime();
+    long seed = TestSeed.get();
     for (LogitsType type : LogitsType.values()) {
       try (HostBatch batch = HostBatch.random(new Random(seed), 5, 33, 1001, 3, type, LabelType.I64, 2, 0.2, 1, -1)) {
         MemorySegment firstGrad = null;
@@ -27,7 +27,7 @@ class DeterminismTest {
               firstGrad = grad;
               continue;
             }
-            String where = type + " threads " + threads + " seed " + seed;
+            String where = type + " threads " + threads + " " + TestSeed.describe(seed);
             assertEquals(-1L, firstGrad.mismatch(grad), where + ": gradient bytes differ");
             assertEquals(Float.floatToRawIntBits((float) first.loss()), Float.floatToRawIntBits((float) r.loss()), where);
             assertArrayEquals(first.chosenLogps(), r.chosenLogps(), 0f, where);

@@ -19,7 +19,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * awkward shapes, every loss type, weighting and normalisation.
  */
 class GroupRobustLossTest {
-  private static final long SEED = System.nanoTime();
+  private static final long SEED = TestSeed.get();
 
   record Shape(int pairs, int seqLen, int vocab, int groups, int maskedRow, int absentGroup, double scale) {}
 
@@ -113,7 +113,7 @@ class GroupRobustLossTest {
       for (int step = 0; step < 2; step++) {
         LossResult want = reference.forwardBackward(batch.batch(), referenceGrad);
         LossResult got = cpu.forwardBackward(batch.batch(), batch.grad);
-        String where = "step " + step + " seed " + SEED;
+        String where = "step " + step + " " + TestSeed.describe(SEED);
         compare(where, c, shape, logitsType, got, want);
         // log alpha moves by eta * L_g, and L_g carries the fp32 error of the log-probs.
         Close.assertClose(where + " log alpha", cpu.state().logAlpha(), reference.state().logAlpha(), 1e-7, 1e-5);
@@ -127,7 +127,7 @@ class GroupRobustLossTest {
             rtolGrad * Close.maxAbs(wantGrad) + 1e-30, rtolGrad);
       }
       double[] before = cpu.state().logAlpha();
-      compare("evaluate seed " + SEED, c, shape, logitsType, cpu.evaluate(batch.batch()),
+      compare("evaluate " + TestSeed.describe(SEED), c, shape, logitsType, cpu.evaluate(batch.batch()),
           reference.evaluate(batch.batch()));
       assertArrayEquals(before, cpu.state().logAlpha(), 0.0, "evaluate must not move the weights");
     }
