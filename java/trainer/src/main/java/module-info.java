@@ -26,6 +26,7 @@ open module dev.grpo4j.trainer {
   exports dev.grpo4j.dist;
   exports dev.grpo4j.io;
   exports dev.grpo4j.model;
+  exports dev.grpo4j.platform;
   exports dev.grpo4j.report;
   exports dev.grpo4j.safetensors;
   exports dev.grpo4j.survey;

@@ -1,6 +1,6 @@
 package dev.grpo4j.bench;
 
-import dev.grpo4j.torch.LibTorch;
+import dev.grpo4j.platform.LibTorch;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.TimeUnit;
 import org.bytedeco.javacpp.PointerScope;

@@ -14,7 +14,7 @@ import dev.grpo4j.TokenLogits;
 import dev.grpo4j.model.ModelConfig;
 import dev.grpo4j.model.Models;
 import dev.grpo4j.model.TransformerLm;
-import dev.grpo4j.torch.LibTorch;
+import dev.grpo4j.platform.LibTorch;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.TimeUnit;
 import org.bytedeco.javacpp.PointerScope;

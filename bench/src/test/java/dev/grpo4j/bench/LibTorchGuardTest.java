@@ -2,6 +2,7 @@ package dev.grpo4j.bench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.grpo4j.platform.LibTorch;
 import dev.grpo4j.testing.LibTorchGuards;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
@@ -17,7 +18,7 @@ class LibTorchGuardTest {
   @Test
   void everyBenchmarkClassThatTouchesLibTorchLoadsItFirst() throws URISyntaxException {
     Path classes = Path.of(Report.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-    List<String> unguarded = new LibTorchGuards("dev/grpo4j/torch/LibTorch", "load",
+    List<String> unguarded = new LibTorchGuards(LibTorch.class.getName().replace('.', '/'), "load",
         LibTorchGuardTest.class.getClassLoader()).unguarded(classes);
     assertEquals(List.of(), unguarded, "add `static { LibTorch.load(); }` as the first static member of these");
   }

@@ -49,7 +49,7 @@ public final class LibTorchGuards {
   private final Map<String, Boolean> loadsTorch = new HashMap<>();
 
   /**
-   * @param guardOwner the internal name of the guard's class, e.g. {@code dev/grpo4j/torch/LibTorch}
+   * @param guardOwner the internal name of the guard's class, e.g. {@code dev/grpo4j/platform/LibTorch}
    * @param guardMethod the guard, a static method without arguments, e.g. {@code load}
    * @param loader where the classes named in bytecode are read from (the test's class path)
    */

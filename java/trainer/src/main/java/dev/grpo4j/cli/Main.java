@@ -1,7 +1,7 @@
 package dev.grpo4j.cli;
 
 import dev.grpo4j.dist.DistributedException;
-import dev.grpo4j.torch.LibTorch;
+import dev.grpo4j.platform.LibTorch;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;

@@ -1,7 +1,7 @@
 package dev.grpo4j.dist;
 
-import dev.grpo4j.torch.LibTorch;
-import dev.grpo4j.torch.TensorVectors;
+import dev.grpo4j.platform.LibTorch;
+import dev.grpo4j.platform.TensorVectors;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.Optional;

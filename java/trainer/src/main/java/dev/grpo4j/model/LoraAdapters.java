@@ -1,6 +1,6 @@
 package dev.grpo4j.model;
 
-import dev.grpo4j.torch.LibTorch;
+import dev.grpo4j.platform.LibTorch;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

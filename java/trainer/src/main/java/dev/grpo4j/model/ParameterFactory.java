@@ -1,6 +1,6 @@
 package dev.grpo4j.model;
 
-import dev.grpo4j.torch.LibTorch;
+import dev.grpo4j.platform.LibTorch;
 import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;

@@ -1,6 +1,6 @@
 package dev.grpo4j.model;
 
-import dev.grpo4j.torch.LibTorch;
+import dev.grpo4j.platform.LibTorch;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Module;

@@ -1,7 +1,7 @@
 package dev.grpo4j.model;
 
+import dev.grpo4j.platform.HostTensors;
 import dev.grpo4j.torch.CausalLm;
-import dev.grpo4j.torch.HostTensors;
 import dev.grpo4j.torch.LmHead;
 import java.util.ArrayList;
 import java.util.Collections;

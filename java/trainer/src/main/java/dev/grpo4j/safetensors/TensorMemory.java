@@ -1,6 +1,6 @@
 package dev.grpo4j.safetensors;
 
-import dev.grpo4j.torch.LibTorch;
+import dev.grpo4j.platform.LibTorch;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import org.bytedeco.pytorch.MemoryFormatOptional;

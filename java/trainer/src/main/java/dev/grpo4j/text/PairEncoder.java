@@ -2,7 +2,6 @@ package dev.grpo4j.text;
 
 import dev.grpo4j.chat.ChatTemplate;
 import dev.grpo4j.chat.ChatTemplateException;
-import dev.grpo4j.torch.TokenPair;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;

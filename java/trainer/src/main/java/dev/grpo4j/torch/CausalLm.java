@@ -1,5 +1,6 @@
 package dev.grpo4j.torch;
 
+import dev.grpo4j.platform.TensorVectors;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 

@@ -1,6 +1,8 @@
 package dev.grpo4j.torch;
 
 import dev.grpo4j.TokenLogits;
+import dev.grpo4j.platform.HostTensors;
+import dev.grpo4j.text.TokenPair;
 import java.util.List;
 import java.util.Objects;
 import org.bytedeco.pytorch.Tensor;

@@ -12,6 +12,8 @@ import dev.grpo4j.SequenceLogProbs;
 import dev.grpo4j.TokenLogits;
 import dev.grpo4j.TokenPasses;
 import dev.grpo4j.Weighting;
+import dev.grpo4j.platform.HostTensors;
+import dev.grpo4j.platform.LibTorch;
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.Reference;
 import java.util.ArrayList;

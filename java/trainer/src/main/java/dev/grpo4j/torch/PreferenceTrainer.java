@@ -4,6 +4,8 @@ import dev.grpo4j.GroupStep;
 import dev.grpo4j.LossResult;
 import dev.grpo4j.LossStatistics;
 import dev.grpo4j.SequenceLogProbs;
+import dev.grpo4j.platform.HostTensors;
+import dev.grpo4j.platform.LibTorch;
 import java.util.Objects;
 import java.util.function.Function;
 import org.bytedeco.javacpp.PointerScope;

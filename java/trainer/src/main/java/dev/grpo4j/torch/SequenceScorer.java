@@ -2,6 +2,8 @@ package dev.grpo4j.torch;
 
 import dev.grpo4j.Backend;
 import dev.grpo4j.SequenceLogProbs;
+import dev.grpo4j.platform.LibTorch;
+import dev.grpo4j.text.TokenPair;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.IntConsumer;

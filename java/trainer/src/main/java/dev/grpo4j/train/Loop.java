@@ -3,7 +3,7 @@ package dev.grpo4j.train;
 import dev.grpo4j.NonFiniteInputException;
 import dev.grpo4j.dist.DataParallel;
 import dev.grpo4j.model.TransformerLm;
-import dev.grpo4j.torch.LibTorch;
+import dev.grpo4j.platform.LibTorch;
 import java.util.Arrays;
 import java.util.Locale;
 import org.bytedeco.pytorch.AdamW;

@@ -4,12 +4,12 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
 import dev.grpo4j.dist.DataParallel;
 import dev.grpo4j.model.TransformerLm;
+import dev.grpo4j.platform.HostTensors;
+import dev.grpo4j.platform.LibTorch;
 import dev.grpo4j.safetensors.SafeTensorsFile;
 import dev.grpo4j.safetensors.SafeTensorsWriter;
-import dev.grpo4j.torch.HostTensors;
-import dev.grpo4j.torch.LibTorch;
+import dev.grpo4j.text.TokenPair;
 import dev.grpo4j.torch.SequenceScorer;
-import dev.grpo4j.torch.TokenPair;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;

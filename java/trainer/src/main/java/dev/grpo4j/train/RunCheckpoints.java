@@ -5,7 +5,6 @@ import dev.grpo4j.io.RunFolder;
 import dev.grpo4j.model.Checkpoints;
 import dev.grpo4j.model.TransformerLm;
 import dev.grpo4j.text.ByteTextTokenizer;
-import dev.grpo4j.torch.OptimizerFile;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

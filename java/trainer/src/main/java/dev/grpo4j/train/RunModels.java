@@ -1,11 +1,13 @@
 package dev.grpo4j.train;
 
 import dev.grpo4j.dist.DataParallel;
+import dev.grpo4j.dist.DistributedException;
 import dev.grpo4j.io.RunFolder;
 import dev.grpo4j.model.Checkpoints;
 import dev.grpo4j.model.LoraAdapters;
 import dev.grpo4j.model.LoraConfig;
 import dev.grpo4j.model.TransformerLm;
+import dev.grpo4j.report.RunLog;
 import dev.grpo4j.text.PairEncoder;
 import dev.grpo4j.text.TextTokenizer;
 import dev.grpo4j.torch.EncodedPairs;
@@ -20,8 +22,8 @@ import java.nio.file.Path;
 import java.util.List;
 
 /**
- * The models of a run: the policy, fresh (with its optional SFT stage and LoRA adapters) or restored from the newest
- * intact checkpoint; the frozen reference's folder; and how they run (placement, fused LM head).
+ * The models of a run: the policy, fresh (with its optional SFT stage and LoRA adapters) or restored by --resume
+ * from the newest intact checkpoint; the frozen reference's folder; and how they run (placement, fused LM head).
  */
 final class RunModels {
   private final TrainConfig config;
@@ -126,10 +128,39 @@ final class RunModels {
   }
 
   /**
+   * Tidies what interrupted writes left in the folder and restores its newest intact checkpoint; null (and empty
+   * logs) when none is intact, so that the run starts again from the beginning with its saved settings.
+   */
+  Resumed resume() throws IOException {
+    DataDigests.check(folder.root(), config);
+    if (dp.isMain()) {
+      for (String leftover : RunCheckpoints.recover(folder.root())) {
+        err.println("--resume: tidied " + leftover + ", left by an interrupted write");
+      }
+    }
+    dp.barrier();
+    Resumed resumed = restoreNewestIntact();
+    boolean anyFresh = dp.anyTrue(resumed == null);
+    boolean anyResumed = dp.anyTrue(resumed != null);
+    if (anyFresh && anyResumed) {
+      throw new DistributedException("rank " + dp.rank() + ": the ranks found different checkpoints in "
+          + folder.root() + ": every rank must see the same run folder (a folder all machines share)");
+    }
+    if (resumed == null) {
+      err.println("--resume: " + folder.root() + " has no intact checkpoint; starting the run again from the "
+          + "beginning with its saved settings");
+      if (dp.isMain()) {
+        RunLog.truncate(folder.root(), -1, err::println);
+      }
+    }
+    return resumed;
+  }
+
+  /**
    * The newest checkpoint that restores completely, trying older ones when a file of a newer one is damaged (each
    * reported); null when no checkpoint is intact (or there is none).
    */
-  Resumed restoreNewestIntact() {
+  private Resumed restoreNewestIntact() {
     if (config.usesAdapters() && !Files.isDirectory(folder.sftModel())
         && !ModelSource.BUILT_IN.contains(config.model()) && !Files.isDirectory(Path.of(config.model()))) {
       throw new IllegalArgumentException("--resume: the run's base model " + config.model() + " (see "

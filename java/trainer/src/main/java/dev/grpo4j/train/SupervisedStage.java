@@ -2,9 +2,9 @@ package dev.grpo4j.train;
 
 import dev.grpo4j.dist.DataParallel;
 import dev.grpo4j.model.TransformerLm;
+import dev.grpo4j.platform.LibTorch;
 import dev.grpo4j.torch.EncodedPairs;
 import dev.grpo4j.torch.FusedLmHead;
-import dev.grpo4j.torch.LibTorch;
 import dev.grpo4j.torch.PreferenceTrainer;
 import java.io.PrintWriter;
 import java.util.Locale;

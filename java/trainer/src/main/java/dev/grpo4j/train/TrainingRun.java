@@ -2,16 +2,14 @@ package dev.grpo4j.train;
 
 import dev.grpo4j.GroupRobustLoss;
 import dev.grpo4j.dist.DataParallel;
-import dev.grpo4j.dist.DistributedException;
 import dev.grpo4j.io.AtomicDirectory;
 import dev.grpo4j.io.RunFolder;
 import dev.grpo4j.model.TransformerLm;
+import dev.grpo4j.platform.LibTorch;
 import dev.grpo4j.report.EvalMetrics;
-import dev.grpo4j.report.RunLog;
 import dev.grpo4j.report.RunReport;
 import dev.grpo4j.text.TextTokenizer;
 import dev.grpo4j.torch.FusedHeadSettings;
-import dev.grpo4j.torch.LibTorch;
 import dev.grpo4j.torch.PreferenceTrainer;
 import dev.grpo4j.torch.SequenceScorer;
 import dev.grpo4j.torch.TorchPreferenceLoss;
@@ -108,7 +106,7 @@ public final class TrainingRun {
     RunModels models = new RunModels(config, folder, dp, ModelSource.placement(dp.device(config.device()),
         config.dtype(), options.threads()), options.fusedHead(), threads, options.progressBars(), err);
     dp.requireSameConfiguration(config.fingerprint(), "settings");
-    RunModels.Resumed resumed = resume ? resume(models) : null;
+    RunModels.Resumed resumed = resume ? models.resume() : null;
     RunData data;
     TransformerLm fresh = null;
     try (TextTokenizer tokenizer = ModelSource.tokenizer(config.model(), config.tokenizer())) {
@@ -169,31 +167,5 @@ public final class TrainingRun {
       }
       return result;
     }
-  }
-
-  /** Tidies the folder and restores its newest intact checkpoint; null (and empty logs) when none is intact. */
-  private RunModels.Resumed resume(RunModels models) throws IOException {
-    DataDigests.check(folder.root(), config);
-    if (dp.isMain()) {
-      for (String leftover : RunCheckpoints.recover(folder.root())) {
-        err.println("--resume: tidied " + leftover + ", left by an interrupted write");
-      }
-    }
-    dp.barrier();
-    RunModels.Resumed resumed = models.restoreNewestIntact();
-    boolean anyFresh = dp.anyTrue(resumed == null);
-    boolean anyResumed = dp.anyTrue(resumed != null);
-    if (anyFresh && anyResumed) {
-      throw new DistributedException("rank " + dp.rank() + ": the ranks found different checkpoints in "
-          + folder.root() + ": every rank must see the same run folder (a folder all machines share)");
-    }
-    if (resumed == null) {
-      err.println("--resume: " + folder.root() + " has no intact checkpoint; starting the run again from the "
-          + "beginning with its saved settings");
-      if (dp.isMain()) {
-        RunLog.truncate(folder.root(), -1, err::println);
-      }
-    }
-    return resumed;
   }
 }

@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.grpo4j.torch.LibTorch;
-import dev.grpo4j.torch.StubLibraries;
+import dev.grpo4j.platform.LibTorch;
+import dev.grpo4j.platform.StubLibraries;
 import dev.grpo4j.train.ModelSource;
 import java.io.IOException;
 import java.io.OutputStream;

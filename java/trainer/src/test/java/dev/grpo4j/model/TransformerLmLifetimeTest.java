@@ -3,7 +3,7 @@ package dev.grpo4j.model;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 
-import dev.grpo4j.torch.HostTensors;
+import dev.grpo4j.platform.HostTensors;
 import java.lang.ref.WeakReference;
 import java.util.ArrayList;
 import java.util.List;

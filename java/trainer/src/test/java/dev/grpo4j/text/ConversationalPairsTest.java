@@ -9,7 +9,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.grpo4j.chat.ChatTemplate;
 import dev.grpo4j.chat.ChatTemplateException;
-import dev.grpo4j.torch.TokenPair;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.grpo4j.text.PairEncoder.EncodeOptions;
-import dev.grpo4j.torch.TokenPair;
 import java.util.List;
 import java.util.OptionalInt;
 import org.junit.jupiter.api.Test;

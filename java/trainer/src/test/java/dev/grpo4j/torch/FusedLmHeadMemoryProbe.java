@@ -2,6 +2,7 @@ package dev.grpo4j.torch;
 
 import dev.grpo4j.Backend;
 import dev.grpo4j.GroupRobustLoss;
+import dev.grpo4j.platform.LibTorch;
 import dev.grpo4j.testing.LossConfig;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,6 +1,7 @@
 package dev.grpo4j.torch;
 
 import dev.grpo4j.TokenLogits;
+import dev.grpo4j.platform.HostTensors;
 import java.util.Random;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;

@@ -2,6 +2,7 @@ package dev.grpo4j.torch;
 
 import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
 
+import dev.grpo4j.platform.HostTensors;
 import java.lang.foreign.MemorySegment;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;

@@ -9,6 +9,8 @@ import dev.grpo4j.GroupNormalization;
 import dev.grpo4j.GroupRobustLoss;
 import dev.grpo4j.LossType;
 import dev.grpo4j.Weighting;
+import dev.grpo4j.platform.HostTensors;
+import dev.grpo4j.platform.TensorVectors;
 import dev.grpo4j.testing.LossConfig;
 import dev.grpo4j.testing.TorchObjective;
 import java.util.ArrayList;

@@ -11,7 +11,7 @@ import dev.grpo4j.model.LoraConfig;
 import dev.grpo4j.model.ModelConfig;
 import dev.grpo4j.model.Models;
 import dev.grpo4j.model.TransformerLm;
-import dev.grpo4j.torch.HostTensors;
+import dev.grpo4j.platform.HostTensors;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

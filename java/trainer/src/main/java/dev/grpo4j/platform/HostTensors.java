@@ -1,4 +1,4 @@
-package dev.grpo4j.torch;
+package dev.grpo4j.platform;
 
 import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;

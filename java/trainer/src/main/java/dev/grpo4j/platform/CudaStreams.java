@@ -1,6 +1,5 @@
-package dev.grpo4j.train;
+package dev.grpo4j.platform;
 
-import dev.grpo4j.torch.LibTorch;
 import java.lang.reflect.InvocationTargetException;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.pytorch.cuda.CUDAStream;
@@ -12,7 +11,7 @@ import org.bytedeco.pytorch.global.torch_cuda;
  * in bytedeco's CUDA module, which the pytorch module does not read, so no module-path build can compile a direct
  * call, and the CPU build need not carry the CUDA API jar at all.
  */
-final class CudaStreams {
+public final class CudaStreams {
   static {
     LibTorch.load();
   }
@@ -20,7 +19,7 @@ final class CudaStreams {
   private CudaStreams() {}
 
   /** The current stream of GPU {@code deviceIndex} (-1: the current device). */
-  static long current(int deviceIndex) {
+  public static long current(int deviceIndex) {
     CUDAStream stream = deviceIndex < 0 ? torch_cuda.getCurrentCUDAStream()
         : torch_cuda.getCurrentCUDAStream((byte) deviceIndex);
     try {

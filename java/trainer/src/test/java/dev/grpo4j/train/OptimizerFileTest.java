@@ -1,4 +1,4 @@
-package dev.grpo4j.torch;
+package dev.grpo4j.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.grpo4j.model.ModelConfig;
 import dev.grpo4j.model.Models;
 import dev.grpo4j.model.TransformerLm;
+import dev.grpo4j.platform.HostTensors;
+import dev.grpo4j.platform.LibTorch;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;

@@ -1,4 +1,4 @@
-package dev.grpo4j.torch;
+package dev.grpo4j.text;
 
 import java.util.Arrays;
 

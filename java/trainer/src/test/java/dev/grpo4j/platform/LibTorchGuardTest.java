@@ -1,4 +1,4 @@
-package dev.grpo4j.torch;
+package dev.grpo4j.platform;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
  */
 class LibTorchGuardTest {
   private final LibTorchGuards guards =
-      new LibTorchGuards("dev/grpo4j/torch/LibTorch", "load", LibTorchGuardTest.class.getClassLoader());
+      new LibTorchGuards(LibTorch.class.getName().replace('.', '/'), "load", LibTorchGuardTest.class.getClassLoader());
 
   @Test
   void everyTrainerClassThatTouchesLibTorchLoadsItFirst() throws URISyntaxException {

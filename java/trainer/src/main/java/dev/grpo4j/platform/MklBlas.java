@@ -1,4 +1,4 @@
-package dev.grpo4j.torch;
+package dev.grpo4j.platform;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;

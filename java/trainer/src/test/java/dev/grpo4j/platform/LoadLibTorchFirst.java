@@ -1,4 +1,4 @@
-package dev.grpo4j.torch;
+package dev.grpo4j.platform;
 
 import org.junit.platform.launcher.LauncherSession;
 import org.junit.platform.launcher.LauncherSessionListener;

@@ -1,5 +1,6 @@
-package dev.grpo4j.torch;
+package dev.grpo4j.train;
 
+import dev.grpo4j.platform.LibTorch;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;

@@ -1,4 +1,4 @@
-package dev.grpo4j.torch;
+package dev.grpo4j.platform;
 
 import java.lang.ref.Reference;
 import org.bytedeco.pytorch.NoGradGuard;
@@ -34,7 +34,7 @@ public final class TensorVectors {
   }
 
   /** Copies the values of {@code from}'s tensors into {@code to}'s (same count and shapes), outside autograd. */
-  static void copyValues(TensorVector to, TensorVector from) {
+  public static void copyValues(TensorVector to, TensorVector from) {
     Tensor[] target = owned(to);
     Tensor[] source = owned(from);
     if (target.length != source.length) {

@@ -1,4 +1,4 @@
-package dev.grpo4j.torch;
+package dev.grpo4j.platform;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
