@@ -198,16 +198,33 @@ public final class EncodedPairs {
 
   /** The full batch for the loss; needs {@link #withReference} first. */
   public Batch batch(int[] pairs) {
+    float[] ref = referenceLogps(pairs);
+    int[] groupIds = groups(pairs);
+    return new Batch(inputIds(pairs), labels(pairs), HostTensors.floats(ref, ref.length),
+        HostTensors.ints(groupIds, groupIds.length));
+  }
+
+  /**
+   * The reference log-probs of {@code pairs} as the loss takes them: the chosen responses' {@code [B]}, then the
+   * rejected ones' {@code [B]}; needs {@link #withReference} first.
+   */
+  public float[] referenceLogps(int[] pairs) {
     requireReference();
     float[] ref = new float[2 * pairs.length];
-    int[] groupIds = new int[pairs.length];
     for (int b = 0; b < pairs.length; b++) {
       ref[b] = refChosen[pairs[b]];
       ref[pairs.length + b] = refRejected[pairs[b]];
-      groupIds[b] = groups[pairs[b]];
     }
-    return new Batch(inputIds(pairs), labels(pairs), HostTensors.floats(ref, ref.length),
-        HostTensors.ints(groupIds, groupIds.length));
+    return ref;
+  }
+
+  /** The group of each of {@code pairs}. */
+  public int[] groups(int[] pairs) {
+    int[] out = new int[pairs.length];
+    for (int b = 0; b < pairs.length; b++) {
+      out[b] = groups[pairs[b]];
+    }
+    return out;
   }
 
   private void requireReference() {

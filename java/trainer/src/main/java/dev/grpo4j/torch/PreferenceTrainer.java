@@ -4,7 +4,6 @@ import dev.grpo4j.GroupStep;
 import dev.grpo4j.LossResult;
 import dev.grpo4j.LossStatistics;
 import dev.grpo4j.SequenceLogProbs;
-import dev.grpo4j.platform.HostTensors;
 import dev.grpo4j.platform.LibTorch;
 import java.util.Objects;
 import java.util.function.Function;
@@ -109,24 +108,11 @@ public final class PreferenceTrainer {
   private LossResult accumulateFused(EncodedPairs data, int[] pairs, double scale,
                                      Function<LossStatistics, GroupStep> step) {
     try (PointerScope scope = new PointerScope()) {
-      EncodedPairs.Batch batch = data.batch(pairs);
-      Tensor hidden = model.hiddenStates(batch.inputIds());
-      return fusedHead.forwardBackward(loss.loss(), hidden, model.head(), batch.labels(), floats(batch.refLogps()),
-          ints(batch.groupIds()), scale, step);
+      // The fused head takes the reference log-probs and group ids as arrays: they never become tensors.
+      Tensor hidden = model.hiddenStates(data.inputIds(pairs));
+      return fusedHead.forwardBackward(loss.loss(), hidden, model.head(), data.labels(pairs),
+          data.referenceLogps(pairs), data.groups(pairs), scale, step);
     }
-  }
-
-  private static float[] floats(Tensor t) {
-    return HostTensors.toFloats(t.cpu());
-  }
-
-  private static int[] ints(Tensor t) {
-    double[] values = HostTensors.toDoubles(t);
-    int[] out = new int[values.length];
-    for (int i = 0; i < out.length; i++) {
-      out[i] = (int) values[i];
-    }
-    return out;
   }
 
   /**
@@ -179,11 +165,14 @@ public final class PreferenceTrainer {
         int[] pairs = range(start, Math.min(to, start + chunkPairs));
         int at = start - from;
         try (PointerScope scope = new PointerScope()) {
-          EncodedPairs.Batch batch = data.batch(pairs);
-          LossResult r = fusedHead != null
-              ? fusedHead.evaluate(loss.loss(), model.hiddenStates(batch.inputIds()), model.head(), batch.labels(),
-                  floats(batch.refLogps()), ints(batch.groupIds()))
-              : loss.evaluate(model.forward(batch.inputIds()), batch.labels(), batch.refLogps(), batch.groupIds());
+          LossResult r;
+          if (fusedHead != null) {
+            r = fusedHead.evaluate(loss.loss(), model.hiddenStates(data.inputIds(pairs)), model.head(),
+                data.labels(pairs), data.referenceLogps(pairs), data.groups(pairs));
+          } else {
+            EncodedPairs.Batch batch = data.batch(pairs);
+            r = loss.evaluate(model.forward(batch.inputIds()), batch.labels(), batch.refLogps(), batch.groupIds());
+          }
           System.arraycopy(r.pairLosses(), 0, out.pairLosses(), at, pairs.length);
           System.arraycopy(r.margins(), 0, out.margins(), at, pairs.length);
           System.arraycopy(r.chosenRewards(), 0, out.chosenRewards(), at, pairs.length);
