@@ -46,6 +46,9 @@ final class Loop {
     long dropoutSeed(int step, int m);
   }
 
+  /** A {@code maxGradNorm} for a stage that neither clips nor logs the norm: no pass over the gradients for it. */
+  static final double UNCLIPPED = Double.NaN;
+
   private final DataParallel dp;
   private final TransformerLm policy;
   private final Optimizer optimizer;
@@ -58,7 +61,8 @@ final class Loop {
 
   /**
    * @param sampler draws the step's pairs, {@code batchSize / W} per micro-batch
-   * @param maxGradNorm the norm the gradient is clipped to; 0 or less: not clipped (its norm is still measured)
+   * @param maxGradNorm the norm the gradient is clipped to; 0 or less: not clipped (its norm is still measured);
+   *     {@link #UNCLIPPED}: neither
    * @param learningRateOption the option a user lowers when the stage diverges, for the message
    */
   Loop(DataParallel dp, TransformerLm policy, Optimizer optimizer, PairSampler sampler, int batchSize, int rounds,
@@ -77,7 +81,7 @@ final class Loop {
   /**
    * Runs step {@code step} at learning rate {@code lr}.
    *
-   * @return the norm of the summed gradient before clipping
+   * @return the norm of the summed gradient before clipping; NaN for a loop made {@link #UNCLIPPED}
    */
   double step(int step, double lr, Step work) {
     setLearningRate(optimizer, lr);
@@ -103,7 +107,8 @@ final class Loop {
     }
     dp.allReduceGradients(parameters);
     work.end(step);
-    double gradNorm = torch.clip_grad_norm_(parameters, maxGradNorm > 0 ? maxGradNorm : Double.POSITIVE_INFINITY);
+    double gradNorm = Double.isNaN(maxGradNorm) ? Double.NaN
+        : torch.clip_grad_norm_(parameters, maxGradNorm > 0 ? maxGradNorm : Double.POSITIVE_INFINITY);
     optimizer.step();
     return gradNorm;
   }

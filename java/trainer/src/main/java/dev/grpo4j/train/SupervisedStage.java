@@ -40,8 +40,8 @@ final class SupervisedStage {
     AdamW optimizer = Loop.adamW(policy, config.sftLearningRate(), config.weightDecay());
     PairSampler sampler = new PairSampler(train.size(), config.seed() - 1);
     // No clipping: the stage has never clipped, and --max-grad-norm is documented for preference steps.
-    Loop loop = new Loop(dp, policy, optimizer, sampler, config.batchSize(), config.gradientAccumulation(), 0,
-        "--sft-lr");
+    Loop loop = new Loop(dp, policy, optimizer, sampler, config.batchSize(), config.gradientAccumulation(),
+        Loop.UNCLIPPED, "--sft-lr");
     NllStep work = new NllStep(policy, train, fused);
     try (ProgressBar bar = progressBar ? Progress.bar("sft", config.sftSteps(), " steps") : null) {
       for (int step = 1; step <= config.sftSteps(); step++) {
