@@ -1,11 +1,14 @@
 package dev.grpo4j.cli;
 
-import dev.grpo4j.GroupNormalization;
 import dev.grpo4j.io.FolderLock;
 import dev.grpo4j.report.ComparisonReport;
-import dev.grpo4j.train.GroupUpdate;
-import dev.grpo4j.train.LearningRateSchedule;
+import dev.grpo4j.train.DataSpec;
+import dev.grpo4j.train.LoopSpec;
+import dev.grpo4j.train.LossSpec;
 import dev.grpo4j.train.Method;
+import dev.grpo4j.train.ModelSpec;
+import dev.grpo4j.train.OptimizerSpec;
+import dev.grpo4j.train.SftSpec;
 import dev.grpo4j.train.TrainConfig;
 import dev.grpo4j.train.TrainingRun;
 import java.io.IOException;
@@ -163,13 +166,13 @@ public final class DemoCommand implements Callable<Integer>, UsesLibTorch {
    * estimate of each group's mean loss under uniform batches.
    */
   private TrainConfig config(Method method, List<Path> files) {
-    return new TrainConfig(MODEL, null, null, null, "cpu", null,
-        files.get(0).toString(), files.get(1).toString(), files.get(2).toString(), false,
-        TrainConfig.PairReading.defaults(), 64, 128, false,
-        method, BETA, ETA, 1.0, 0, GroupNormalization.DATASET_FREQUENCY, 0, false, GroupUpdate.PER_MICRO_BATCH,
-        sftSteps, SFT_LEARNING_RATE,
-        BATCH_PAIRS, 1, LEARNING_RATE, 0, 0, LearningRateSchedule.Decay.CONSTANT, -1, 0.5, 0,
-        0, steps, Math.max(1, steps / EVALUATIONS), 512, 0, 1, seed, 1);
+    return new TrainConfig(ModelSpec.of(MODEL),
+        DataSpec.of(files.get(0).toString(), files.get(1).toString(), files.get(2).toString(), 64, 128),
+        LossSpec.of(method).withBeta(BETA).withEta(ETA),
+        new SftSpec(sftSteps, SFT_LEARNING_RATE),
+        OptimizerSpec.adamW(LEARNING_RATE).withMaxGradNorm(0),
+        LoopSpec.of(steps, BATCH_PAIRS, seed).withEvaluation(Math.max(1, steps / EVALUATIONS), 512)
+            .withKeepCheckpoints(1));
   }
 
   private static long contested(DemoData data) {

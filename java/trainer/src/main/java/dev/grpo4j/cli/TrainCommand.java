@@ -9,11 +9,17 @@ import dev.grpo4j.dist.WorkerEnv;
 import dev.grpo4j.io.FolderLock;
 import dev.grpo4j.io.RunFolder;
 import dev.grpo4j.text.PairEncoder;
+import dev.grpo4j.train.DataSpec;
 import dev.grpo4j.train.GroupUpdate;
 import dev.grpo4j.train.LearningRateSchedule;
+import dev.grpo4j.train.LoopSpec;
+import dev.grpo4j.train.LossSpec;
 import dev.grpo4j.train.Method;
 import dev.grpo4j.train.ModelSource;
+import dev.grpo4j.train.ModelSpec;
+import dev.grpo4j.train.OptimizerSpec;
 import dev.grpo4j.train.PairFiles;
+import dev.grpo4j.train.SftSpec;
 import dev.grpo4j.train.Stopped;
 import dev.grpo4j.train.TrainConfig;
 import dev.grpo4j.train.TrainingRun;
@@ -298,7 +304,7 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
     }
   }
 
-  private TrainConfig config() throws IOException {
+  TrainConfig config() throws IOException {
     modelOptions.requireModel();
     if (trainData == null) {
       throw new IllegalArgumentException("--train is required: the training pairs (a JSONL, JSON, CSV or Parquet "
@@ -320,19 +326,23 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
       total = (int) Math.max(1, Math.ceil(passes * pairs / ((double) batchSize * gradientAccumulation)));
     }
     PairEncoder.EncodeOptions lengths = pairOptions.encodeOptions(ModelSource.maxPositions(modelOptions.model));
-    TrainConfig.LoraSettings lora = loraRank == null ? null : new TrainConfig.LoraSettings(loraRank,
+    ModelSpec.LoraSettings lora = loraRank == null ? null : new ModelSpec.LoraSettings(loraRank,
         loraAlpha != null ? loraAlpha : 2.0 * loraRank, loraDropout, loraTargets);
     // Absolute paths, so that --resume works from any working directory.
-    return new TrainConfig(absolute(modelOptions.model), absolute(modelOptions.adapter),
-        absolute(modelOptions.tokenizer), modelOptions.dtype, modelOptions.device, lora,
-        absolute(trainData), absolute(validationData), absolute(testData), pairOptions.skipBadLines,
-        new TrainConfig.PairReading(pairOptions.format, pairOptions.groupField, chatTemplatePath(),
-            pairOptions.chatTemplateKwargs),
-        lengths.maxPromptTokens(), lengths.maxTotalTokens(), pairOptions.appendEos,
-        method, beta, eta, chi, adjustment, groupNormalization, labelSmoothing, ipoLengthNormalization, groupUpdate,
-        sftSteps, sftLearningRate, batchSize, gradientAccumulation, learningRate, weightDecay, warmupSteps, decay,
-        plateauPatience, plateauFactor, minLearningRate, maxGradNorm, total, evalInterval, evalBatchSize,
-        checkpointInterval, keepCheckpoints, seed, worldSize);
+    return new TrainConfig(
+        new ModelSpec(absolute(modelOptions.model), absolute(modelOptions.adapter), absolute(modelOptions.tokenizer),
+            modelOptions.dtype, modelOptions.device, lora),
+        new DataSpec(absolute(trainData), absolute(validationData), absolute(testData), pairOptions.skipBadLines,
+            new DataSpec.PairReading(pairOptions.format, pairOptions.groupField, chatTemplatePath(),
+                pairOptions.chatTemplateKwargs),
+            lengths.maxPromptTokens(), lengths.maxTotalTokens(), pairOptions.appendEos),
+        new LossSpec(method, beta, eta, chi, adjustment, groupNormalization, labelSmoothing, ipoLengthNormalization,
+            groupUpdate),
+        new SftSpec(sftSteps, sftLearningRate),
+        new OptimizerSpec(learningRate, weightDecay, warmupSteps, decay, plateauPatience, plateauFactor,
+            minLearningRate, maxGradNorm),
+        new LoopSpec(total, batchSize, gradientAccumulation, evalInterval, evalBatchSize, checkpointInterval,
+            keepCheckpoints, seed, worldSize));
   }
 
   /** {@code --chat-template} with a file made absolute for --resume; {@code chatml} stays as it is. */
@@ -347,7 +357,7 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
     if (resume) {
       TrainConfig.read(out).requireWorldSize(dist.worldSize());
     } else {
-      TrainConfig.requireBatchSplits(batchSize, dist.worldSize());
+      LoopSpec.requireBatchSplits(batchSize, dist.worldSize());
     }
     int cores = Runtime.getRuntime().availableProcessors();
     int threads = Math.max(1, (modelOptions.threads != null ? modelOptions.threads : cores) / dist.nprocPerNode);

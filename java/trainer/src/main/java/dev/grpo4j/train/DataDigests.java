@@ -58,12 +58,12 @@ final class DataDigests {
 
   private static Map<String, Path> files(TrainConfig config) {
     Map<String, Path> files = new LinkedHashMap<>();
-    files.put("--train", Path.of(config.trainData()));
-    if (config.validationData() != null) {
-      files.put("--validation", Path.of(config.validationData()));
+    files.put("--train", Path.of(config.data().train()));
+    if (config.data().validation() != null) {
+      files.put("--validation", Path.of(config.data().validation()));
     }
-    if (config.testData() != null) {
-      files.put("--test", Path.of(config.testData()));
+    if (config.data().test() != null) {
+      files.put("--test", Path.of(config.data().test()));
     }
     return files;
   }

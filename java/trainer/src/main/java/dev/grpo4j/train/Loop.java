@@ -60,20 +60,21 @@ final class Loop {
   private final String learningRateOption;
 
   /**
+   * @param shape the micro-batch size (of all ranks) and the rounds per step
    * @param sampler draws the step's pairs, {@code batchSize / W} per micro-batch
    * @param maxGradNorm the norm the gradient is clipped to; 0 or less: not clipped (its norm is still measured);
    *     {@link #UNCLIPPED}: neither
    * @param learningRateOption the option a user lowers when the stage diverges, for the message
    */
-  Loop(DataParallel dp, TransformerLm policy, Optimizer optimizer, PairSampler sampler, int batchSize, int rounds,
+  Loop(DataParallel dp, TransformerLm policy, Optimizer optimizer, LoopSpec shape, PairSampler sampler,
        double maxGradNorm, String learningRateOption) {
     this.dp = dp;
     this.policy = policy;
     this.optimizer = optimizer;
     this.parameters = policy.parameters();
     this.sampler = sampler;
-    this.rankPairs = batchSize / dp.worldSize();
-    this.rounds = rounds;
+    this.rankPairs = shape.batchSize() / dp.worldSize();
+    this.rounds = shape.gradientAccumulation();
     this.maxGradNorm = maxGradNorm;
     this.learningRateOption = learningRateOption;
   }

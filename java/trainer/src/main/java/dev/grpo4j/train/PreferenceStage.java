@@ -79,9 +79,9 @@ final class PreferenceStage {
   Outcome run(Policy policy, GroupRobustLoss loss, PreferenceTrainer trainer, GroupIndex groups, Splits data,
               TrainerState resumed) throws IOException {
     LearningRateSchedule schedule = config.schedule();
-    PlateauScaler plateau = config.plateau();
-    DeadRunWatch deadRun = new DeadRunWatch(config.learningRate());
-    PairSampler sampler = new PairSampler(data.train().size(), config.seed());
+    PlateauScaler plateau = config.optimizer().plateau();
+    DeadRunWatch deadRun = new DeadRunWatch(config.optimizer().learningRate());
+    PairSampler sampler = new PairSampler(data.train().size(), config.loop().seed());
     int firstStep = 1;
     long tokens = 0;
     double seconds = 0;
@@ -103,23 +103,23 @@ final class PreferenceStage {
       }
     }
     TransformerLm model = policy.model();
-    Loop loop = new Loop(dp, model, policy.optimizer(), sampler, config.batchSize(), config.gradientAccumulation(),
-        config.maxGradNorm(), "--lr");
+    Loop loop = new Loop(dp, model, policy.optimizer(), config.loop(), sampler, config.optimizer().maxGradNorm(),
+        "--lr");
     PairStep work = new PairStep(loss, trainer, data.train(), groups.size());
-    double[] weights = config.method().weighting() == Weighting.AVERAGE ? null : loss.alpha();
+    double[] weights = config.loss().method().weighting() == Weighting.AVERAGE ? null : loss.alpha();
     try (MetricsWriter<StepMetrics> metrics = dp.isMain() ? MetricsWriter.steps(folder.metrics()) : null;
          MetricsWriter<EvalMetrics> evals = dp.isMain() ? MetricsWriter.evaluations(folder.evaluations()) : null;
          ProgressBar bar = progressBar ? bar(firstStep - 1, seconds) : null;
          StopSignals stop = new StopSignals()) {
-      if (resumed == null && data.validation() != null && config.evalInterval() > 0) {
+      if (resumed == null && data.validation() != null && config.loop().evalInterval() > 0) {
         append(evals, evaluate(trainer, model, data.validation(), groups, 0, EvalMetrics.Split.VALIDATION));
       }
       EvalMetrics lastValidation = null;
-      for (int step = firstStep; step <= config.steps(); step++) {
+      for (int step = firstStep; step <= config.loop().steps(); step++) {
         long stepStart = System.nanoTime();
         double lr = schedule.at(step) * (plateau == null ? 1 : plateau.scale());
         double gradNorm = loop.step(step, lr, work);
-        weights = config.method().weighting() == Weighting.AVERAGE ? null : widen(work.objectiveWeights);
+        weights = config.loss().method().weighting() == Weighting.AVERAGE ? null : widen(work.objectiveWeights);
         double stepSeconds = (System.nanoTime() - stepStart) / 1e9;
         seconds += stepSeconds;
         tokens += work.totals.tokens();
@@ -133,8 +133,8 @@ final class PreferenceStage {
           err.flush();
         });
 
-        if (data.validation() != null && (step == config.steps()
-            || (config.evalInterval() > 0 && step % config.evalInterval() == 0))) {
+        if (data.validation() != null && (step == config.loop().steps()
+            || (config.loop().evalInterval() > 0 && step % config.loop().evalInterval() == 0))) {
           EvalMetrics e = evaluate(trainer, model, data.validation(), groups, step, EvalMetrics.Split.VALIDATION);
           append(evals, e);
           lastValidation = e;
@@ -145,13 +145,13 @@ final class PreferenceStage {
         }
         // Every rank stops at the same step when any of them was signalled.
         boolean stopping = dp.anyTrue(stop.requested());
-        if (step == config.steps() || stopping
-            || (config.checkpointInterval() > 0 && step % config.checkpointInterval() == 0)) {
+        if (step == config.loop().steps() || stopping
+            || (config.loop().checkpointInterval() > 0 && step % config.loop().checkpointInterval() == 0)) {
           requireReplicasAgree(model, loss, step);
           TrainerState state = new TrainerState(step, sampler.consumed(), groups.names(), loss.state().logAlpha(),
               loss.state().steps(), plateau == null ? null : plateau.state(), tokens, seconds);
           Path written = dp.isMain() ? RunCheckpoints.save(folder.root(), model, policy.layout(),
-              policy.optimizer(), state, config.keepCheckpoints()) : null;
+              policy.optimizer(), state, config.loop().keepCheckpoints()) : null;
           if (stopping) {
             dp.barrier();
             throw stop.requested() ? new Stopped(stop.signal(), stop.exitCode(), step, written)
@@ -166,10 +166,10 @@ final class PreferenceStage {
       }
       EvalMetrics finalEval = lastValidation;
       if (data.test() != null) {
-        finalEval = evaluate(trainer, model, data.test(), groups, config.steps(), EvalMetrics.Split.TEST);
+        finalEval = evaluate(trainer, model, data.test(), groups, config.loop().steps(), EvalMetrics.Split.TEST);
         append(evals, finalEval);
       }
-      requireReplicasAgree(model, loss, config.steps());
+      requireReplicasAgree(model, loss, config.loop().steps());
       return new Outcome(finalEval, weights, firstStep);
     }
   }
@@ -178,15 +178,15 @@ final class PreferenceStage {
   static GroupRobustLoss objective(TrainConfig config, int groups, long[] groupSizes,
                                    ModelSource.Placement placement, int threads) {
     return GroupRobustLoss.builder()
-        .lossType(config.method().lossType())
-        .weighting(config.method().weighting())
-        .beta(config.beta())
-        .eta(config.eta())
-        .chi(config.chi())
-        .adjustment(config.method().weighting() == Weighting.ROBUST ? config.adjustment() : 0)
-        .labelSmoothing(config.labelSmoothing())
-        .ipoLengthNormalization(config.ipoLengthNormalization())
-        .groupNormalization(config.groupNormalization())
+        .lossType(config.loss().method().lossType())
+        .weighting(config.loss().method().weighting())
+        .beta(config.loss().beta())
+        .eta(config.loss().eta())
+        .chi(config.loss().chi())
+        .adjustment(config.loss().method().weighting() == Weighting.ROBUST ? config.loss().adjustment() : 0)
+        .labelSmoothing(config.loss().labelSmoothing())
+        .ipoLengthNormalization(config.loss().ipoLengthNormalization())
+        .groupNormalization(config.loss().groupNormalization())
         .groups(groups)
         .groupSizes(groupSizes)
         .backend(placement.backend())
@@ -201,7 +201,7 @@ final class PreferenceStage {
     private final PreferenceTrainer trainer;
     private final EncodedPairs train;
     private final int groups;
-    private final boolean perStep = config.groupUpdate() == GroupUpdate.PER_STEP;
+    private final boolean perStep = config.loss().groupUpdate() == GroupUpdate.PER_STEP;
     private StepTotals totals;
     private GroupStatistics stepStatistics;
     private float[] objectiveWeights;
@@ -221,14 +221,14 @@ final class PreferenceStage {
 
     @Override
     public long dropoutSeed(int step, int m) {
-      return config.seed() * 1_000_003L + ((long) step << 20) + m;
+      return config.loop().seed() * 1_000_003L + ((long) step << 20) + m;
     }
 
     @Override
     public void round(int step, int first, int[][] round) {
       // Alone, the replay is this process's own group step; on several ranks, every rank's in turn.
       MicroBatchReplay replay = new MicroBatchReplay(loss, dp, train, round, perStep);
-      trainer.accumulate(train, round[dp.rank()], 1.0 / ((double) config.gradientAccumulation() * round.length),
+      trainer.accumulate(train, round[dp.rank()], 1.0 / ((double) config.loop().gradientAccumulation() * round.length),
           replay::groupStep);
       for (int r = 0; r < round.length; r++) {
         totals.add(replay.objective(r), replay.groupLosses(r), replay.pairLossSums(r), train.tokens(round[r]));
@@ -254,7 +254,7 @@ final class PreferenceStage {
   private EvalMetrics evaluate(PreferenceTrainer trainer, TransformerLm model, EncodedPairs data, GroupIndex groups,
                                int step, EvalMetrics.Split split) {
     model.eval();
-    int chunk = config.evalBatchSize();
+    int chunk = config.loop().evalBatchSize();
     // Each rank evaluates a run of whole chunks, as one process forms them; every rank gets all results.
     int[] range = dp.shardOfChunks(data.size(), chunk);
     int[] lengths = dp.shardLengths(data.size(), chunk);
@@ -287,7 +287,7 @@ final class PreferenceStage {
   }
 
   private ProgressBar bar(int done, double seconds) {
-    return Progress.bar(config.method().displayName(), config.steps(), " steps", done,
+    return Progress.bar(config.loss().method().displayName(), config.loop().steps(), " steps", done,
         Duration.ofMillis((long) (seconds * 1000)));
   }
 

@@ -35,20 +35,20 @@ record RunData(GroupIndex groups, long[] groupSizes, Split train, Split validati
   record Split(String name, Path file, List<PreferenceRecord> records, List<TokenPair> pairs, EncodedPairs rows) {}
 
   static RunData read(TrainConfig config, TextTokenizer tokenizer, PrintWriter err) throws IOException {
-    PreferenceData.Loaded train = read(config, "--train", config.trainData(), err);
-    PreferenceData.Loaded validation = read(config, "--validation", config.validationData(), err);
-    PreferenceData.Loaded test = read(config, "--test", config.testData(), err);
-    PairFiles.warnIfUngrouped(train, config.reading().groupField(), config.method(), err);
+    PreferenceData.Loaded train = read(config, "--train", config.data().train(), err);
+    PreferenceData.Loaded validation = read(config, "--validation", config.data().validation(), err);
+    PreferenceData.Loaded test = read(config, "--test", config.data().test(), err);
+    PairFiles.warnIfUngrouped(train, config.data().reading().groupField(), config.loss().method(), err);
     GroupIndex groups = GroupIndex.of(train.records());
     ChatTemplate template = PairFiles.anyConversational(train, validation, test)
-        ? ModelSource.chatTemplate(config.model(), config.tokenizer(), config.reading().chatTemplate(),
-            config.reading().chatTemplateKwargs()) : null;
+        ? ModelSource.chatTemplate(config.model().name(), config.model().tokenizer(),
+            config.data().reading().chatTemplate(), config.data().reading().chatTemplateKwargs()) : null;
     PairEncoder encoder = new PairEncoder(tokenizer, template, groups, new PairEncoder.EncodeOptions(
-        config.maxPromptTokens(), config.maxLength(), config.appendEos()));
-    Split trainSplit = encode(config, "train", config.trainData(), train, encoder, err);
+        config.data().maxPromptTokens(), config.data().maxLength(), config.data().appendEos()));
+    Split trainSplit = encode(config, "train", config.data().train(), train, encoder, err);
     return new RunData(groups, groups.counts(trainSplit.records()), trainSplit,
-        encode(config, "validation", config.validationData(), validation, encoder, err),
-        encode(config, "test", config.testData(), test, encoder, err));
+        encode(config, "validation", config.data().validation(), validation, encoder, err),
+        encode(config, "test", config.data().test(), test, encoder, err));
   }
 
   /** The line a run prints about its data: pairs per group and per split. */
@@ -79,7 +79,7 @@ record RunData(GroupIndex groups, long[] groupSizes, Split train, Split validati
   private static PreferenceData.Loaded read(TrainConfig config, String option, String file, PrintWriter err)
       throws IOException {
     return file == null ? null
-        : PairFiles.read(option, Path.of(file), config.reading().readOptions(config.skipBadLines()), err);
+        : PairFiles.read(option, Path.of(file), config.data().reading().readOptions(config.data().skipBadLines()), err);
   }
 
   private static Split encode(TrainConfig config, String name, String fileName, PreferenceData.Loaded data,
@@ -99,7 +99,7 @@ record RunData(GroupIndex groups, long[] groupSizes, Split train, Split validati
     PairFiles.reportTextSplits(file.getFileName().toString(), encoded, err);
     if (encoded.truncatedPairs() > 0) {
       err.println(name + ": truncated " + encoded.truncatedPairs() + " of " + encoded.pairs().size() + " pairs to "
-          + "--max-length " + config.maxLength() + " (prompts cut: " + encoded.truncatedPrompts()
+          + "--max-length " + config.data().maxLength() + " (prompts cut: " + encoded.truncatedPrompts()
           + ", responses cut: " + encoded.truncatedResponses() + ")");
     }
     return new Split(name, file, data.records(), encoded.pairs(), EncodedPairs.encode(encoded.pairs()));

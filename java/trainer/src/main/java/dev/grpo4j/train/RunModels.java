@@ -60,7 +60,7 @@ final class RunModels {
 
   /** {@code --model} as it is, on the run's device, after checking that {@code tokenizer}'s ids fit it. */
   TransformerLm load(TextTokenizer tokenizer) {
-    TransformerLm policy = ModelSource.model(config.model(), placement.dtype(), config.seed());
+    TransformerLm policy = ModelSource.model(config.model().name(), placement.dtype(), config.loop().seed());
     PairEncoder.requireVocabFits(tokenizer, policy.config().vocabSize());
     placement.moveTo(policy);
     return policy;
@@ -84,20 +84,20 @@ final class RunModels {
    */
   Prepared prepare(TransformerLm policy, EncodedPairs train) throws IOException {
     LoraConfig lora;
-    if (config.adapter() != null) {
-      if (config.sftSteps() > 0) {
+    if (config.model().adapter() != null) {
+      if (config.sft().steps() > 0) {
         throw new IllegalArgumentException("--sft-steps with --adapter: the SFT stage would be merged into the "
             + "base and the given adapter lost; run SFT without --adapter, or drop --sft-steps");
       }
-      Path adapterDir = Path.of(config.adapter());
+      Path adapterDir = Path.of(config.model().adapter());
       AdapterBase.mismatch(policy, adapterDir).ifPresent(warning -> err.println("warning: " + warning));
-      lora = Checkpoints.loadAdapters(policy, adapterDir).withBaseModel(config.model());
+      lora = Checkpoints.loadAdapters(policy, adapterDir).withBaseModel(config.model().name());
       placement.moveTo(policy);
     } else {
-      lora = config.lora() == null ? null : config.lora().toConfig(config.model());
-      if (config.sftSteps() > 0) {
+      lora = config.model().lora() == null ? null : config.model().lora().toConfig(config.model().name());
+      if (config.sft().steps() > 0) {
         if (lora != null) {
-          LoraAdapters.attach(policy, lora, config.seed());
+          LoraAdapters.attach(policy, lora, config.loop().seed());
           placement.moveTo(policy);
         }
         new SupervisedStage(config, dp, progressBar, err).run(policy, train, fusedHead(policy));
@@ -112,9 +112,9 @@ final class RunModels {
         }
       }
       if (lora != null) {
-        LoraAdapters.attach(policy, lora, config.seed() + 1);
+        LoraAdapters.attach(policy, lora, config.loop().seed() + 1);
         placement.moveTo(policy);
-      } else if ((config.sftSteps() > 0 || ModelSource.BUILT_IN.contains(config.model())) && dp.isMain()) {
+      } else if ((config.sft().steps() > 0 || ModelSource.BUILT_IN.contains(config.model().name())) && dp.isMain()) {
         // Full fine-tuning changes every weight: keep the reference, which exists nowhere else.
         RunCheckpoints.saveWholeModel(policy, placement.dtype(), tokenizerFolder(), folder.referenceModel());
       }
@@ -124,7 +124,7 @@ final class RunModels {
     PolicyLayout layout = lora == null ? PolicyLayout.wholeModel(placement.dtype(), tokenizerFolder())
         : adapterLayout(lora, referenceHash);
     return new Prepared(new PreferenceStage.Policy(policy, layout,
-        Loop.adamW(policy, config.learningRate(), config.weightDecay())), referenceHash);
+        Loop.adamW(policy, config.optimizer().learningRate(), config.optimizer().weightDecay())), referenceHash);
   }
 
   /**
@@ -161,9 +161,10 @@ final class RunModels {
    * reported); null when no checkpoint is intact (or there is none).
    */
   private Resumed restoreNewestIntact() {
-    if (config.usesAdapters() && !Files.isDirectory(folder.sftModel())
-        && !ModelSource.BUILT_IN.contains(config.model()) && !Files.isDirectory(Path.of(config.model()))) {
-      throw new IllegalArgumentException("--resume: the run's base model " + config.model() + " (see "
+    if (config.model().usesAdapters() && !Files.isDirectory(folder.sftModel())
+        && !ModelSource.BUILT_IN.contains(config.model().name())
+        && !Files.isDirectory(Path.of(config.model().name()))) {
+      throw new IllegalArgumentException("--resume: the run's base model " + config.model().name() + " (see "
           + folder.config() + ") is no longer there; its adapters cannot be restored without it");
     }
     List<RunCheckpoints.Checkpoint> checkpoints = RunCheckpoints.list(folder.root());
@@ -189,21 +190,21 @@ final class RunModels {
    * {@code --model} itself.
    */
   Path referenceModel() {
-    if (config.usesAdapters()) {
-      return config.sftSteps() > 0 ? folder.sftModel() : Path.of(config.model());
+    if (config.model().usesAdapters()) {
+      return config.sft().steps() > 0 ? folder.sftModel() : Path.of(config.model().name());
     }
-    return config.sftSteps() > 0 || ModelSource.BUILT_IN.contains(config.model()) ? folder.referenceModel()
-        : Path.of(config.model());
+    return config.sft().steps() > 0 || ModelSource.BUILT_IN.contains(config.model().name()) ? folder.referenceModel()
+        : Path.of(config.model().name());
   }
 
   /** The policy as the checkpoint saved it: the whole model, or the adapters on the (SFT-merged) base. */
   private PreferenceStage.Policy restore(RunCheckpoints.Checkpoint checkpoint) {
     TransformerLm policy;
     PolicyLayout layout;
-    if (config.usesAdapters()) {
+    if (config.model().usesAdapters()) {
       Path sft = folder.sftModel();
       policy = Files.isDirectory(sft) ? Checkpoints.load(sft, placement.dtype())
-          : ModelSource.model(config.model(), placement.dtype(), config.seed());
+          : ModelSource.model(config.model().name(), placement.dtype(), config.loop().seed());
       String baseHash = ReferenceLogProbs.modelHash(policy);
       LoraConfig lora = Checkpoints.loadAdapters(policy, checkpoint.folder().resolve(RunCheckpoints.ADAPTER));
       layout = adapterLayout(lora, baseHash);
@@ -212,8 +213,8 @@ final class RunModels {
       layout = PolicyLayout.wholeModel(placement.dtype(), tokenizerFolder());
     }
     placement.moveTo(policy);
-    return new PreferenceStage.Policy(policy, layout, Loop.adamW(policy, config.learningRate(),
-        config.weightDecay()));
+    return new PreferenceStage.Policy(policy, layout, Loop.adamW(policy, config.optimizer().learningRate(),
+        config.optimizer().weightDecay()));
   }
 
   private PolicyLayout adapterLayout(LoraConfig lora, String baseHash) {
@@ -221,6 +222,6 @@ final class RunModels {
   }
 
   private Path tokenizerFolder() {
-    return ModelSource.tokenizerFolder(config.model(), config.tokenizer());
+    return ModelSource.tokenizerFolder(config.model().name(), config.model().tokenizer());
   }
 }

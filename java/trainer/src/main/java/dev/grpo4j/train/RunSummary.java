@@ -17,8 +17,9 @@ final class RunSummary {
 
   /** The report's title and settings table. */
   static ReportSettings reportSettings(TrainConfig config, List<String> groups) {
-    return new ReportSettings("grpo4j train: " + config.method().displayName() + " on " + config.model(),
-        config.method().displayName(), settings(config), groups);
+    String method = config.loss().method().displayName();
+    return new ReportSettings("grpo4j train: " + method + " on " + config.model().name(), method, settings(config),
+        groups);
   }
 
   /** The final split's per-group table (when there was an evaluation) and where everything was written. */
@@ -37,30 +38,36 @@ final class RunSummary {
   }
 
   private static Map<String, String> settings(TrainConfig config) {
+    ModelSpec model = config.model();
+    DataSpec data = config.data();
+    LossSpec loss = config.loss();
+    OptimizerSpec optimizer = config.optimizer();
+    LoopSpec loop = config.loop();
     Map<String, String> s = new LinkedHashMap<>();
-    s.put("model", config.model() + (config.adapter() != null ? " + adapter " + config.adapter() : ""));
-    s.put("fine-tuning", config.lora() != null ? "LoRA rank " + config.lora().rank() + ", alpha "
-        + config.lora().alpha() + ", dropout " + config.lora().dropout() + ", " + config.lora().targetModules()
-        : config.adapter() != null ? "LoRA (continued adapter)" : "full");
-    s.put("data", "train " + config.trainData() + (config.validationData() != null ? ", validation "
-        + config.validationData() : "") + (config.testData() != null ? ", test " + config.testData() : ""));
-    s.put("beta", Double.toString(config.beta()));
-    if (config.method().weighting() == Weighting.ROBUST) {
-      s.put("eta", Double.toString(config.eta()));
-      s.put("chi", Double.toString(config.chi()));
-      s.put("adjustment", Double.toString(config.adjustment()));
+    s.put("model", model.name() + (model.adapter() != null ? " + adapter " + model.adapter() : ""));
+    s.put("fine-tuning", model.lora() != null ? "LoRA rank " + model.lora().rank() + ", alpha "
+        + model.lora().alpha() + ", dropout " + model.lora().dropout() + ", " + model.lora().targetModules()
+        : model.adapter() != null ? "LoRA (continued adapter)" : "full");
+    s.put("data", "train " + data.train() + (data.validation() != null ? ", validation " + data.validation() : "")
+        + (data.test() != null ? ", test " + data.test() : ""));
+    s.put("beta", Double.toString(loss.beta()));
+    if (loss.method().weighting() == Weighting.ROBUST) {
+      s.put("eta", Double.toString(loss.eta()));
+      s.put("chi", Double.toString(loss.chi()));
+      s.put("adjustment", Double.toString(loss.adjustment()));
     }
-    s.put("group normalisation", config.groupNormalization().name());
-    s.put("label smoothing", Double.toString(config.labelSmoothing()));
-    s.put("SFT steps", config.sftSteps() + (config.sftSteps() > 0 ? " (lr " + config.sftLearningRate() + ")" : ""));
-    s.put("steps", config.steps() + " of " + config.batchSize() + " x " + config.gradientAccumulation() + " pairs");
-    s.put("learning rate", config.learningRate() + ", " + config.decay().cliName() + " after "
-        + config.warmupSteps() + " warm-up steps" + (config.plateauPatience() >= 0 ? ", reduce-on-plateau patience "
-        + config.plateauPatience() + " factor " + config.plateauFactor() : ""));
-    s.put("weight decay", Double.toString(config.weightDecay()));
-    s.put("max grad norm", config.maxGradNorm() > 0 ? Double.toString(config.maxGradNorm()) : "off");
-    s.put("max lengths", "prompt " + config.maxPromptTokens() + ", total " + config.maxLength());
-    s.put("seed", Long.toString(config.seed()));
+    s.put("group normalisation", loss.groupNormalization().name());
+    s.put("label smoothing", Double.toString(loss.labelSmoothing()));
+    s.put("SFT steps", config.sft().steps() + (config.sft().steps() > 0 ? " (lr " + config.sft().learningRate() + ")"
+        : ""));
+    s.put("steps", loop.steps() + " of " + loop.batchSize() + " x " + loop.gradientAccumulation() + " pairs");
+    s.put("learning rate", optimizer.learningRate() + ", " + optimizer.decay().cliName() + " after "
+        + optimizer.warmupSteps() + " warm-up steps" + (optimizer.plateauPatience() >= 0
+        ? ", reduce-on-plateau patience " + optimizer.plateauPatience() + " factor " + optimizer.plateauFactor() : ""));
+    s.put("weight decay", Double.toString(optimizer.weightDecay()));
+    s.put("max grad norm", optimizer.maxGradNorm() > 0 ? Double.toString(optimizer.maxGradNorm()) : "off");
+    s.put("max lengths", "prompt " + data.maxPromptTokens() + ", total " + data.maxLength());
+    s.put("seed", Long.toString(loop.seed()));
     return s;
   }
 }

@@ -37,15 +37,14 @@ final class SupervisedStage {
    * global micro-batches bit for bit (two ranks), as a preference step does.
    */
   void run(TransformerLm policy, EncodedPairs train, FusedLmHead fused) {
-    AdamW optimizer = Loop.adamW(policy, config.sftLearningRate(), config.weightDecay());
-    PairSampler sampler = new PairSampler(train.size(), config.seed() - 1);
+    AdamW optimizer = Loop.adamW(policy, config.sft().learningRate(), config.optimizer().weightDecay());
+    PairSampler sampler = new PairSampler(train.size(), config.loop().seed() - 1);
     // No clipping: the stage has never clipped, and --max-grad-norm is documented for preference steps.
-    Loop loop = new Loop(dp, policy, optimizer, sampler, config.batchSize(), config.gradientAccumulation(),
-        Loop.UNCLIPPED, "--sft-lr");
+    Loop loop = new Loop(dp, policy, optimizer, config.loop(), sampler, Loop.UNCLIPPED, "--sft-lr");
     NllStep work = new NllStep(policy, train, fused);
-    try (ProgressBar bar = progressBar ? Progress.bar("sft", config.sftSteps(), " steps") : null) {
-      for (int step = 1; step <= config.sftSteps(); step++) {
-        loop.step(step, config.sftLearningRate(), work);
+    try (ProgressBar bar = progressBar ? Progress.bar("sft", config.sft().steps(), " steps") : null) {
+      for (int step = 1; step <= config.sft().steps(); step++) {
+        loop.step(step, config.sft().learningRate(), work);
         if (bar != null) {
           bar.step();
           // This rank's micro-batches only: the step's mean needs a collective, taken once at the end.
@@ -56,7 +55,7 @@ final class SupervisedStage {
       for (double[] rank : dp.allGather(new double[] {work.nllSum})) {
         lastNll += rank[0];
       }
-      err.printf(Locale.ROOT, "sft: %d steps, last chosen-response NLL %.4f%n", config.sftSteps(),
+      err.printf(Locale.ROOT, "sft: %d steps, last chosen-response NLL %.4f%n", config.sft().steps(),
           work.stepPositions > 0 ? lastNll / work.stepPositions : Double.NaN);
     }
   }
@@ -88,7 +87,7 @@ final class SupervisedStage {
 
     @Override
     public long dropoutSeed(int step, int m) {
-      return config.seed() * 1_000_003L - step - ((long) m << 32);
+      return config.loop().seed() * 1_000_003L - step - ((long) m << 32);
     }
 
     @Override

@@ -103,20 +103,20 @@ public final class TrainingRun {
   public Result run(boolean resume) throws IOException {
     long started = System.nanoTime();
     int threads = options.threads() == null ? 0 : options.threads();
-    RunModels models = new RunModels(config, folder, dp, ModelSource.placement(dp.device(config.device()),
-        config.dtype(), options.threads()), options.fusedHead(), threads, options.progressBars(), err);
+    RunModels models = new RunModels(config, folder, dp, ModelSource.placement(dp.device(config.model().device()),
+        config.model().dtype(), options.threads()), options.fusedHead(), threads, options.progressBars(), err);
     dp.requireSameConfiguration(config.fingerprint(), "settings");
     RunModels.Resumed resumed = resume ? models.resume() : null;
     RunData data;
     TransformerLm fresh = null;
-    try (TextTokenizer tokenizer = ModelSource.tokenizer(config.model(), config.tokenizer())) {
+    try (TextTokenizer tokenizer = ModelSource.tokenizer(config.model().name(), config.model().tokenizer())) {
       data = RunData.read(config, tokenizer, err);
       if (resumed == null) {
         fresh = models.load(tokenizer);
       }
     }
     err.println(data.summary());
-    RunReferences references = new RunReferences(folder, dp, options.referenceCache(), config.evalBatchSize(),
+    RunReferences references = new RunReferences(folder, dp, options.referenceCache(), config.loop().evalBatchSize(),
         options.progressBars(), err);
     PreferenceStage.Policy policy;
     PreferenceStage.Splits splits;
@@ -141,7 +141,7 @@ public final class TrainingRun {
       splits = new PreferenceStage.Splits(references.saved(data.train()), references.saved(data.validation()),
           references.saved(data.test()));
       err.println("resuming from " + resumed.checkpoint().folder() + " (step " + resumed.state().step() + " of "
-          + config.steps() + ")");
+          + config.loop().steps() + ")");
     }
     try (GroupRobustLoss loss = PreferenceStage.objective(config, data.groups().size(), data.groupSizes(),
         models.placement(), threads)) {
@@ -158,7 +158,7 @@ public final class TrainingRun {
       }
       dp.barrier();
       if (dp.isMain()) {
-        dp.costPerStep(config.steps() - outcome.firstStep() + 1).ifPresent(err::println);
+        dp.costPerStep(config.loop().steps() - outcome.firstStep() + 1).ifPresent(err::println);
         if (options.printSummary()) {
           RunSummary.print(out, result.finalEvaluation(), result.groups(), result.groupWeights(),
               result.finalModel(), models.referenceModel().toAbsolutePath().normalize(), result.report(),

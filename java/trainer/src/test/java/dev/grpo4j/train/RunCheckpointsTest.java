@@ -117,7 +117,7 @@ class RunCheckpointsTest {
   @Test
   void saveModelWithLoraSavesOnlyTheAdapters(@TempDir Path dir) throws IOException {
     TransformerLm model = tinyModel(3);
-    LoraConfig lora = new TrainConfig.LoraSettings(2, 4, 0, List.of("q_proj", "v_proj"))
+    LoraConfig lora = new ModelSpec.LoraSettings(2, 4, 0, List.of("q_proj", "v_proj"))
         .toConfig("tiny-llama");
     LoraAdapters.attach(model, lora, 4);
     Path folder = Files.createDirectories(dir.resolve("checkpoint"));
