@@ -9,29 +9,18 @@ import dev.grpo4j.LossResult;
 import dev.grpo4j.LossStatistics;
 import dev.grpo4j.SequenceBatch;
 import dev.grpo4j.SequenceLogProbs;
-import dev.grpo4j.TokenLogits;
 import dev.grpo4j.TokenPasses;
-import dev.grpo4j.Weighting;
-import dev.grpo4j.platform.HostTensors;
 import dev.grpo4j.platform.LibTorch;
-import java.lang.foreign.MemorySegment;
-import java.lang.ref.Reference;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
-import java.util.List;
 import java.util.Objects;
 import java.util.function.Function;
-import java.util.stream.IntStream;
 import org.bytedeco.javacpp.PointerScope;
-import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.DeviceOptional;
 import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
-import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
@@ -74,21 +63,13 @@ public final class FusedLmHead {
   /** Logits memory per chunk when none is given: 256 MiB, about 440 positions at Qwen2.5's V = 151936 in float32. */
   public static final long DEFAULT_MEMORY_BUDGET = 256L << 20;
 
-  private final Backend backend;
-  private final int threads;
-  private final long cudaStream;
+  private final FusedHeadPasses passes;
   private final long fixedChunkTokens;
   private final long memoryBudget;
   private final boolean deferCoefficients;
 
-  private FusedLmHead(Backend backend, int threads, long cudaStream, long fixedChunkTokens, long memoryBudget,
-                      boolean deferCoefficients) {
-    this.backend = Objects.requireNonNull(backend, "backend");
-    if (threads < 0) {
-      throw new IllegalArgumentException("threads = " + threads + ": use 0 for all cores or a positive count");
-    }
-    this.threads = threads;
-    this.cudaStream = cudaStream;
+  private FusedLmHead(FusedHeadPasses passes, long fixedChunkTokens, long memoryBudget, boolean deferCoefficients) {
+    this.passes = passes;
     this.fixedChunkTokens = fixedChunkTokens;
     this.memoryBudget = memoryBudget;
     this.deferCoefficients = deferCoefficients;
@@ -102,7 +83,7 @@ public final class FusedLmHead {
     if (bytes < 1) {
       throw new IllegalArgumentException("memory budget " + bytes + " bytes: must be >= 1");
     }
-    return new FusedLmHead(backend, threads, cudaStream, 0, bytes, true);
+    return new FusedLmHead(new FusedHeadPasses(backend, threads, cudaStream), 0, bytes, true);
   }
 
   /** Chunks of exactly {@code tokens} positions (the last one shorter), and as many accumulator slots as it takes. */
@@ -110,7 +91,7 @@ public final class FusedLmHead {
     if (tokens < 1) {
       throw new IllegalArgumentException("chunk of " + tokens + " tokens: must be >= 1");
     }
-    return new FusedLmHead(backend, threads, cudaStream, tokens, Long.MAX_VALUE, true);
+    return new FusedLmHead(new FusedHeadPasses(backend, threads, cudaStream), tokens, Long.MAX_VALUE, true);
   }
 
   /**
@@ -118,7 +99,7 @@ public final class FusedLmHead {
    * the accumulator slots do not fit: one head-sized product more per position. For comparisons.
    */
   public FusedLmHead recomputingEveryChunk() {
-    return new FusedLmHead(backend, threads, cudaStream, fixedChunkTokens, memoryBudget, false);
+    return new FusedLmHead(passes, fixedChunkTokens, memoryBudget, false);
   }
 
   /** Positions per chunk for a head of {@code vocab} outputs of {@code elementBytes} each. */
@@ -127,24 +108,14 @@ public final class FusedLmHead {
   }
 
   /**
-   * The response positions of a call in the order it works through them: their flat indices into the {@code N x T}
-   * positions, their hidden rows (detached) and labels, and each one's row.
-   */
-  private record Positions(Tensor index, Tensor x, Tensor labels, int[] rowOf, int rows) {}
-
-  /**
    * Sequence log-probs and response-token counts of every row of {@code hidden} {@code [N, T, H]} at {@code labels}
    * {@code [N, T]} (int64, -100 masks a position): the reference scoring, without gradient.
    */
   public SequenceLogProbs sequenceLogProbs(Tensor hidden, LmHead head, Tensor labels) {
     try (NoGradGuard noGrad = new NoGradGuard()) {
       requireShapes(hidden, labels, head);
-      Positions p = gather(hidden, labels, labelledPositions(labels));
-      float[] tokenLogps = logProbsOnly(p, hidden, head);
-      double[] sums = new double[p.rows()];
-      int[] counts = new int[p.rows()];
-      sumRows(p, tokenLogps, sums, counts);
-      return new SequenceLogProbs(toFloats(sums), counts);
+      FusedHeadPositions p = FusedHeadPositions.gather(hidden, labels, FusedHeadPositions.labelled(labels));
+      return p.sequenceLogProbs(logProbsOnly(p, hidden, head));
     }
   }
 
@@ -156,17 +127,16 @@ public final class FusedLmHead {
                              int[] groupIds) {
     try (NoGradGuard noGrad = new NoGradGuard()) {
       requireShapes(hidden, labels, head);
-      Positions p = gather(hidden, labels, labelledPositions(labels));
-      float[] tokenLogps = logProbsOnly(p, hidden, head);
-      LossStatistics statistics = loss.statistics(sequenceBatch(p, tokenLogps, refLogps, groupIds));
+      FusedHeadPositions p = FusedHeadPositions.gather(hidden, labels, FusedHeadPositions.labelled(labels));
+      LossStatistics statistics = loss.statistics(p.sequenceBatch(logProbsOnly(p, hidden, head), refLogps, groupIds));
       return LossResult.of(statistics, loss.groupStep(statistics.groupStatistics(), false));
     }
   }
 
-  private float[] logProbsOnly(Positions p, Tensor hidden, LmHead head) {
-    Tensor u = selected(p, adapterInput(hidden, head, false));
-    float[] tokenLogps = new float[p.rowOf().length];
-    forward(p, u, head, statistics(p), chunkBuffer(p.x(), head), 0, tokenLogps.length, tokenLogps);
+  private float[] logProbsOnly(FusedHeadPositions p, Tensor hidden, LmHead head) {
+    Tensor u = p.selected(adapterInput(hidden, head, false));
+    float[] tokenLogps = new float[p.count()];
+    forward(p, u, head, p.statistics(), chunkBuffer(p.x(), head), 0, tokenLogps.length, tokenLogps);
     return tokenLogps;
   }
 
@@ -195,18 +165,18 @@ public final class FusedLmHead {
             + ")");
       }
     }
-    Layout layout = layout(labelledPositions(labels), hidden, head, loss, groupIds);
-    Positions p = gather(hidden, labels, layout.positions());
+    FusedHeadLayout layout = layout(FusedHeadPositions.labelled(labels), hidden, head, loss, groupIds);
+    FusedHeadPositions p = FusedHeadPositions.gather(hidden, labels, layout.positions());
     Tensor u = adapterInput(hidden, head, head.training());
-    Tensor uDetached = selected(p, u);
-    Tensor statistics = statistics(p);
+    Tensor uDetached = p.selected(u);
+    Tensor statistics = p.statistics();
     Tensor buffer = chunkBuffer(p.x(), head);
-    int m = p.rowOf().length;
+    int m = p.count();
     int[] slotOf = new int[m];
     for (int i = 0; i < m; i++) {
       slotOf[i] = layout.slotOfGroup()[groupIds[p.rowOf()[i] % pairs]];
     }
-    Sinks sinks = new Sinks(p, u, uDetached, head, layout.slots(), slotOf);
+    FusedHeadGradient sinks = new FusedHeadGradient(p, u, uDetached, head, layout.slots(), slotOf, passes);
     float[] tokenLogps = new float[m];
     float[] rowCoef = new float[2 * pairs];
     int split = layout.splitPositions();
@@ -215,7 +185,7 @@ public final class FusedLmHead {
       pairGradients(loss, layout.splitPairs(), p, tokenLogps, 0, split, refLogps, groupIds, rowCoef);
       int start = split;
       for (int[] chunkPairs : layout.wholeChunks()) {
-        int c = positionsOf(chunkPairs, layout.pairPositions());
+        int c = layout.positionsOf(chunkPairs);
         try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
           Tensor z = forwardChunk(p, uDetached, head, statistics, buffer, start, c, tokenLogps);
           pairGradients(loss, chunkPairs, p, tokenLogps, start, c, refLogps, groupIds, rowCoef);
@@ -225,7 +195,7 @@ public final class FusedLmHead {
       }
       recompute(p, uDetached, head, statistics, buffer, split, rowCoef, sinks);
     }
-    LossStatistics lossStatistics = loss.statistics(sequenceBatch(p, tokenLogps, refLogps, groupIds));
+    LossStatistics lossStatistics = loss.statistics(p.sequenceBatch(tokenLogps, refLogps, groupIds));
     GroupStep step = groupStep.apply(lossStatistics);
     LossResult result = LossResult.of(lossStatistics, step);
     if (layout.deferred()) {
@@ -250,17 +220,17 @@ public final class FusedLmHead {
    */
   public double crossEntropy(Tensor hidden, LmHead head, Tensor labels, double scale) {
     requireShapes(hidden, labels, head);
-    long[] positions = labelledPositions(labels);
+    long[] positions = FusedHeadPositions.labelled(labels);
     int m = positions.length;
     if (m == 0) {
       return Double.NaN;
     }
-    Positions p = gather(hidden, labels, positions);
+    FusedHeadPositions p = FusedHeadPositions.gather(hidden, labels, positions);
     Tensor u = adapterInput(hidden, head, head.training());
-    Tensor uDetached = selected(p, u);
-    Tensor statistics = statistics(p);
+    Tensor uDetached = p.selected(u);
+    Tensor statistics = p.statistics();
     Tensor buffer = chunkBuffer(p.x(), head);
-    Sinks sinks = new Sinks(p, u, uDetached, head, 1, new int[m]);
+    FusedHeadGradient sinks = new FusedHeadGradient(p, u, uDetached, head, 1, new int[m], passes);
     float[] tokenLogps = new float[m];
     float[] rowCoef = new float[p.rows()];
     Arrays.fill(rowCoef, (float) (-scale / m));
@@ -280,128 +250,20 @@ public final class FusedLmHead {
     return -sum / m;
   }
 
-  /**
-   * The order a training call works through its response positions in, and its chunks. A pair whose positions fit
-   * one chunk is whole; the whole pairs are packed into chunks of whole pairs, so that each chunk's margins, and with
-   * them its {@code dl/ds}, are known as soon as its log-probs are. The other pairs are split: their positions come
-   * first, in chunks of any positions that are worked through twice. Within each part the pairs go by group, so that
-   * a chunk's positions of one accumulator slot are adjacent.
-   *
-   * @param positions flat indices into the {@code N x T} positions, in working order
-   * @param splitPositions how many of them, the first, belong to split pairs
-   * @param splitPairs the split pairs
-   * @param wholeChunks the pairs of each chunk of whole pairs, in order
-   * @param pairPositions response positions of each pair
-   * @param deferred whether the group coefficients scale the gradient after the products; if not, every pair is split
-   *     and the group step comes before the recompute
-   * @param slotOfGroup the accumulator slot of each group's gradient (-1 for a group without positions)
-   * @param slots accumulator slots
-   */
-  record Layout(long[] positions, int splitPositions, int[] splitPairs, List<int[]> wholeChunks, int[] pairPositions,
-                boolean deferred, int[] slotOfGroup, int slots) {}
-
-  /** The layout of a training call whose labelled positions are {@code rowMajor} ({@link #labelledPositions}). */
-  Layout layout(long[] rowMajor, Tensor hidden, LmHead head, GroupRobustLoss loss, int[] groupIds) {
-    int pairs = groupIds.length;
-    long seqLen = hidden.size(1);
-    int[] rowStart = new int[2 * pairs + 1];
-    for (long position : rowMajor) {
-      rowStart[(int) (position / seqLen) + 1]++;
-    }
-    for (int r = 0; r < 2 * pairs; r++) {
-      rowStart[r + 1] += rowStart[r];
-    }
-    int[] pairPositions = new int[pairs];
-    for (int i = 0; i < pairs; i++) {
-      pairPositions[i] = rowStart[i + 1] - rowStart[i] + rowStart[pairs + i + 1] - rowStart[pairs + i];
-    }
-    int[] byGroup = IntStream.range(0, pairs).boxed()
-        .sorted(Comparator.comparingInt(i -> groupIds[i])).mapToInt(Integer::intValue).toArray();
-    int[] slotOfGroup = new int[loss.groups()];
-    Arrays.fill(slotOfGroup, -1);
-    int groupSlots = 0;
-    for (int i : byGroup) {
-      if (pairPositions[i] > 0 && slotOfGroup[groupIds[i]] < 0) {
-        slotOfGroup[groupIds[i]] = groupSlots++;
-      }
-    }
-    boolean sameCoefficients = loss.weighting() == Weighting.AVERAGE;
-    int slots = sameCoefficients ? 1 : Math.max(1, groupSlots);
-    boolean deferred = deferCoefficients && hidden.scalar_type().intern() != ScalarType.Half
-        && (slots - 1) * (double) accumulatorBytes(head) <= memoryBudget;
-    if (!deferred || sameCoefficients) {
-      slots = 1;
-      for (int g = 0; g < slotOfGroup.length; g++) {
-        slotOfGroup[g] = slotOfGroup[g] < 0 ? -1 : 0;
-      }
-    }
-    long chunk = chunkTokens(head.vocab(), hidden.element_size());
-    List<Integer> split = new ArrayList<>();
-    List<Integer> whole = new ArrayList<>();
-    for (int i : byGroup) {
-      if (pairPositions[i] > 0) {
-        (deferred && pairPositions[i] <= chunk ? whole : split).add(i);
-      }
-    }
-    long[] positions = new long[rowMajor.length];
-    int at = 0;
-    for (List<Integer> part : List.of(split, whole)) {
-      for (int i : part) {
-        for (int row : new int[] {i, pairs + i}) {
-          for (int k = rowStart[row]; k < rowStart[row + 1]; k++) {
-            positions[at++] = rowMajor[k];
-          }
-        }
-      }
-    }
-    int splitPositions = 0;
-    for (int i : split) {
-      splitPositions += pairPositions[i];
-    }
-    List<int[]> wholeChunks = new ArrayList<>();
-    List<Integer> current = new ArrayList<>();
-    long filled = 0;
-    for (int i : whole) {
-      if (filled + pairPositions[i] > chunk) {
-        wholeChunks.add(current.stream().mapToInt(Integer::intValue).toArray());
-        current.clear();
-        filled = 0;
-      }
-      current.add(i);
-      filled += pairPositions[i];
-    }
-    if (!current.isEmpty()) {
-      wholeChunks.add(current.stream().mapToInt(Integer::intValue).toArray());
-    }
-    return new Layout(positions, splitPositions, split.stream().mapToInt(Integer::intValue).toArray(), wholeChunks,
-        pairPositions, deferred, slotOfGroup, slots);
-  }
-
-  /** Bytes of one float32 accumulator slot: the head's parameters that take a gradient. */
-  private static long accumulatorBytes(LmHead head) {
-    long bytes = 0;
-    for (Tensor t : new Tensor[] {head.weight(), head.bias(), head.hasAdapter() ? head.loraB() : null}) {
-      if (t != null && t.requires_grad()) {
-        bytes += 4 * t.numel();
-      }
-    }
-    return bytes;
-  }
-
-  private static int positionsOf(int[] pairs, int[] pairPositions) {
-    int sum = 0;
-    for (int i : pairs) {
-      sum += pairPositions[i];
-    }
-    return sum;
+  /** The layout of a training call whose labelled positions are {@code rowMajor} (ascending flat indices). */
+  FusedHeadLayout layout(long[] rowMajor, Tensor hidden, LmHead head, GroupRobustLoss loss, int[] groupIds) {
+    return FusedHeadLayout.plan(rowMajor, hidden.size(1), groupIds, loss.groups(), loss.weighting(),
+        chunkTokens(head.vocab(), hidden.element_size()),
+        deferCoefficients && hidden.scalar_type().intern() != ScalarType.Half, FusedHeadAccumulator.slotBytes(head),
+        memoryBudget);
   }
 
   /**
    * {@code dl/ds} of the rows of {@code pairs} into {@code rowCoef}, from their log-probs, which are the
    * {@code count} positions from {@code start} of the working order.
    */
-  private static void pairGradients(GroupRobustLoss loss, int[] pairs, Positions p, float[] tokenLogps, int start,
-                                    int count, float[] refLogps, int[] groupIds, float[] rowCoef) {
+  private static void pairGradients(GroupRobustLoss loss, int[] pairs, FusedHeadPositions p, float[] tokenLogps,
+                                    int start, int count, float[] refLogps, int[] groupIds, float[] rowCoef) {
     if (pairs.length == 0) {
       return;
     }
@@ -435,8 +297,8 @@ public final class FusedLmHead {
   }
 
   /** The log-probs of positions {@code [from, to)} of the working order into {@code tokenLogps}, chunk by chunk. */
-  private void forward(Positions p, Tensor u, LmHead head, Tensor statistics, Tensor buffer, int from, int to,
-                       float[] tokenLogps) {
+  private void forward(FusedHeadPositions p, Tensor u, LmHead head, Tensor statistics, Tensor buffer, int from,
+                       int to, float[] tokenLogps) {
     long chunk = chunkTokens(head.vocab(), p.x().element_size());
     try (NoGradGuard noGrad = new NoGradGuard()) {
       for (int start = from; start < to; start += (int) chunk) {
@@ -452,19 +314,16 @@ public final class FusedLmHead {
    * The logits of the {@code c} positions from {@code start}, in {@code buffer}, with their log-probs written to
    * {@code tokenLogps} and their softmax statistics kept.
    */
-  private Tensor forwardChunk(Positions p, Tensor u, LmHead head, Tensor statistics, Tensor buffer, int start, int c,
-                              float[] tokenLogps) {
+  private Tensor forwardChunk(FusedHeadPositions p, Tensor u, LmHead head, Tensor statistics, Tensor buffer,
+                              int start, int c, float[] tokenLogps) {
     Tensor z = logits(p.x().narrow(0, start, c), u == null ? null : u.narrow(0, start, c), head, buffer);
-    float[] chunkLogps = TokenPasses.logProbs(tokenLogits(z, p.labels().narrow(0, start, c)),
-        statisticsSlice(statistics, start, c), backend, threads, cudaStream);
-    Reference.reachabilityFence(z);
-    System.arraycopy(chunkLogps, 0, tokenLogps, start, c);
+    System.arraycopy(passes.logProbs(z, p, statistics, start, c), 0, tokenLogps, start, c);
     return z;
   }
 
   /** The split pairs' chunks (the first {@code split} positions) again: logits recomputed, then their gradient. */
-  private void recompute(Positions p, Tensor u, LmHead head, Tensor statistics, Tensor buffer, int split,
-                         float[] rowCoef, Sinks sinks) {
+  private void recompute(FusedHeadPositions p, Tensor u, LmHead head, Tensor statistics, Tensor buffer,
+                         int split, float[] rowCoef, FusedHeadGradient sinks) {
     long chunk = chunkTokens(head.vocab(), p.x().element_size());
     for (int start = 0; start < split; start += (int) chunk) {
       int c = (int) Math.min(chunk, split - start);
@@ -472,229 +331,6 @@ public final class FusedLmHead {
         Tensor z = logits(p.x().narrow(0, start, c), u == null ? null : u.narrow(0, start, c), head, buffer);
         sinks.add(z, statistics, start, c, rowCoef);
       }
-    }
-  }
-
-  /**
-   * Where the gradient of a training call goes: dX (and dU) per position, and the head's parameter gradients per
-   * accumulator slot. The chunks' positions arrive in working order; a position's slot is {@code slotOf}.
-   */
-  private final class Sinks {
-    static {
-      LibTorch.load();
-    }
-
-    private final Positions p;
-    private final Tensor u;
-    private final Tensor uDetached;
-    private final LmHead head;
-    private final int slots;
-    private final int[] slotOf;
-    private final Tensor dx;
-    private final Tensor du;
-    private final Accumulator[][] accumulators;
-
-    Sinks(Positions p, Tensor u, Tensor uDetached, LmHead head, int slots, int[] slotOf) {
-      this.p = p;
-      this.u = u;
-      this.uDetached = uDetached;
-      this.head = head;
-      this.slots = slots;
-      this.slotOf = slotOf;
-      this.dx = torch.empty_like(p.x());
-      this.du = u == null ? null : torch.empty_like(uDetached);
-      Tensor[] parameters = {head.weight(), head.bias(), u == null ? null : head.loraB()};
-      accumulators = new Accumulator[parameters.length][];
-      for (int k = 0; k < parameters.length; k++) {
-        if (parameters[k] != null && parameters[k].requires_grad()) {
-          accumulators[k] = new Accumulator[slots];
-          accumulators[k][0] = Accumulator.of(parameters[k]);
-          for (int s = 1; s < slots; s++) {
-            accumulators[k][s] = Accumulator.apart(parameters[k]);
-          }
-        }
-      }
-    }
-
-    /**
-     * The {@code c} positions from {@code start}, whose logits {@code z} holds: {@code z} becomes
-     * {@code rowCoef (onehot - softmax)} in place, multiplied into dX and dU and added to the slots' sums.
-     */
-    void add(Tensor z, Tensor statistics, int start, int c, float[] rowCoef) {
-      float[] coef = new float[c];
-      for (int i = 0; i < c; i++) {
-        coef[i] = rowCoef[p.rowOf()[start + i]];
-      }
-      TokenPasses.gradient(tokenLogits(z, p.labels().narrow(0, start, c)), statisticsSlice(statistics, start, c), coef,
-          TorchPreferenceLoss.segment(z, "logits"), backend, threads, cudaStream);
-      Reference.reachabilityFence(z);
-      torch.mm_out(dx.narrow(0, start, c), z, head.weight());
-      if (du != null) {
-        torch.mm_out(du.narrow(0, start, c), z, head.loraB()).mul_(new Scalar(head.loraScale()));
-      }
-      for (int from = 0; from < c; ) {
-        int slot = slotOf[start + from];
-        int to = from + 1;
-        while (to < c && slotOf[start + to] == slot) {
-          to++;
-        }
-        Tensor g = z.narrow(0, from, to - from);
-        Tensor xc = p.x().narrow(0, start + from, to - from);
-        add(0, slot, g.t(), xc, 1.0);
-        if (accumulators[1] != null) {
-          accumulators[1][slot].addSum(g);
-        }
-        if (du != null) {
-          add(2, slot, g.t(), uDetached.narrow(0, start + from, to - from), head.loraScale());
-        }
-        from = to;
-      }
-    }
-
-    private void add(int parameter, int slot, Tensor left, Tensor right, double alpha) {
-      if (accumulators[parameter] != null) {
-        accumulators[parameter][slot].addProduct(left, right, alpha);
-      }
-    }
-
-    /**
-     * The group coefficients, once the group step is known: each position's dX (and dU) row times
-     * {@code scale * c_g} of its pair's group, and the slots' sums combined into the first,
-     * {@code sum_k scale * c_k dW_k}.
-     */
-    void scale(int[] slotOfGroup, double[] coefficients, double scale, int[] groupIds) {
-      int pairs = groupIds.length;
-      int m = p.rowOf().length;
-      float[] factor = new float[m];
-      for (int i = 0; i < m; i++) {
-        factor[i] = (float) (coefficients[groupIds[p.rowOf()[i] % pairs]] * scale);
-      }
-      double[] slotFactor = new double[slots];
-      Arrays.fill(slotFactor, Double.NaN);
-      for (int g = 0; g < slotOfGroup.length; g++) {
-        int slot = slotOfGroup[g];
-        if (slot < 0) {
-          continue;
-        }
-        double f = coefficients[g] * scale;
-        if (!Double.isNaN(slotFactor[slot]) && slotFactor[slot] != f) {
-          throw new IllegalStateException("groups of accumulator slot " + slot + " have different coefficients ("
-              + slotFactor[slot] + ", " + f + "): the loss's weighting does not give every group the same");
-        }
-        slotFactor[slot] = f;
-      }
-      if (m > 0) {
-        Tensor rows = HostTensors.floats(factor, m, 1).to(p.x().device(), ScalarType.Float);
-        dx.mul_(rows);
-        if (du != null) {
-          du.mul_(rows);
-        }
-      }
-      for (Accumulator[] sums : accumulators) {
-        if (sums == null) {
-          continue;
-        }
-        sums[0].scale(Double.isNaN(slotFactor[0]) ? 0 : slotFactor[0]);
-        for (int s = 1; s < slots; s++) {
-          sums[0].addScaled(sums[s], slotFactor[s]);
-        }
-      }
-    }
-
-    /**
-     * The head's parameter gradients added to their {@code grad}, and one backward from the hidden states (and U)
-     * with each position's row of dX (dU) in its place.
-     */
-    void backward(Tensor hidden) {
-      List<Tensor> roots = new ArrayList<>();
-      List<Tensor> grads = new ArrayList<>();
-      for (Accumulator[] sums : accumulators) {
-        if (sums != null) {
-          sums[0].addRoot(roots, grads);
-        }
-      }
-      if (hidden.requires_grad()) {
-        roots.add(hidden);
-        grads.add(scattered(p, dx, hidden));
-      }
-      if (u != null && u.requires_grad()) {
-        roots.add(u);
-        grads.add(scattered(p, du, u));
-      }
-      if (!roots.isEmpty()) {
-        torch.backward(new TensorVector(roots.toArray(new Tensor[0])), new TensorVector(grads.toArray(new Tensor[0])),
-            new BoolOptional(), false, new TensorVector());
-      }
-    }
-  }
-
-  /**
-   * A parameter's gradient as the chunks add to it. A float32 parameter without a gradient yet gets the sum as its
-   * gradient directly. Otherwise the sum is kept apart, in float32 (bf16 and f16 rounding would add up over the
-   * chunks), and reaches the parameter through the one backward, as a gradient root on a view of it: autograd then
-   * adds it to the parameter's other gradients of this backward (a tied embedding's) and the sum of those to the
-   * earlier gradient, exactly as it would without the fused head. Summing into the earlier gradient instead would let
-   * the GEMM add its K panels into it one by one and round otherwise, and gradient accumulation in one process would
-   * no longer equal data-parallel ranks bit for bit.
-   */
-  private static final class Accumulator {
-    static {
-      LibTorch.load();
-    }
-
-    private final Tensor parameter;
-    private final Tensor sum;
-    private final boolean isGrad;
-
-    private Accumulator(Tensor parameter, Tensor sum, boolean isGrad) {
-      this.parameter = parameter;
-      this.sum = sum;
-      this.isGrad = isGrad;
-    }
-
-    static Accumulator of(Tensor parameter) {
-      if (!parameter.requires_grad()) {
-        return null;
-      }
-      if (parameter.scalar_type().intern() == ScalarType.Float && !parameter.grad().defined()) {
-        parameter.mutable_grad().put(torch.zeros_like(parameter));
-        return new Accumulator(parameter, parameter.grad(), true);
-      }
-      return apart(parameter);
-    }
-
-    /** A sum kept apart from the parameter's gradient whatever its dtype and gradient: an extra accumulator slot. */
-    static Accumulator apart(Tensor parameter) {
-      return new Accumulator(parameter, torch.zeros(parameter.sizes(),
-          new TensorOptions(ScalarType.Float).device(new DeviceOptional(parameter.device()))), false);
-    }
-
-    void scale(double factor) {
-      sum.mul_(new Scalar(factor));
-    }
-
-    /** Adds {@code factor} times another slot's sum. */
-    void addScaled(Accumulator other, double factor) {
-      sum.add_(other.sum, new Scalar(factor));
-    }
-
-    void addProduct(Tensor left, Tensor right, double alpha) {
-      boolean cast = sum.scalar_type().intern() != left.scalar_type().intern();
-      sum.addmm_(cast ? left.to(ScalarType.Float) : left, cast ? right.to(ScalarType.Float) : right,
-          new Scalar(1.0), new Scalar(alpha));
-    }
-
-    void addSum(Tensor g) {
-      sum.add_(g.to(sum.scalar_type().intern()).sum(new long[] {0}));
-    }
-
-    /** Adds the kept-apart sum as a backward root (a view of the parameter) and its gradient. */
-    void addRoot(List<Tensor> roots, List<Tensor> grads) {
-      if (isGrad) {
-        return;
-      }
-      roots.add(parameter.view_as(parameter));
-      grads.add(sum.to(parameter.scalar_type().intern()));
     }
   }
 
@@ -715,46 +351,6 @@ public final class FusedLmHead {
     }
   }
 
-  /** The flat indices into the {@code N x T} positions of the labelled ones, ascending. */
-  static long[] labelledPositions(Tensor labels) {
-    Tensor index = labels.reshape(-1).ne(new Scalar(TokenLogits.IGNORE_INDEX)).nonzero().reshape(-1).cpu()
-        .contiguous();
-    long[] out = new long[(int) index.numel()];
-    MemorySegment.copy(HostTensors.data(index), JAVA_LONG, 0, out, 0, out.length);
-    Reference.reachabilityFence(index);
-    return out;
-  }
-
-  /** The positions at {@code positions} (flat indices, in working order): their hidden rows, labels and rows. */
-  private static Positions gather(Tensor hidden, Tensor labels, long[] positions) {
-    long t = hidden.size(1);
-    Tensor index = HostTensors.longs(positions, positions.length).to(hidden.device(), ScalarType.Long);
-    Tensor x = hidden.detach().reshape(hidden.size(0) * t, hidden.size(2)).index_select(0, index);
-    Tensor selectedLabels = labels.reshape(-1).index_select(0, index).contiguous();
-    int[] rowOf = new int[positions.length];
-    for (int i = 0; i < rowOf.length; i++) {
-      rowOf[i] = (int) (positions[i] / t);
-    }
-    return new Positions(index, x, selectedLabels, rowOf, (int) hidden.size(0));
-  }
-
-  /**
-   * The rows of {@code all} ({@code [N, T, w]}) at the response positions, detached, or null for null. The selection
-   * stays outside autograd: the backward of an index_select sorts its indices with one stack buffer per thread,
-   * which libtorch's radix sort overflows at high thread counts; the gradient goes back through
-   * {@link #scattered} instead.
-   */
-  private static Tensor selected(Positions p, Tensor all) {
-    return all == null ? null : all.detach().reshape(-1, all.size(-1)).index_select(0, p.index());
-  }
-
-  /** {@code rows} ({@code [M, w]}, one per response position) placed into zeros shaped like {@code like}. */
-  private static Tensor scattered(Positions p, Tensor rows, Tensor like) {
-    Tensor full = torch.zeros_like(like).reshape(-1, like.size(-1));
-    full.index_copy_(0, p.index(), rows.to(like.scalar_type().intern()));
-    return full.view_as(like);
-  }
-
   /** {@code U = dropout(x) A^T} of a LoRA head over all positions (tracked when x is), or null without an adapter. */
   private static Tensor adapterInput(Tensor x, LmHead head, boolean training) {
     if (!head.hasAdapter()) {
@@ -762,17 +358,6 @@ public final class FusedLmHead {
     }
     Tensor in = head.loraDropout() > 0 && training ? torch.dropout(x, head.loraDropout(), true) : x;
     return torch.linear(in, head.loraA());
-  }
-
-  private static Tensor statistics(Positions p) {
-    long bytes = Math.max(8, TokenPasses.statisticsBytes(p.rowOf().length));
-    return torch.empty(new long[] {bytes}, new TensorOptions(ScalarType.Byte)
-        .device(new DeviceOptional(p.x().device())), new MemoryFormatOptional());
-  }
-
-  private static MemorySegment statisticsSlice(Tensor statistics, long start, long count) {
-    return TorchPreferenceLoss.segment(statistics, "statistics").asSlice(TokenPasses.statisticsBytes(start),
-        TokenPasses.statisticsBytes(count));
   }
 
   /**
@@ -797,32 +382,5 @@ public final class FusedLmHead {
     long rows = Math.max(1, Math.min(x.size(0), chunkTokens(head.vocab(), x.element_size())));
     return torch.empty(new long[] {rows, head.vocab()}, new TensorOptions(x.scalar_type().intern())
         .device(new DeviceOptional(x.device())), new MemoryFormatOptional());
-  }
-
-  private TokenLogits tokenLogits(Tensor z, Tensor labels) {
-    return TorchPreferenceLoss.tokens(z.view(z.size(0), 1, z.size(1)), labels.contiguous().view(labels.size(0), 1),
-        false, backend);
-  }
-
-  private static void sumRows(Positions p, float[] tokenLogps, double[] sums, int[] counts) {
-    for (int i = 0; i < tokenLogps.length; i++) {
-      sums[p.rowOf()[i]] += tokenLogps[i];
-      counts[p.rowOf()[i]]++;
-    }
-  }
-
-  private static SequenceBatch sequenceBatch(Positions p, float[] tokenLogps, float[] refLogps, int[] groupIds) {
-    double[] sums = new double[p.rows()];
-    int[] counts = new int[p.rows()];
-    sumRows(p, tokenLogps, sums, counts);
-    return new SequenceBatch(toFloats(sums), counts, refLogps, groupIds);
-  }
-
-  private static float[] toFloats(double[] values) {
-    float[] out = new float[values.length];
-    for (int i = 0; i < values.length; i++) {
-      out[i] = (float) values[i];
-    }
-    return out;
   }
 }

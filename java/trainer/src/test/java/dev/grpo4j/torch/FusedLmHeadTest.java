@@ -199,12 +199,12 @@ class FusedLmHeadTest {
          GroupRobustLoss robust = TorchAutogradTest.configs().get(0).build(new long[] {5, 5});
          GroupRobustLoss average = TorchAutogradTest.configs().get(6).build(new long[] {5, 5})) {
       Tensor labelTensor = HostTensors.longs(labels, 2 * pairs, seqLen);
-      long[] rowMajor = FusedLmHead.labelledPositions(labelTensor);
+      long[] rowMajor = FusedHeadPositions.labelled(labelTensor);
       Tensor hidden = torch.randn(2 * pairs, seqLen, 4);
       LmHead head = LmHead.of(torch.randn(10, 4).requires_grad_(true));
       FusedLmHead chunksOf8 = FusedLmHead.withChunkTokens(dev.grpo4j.Backend.CPU, 1, 0, 8);
 
-      FusedLmHead.Layout layout = chunksOf8.layout(rowMajor, hidden, head, robust, groupIds);
+      FusedHeadLayout layout = chunksOf8.layout(rowMajor, hidden, head, robust, groupIds);
       assertTrue(layout.deferred(), "deferred");
       assertArrayEquals(new int[] {1}, layout.splitPairs(), "pair 1's 12 positions do not fit a chunk of 8");
       assertEquals(12, layout.splitPositions());
@@ -223,14 +223,14 @@ class FusedLmHeadTest {
       assertArrayEquals(order.stream().mapToLong(Long::longValue).toArray(), layout.positions(),
           "split pair first, then whole pairs by group, each chosen row before its rejected row");
 
-      FusedLmHead.Layout averaged = chunksOf8.layout(rowMajor, hidden, head, average, groupIds);
+      FusedHeadLayout averaged = chunksOf8.layout(rowMajor, hidden, head, average, groupIds);
       assertTrue(averaged.deferred());
       assertEquals(1, averaged.slots(), "average weighting: one coefficient for every group, one slot");
       assertArrayEquals(new int[] {0, 0}, averaged.slotOfGroup());
 
       long slotBytes = 10 * 4 * 4;
       FusedLmHead tight = FusedLmHead.withMemoryBudget(dev.grpo4j.Backend.CPU, 1, 0, slotBytes - 1);
-      FusedLmHead.Layout recomputed = tight.layout(rowMajor, hidden, head, robust, groupIds);
+      FusedHeadLayout recomputed = tight.layout(rowMajor, hidden, head, robust, groupIds);
       assertTrue(!recomputed.deferred(), "a second slot of " + slotBytes + " bytes passes the budget");
       assertEquals(rowMajor.length, recomputed.splitPositions(), "every pair split");
       assertTrue(recomputed.wholeChunks().isEmpty());
