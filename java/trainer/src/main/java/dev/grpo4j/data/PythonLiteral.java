@@ -1,9 +1,10 @@
 package dev.grpo4j.data;
 
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.math.BigInteger;
 
 /**
  * Reads Python literals stored as text: those GlobalOpinionQA holds, {@code str()} of a list of options such as
@@ -13,25 +14,12 @@ import java.util.Map;
  * escapes), integers and floats (including {@code nan} and {@code inf}, which Python prints but
  * {@code ast.literal_eval} refuses; they are read so that the caller can name the bad share), {@code True},
  * {@code False}, {@code None}, lists, tuples (read as lists), dicts, and a top-level {@code defaultdict(factory, dict)}
- * (read as its dict). Values come back as {@link String}, {@link Num}, {@link Boolean}, {@link #NONE},
- * {@link List} and {@link Map} (in source order).
+ * (read as its dict). Values come back as the JSON trees of the same data, as JSON files hold it, so that one set
+ * of checks reads both: strings, booleans, {@code None} as null, integers as big-integer numbers, other numbers as
+ * doubles, lists and tuples as arrays, dicts as objects (in source order; a number key becomes its text).
  */
 public final class PythonLiteral {
-  /** Python's {@code None}. */
-  public static final Object NONE = new Object() {
-    @Override
-    public String toString() {
-      return "None";
-    }
-  };
-
-  /**
-   * A number with the text it was written as: options that are numbers keep their text as the option's label.
-   *
-   * @param text the literal as written, e.g. {@code 2} or {@code 0.25}
-   * @param value its value
-   */
-  public record Num(String text, double value) {}
+  private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
 
   /** A literal that is not valid; the message says where and what was expected. */
   public static final class SyntaxError extends Exception {
@@ -56,7 +44,7 @@ public final class PythonLiteral {
    *
    * @throws SyntaxError naming the character position (1-based) and what was expected there
    */
-  public static Object parse(String text) throws SyntaxError {
+  public static JsonNode parse(String text) throws SyntaxError {
     return parse(text, false);
   }
 
@@ -67,10 +55,10 @@ public final class PythonLiteral {
    *
    * @throws SyntaxError naming the character position (1-based) and what was expected there
    */
-  public static Object parse(String text, boolean numpyLists) throws SyntaxError {
+  public static JsonNode parse(String text, boolean numpyLists) throws SyntaxError {
     PythonLiteral p = new PythonLiteral(text, numpyLists);
     p.skipSpace();
-    Object value = p.startsWithWord("defaultdict") ? p.defaultDict() : p.value();
+    JsonNode value = p.startsWithWord("defaultdict") ? p.defaultDict() : p.value();
     p.skipSpace();
     if (p.pos < text.length()) {
       throw p.error("unexpected text after the literal");
@@ -78,19 +66,19 @@ public final class PythonLiteral {
     return value;
   }
 
-  /** Python's name of a parsed value's type, for messages. */
-  public static String typeName(Object value) {
-    return switch (value) {
-      case String _ -> "a string";
-      case Num _ -> "a number";
-      case Boolean _ -> "a boolean";
-      case List<?> _ -> "a list";
-      case Map<?, ?> _ -> "a dict";
-      default -> value == NONE ? "None" : value.getClass().getSimpleName();
+  /** Python's name of a value's type, for messages. */
+  public static String typeName(JsonNode value) {
+    return switch (value.getNodeType()) {
+      case STRING -> "a string";
+      case NUMBER -> "a number";
+      case BOOLEAN -> "a boolean";
+      case ARRAY -> "a list";
+      case OBJECT -> "a dict";
+      default -> "None";
     };
   }
 
-  private Object defaultDict() throws SyntaxError {
+  private JsonNode defaultDict() throws SyntaxError {
     pos += "defaultdict".length();
     expect('(');
     skipSpace();
@@ -111,7 +99,7 @@ public final class PythonLiteral {
     if (peek() != '{') {
       throw error("expected the defaultdict's contents, a dict in { }");
     }
-    Object dict = value();
+    JsonNode dict = value();
     skipSpace();
     if (peek() == ',') {
       pos++;
@@ -120,14 +108,14 @@ public final class PythonLiteral {
     return dict;
   }
 
-  private Object value() throws SyntaxError {
+  private JsonNode value() throws SyntaxError {
     skipSpace();
     char c = peek();
     return switch (c) {
       case '[' -> sequence('[', ']');
       case '(' -> sequence('(', ')');
       case '{' -> dict();
-      case '\'', '"' -> string();
+      case '\'', '"' -> NODES.textNode(string());
       default -> {
         if (c == '-' || c == '+' || c == '.' || Character.isDigit(c)) {
           yield number();
@@ -135,7 +123,7 @@ public final class PythonLiteral {
         if ((c == 'u' || c == 'U' || c == 'r' || c == 'R') && pos + 1 < text.length()
             && (text.charAt(pos + 1) == '\'' || text.charAt(pos + 1) == '"')) {
           pos++;
-          yield c == 'r' || c == 'R' ? rawString() : string();
+          yield NODES.textNode(c == 'r' || c == 'R' ? rawString() : string());
         }
         if (Character.isJavaIdentifierStart(c)) {
           yield word();
@@ -145,9 +133,9 @@ public final class PythonLiteral {
     };
   }
 
-  private List<Object> sequence(char open, char close) throws SyntaxError {
+  private ArrayNode sequence(char open, char close) throws SyntaxError {
     expect(open);
-    List<Object> items = new ArrayList<>();
+    ArrayNode items = NODES.arrayNode();
     skipSpace();
     while (peek() != close) {
       items.add(value());
@@ -164,23 +152,23 @@ public final class PythonLiteral {
     return items;
   }
 
-  private Map<Object, Object> dict() throws SyntaxError {
+  private ObjectNode dict() throws SyntaxError {
     expect('{');
-    Map<Object, Object> entries = new LinkedHashMap<>();
+    ObjectNode entries = NODES.objectNode();
     skipSpace();
     while (peek() != '}') {
       int keyAt = pos;
-      Object key = value();
-      if (key instanceof List<?> || key instanceof Map<?, ?>) {
+      JsonNode key = value();
+      if (!key.isTextual() && !key.isNumber()) {
         pos = keyAt;
         throw error("a dict key must be a string or a number");
       }
+      String name = key.isTextual() ? key.textValue() : text.substring(keyAt, pos).strip();
       expect(':');
-      Object item = value();
-      if (entries.put(key instanceof Num n ? n.text() : key, item) != null) {
+      JsonNode item = value();
+      if (entries.replace(name, item) != null) {
         pos = keyAt;
-        Object name = key instanceof Num n ? n.text() : key instanceof String s ? "'" + s + "'" : key;
-        throw error("the key " + name + " appears twice in the dict");
+        throw error("the key " + (key.isTextual() ? "'" + name + "'" : name) + " appears twice in the dict");
       }
       skipSpace();
       if (peek() == ',') {
@@ -283,7 +271,7 @@ public final class PythonLiteral {
     }
   }
 
-  private Num number() throws SyntaxError {
+  private JsonNode number() throws SyntaxError {
     int start = pos;
     if (peek() == '-' || peek() == '+') {
       pos++;
@@ -295,7 +283,7 @@ public final class PythonLiteral {
       if (word.equals("inf") || word.equals("nan")) {
         double v = word.equals("nan") ? Double.NaN : sign.equals("-") ? Double.NEGATIVE_INFINITY
             : Double.POSITIVE_INFINITY;
-        return new Num(sign + word, v);
+        return NODES.numberNode(v);
       }
       pos = start;
       throw error("expected a number");
@@ -308,22 +296,24 @@ public final class PythonLiteral {
     }
     String digits = text.substring(digitsAt, pos).replace("_", "");
     try {
-      return new Num(sign + text.substring(digitsAt, pos), Double.parseDouble(sign + digits));
+      String number = (sign.equals("-") ? "-" : "") + digits;
+      return digits.chars().allMatch(Character::isDigit) && !digits.isEmpty()
+          ? NODES.numberNode(new BigInteger(number)) : NODES.numberNode(Double.parseDouble(number));
     } catch (NumberFormatException e) {
       pos = start;
       throw error("not a number");
     }
   }
 
-  private Object word() throws SyntaxError {
+  private JsonNode word() throws SyntaxError {
     int start = pos;
     String word = identifier();
     return switch (word) {
-      case "True" -> Boolean.TRUE;
-      case "False" -> Boolean.FALSE;
-      case "None" -> NONE;
-      case "nan" -> new Num(word, Double.NaN);
-      case "inf" -> new Num(word, Double.POSITIVE_INFINITY);
+      case "True" -> NODES.booleanNode(true);
+      case "False" -> NODES.booleanNode(false);
+      case "None" -> NODES.nullNode();
+      case "nan" -> NODES.numberNode(Double.NaN);
+      case "inf" -> NODES.numberNode(Double.POSITIVE_INFINITY);
       default -> {
         pos = start;
         throw error("'" + word + "' is not a literal (a quoted string, number, list or dict)");

@@ -24,7 +24,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.Reader;
 import java.math.BigDecimal;
-import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -32,7 +31,6 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -51,6 +49,7 @@ public final class TableReader {
    */
   private static final Logger HARDWOOD_LOG = quiet(Logger.getLogger("dev.hardwood"));
   private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
+  private static final byte[] BYTE_ORDER_MARK = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF};
 
   /** What the reader hands over. */
   public interface RowHandler {
@@ -59,6 +58,15 @@ public final class TableReader {
 
     /** A row that is not an object or not readable; {@code problem} says why, without the position. */
     void malformed(long position, String problem);
+
+    /** A CSV file's column names, before its first row (none for an empty file); other formats have no header. */
+    default void header(List<String> columns) {}
+  }
+
+  /** What {@link #readJsonValues} hands over. */
+  public interface ValueHandler {
+    /** A value of the file and the line it starts on. */
+    void value(long line, JsonNode value);
   }
 
   private TableReader() {}
@@ -132,18 +140,42 @@ public final class TableReader {
   }
 
   private static void readJsonArray(Path file, RowHandler handler) throws IOException {
+    readValues(file, true, (line, value) -> object(value, line, handler));
+  }
+
+  /**
+   * Reads a JSON file that holds one array of values, or values one after another (JSON Lines, or pretty-printed
+   * objects in a row), each with the line it starts on. Unlike {@link #read} with {@link DataFormat#JSONL}, the file
+   * must be valid JSON as a whole.
+   *
+   * @throws NoSuchFileException if there is no such file
+   * @throws DataFormatException naming the line where the file stops being valid JSON, or text after the array
+   */
+  public static void readJsonValues(Path file, ValueHandler handler) throws IOException {
+    if (!Files.isRegularFile(file)) {
+      throw new NoSuchFileException(file.toString(), null, "no such data file");
+    }
+    readValues(file, false, handler);
+  }
+
+  private static void readValues(Path file, boolean arrayOnly, ValueHandler handler) throws IOException {
     try (JsonParser parser = JSON.createParser(file.toFile())) {
-      JsonToken first = parser.nextToken();
-      if (first == null) {
+      JsonToken t = parser.nextToken();
+      if (t == null) {
         return;
       }
-      if (first != JsonToken.START_ARRAY) {
+      if (arrayOnly && t != JsonToken.START_ARRAY) {
         throw new DataFormatException(file + ": expected a JSON array of records ([{...}, {...}]), found "
-            + first.asString());
+            + t.asString());
       }
-      while (parser.nextToken() != JsonToken.END_ARRAY) {
+      boolean array = t == JsonToken.START_ARRAY;
+      for (t = array ? parser.nextToken() : t; t != null && t != JsonToken.END_ARRAY; t = parser.nextToken()) {
         long line = parser.currentTokenLocation().getLineNr();
-        object(JSON.readTree(parser), line, handler);
+        handler.value(line, JSON.readTree(parser));
+      }
+      if (array && parser.nextToken() != null) {
+        throw new DataFormatException(file + ":" + parser.currentTokenLocation().getLineNr() + ": text after the "
+            + "JSON array's closing ']'; a JSON file holds one array of records, JSON Lines one object per line");
       }
     } catch (JacksonException e) {
       JsonLocation at = e.getLocation();
@@ -153,11 +185,18 @@ public final class TableReader {
   }
 
   private static void readCsv(Path file, RowHandler handler) throws IOException {
+    long size = Files.size(file);
+    if (size <= BYTE_ORDER_MARK.length
+        && Arrays.equals(Files.readAllBytes(file), Arrays.copyOf(BYTE_ORDER_MARK, (int) size))) {
+      throw new DataFormatException(file + ": empty file; expected a CSV header line naming the columns");
+    }
     CsvMapper csv = new CsvMapper();
     CsvSchema schema = CsvSchema.emptySchema().withHeader();
     try (Reader in = withoutByteOrderMark(Files.newBufferedReader(file, StandardCharsets.UTF_8));
          CsvParser parser = (CsvParser) csv.reader(schema).createParser(in)) {
-      while (parser.nextToken() == JsonToken.START_OBJECT) {
+      JsonToken record = parser.nextToken();
+      handler.header(parser.getSchema().getColumnNames());
+      for (; record == JsonToken.START_OBJECT; record = parser.nextToken()) {
         ObjectNode row = NODES.objectNode();
         long line = -1;
         // A record's line is where its first cell starts; the START_OBJECT token sits at the previous line's end.
@@ -199,33 +238,13 @@ public final class TableReader {
         return JSON.readTree(trimmed);
       } catch (JacksonException notJson) {
         try {
-          return python(PythonLiteral.parse(trimmed, true));
+          return PythonLiteral.parse(trimmed, true);
         } catch (PythonLiteral.SyntaxError notPython) {
           return NODES.textNode(text);
         }
       }
     }
     return NODES.textNode(text);
-  }
-
-  private static JsonNode python(Object value) {
-    return switch (value) {
-      case String s -> NODES.textNode(s);
-      case Boolean b -> NODES.booleanNode(b);
-      case PythonLiteral.Num n -> n.text().matches("-?\\d+") ? NODES.numberNode(new BigInteger(n.text()))
-          : NODES.numberNode(n.value());
-      case List<?> items -> {
-        ArrayNode array = NODES.arrayNode();
-        items.forEach(item -> array.add(python(item)));
-        yield array;
-      }
-      case Map<?, ?> map -> {
-        ObjectNode object = NODES.objectNode();
-        map.forEach((k, v) -> object.set(String.valueOf(k), python(v)));
-        yield object;
-      }
-      default -> NODES.nullNode();
-    };
   }
 
   private static Logger quiet(Logger logger) {

@@ -1,18 +1,13 @@
 package dev.grpo4j.survey;
 
-import com.fasterxml.jackson.core.JacksonException;
-import com.fasterxml.jackson.core.JsonLocation;
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.dataformat.csv.CsvMapper;
-import com.fasterxml.jackson.dataformat.csv.CsvParser;
-import com.fasterxml.jackson.dataformat.csv.CsvSchema;
+import com.fasterxml.jackson.databind.node.MissingNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.grpo4j.data.DataFormat;
 import dev.grpo4j.data.DataFormatException;
 import dev.grpo4j.data.PythonLiteral;
+import dev.grpo4j.data.TableReader;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -57,8 +52,6 @@ public final class SurveyReader {
   /** How many problem messages a read keeps for its report. */
   public static final int PROBLEMS_KEPT = 5;
 
-  private static final ObjectMapper JSON = new ObjectMapper();
-  private static final CsvMapper CSV = new CsvMapper();
   private static final List<String> WIDE_COLUMNS = List.of("question", "options", "selections");
   private static final List<String> LONG_COLUMNS = List.of("question", "option", "group");
 
@@ -130,98 +123,73 @@ public final class SurveyReader {
 
   private static List<SurveyQuestion> readJson(Path file, Problems problems) throws IOException {
     List<SurveyQuestion> questions = new ArrayList<>();
-    JsonLocation where = null;
-    try (JsonParser p = JSON.createParser(Files.readAllBytes(file))) {
-      JsonToken t = p.nextToken();
-      if (t == null) {
-        return questions;
-      }
-      boolean array = t == JsonToken.START_ARRAY;
-      if (array) {
-        t = p.nextToken();
-      }
-      int record = 0;
-      while (t != null && t != JsonToken.END_ARRAY) {
-        record++;
-        where = p.currentTokenLocation();
-        String origin = file + ":" + where.getLineNr() + " (record " + record + ")";
-        JsonNode node = p.readValueAsTree();
+    TableReader.readJsonValues(file, new TableReader.ValueHandler() {
+      private int record;
+
+      @Override
+      public void value(long line, JsonNode node) {
+        String origin = file + ":" + line + " (record " + ++record + ")";
         try {
           questions.add(fromJson(origin, node));
         } catch (BadRecord bad) {
           problems.add(origin + ": " + bad.getMessage());
         }
-        t = p.nextToken();
       }
-      if (array && (t = p.nextToken()) != null) {
-        throw new DataFormatException(file + ":" + p.currentTokenLocation().getLineNr() + ": text after the JSON "
-            + "array's closing ']'; a JSON file holds one array of questions, JSON Lines one object per line");
-      }
-    } catch (JacksonException e) {
-      JsonLocation at = e.getLocation() != null ? e.getLocation() : where;
-      throw new DataFormatException(file + (at != null ? ":" + at.getLineNr() : "") + ": not valid JSON: "
-          + e.getOriginalMessage(), e);
-    }
+    });
     return questions;
   }
 
   private static SurveyQuestion fromJson(String origin, JsonNode node) {
     if (!node.isObject()) {
       throw new BadRecord("expected an object with \"question\", \"options\" and \"selections\", got "
-          + PythonLiteral.typeName(plain(node)));
+          + PythonLiteral.typeName(node));
     }
-    JsonNode question = node.get("question");
-    if (question == null || question.isNull()) {
+    JsonNode question = node.path("question");
+    if (question.isMissingNode() || question.isNull()) {
       throw new BadRecord("field \"question\" is missing");
     }
     if (!question.isTextual()) {
-      throw new BadRecord("field \"question\" must be a string, got " + PythonLiteral.typeName(plain(question)));
+      throw new BadRecord("field \"question\" must be a string, got " + PythonLiteral.typeName(question));
     }
-    JsonNode options = node.get("options");
-    JsonNode selections = node.get("selections");
-    if (selections == null) {
+    if (!node.has("selections")) {
       throw new BadRecord("field \"selections\" is missing; it maps each group to its shares of the options, e.g. "
           + "{\"Germany\": [0.7, 0.3]}");
     }
-    return question(origin, question.textValue(), options == null ? PythonLiteral.NONE : plain(options),
-        plain(selections));
-  }
-
-  /** A JSON value as the Java values {@link PythonLiteral} gives, so both go through the same checks. */
-  private static Object plain(JsonNode node) {
-    return switch (node.getNodeType()) {
-      case STRING -> node.textValue();
-      case NUMBER -> new PythonLiteral.Num(node.asText(), node.doubleValue());
-      case BOOLEAN -> node.booleanValue();
-      case ARRAY -> {
-        List<Object> items = new ArrayList<>();
-        node.forEach(item -> items.add(plain(item)));
-        yield items;
-      }
-      case OBJECT -> {
-        Map<Object, Object> entries = new LinkedHashMap<>();
-        node.properties().forEach(e -> entries.put(e.getKey(), plain(e.getValue())));
-        yield entries;
-      }
-      default -> PythonLiteral.NONE;
-    };
+    return question(origin, question.textValue(), node.path("options"), node.get("selections"));
   }
 
   private static List<SurveyQuestion> readCsv(Path file, Problems problems) throws IOException {
-    String content = Files.readString(file, StandardCharsets.UTF_8);
-    if (content.startsWith("\uFEFF")) {
-      content = content.substring(1);
+    CsvLayouts layouts = new CsvLayouts(file, problems);
+    TableReader.read(file, DataFormat.CSV, layouts);
+    return layouts.questions();
+  }
+
+  private static String longHeaderHint() {
+    return "question,option,group,share";
+  }
+
+  /** The CSV rows, read into questions in the layout the header names. */
+  private static final class CsvLayouts implements TableReader.RowHandler {
+    private final Path file;
+    private final Problems problems;
+    private final List<SurveyQuestion> wideQuestions = new ArrayList<>();
+    private Map<String, String> columns;
+    private LongLayout longRows;
+    private int row;
+
+    CsvLayouts(Path file, Problems problems) {
+      this.file = file;
+      this.problems = problems;
     }
-    if (content.isBlank()) {
-      throw new DataFormatException(file + ": empty file; expected a CSV header, e.g. " + longHeaderHint());
-    }
-    long line = 1;
-    try (CsvParser p = CSV.getFactory().createParser(content)) {
-      p.setSchema(CsvSchema.emptySchema().withHeader());
-      JsonToken t = p.nextToken();
-      Map<String, String> columns = new HashMap<>();
-      for (CsvSchema.Column c : p.getSchema()) {
-        columns.putIfAbsent(c.getName().strip().toLowerCase(Locale.ROOT), c.getName());
+
+    @Override
+    public void header(List<String> names) {
+      if (names.isEmpty()) {
+        throw new DataFormatException(file + ": empty file; expected a CSV header, e.g. " + longHeaderHint());
+      }
+      columns = new HashMap<>();
+      for (String name : names) {
+        columns.putIfAbsent(name.strip().toLowerCase(Locale.ROOT), name);
       }
       boolean wide = columns.containsKey("selections");
       List<String> needed = new ArrayList<>(wide ? WIDE_COLUMNS : LONG_COLUMNS);
@@ -233,61 +201,48 @@ public final class SurveyReader {
       }
       for (String column : needed) {
         if (!columns.containsKey(column)) {
-          throw new DataFormatException(file + ": no column \"" + column + "\" in the header "
-              + p.getSchema().getColumnNames() + "; expected " + (wide
-                  ? "GlobalOpinionQA's columns question, options, selections"
+          throw new DataFormatException(file + ": no column \"" + column + "\" in the header " + names + "; expected "
+              + (wide ? "GlobalOpinionQA's columns question, options, selections"
                   : longHeaderHint() + " (long layout), or question, options, selections (GlobalOpinionQA's layout)"));
         }
       }
-      LongLayout longRows = wide ? null : new LongLayout(file, columns, problems);
-      List<SurveyQuestion> questions = new ArrayList<>();
-      int row = 0;
-      while (t == JsonToken.START_OBJECT) {
-        row++;
-        // A row's START_OBJECT sits where the previous row ended; its first cell is where the row starts.
-        line = p.currentTokenLocation().getLineNr() + 1;
-        Map<String, String> cells = new HashMap<>();
-        while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
-          String name = p.currentName();
-          p.nextToken();
-          if (cells.isEmpty()) {
-            line = p.currentTokenLocation().getLineNr();
-          }
-          cells.put(name, p.getText());
+      longRows = wide ? null : new LongLayout(file, columns);
+    }
+
+    @Override
+    public void row(long line, ObjectNode cells) {
+      String origin = file + ":" + line + " (row " + ++row + ")";
+      try {
+        if (longRows == null) {
+          wideQuestions.add(question(origin, text(cells, columns.get("question")), cells.path(columns.get("options")),
+              cells.path(columns.get("selections"))));
+        } else {
+          longRows.add(line, text(cells, columns.get("question")), text(cells, columns.get("option")),
+              text(cells, columns.get("group")), text(cells, longRows.shareColumn));
         }
-        String origin = file + ":" + line + " (row " + row + ")";
-        try {
-          if (wide) {
-            questions.add(fromWideRow(origin, cells, columns));
-          } else {
-            longRows.add(origin, line, cells);
-          }
-        } catch (BadRecord bad) {
-          problems.add(origin + ": " + bad.getMessage());
-        }
-        t = p.nextToken();
+      } catch (BadRecord bad) {
+        problems.add(origin + ": " + bad.getMessage());
       }
-      return wide ? questions : longRows.questions();
-    } catch (JacksonException e) {
-      long at = e.getLocation() != null && e.getLocation().getLineNr() > 0 ? e.getLocation().getLineNr() : line;
-      throw new DataFormatException(file + ":" + at + ": not valid CSV: " + e.getOriginalMessage(), e);
+    }
+
+    @Override
+    public void malformed(long position, String problem) {
+      problems.add(file + ":" + position + ": " + problem);
+    }
+
+    List<SurveyQuestion> questions() {
+      return longRows == null ? wideQuestions : longRows.questions();
+    }
+
+    /** A cell's text, stripped; "" when empty. A cell holding a list (the reader parses those) as its JSON. */
+    private static String text(ObjectNode cells, String column) {
+      JsonNode cell = cells.path(column);
+      return cell.isMissingNode() ? "" : cell.isTextual() ? cell.textValue().strip() : cell.toString();
     }
   }
 
-  private static String longHeaderHint() {
-    return "question,option,group,share";
-  }
-
-  private static SurveyQuestion fromWideRow(String origin, Map<String, String> cells, Map<String, String> columns) {
-    String question = cells.get(columns.get("question"));
-    String options = cells.get(columns.get("options"));
-    String selections = cells.get(columns.get("selections"));
-    return question(origin, question == null ? "" : question, options == null ? "" : options,
-        selections == null ? "" : selections);
-  }
-
   /** The checks shared by every layout; {@code options} and {@code selections} as JSON or Python literal values. */
-  private static SurveyQuestion question(String origin, String question, Object options, Object selections) {
+  private static SurveyQuestion question(String origin, String question, JsonNode options, JsonNode selections) {
     if (question.isBlank()) {
       throw new BadRecord("the question text is empty");
     }
@@ -301,78 +256,71 @@ public final class SurveyReader {
     }
   }
 
-  private static List<String> options(Object value) {
-    Object parsed = value;
-    if (value instanceof String text) {
-      if (text.isBlank()) {
-        return List.of();
-      }
-      parsed = literal("options", text, "['Yes', 'No']");
-    }
-    if (parsed == PythonLiteral.NONE) {
+  private static List<String> options(JsonNode value) {
+    JsonNode parsed = literal("options", value, "['Yes', 'No']");
+    if (parsed.isNull() || parsed.isMissingNode()) {
       return List.of();
     }
-    if (!(parsed instanceof List<?> items)) {
+    if (!parsed.isArray()) {
       throw new BadRecord("field \"options\" must be a list of strings, e.g. [\"Yes\", \"No\"], got "
           + PythonLiteral.typeName(parsed));
     }
     List<String> options = new ArrayList<>();
-    for (Object item : items) {
-      switch (item) {
-        case String s -> options.add(s);
-        case PythonLiteral.Num n -> options.add(n.text());
-        default -> throw new BadRecord("option " + (options.size() + 1) + " is " + PythonLiteral.typeName(item)
+    for (JsonNode item : parsed) {
+      if (!item.isTextual() && !item.isNumber()) {
+        throw new BadRecord("option " + (options.size() + 1) + " is " + PythonLiteral.typeName(item)
             + "; options must be strings (or numbers)");
       }
+      options.add(item.asText());
     }
     return options;
   }
 
-  private static Map<String, List<Double>> selections(Object value) {
-    Object parsed = value;
-    if (value instanceof String text) {
-      if (text.isBlank()) {
-        return Map.of();
-      }
-      parsed = literal("selections", text, "defaultdict(<class 'list'>, {'Germany': [0.7, 0.3]})");
-    }
-    if (parsed == PythonLiteral.NONE) {
+  private static Map<String, List<Double>> selections(JsonNode value) {
+    JsonNode parsed = literal("selections", value, "defaultdict(<class 'list'>, {'Germany': [0.7, 0.3]})");
+    if (parsed.isNull() || parsed.isMissingNode()) {
       return Map.of();
     }
-    if (!(parsed instanceof Map<?, ?> entries)) {
+    if (!parsed.isObject()) {
       throw new BadRecord("field \"selections\" must map each group to its shares, e.g. {\"Germany\": [0.7, 0.3]}, "
           + "got " + PythonLiteral.typeName(parsed));
     }
     Map<String, List<Double>> selections = new LinkedHashMap<>();
-    for (Map.Entry<?, ?> e : entries.entrySet()) {
-      if (!(e.getKey() instanceof String group)) {
-        throw new BadRecord("selections: group names must be strings, got " + PythonLiteral.typeName(e.getKey()));
-      }
-      selections.put(group, shares(group, e.getValue()));
-    }
+    parsed.properties().forEach(e -> selections.put(e.getKey(), shares(e.getKey(), e.getValue())));
     return selections;
   }
 
-  private static List<Double> shares(String group, Object value) {
-    if (value == PythonLiteral.NONE) {
+  private static List<Double> shares(String group, JsonNode value) {
+    if (value.isNull()) {
       return List.of();
     }
-    if (!(value instanceof List<?> items)) {
+    if (!value.isArray()) {
       throw new BadRecord("selections: group \"" + group + "\" must have a list of shares, got "
           + PythonLiteral.typeName(value));
     }
     List<Double> shares = new ArrayList<>();
-    for (Object item : items) {
-      if (!(item instanceof PythonLiteral.Num n)) {
+    for (JsonNode item : value) {
+      if (!item.isNumber()) {
         throw new BadRecord("selections: share " + (shares.size() + 1) + " of group \"" + group + "\" is "
             + PythonLiteral.typeName(item) + "; shares must be numbers");
       }
-      shares.add(n.value());
+      shares.add(item.doubleValue());
     }
     return shares;
   }
 
-  private static Object literal(String field, String text, String example) {
+  /**
+   * {@code value}, or the Python literal a string holds (as GlobalOpinionQA stores them); missing for a blank
+   * string.
+   */
+  private static JsonNode literal(String field, JsonNode value, String example) {
+    if (!value.isTextual()) {
+      return value;
+    }
+    String text = value.textValue();
+    if (text.isBlank()) {
+      return MissingNode.getInstance();
+    }
     try {
       return PythonLiteral.parse(text);
     } catch (PythonLiteral.SyntaxError e) {
@@ -384,11 +332,10 @@ public final class SurveyReader {
   /** Collects the long layout's rows into questions. */
   private static final class LongLayout {
     private final Path file;
-    private final Problems problems;
     private final String questionColumn;
     private final String optionColumn;
     private final String groupColumn;
-    private final String shareColumn;
+    final String shareColumn;
     private final Map<String, Question> questions = new LinkedHashMap<>();
 
     /** One question's rows so far. */
@@ -404,9 +351,8 @@ public final class SurveyReader {
       }
     }
 
-    LongLayout(Path file, Map<String, String> columns, Problems problems) {
+    LongLayout(Path file, Map<String, String> columns) {
       this.file = file;
-      this.problems = problems;
       this.questionColumn = columns.get("question");
       this.optionColumn = columns.get("option");
       this.groupColumn = columns.get("group");
@@ -414,19 +360,16 @@ public final class SurveyReader {
       this.shareColumn = columns.get(share);
     }
 
-    void add(String origin, long line, Map<String, String> cells) {
-      String text = cell(cells, questionColumn);
+    void add(long line, String text, String option, String group, String shareText) {
       if (text.isEmpty()) {
         throw new BadRecord("column " + questionColumn + " is empty");
       }
       Question q = questions.computeIfAbsent(text, t -> new Question(line));
       try {
-        String option = cell(cells, optionColumn);
-        String group = cell(cells, groupColumn);
         if (option.isEmpty() || group.isEmpty()) {
           throw new BadRecord("column " + (option.isEmpty() ? optionColumn : groupColumn) + " is empty");
         }
-        double share = share(cell(cells, shareColumn));
+        double share = share(shareText);
         Long earlier = q.seen.putIfAbsent(option + "\0" + group, line);
         if (earlier != null) {
           throw new BadRecord("a second row for option \"" + option + "\" and group \"" + group + "\" of this "
@@ -455,11 +398,6 @@ public final class SurveyReader {
             + "; " + shareColumn + "s must be finite and >= 0");
       }
       return share;
-    }
-
-    private static String cell(Map<String, String> cells, String column) {
-      String value = cells.get(column);
-      return value == null ? "" : value.strip();
     }
 
     List<SurveyQuestion> questions() {

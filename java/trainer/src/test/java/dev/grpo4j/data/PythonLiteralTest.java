@@ -4,53 +4,80 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.util.LinkedHashMap;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import java.math.BigInteger;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** The Python literals GlobalOpinionQA stores as text. */
 class PythonLiteralTest {
-  private static PythonLiteral.Num num(String text) {
-    return new PythonLiteral.Num(text, Double.parseDouble(text));
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** The JSON tree of {@code json}: Python literals read as the same data in JSON would. */
+  private static JsonNode json(String json) {
+    try {
+      return JSON.readTree(json);
+    } catch (JsonProcessingException e) {
+      throw new AssertionError(e);
+    }
   }
 
   @Test
   void optionListsWithEitherQuoteAndEscapes() throws PythonLiteral.SyntaxError {
-    assertEquals(List.of("Yes", "Don't know", "Refused"),
+    assertEquals(json("[\"Yes\", \"Don't know\", \"Refused\"]"),
         PythonLiteral.parse("['Yes', \"Don't know\", 'Refused']"));
-    assertEquals(List.of("It's \"fine\"", "tab\there", "back\\slash", "é", "Germany’s", "\u00a0x"),
-        PythonLiteral.parse("['It\\'s \"fine\"', 'tab\\there', 'back\\\\slash', '\\xe9', 'Germany’s', "
-            + "'\\xa0x']"));
-    assertEquals(List.of("\u2019", "\uD83D\uDE00", "a\\qb", "raw\\n"),
-        PythonLiteral.parse("[u'\\u2019', '\\U0001F600', 'a\\qb', r'raw\\n']"));
-    assertEquals(List.of(num("1"), "2", num("3.5"), num("-2e-3"), List.of()),
-        PythonLiteral.parse(" [1, '2', 3.5, -2e-3, [],] "), "trailing comma and surrounding space");
-    assertEquals(List.of(num("1"), num("2")), PythonLiteral.parse("(1, 2)"), "tuples read as lists");
+    ArrayNode escaped = JsonNodeFactory.instance.arrayNode();
+    List.of("It's \"fine\"", "tab\there", "back\\slash", "é", "Germany’s", "\u00a0x").forEach(escaped::add);
+    assertEquals(escaped, PythonLiteral.parse("['It\\'s \"fine\"', 'tab\\there', 'back\\\\slash', '\\xe9', "
+        + "'Germany’s', '\\xa0x']"));
+    ArrayNode prefixed = JsonNodeFactory.instance.arrayNode();
+    List.of("\u2019", "\uD83D\uDE00", "a\\qb", "raw\\n").forEach(prefixed::add);
+    assertEquals(prefixed, PythonLiteral.parse("[u'\\u2019', '\\U0001F600', 'a\\qb', r'raw\\n']"));
+    JsonNode mixed = PythonLiteral.parse(" [1, '2', 3.5, -2e-3, [],] ");
+    assertEquals(5, mixed.size(), "trailing comma and surrounding space");
+    assertEquals(BigInteger.ONE, mixed.get(0).bigIntegerValue(), "integers stay exact");
+    assertTrue(mixed.get(0).isBigInteger());
+    assertEquals("2", mixed.get(1).textValue());
+    assertEquals(3.5, mixed.get(2).doubleValue());
+    assertEquals(-2e-3, mixed.get(3).doubleValue());
+    assertEquals(json("[]"), mixed.get(4));
+    JsonNode tuple = PythonLiteral.parse("(1, 2)");
+    assertTrue(tuple.isArray() && tuple.size() == 2 && tuple.get(1).intValue() == 2, "tuples read as lists");
+    assertEquals(new BigInteger("-12345678901234567890"), PythonLiteral.parse("-12_345_678_901_234_567_890")
+        .bigIntegerValue());
   }
 
   @Test
   void selectionsAsDefaultdictOrDict() throws PythonLiteral.SyntaxError {
-    Map<Object, Object> expected = new LinkedHashMap<>();
-    expected.put("Belgium", List.of(num("0.21"), num("0.07"), num("0.69"), num("0.03")));
-    expected.put("Côte d'Ivoire", List.of(num("0.5"), num("0.2"), num("0.3"), num("0")));
-    Object parsed = PythonLiteral.parse("defaultdict(<class 'list'>, {'Belgium': [0.21, 0.07, 0.69, 0.03], "
+    JsonNode expected = json("{\"Belgium\": [0.21, 0.07, 0.69, 0.03], \"Côte d'Ivoire\": [0.5, 0.2, 0.3, 0]}");
+    JsonNode parsed = PythonLiteral.parse("defaultdict(<class 'list'>, {'Belgium': [0.21, 0.07, 0.69, 0.03], "
         + "\"Côte d'Ivoire\": [0.5, 0.2, 0.3, 0]})");
-    assertEquals(expected, parsed);
-    assertEquals(List.of("Belgium", "Côte d'Ivoire"), List.copyOf(((Map<?, ?>) parsed).keySet()), "in order");
-    assertEquals(expected, PythonLiteral.parse("defaultdict(list, {'Belgium': [0.21, 0.07, 0.69, 0.03], "
-        + "\"Côte d'Ivoire\": [0.5, 0.2, 0.3, 0]})"));
-    assertEquals(Map.of("a", List.of(num("1"))), PythonLiteral.parse("{'a': [1]}"));
-    assertEquals(Map.of(), PythonLiteral.parse("defaultdict(<class 'list'>, {})"));
+    assertEquals(expected, json(parsed.toString()));
+    assertEquals(List.of("Belgium", "Côte d'Ivoire"), parsed.properties().stream().map(Map.Entry::getKey).toList(), "in order");
+    assertEquals(expected, json(PythonLiteral.parse("defaultdict(list, {'Belgium': [0.21, 0.07, 0.69, 0.03], "
+        + "\"Côte d'Ivoire\": [0.5, 0.2, 0.3, 0]})").toString()));
+    JsonNode single = PythonLiteral.parse("{'a': [1], 2: 'b'}");
+    assertEquals(1, single.get("a").get(0).intValue());
+    assertEquals("b", single.get("2").textValue(), "a number key becomes its text");
+    assertEquals(json("{}"), PythonLiteral.parse("defaultdict(<class 'list'>, {})"));
   }
 
   @Test
   void nanInfNoneAndBooleansAreReadForTheCallerToJudge() throws PythonLiteral.SyntaxError {
-    List<?> values = (List<?>) PythonLiteral.parse("[nan, -inf, None, True, False]");
-    assertTrue(Double.isNaN(((PythonLiteral.Num) values.get(0)).value()));
-    assertEquals(Double.NEGATIVE_INFINITY, ((PythonLiteral.Num) values.get(1)).value());
-    assertEquals(PythonLiteral.NONE, values.get(2));
-    assertEquals(List.of(true, false), values.subList(3, 5));
+    JsonNode values = PythonLiteral.parse("[nan, -inf, None, True, False]");
+    assertTrue(Double.isNaN(values.get(0).doubleValue()));
+    assertEquals(Double.NEGATIVE_INFINITY, values.get(1).doubleValue());
+    assertTrue(values.get(2).isNull());
+    assertEquals(json("[true, false]"), JsonNodeFactory.instance.arrayNode().add(values.get(3)).add(values.get(4)));
+    assertEquals("a number", PythonLiteral.typeName(values.get(0)));
+    assertEquals("None", PythonLiteral.typeName(values.get(2)));
+    assertEquals("a dict", PythonLiteral.typeName(json("{}")));
+    assertEquals("a list", PythonLiteral.typeName(json("[]")));
   }
 
   @Test
@@ -64,6 +91,7 @@ class PythonLiteralTest {
     assertEquals("the key 'a' appears twice in the dict at character 10 (found \"'a': 2}\")",
         message("{'a': 1, 'a': 2}"));
     assertEquals("the text ends where a value was expected at character 1 (found the end of the text)", message(""));
+    assertEquals("a dict key must be a string or a number at character 2 (found \"None: 1}\")", message("{None: 1}"));
   }
 
   private static String message(String literal) {
