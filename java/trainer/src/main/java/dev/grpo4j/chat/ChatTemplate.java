@@ -4,26 +4,16 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.hubspot.jinjava.Jinjava;
-import com.hubspot.jinjava.JinjavaConfig;
-import com.hubspot.jinjava.LegacyOverrides;
-import com.hubspot.jinjava.el.JinjavaInterpreterResolver;
 import com.hubspot.jinjava.interpret.AutoCloseableSupplier;
 import com.hubspot.jinjava.interpret.Context;
 import com.hubspot.jinjava.interpret.JinjavaInterpreter;
 import com.hubspot.jinjava.interpret.TemplateError;
 import com.hubspot.jinjava.interpret.errorcategory.BasicTemplateErrorCategory;
-import com.hubspot.jinjava.lib.exptest.ExpTest;
-import com.hubspot.jinjava.lib.filter.Filter;
-import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
-import com.hubspot.jinjava.lib.tag.Tag;
-import com.hubspot.jinjava.objects.date.StrftimeFormatter;
 import com.hubspot.jinjava.tree.Node;
-import com.hubspot.jinjava.tree.TagNode;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.ZonedDateTime;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -31,7 +21,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import jinjava.javax.el.CompositeELResolver;
 
 /**
  * A model's chat template, rendered as transformers' {@code apply_chat_template} renders it: jinja2 with
@@ -87,7 +76,7 @@ public final class ChatTemplate {
     this.source = source;
     this.specialTokens = Map.copyOf(specialTokens);
     this.variables = Map.of();
-    this.jinjava = engine();
+    this.jinjava = JinjaEnvironment.create();
     TemplateRewriter.Rewritten rewritten = TemplateRewriter.rewrite(source, origin);
     for (TemplateRewriter.NameUse use : rewritten.uses()) {
       Context global = jinjava.getGlobalContext();
@@ -249,7 +238,7 @@ public final class ChatTemplate {
              JinjavaInterpreter.closeablePushCurrent(interpreter).get()) {
       text = current.value().render(root);
     } catch (RuntimeException e) {
-      Refused refused = refusal(e);
+      JinjaEnvironment.Refused refused = refusal(e);
       if (refused != null) {
         throw new ChatTemplateException(origin, 0, "the template refused the messages: " + refused.getMessage());
       }
@@ -334,18 +323,19 @@ public final class ChatTemplate {
           || error.getException() != null && cause(error.getException(), StackOverflowError.class) != null;
       if (tooDeep) {
         throw new ChatTemplateException(origin, line, "maximum recursion depth exceeded" + quote(line) + ": a macro "
-            + "calls itself without end, or more than " + MAX_MACRO_NESTING + " calls deep (jinja2, which transformers "
+            + "calls itself without end, or more than " + JinjaEnvironment.MAX_MACRO_NESTING + " calls deep (jinja2, which transformers "
             + "renders templates with, raises RecursionError here too)");
       }
       if (error.getSeverity() != TemplateError.ErrorType.FATAL) {
         continue;
       }
-      Refused refused = error.getException() == null ? null : refusal(error.getException());
+      JinjaEnvironment.Refused refused = error.getException() == null ? null : refusal(error.getException());
       if (refused != null) {
         throw new ChatTemplateException(origin, line, "the template refused the messages: " + refused.getMessage()
             + (messages == null ? "" : " (roles " + roles(messages) + ")"));
       }
-      Jinja2Error jinja2 = error.getException() == null ? null : cause(error.getException(), Jinja2Error.class);
+      JinjaEnvironment.Jinja2Error jinja2 = error.getException() == null ? null
+          : cause(error.getException(), JinjaEnvironment.Jinja2Error.class);
       if (jinja2 != null) {
         throw new ChatTemplateException(origin, line, jinja2.getMessage() + quote(line) + " (jinja2, which "
             + "transformers renders templates with, fails here too)");
@@ -376,8 +366,8 @@ public final class ChatTemplate {
     return messages.stream().map(m -> (Object) m.get("role")).toList();
   }
 
-  private static Refused refusal(Throwable e) {
-    return cause(e, Refused.class);
+  private static JinjaEnvironment.Refused refusal(Throwable e) {
+    return cause(e, JinjaEnvironment.Refused.class);
   }
 
   private static <T extends Throwable> T cause(Throwable e, Class<T> type) {
@@ -387,200 +377,6 @@ public final class ChatTemplate {
       }
     }
     return null;
-  }
-
-  /** jinja2's sandbox (transformers renders in one) refuses a range() of more items than this. */
-  static final int MAX_RANGE = 100_000;
-  /**
-   * Nested macro calls allowed, as many as jinja2 manages: it has no limit of its own, but each call takes five Python
-   * frames and Python's recursion limit (1,000) stops a bare countdown macro at 198 nested calls with a
-   * RecursionError (jinja2 3.1.6, Python 3.11; transformers' own frames only lower that). One call deeper fails here
-   * the same way. Jinjava by default refuses recursive macros, and past its limit renders nothing more without a
-   * word; both are overridden.
-   */
-  static final int MAX_MACRO_NESTING = 198;
-
-  private static Jinjava engine() {
-    JinjavaConfig config = JinjavaConfig.newBuilder()
-        .withTrimBlocks(true)
-        .withLstripBlocks(true)
-        .withKeepTrailingNewline(true)
-        .withLegacyOverrides(LegacyOverrides.newBuilder()
-            .withUseNaturalOperatorPrecedence(true)
-            .withParseWhitespaceControlStrictly(true)
-            .withUsePyishObjectMapper(true)
-            .withKeepNullableLoopValues(true)
-            .withHandleBackslashInQuotesOnly(true)
-            .withUseTrimmingForNotesAndExpressions(true)
-            .build())
-        .withElResolver(pythonResolver())
-        .withEnableRecursiveMacroCalls(true)
-        // Jinjava's depth counts one more than the nested calls.
-        .withMaxMacroRecursionDepth(MAX_MACRO_NESTING + 1)
-        .withRangeLimit(MAX_RANGE)
-        .build();
-    Jinjava jinjava = UndefinedAttributes.engine(config);
-    Context global = jinjava.getGlobalContext();
-    global.registerFunction(new ELFunctionDefinition("", "raise_exception", ChatTemplate.class, "raiseException",
-        Object.class));
-    global.registerFunction(new ELFunctionDefinition("", "strftime_now", ChatTemplate.class, "strftimeNow",
-        String.class));
-    global.registerFunction(new ELFunctionDefinition("", "range", ChatTemplate.class, "range", Object.class,
-        Object[].class));
-    global.registerFilter(new TojsonFilter());
-    global.registerFilter(new ItemsFilter());
-    global.registerTag(new GenerationTag());
-    global.registerExpTest(new PythonContainerTest("iterable"));
-    global.registerExpTest(new PythonContainerTest("sequence"));
-    return jinjava;
-  }
-
-  private static CompositeELResolver pythonResolver() {
-    CompositeELResolver resolver = new CompositeELResolver();
-    resolver.add(new PythonStrings());
-    resolver.add(JinjavaInterpreterResolver.DEFAULT_RESOLVER_READ_ONLY);
-    return resolver;
-  }
-
-  /** {@code raise_exception(message)}: the template's way of refusing a conversation. */
-  public static Object raiseException(Object message) {
-    throw new Refused(String.valueOf(message));
-  }
-
-  /**
-   * Python's {@code range(stop)}, {@code range(start, stop)}, {@code range(start, stop, step)}, refused as jinja2's
-   * sandbox refuses it beyond {@value #MAX_RANGE} items; Jinjava's own cuts the list short without a word.
-   */
-  public static List<Long> range(Object first, Object... more) {
-    if (more.length > 2) {
-      throw new Jinja2Error("range expected at most 3 arguments, got " + (1 + more.length));
-    }
-    long start = more.length == 0 ? 0 : whole(first);
-    long stop = more.length == 0 ? whole(first) : whole(more[0]);
-    long step = more.length == 2 ? whole(more[1]) : 1;
-    if (step == 0) {
-      throw new Jinja2Error("range() arg 3 must not be zero");
-    }
-    long count = step > 0 ? Math.max(0, Math.ceilDiv(stop - start, step))
-        : Math.max(0, Math.ceilDiv(start - stop, -step));
-    if (count > MAX_RANGE) {
-      throw new Jinja2Error("Range too big. The sandbox blocks ranges larger than MAX_RANGE (" + MAX_RANGE + ")");
-    }
-    List<Long> values = new ArrayList<>((int) count);
-    for (long i = 0; i < count; i++) {
-      values.add(start + i * step);
-    }
-    return values;
-  }
-
-  private static long whole(Object value) {
-    if (value instanceof Number n && n.doubleValue() == Math.rint(n.doubleValue())) {
-      return n.longValue();
-    }
-    throw new Jinja2Error("'" + (value == null ? "NoneType" : value.getClass().getSimpleName())
-        + "' object cannot be interpreted as an integer");
-  }
-
-  /** {@code strftime_now(format)}: the local time, formatted as Python's {@code strftime}. */
-  public static String strftimeNow(String format) {
-    return StrftimeFormatter.format(ZonedDateTime.now(), format);
-  }
-
-  /** What jinja2 raises where Jinjava would go on: the template fails here too, with jinja2's message. */
-  static final class Jinja2Error extends RuntimeException {
-    private static final long serialVersionUID = 1L;
-
-    Jinja2Error(String message) {
-      super(message, null, false, false);
-    }
-  }
-
-  private static final class Refused extends RuntimeException {
-    private static final long serialVersionUID = 1L;
-
-    Refused(String message) {
-      super(message, null, false, false);
-    }
-  }
-
-  /** transformers' {@code tojson}: Python's {@code json.dumps} with {@code ensure_ascii=False} by default. */
-  private static final class TojsonFilter implements Filter {
-    @Override
-    public String getName() {
-      return "tojson";
-    }
-
-    @Override
-    public Object filter(Object value, JinjavaInterpreter interpreter, String... args) {
-      return filter(value, interpreter, args, Map.of());
-    }
-
-    @Override
-    public Object filter(Object value, JinjavaInterpreter interpreter, Object[] args, Map<String, Object> kwargs) {
-      Object indent = kwargs.getOrDefault("indent", args.length > 0 ? args[0] : null);
-      Object separators = kwargs.get("separators");
-      String item = null;
-      String key = null;
-      if (separators instanceof List<?> pair && pair.size() == 2) {
-        item = String.valueOf(pair.get(0));
-        key = String.valueOf(pair.get(1));
-      }
-      return new PythonJson(indent == null ? null : ((Number) indent).intValue(), item, key,
-          Boolean.TRUE.equals(kwargs.get("sort_keys")), Boolean.TRUE.equals(kwargs.get("ensure_ascii")))
-          .dumps(value);
-    }
-  }
-
-  /** jinja2's {@code items} filter: a mapping's (key, value) pairs, for {@code {% for k, v in m | items %}}. */
-  private static final class ItemsFilter implements Filter {
-    @Override
-    public String getName() {
-      return "items";
-    }
-
-    @Override
-    public Object filter(Object value, JinjavaInterpreter interpreter, String... args) {
-      return value instanceof Map<?, ?> map ? new ArrayList<>(map.entrySet()) : List.of();
-    }
-  }
-
-  /**
-   * jinja2's {@code iterable} and {@code sequence} tests, true for strings as in Python; Jinjava's are false for
-   * them, which sends templates such as Llama 3.2's down the branch for structured tool output.
-   */
-  private record PythonContainerTest(String getName) implements ExpTest {
-    @Override
-    public boolean evaluate(Object value, JinjavaInterpreter interpreter, Object... args) {
-      return value instanceof CharSequence || value instanceof Iterable<?> || value instanceof Map<?, ?>
-          || value != null && value.getClass().isArray();
-    }
-  }
-
-  /**
-   * {@code {% generation %}...{% endgeneration %}}: marks assistant text for transformers' assistant-token mask; for
-   * rendering it is its content.
-   */
-  private static final class GenerationTag implements Tag {
-    private static final long serialVersionUID = 1L;
-
-    @Override
-    public String getName() {
-      return "generation";
-    }
-
-    @Override
-    public String getEndTagName() {
-      return "endgeneration";
-    }
-
-    @Override
-    public String interpret(TagNode tagNode, JinjavaInterpreter interpreter) {
-      StringBuilder out = new StringBuilder();
-      for (Node child : tagNode.getChildren()) {
-        out.append(child.render(interpreter).getValue());
-      }
-      return out.toString();
-    }
   }
 
   private static Map<String, String> specialTokens(Path folder) {

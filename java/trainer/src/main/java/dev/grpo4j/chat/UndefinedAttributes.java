@@ -125,7 +125,7 @@ final class UndefinedAttributes {
     public Object lookup(Bindings bindings, ELContext context) {
       Object base = valueOf(prefix, bindings, context);
       if (base instanceof Undefined undefined) {
-        throw new ChatTemplate.Jinja2Error(undefined.message());
+        throw new JinjaEnvironment.Jinja2Error(undefined.message());
       }
       Object key = getProperty(bindings, context);
       if (key == null && strict && base != null) {
@@ -172,7 +172,7 @@ final class UndefinedAttributes {
   /** {@code base.key} or {@code base[key]} as jinja2 takes it; the resolver's lookup as in Jinjava otherwise. */
   private static Object take(Object base, Object key, boolean item, ELContext context) {
     if (base instanceof Undefined undefined) {
-      throw new ChatTemplate.Jinja2Error(undefined.message());
+      throw new JinjaEnvironment.Jinja2Error(undefined.message());
     }
     if (base == null) {
       return new Undefined("'None' has no attribute '" + key + "'");
