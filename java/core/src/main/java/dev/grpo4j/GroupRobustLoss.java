@@ -1,6 +1,7 @@
 package dev.grpo4j;
 
 import dev.grpo4j.ffm.LossKernel;
+import dev.grpo4j.ffm.TokenKernels;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.Objects;
@@ -305,8 +306,8 @@ public final class GroupRobustLoss implements AutoCloseable {
     }
   }
 
-  static LossKernel.Tokens kernelTokens(TokenLogits t) {
-    return new LossKernel.Tokens(t.logits(), t.labels(), t.rows(), t.seqLen(), t.vocab(), t.logitsType().abiCode(),
+  static TokenKernels.Tokens kernelTokens(TokenLogits t) {
+    return new TokenKernels.Tokens(t.logits(), t.labels(), t.rows(), t.seqLen(), t.vocab(), t.logitsType().abiCode(),
         t.labelType().abiCode());
   }
 

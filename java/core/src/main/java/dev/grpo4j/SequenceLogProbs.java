@@ -1,6 +1,6 @@
 package dev.grpo4j;
 
-import dev.grpo4j.ffm.LossKernel;
+import dev.grpo4j.ffm.TokenKernels;
 
 /**
  * Masked sequence log-probs {@code s_r = sum_t log_softmax(z[r][t])[labels[r][t]]} over unmasked positions,
@@ -43,7 +43,7 @@ public record SequenceLogProbs(float[] logProbs, int[] tokenCounts) {
     }
     tokens.validate(backend);
     int[] counts = new int[tokens.rows()];
-    float[] logps = LossKernel.sequenceLogProbs(backend.abiCode(), threads, cudaStream,
+    float[] logps = TokenKernels.sequenceLogProbs(backend.abiCode(), threads, cudaStream,
         GroupRobustLoss.kernelTokens(tokens), counts);
     return new SequenceLogProbs(logps, counts);
   }

@@ -1,6 +1,6 @@
 package dev.grpo4j;
 
-import dev.grpo4j.ffm.LossKernel;
+import dev.grpo4j.ffm.TokenKernels;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
 import java.util.Objects;
@@ -42,7 +42,7 @@ public final class TokenPasses {
     long positions = positions(tokens);
     Segments.require(statistics, "statistics", statisticsBytes(positions), 8, backend, true);
     requireApart(tokens, statistics, positions, null, 0);
-    return LossKernel.tokenLogProbs(backend.abiCode(), threads, cudaStream, GroupRobustLoss.kernelTokens(tokens),
+    return TokenKernels.tokenLogProbs(backend.abiCode(), threads, cudaStream, GroupRobustLoss.kernelTokens(tokens),
         statistics);
   }
 
@@ -73,7 +73,7 @@ public final class TokenPasses {
     Segments.require(statistics, "statistics", statisticsBytes(positions), 8, backend, false);
     Segments.require(grad, "grad", tokens.logitsBytes(), tokens.logitsType().bytes(), backend, true);
     requireApart(tokens, statistics, positions, grad, tokens.logitsBytes());
-    LossKernel.tokenGradient(backend.abiCode(), threads, cudaStream, GroupRobustLoss.kernelTokens(tokens), statistics,
+    TokenKernels.tokenGradient(backend.abiCode(), threads, cudaStream, GroupRobustLoss.kernelTokens(tokens), statistics,
         coefficients, grad);
   }
 

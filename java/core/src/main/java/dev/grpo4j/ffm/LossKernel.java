@@ -6,22 +6,16 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
-import dev.grpo4j.NonFiniteInputException;
+import dev.grpo4j.ffm.TokenKernels.Tokens;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayList;
-import java.util.List;
 
 /**
- * One configured loss on one backend: the option, batch and exec structs, plus a staging block for the
- * small per-pair and per-group outputs (host memory, mirrored in device memory for CUDA). Not part of the
- * public API; {@code dev.grpo4j.GroupRobustLoss} wraps it. Not thread-safe: the caller serialises calls.
- *
- * <p>Staging block layout, for a capacity of P pairs and K groups: log_alpha [K] f64, group_sizes [K] i64,
- * loss [1] f32, six pair outputs [P] f32 each, seven group outputs [K] f32 each, group_count [K] i32,
- * flags [1] i32. For CUDA, log_alpha and group_sizes go up before each call and the whole block comes back
- * after it, in one copy each way. The phases on CUDA keep their group statistics, per-group coefficients and
- * workspace in device memory too, and copy the statistics and coefficients through the host segments.
+ * One configured loss on one backend: the option, batch and exec structs, the staging block of its small outputs
+ * ({@link OutputBlock}), the group statistics and coefficients between its phases ({@link GroupBuffers}) and the
+ * phase-3 workspace; on CUDA each has a device copy, and a call moves what it needs in one copy each way. The calls
+ * are the whole loss ({@link #run}), its three phases on logits, and the sequence route's two. Not part of the public
+ * API; {@code dev.grpo4j.GroupRobustLoss} wraps it. Not thread-safe: the caller serialises calls.
  */
 public final class LossKernel implements AutoCloseable {
   /** Backend codes of grpo4j_backend. */
@@ -29,16 +23,9 @@ public final class LossKernel implements AutoCloseable {
   public static final int BACKEND_CUDA = 1;
   public static final int BACKEND_REFERENCE = 2;
 
-  private static final int PAIR_OUTPUTS = 6;
+  /** Columns of the group statistics (GRPO4J_GROUP_STATS). */
+  public static final int GROUP_STATS = Abi.GROUP_STATS;
 
-  // Struct offsets, resolved once: resolving them by name costs ~0.1 us each, on every call otherwise.
-  private static final long TOKENS_LOGITS = Abi.offset(Abi.TOKENS, "logits");
-  private static final long TOKENS_LABELS = Abi.offset(Abi.TOKENS, "labels");
-  private static final long TOKENS_ROWS = Abi.offset(Abi.TOKENS, "rows");
-  private static final long TOKENS_SEQ_LEN = Abi.offset(Abi.TOKENS, "seq_len");
-  private static final long TOKENS_VOCAB = Abi.offset(Abi.TOKENS, "vocab");
-  private static final long TOKENS_LOGITS_TYPE = Abi.offset(Abi.TOKENS, "logits_type");
-  private static final long TOKENS_LABEL_TYPE = Abi.offset(Abi.TOKENS, "label_type");
   private static final long BATCH_REF_LOGPS = Abi.offset(Abi.BATCH, "ref_logps");
   private static final long BATCH_GROUP_IDS = Abi.offset(Abi.BATCH, "group_ids");
   private static final long BATCH_GROUP_SIZES = Abi.offset(Abi.BATCH, "group_sizes");
@@ -48,15 +35,10 @@ public final class LossKernel implements AutoCloseable {
   private static final long BATCH_NUM_GROUPS = Abi.offset(Abi.BATCH, "num_groups");
   private static final long BATCH_RESERVED = Abi.offset(Abi.BATCH, "reserved");
   private static final long BATCH_OUT = Abi.offset(Abi.BATCH, "out");
-  private static final int GROUP_OUTPUTS = 7;
 
   /** Scalar options, as grpo4j_options. */
   public record Options(double beta, double labelSmoothing, double eta, double chi, double adjustment, int lossType,
                         int weighting, int groupNorm, boolean ipoLengthNorm) {}
-
-  /** Token-level inputs, as grpo4j_tokens; segments hold host or device addresses per backend. */
-  public record Tokens(MemorySegment logits, MemorySegment labels, long rows, long seqLen, long vocab, int logitsType,
-                       int labelType) {}
 
   /** Everything one call produced, copied into Java arrays of exactly B and K elements. */
   public record Outputs(float loss, float[][] pair, float[][] group, int[] groupCount) {}
@@ -73,44 +55,29 @@ public final class LossKernel implements AutoCloseable {
   /** Phase 2: the objective, group outputs and counts, and dJ/dl per group for phase 3. */
   public record Step(float loss, float[][] group, int[] groupCount, double[] coef) {}
 
-  /** Columns of the group statistics (GRPO4J_GROUP_STATS). */
-  public static final int GROUP_STATS = Abi.GROUP_STATS;
-
   private final Arena arena = Arena.ofShared();
-  private final int backend;
-  private final int threads;
+  private final boolean cuda;
   private final MemorySegment stream;
-  private final int groups;
   private final MemorySegment options;
   private final MemorySegment batch;
   private final MemorySegment exec;
-  private final long[] groupSizes;
-  private int capacity;
-  private MemorySegment host;
-  private MemorySegment device = MemorySegment.NULL;
-  private final MemorySegment groupStats;
-  private final MemorySegment groupCoef;
+  private final OutputBlock block;
+  private final GroupBuffers groupBuffers;
   private MemorySegment workspace = MemorySegment.NULL;
   private long workspaceBytes;
-  /** CUDA only: group statistics [K][GROUP_STATS] then group coefficients [K], f64, in device memory. */
-  private MemorySegment deviceGroupBuffers = MemorySegment.NULL;
   private long generation;
 
   public LossKernel(int backend, int threads, long stream, int groups, long[] groupSizes, Options options) {
-    this.backend = backend;
-    this.threads = threads;
+    this.cuda = TokenKernels.isCuda(backend);
     this.stream = MemorySegment.ofAddress(stream);
-    this.groups = groups;
-    this.groupSizes = groupSizes.clone();
     this.options = arena.allocate(Abi.OPTIONS);
     this.batch = arena.allocate(Abi.BATCH);
-    this.exec = arena.allocate(Abi.EXEC);
-    this.groupStats = arena.allocate(8L * groups * GROUP_STATS, 8);
-    this.groupCoef = arena.allocate(8L * groups, 8);
+    this.exec = TokenKernels.exec(arena, backend, threads, stream);
+    this.block = new OutputBlock(arena, cuda, this.stream, groups, groupSizes);
+    this.groupBuffers = new GroupBuffers(arena, cuda, this.stream, groups);
     writeOptions(options);
-    exec.set(ADDRESS, Abi.offset(Abi.EXEC, "stream"), this.stream);
-    exec.set(JAVA_INT, Abi.offset(Abi.EXEC, "backend"), backend);
-    exec.set(JAVA_INT, Abi.offset(Abi.EXEC, "num_threads"), threads);
+    batch.set(JAVA_INT, BATCH_NUM_GROUPS, groups);
+    batch.set(JAVA_INT, BATCH_RESERVED, 0);
   }
 
   public static int cpuDefaultThreads() {
@@ -132,56 +99,31 @@ public final class LossKernel implements AutoCloseable {
   public Outputs run(boolean train, Tokens tokens, MemorySegment refLogps, MemorySegment groupIds, MemorySegment grad,
                      double[] logAlpha) {
     int pairs = Math.toIntExact(tokens.rows() / 2);
-    ensureCapacity(pairs);
-    writeTokens(batch, 0, tokens);
-    batch.set(ADDRESS, BATCH_REF_LOGPS, refLogps);
-    batch.set(ADDRESS, BATCH_GROUP_IDS, groupIds);
-    batch.set(ADDRESS, BATCH_GRAD, train ? grad : MemorySegment.NULL);
-    batch.set(JAVA_LONG, BATCH_NUM_PAIRS, (long) pairs);
-
-    MemorySegment.copy(logAlpha, 0, host, JAVA_DOUBLE, 0, groups);
-    if (backend == BACKEND_CUDA) {
-      Cuda.copy(device, host, 16L * groups, stream);
-    }
+    pointBatch(pairs, tokens, refLogps, groupIds, train ? grad : MemorySegment.NULL);
+    block.putLogAlpha(logAlpha);
+    block.uploadGroupState();
     int status = Abi.call(() -> (int) (train ? Abi.LOSS_FORWARD_BACKWARD : Abi.LOSS_FORWARD)
         .invokeExact(options, batch, exec));
     Abi.check(status, train ? "grpo4j forwardBackward" : "grpo4j evaluate");
-    if (backend == BACKEND_CUDA) {
-      Cuda.copy(host, device, blockBytes(capacity), stream);
-      Cuda.synchronize(stream);
-      checkFlags(host.get(JAVA_INT, outputOffset(Abi.OUTPUT_FIELDS.length - 1)));
-    }
-    MemorySegment.copy(host, JAVA_DOUBLE, 0, logAlpha, 0, groups);
-    return readOutputs(pairs);
+    block.download();
+    finish(false);
+    block.getLogAlpha(logAlpha);
+    return new Outputs(block.loss(), block.pairOutputs(pairs), block.groupOutputs(), block.groupCounts());
   }
 
   /** Phase 1 (grpo4j_loss_statistics): pair outputs, group statistics, and the workspace for phase 3. */
   public Statistics statistics(Tokens tokens, MemorySegment refLogps, MemorySegment groupIds) {
     int pairs = Math.toIntExact(tokens.rows() / 2);
-    ensureCapacity(pairs);
-    writeTokens(batch, 0, tokens);
-    batch.set(ADDRESS, BATCH_REF_LOGPS, refLogps);
-    batch.set(ADDRESS, BATCH_GROUP_IDS, groupIds);
-    batch.set(ADDRESS, BATCH_GRAD, MemorySegment.NULL);
-    batch.set(JAVA_LONG, BATCH_NUM_PAIRS, (long) pairs);
+    pointBatch(pairs, tokens, refLogps, groupIds, MemorySegment.NULL);
     ensureWorkspace(Abi.call(() -> (long) Abi.WORKSPACE_BYTES.invokeExact(tokens.rows(), tokens.seqLen())));
     generation++;
-    MemorySegment stats = groupStatsTarget();
+    MemorySegment stats = groupBuffers.statsTarget();
     int status = Abi.call(() -> (int) Abi.LOSS_STATISTICS.invokeExact(options, batch, stats, workspace, exec));
     Abi.check(status, "grpo4j statistics");
-    if (backend == BACKEND_CUDA) {
-      Cuda.copy(host, device, blockBytes(capacity), stream);
-      Cuda.copy(groupStats, stats, groupStats.byteSize(), stream);
-      Cuda.synchronize(stream);
-      checkFlags(flagsOf(host));
-    }
-    double[] result = new double[groups * GROUP_STATS];
-    MemorySegment.copy(groupStats, JAVA_DOUBLE, 0, result, 0, result.length);
-    float[][] pair = new float[PAIR_OUTPUTS][pairs];
-    for (int i = 0; i < PAIR_OUTPUTS; i++) {
-      MemorySegment.copy(host, JAVA_FLOAT, outputOffset(1 + i), pair[i], 0, pairs);
-    }
-    return new Statistics(result, pair, generation);
+    block.download();
+    groupBuffers.downloadStats();
+    finish(false);
+    return new Statistics(groupBuffers.stats(), block.pairOutputs(pairs), generation);
   }
 
   /**
@@ -190,34 +132,23 @@ public final class LossKernel implements AutoCloseable {
    */
   public Step groupStep(double[] stats, boolean update, double[] logAlpha) {
     ensureCapacity(1);
-    MemorySegment.copy(stats, 0, groupStats, JAVA_DOUBLE, 0, groups * GROUP_STATS);
-    MemorySegment.copy(logAlpha, 0, host, JAVA_DOUBLE, 0, groups);
-    MemorySegment statsTarget = groupStatsTarget();
-    MemorySegment coefTarget = groupCoefTarget();
-    if (backend == BACKEND_CUDA) {
-      host.set(JAVA_INT, outputOffset(Abi.OUTPUT_FIELDS.length - 1), 0);
-      Cuda.copy(device, host, blockBytes(capacity), stream);
-      Cuda.copy(statsTarget, groupStats, groupStats.byteSize(), stream);
+    groupBuffers.putStats(stats);
+    block.putLogAlpha(logAlpha);
+    MemorySegment statsTarget = groupBuffers.statsTarget();
+    MemorySegment coefTarget = groupBuffers.coefTarget();
+    if (cuda) {
+      block.clearHostFlags();
     }
+    block.upload();
+    groupBuffers.uploadStats();
     int status = Abi.call(() -> (int) Abi.GROUP_STEP.invokeExact(options, batch, statsTarget, update ? 1 : 0,
         coefTarget, exec));
     Abi.check(status, "grpo4j groupStep");
-    if (backend == BACKEND_CUDA) {
-      Cuda.copy(host, device, blockBytes(capacity), stream);
-      Cuda.copy(groupCoef, coefTarget, groupCoef.byteSize(), stream);
-      Cuda.synchronize(stream);
-      checkGroupStepFlags(flagsOf(host));
-    }
-    MemorySegment.copy(host, JAVA_DOUBLE, 0, logAlpha, 0, groups);
-    float[][] group = new float[GROUP_OUTPUTS][groups];
-    for (int i = 0; i < GROUP_OUTPUTS; i++) {
-      MemorySegment.copy(host, JAVA_FLOAT, outputOffset(1 + PAIR_OUTPUTS + i), group[i], 0, groups);
-    }
-    int[] counts = new int[groups];
-    MemorySegment.copy(host, JAVA_INT, outputOffset(1 + PAIR_OUTPUTS + GROUP_OUTPUTS), counts, 0, groups);
-    double[] coef = new double[groups];
-    MemorySegment.copy(groupCoef, JAVA_DOUBLE, 0, coef, 0, groups);
-    return new Step(host.get(JAVA_FLOAT, outputOffset(0)), group, counts, coef);
+    block.download();
+    groupBuffers.downloadCoef();
+    finish(true);
+    block.getLogAlpha(logAlpha);
+    return new Step(block.loss(), block.groupOutputs(), block.groupCounts(), groupBuffers.coef());
   }
 
   /** Phase 3 (grpo4j_logits_gradient) for the batch of the statistics call {@code statisticsGeneration}. */
@@ -227,25 +158,18 @@ public final class LossKernel implements AutoCloseable {
       throw new IllegalStateException("these statistics were overwritten by a later statistics call of the same loss: "
           + "compute a batch's gradient before the next batch's statistics");
     }
-    writeTokens(batch, 0, tokens);
+    TokenKernels.write(batch, tokens);
     batch.set(ADDRESS, BATCH_GROUP_IDS, groupIds);
     batch.set(ADDRESS, BATCH_GRAD, grad);
     batch.set(JAVA_LONG, BATCH_NUM_PAIRS, tokens.rows() / 2);
-    MemorySegment.copy(coef, 0, groupCoef, JAVA_DOUBLE, 0, groups);
-    MemorySegment coefTarget = groupCoefTarget();
-    long flagsAt = outputOffset(Abi.OUTPUT_FIELDS.length - 1);
-    if (backend == BACKEND_CUDA) {
-      host.set(JAVA_INT, flagsAt, 0);
-      Cuda.copy(device.asSlice(flagsAt), host.asSlice(flagsAt), 4, stream);
-      Cuda.copy(coefTarget, groupCoef, groupCoef.byteSize(), stream);
-    }
+    groupBuffers.putCoef(coef);
+    MemorySegment coefTarget = groupBuffers.coefTarget();
+    block.clearFlags();
+    groupBuffers.uploadCoef();
     int status = Abi.call(() -> (int) Abi.LOGITS_GRADIENT.invokeExact(batch, workspace, coefTarget, exec));
     Abi.check(status, "grpo4j gradient");
-    if (backend == BACKEND_CUDA) {
-      Cuda.copy(host.asSlice(flagsAt), device.asSlice(flagsAt), 4, stream);
-      Cuda.synchronize(stream);
-      checkFlags(flagsOf(host));
-    }
+    block.downloadFlags();
+    finish(false);
   }
 
   /**
@@ -262,52 +186,36 @@ public final class LossKernel implements AutoCloseable {
     long idsAt = 12L * rows;
     long dlossAt = (idsAt + 4L * pairs + 7) & ~7L;
     long bytes = dlossAt + 8L * rows;
-    try (Arena call = Arena.ofConfined()) {
-      MemorySegment staged = call.allocate(bytes, 16);
-      MemorySegment.copy(logps, 0, staged, JAVA_FLOAT, 0, rows);
-      MemorySegment.copy(tokenCounts, 0, staged, JAVA_INT, countsAt, rows);
-      MemorySegment.copy(refLogps, 0, staged, JAVA_FLOAT, refAt, rows);
-      MemorySegment.copy(groupIds, 0, staged, JAVA_INT, idsAt, pairs);
-      MemorySegment target = backend == BACKEND_CUDA ? Cuda.malloc(bytes) : staged;
+    try (Arena call = Arena.ofConfined(); CallBuffer staged = new CallBuffer(call, bytes, cuda, stream)) {
+      MemorySegment.copy(logps, 0, staged.host(), JAVA_FLOAT, 0, rows);
+      MemorySegment.copy(tokenCounts, 0, staged.host(), JAVA_INT, countsAt, rows);
+      MemorySegment.copy(refLogps, 0, staged.host(), JAVA_FLOAT, refAt, rows);
+      MemorySegment.copy(groupIds, 0, staged.host(), JAVA_INT, idsAt, pairs);
+      staged.upload(bytes);
       try {
-        if (backend == BACKEND_CUDA) {
-          Cuda.copy(target, staged, bytes, stream);
-        }
-        batch.set(ADDRESS, BATCH_REF_LOGPS, target.asSlice(refAt));
-        batch.set(ADDRESS, BATCH_GROUP_IDS, target.asSlice(idsAt));
+        batch.set(ADDRESS, BATCH_REF_LOGPS, staged.target(refAt));
+        batch.set(ADDRESS, BATCH_GROUP_IDS, staged.target(idsAt));
         batch.set(ADDRESS, BATCH_GRAD, MemorySegment.NULL);
         batch.set(JAVA_LONG, BATCH_NUM_PAIRS, (long) pairs);
-        MemorySegment stats = groupStatsTarget();
-        MemorySegment logpsAt = target;
-        MemorySegment counts = target.asSlice(countsAt);
-        MemorySegment dloss = target.asSlice(dlossAt);
+        MemorySegment stats = groupBuffers.statsTarget();
+        MemorySegment logpsAt = staged.target(0);
+        MemorySegment counts = staged.target(countsAt);
+        MemorySegment dloss = staged.target(dlossAt);
         int status = Abi.call(() -> (int) Abi.SEQUENCE_STATISTICS.invokeExact(options, batch, logpsAt, counts, stats,
             dloss, exec));
         Abi.check(status, "grpo4j sequence statistics");
-        if (backend == BACKEND_CUDA) {
-          Cuda.copy(host, device, blockBytes(capacity), stream);
-          Cuda.copy(groupStats, stats, groupStats.byteSize(), stream);
-          Cuda.copy(staged.asSlice(dlossAt), dloss, 8L * rows, stream);
-          Cuda.synchronize(stream);
-          checkFlags(flagsOf(host));
-        }
+        block.download();
+        groupBuffers.downloadStats();
+        staged.download(dlossAt, 8L * rows);
+        finish(false);
       } finally {
-        // The staged inputs die with this call's arena: no pointer into them may outlive it in the batch struct.
+        // The staged inputs die with this call: no pointer into them may outlive it in the batch struct.
         batch.set(ADDRESS, BATCH_REF_LOGPS, MemorySegment.NULL);
         batch.set(ADDRESS, BATCH_GROUP_IDS, MemorySegment.NULL);
-        if (backend == BACKEND_CUDA) {
-          Cuda.free(target);
-        }
-      }
-      double[] resultStats = new double[groups * GROUP_STATS];
-      MemorySegment.copy(groupStats, JAVA_DOUBLE, 0, resultStats, 0, resultStats.length);
-      float[][] pair = new float[PAIR_OUTPUTS][pairs];
-      for (int i = 0; i < PAIR_OUTPUTS; i++) {
-        MemorySegment.copy(host, JAVA_FLOAT, outputOffset(1 + i), pair[i], 0, pairs);
       }
       double[] dloss = new double[rows];
-      MemorySegment.copy(staged, JAVA_DOUBLE, dlossAt, dloss, 0, rows);
-      return new SequenceStatistics(resultStats, pair, dloss);
+      MemorySegment.copy(staged.host(), JAVA_DOUBLE, dlossAt, dloss, 0, rows);
+      return new SequenceStatistics(groupBuffers.stats(), block.pairOutputs(pairs), dloss);
     }
   }
 
@@ -317,132 +225,89 @@ public final class LossKernel implements AutoCloseable {
     int rows = 2 * pairs;
     ensureCapacity(pairs);
     long coefAt = 8L * rows;
-    long rowCoefAt = coefAt + 8L * groups;
+    long rowCoefAt = coefAt + 8L * coef.length;
     long idsAt = rowCoefAt + 4L * rows;
     long bytes = idsAt + 4L * pairs;
-    try (Arena call = Arena.ofConfined()) {
-      MemorySegment staged = call.allocate(bytes, 16);
-      MemorySegment.copy(dloss, 0, staged, JAVA_DOUBLE, 0, rows);
-      MemorySegment.copy(coef, 0, staged, JAVA_DOUBLE, coefAt, groups);
-      MemorySegment.copy(groupIds, 0, staged, JAVA_INT, idsAt, pairs);
-      MemorySegment target = backend == BACKEND_CUDA ? Cuda.malloc(bytes) : staged;
-      long flagsAt = outputOffset(Abi.OUTPUT_FIELDS.length - 1);
+    try (Arena call = Arena.ofConfined(); CallBuffer staged = new CallBuffer(call, bytes, cuda, stream)) {
+      MemorySegment.copy(dloss, 0, staged.host(), JAVA_DOUBLE, 0, rows);
+      MemorySegment.copy(coef, 0, staged.host(), JAVA_DOUBLE, coefAt, coef.length);
+      MemorySegment.copy(groupIds, 0, staged.host(), JAVA_INT, idsAt, pairs);
+      staged.upload(bytes);
+      block.clearFlags();
       try {
-        if (backend == BACKEND_CUDA) {
-          Cuda.copy(target, staged, bytes, stream);
-          host.set(JAVA_INT, flagsAt, 0);
-          Cuda.copy(device.asSlice(flagsAt), host.asSlice(flagsAt), 4, stream);
-        }
-        batch.set(ADDRESS, BATCH_GROUP_IDS, target.asSlice(idsAt));
+        batch.set(ADDRESS, BATCH_GROUP_IDS, staged.target(idsAt));
         batch.set(JAVA_LONG, BATCH_NUM_PAIRS, (long) pairs);
-        MemorySegment dlossAt = target;
-        MemorySegment coefTarget = target.asSlice(coefAt);
-        MemorySegment rowCoef = target.asSlice(rowCoefAt);
+        MemorySegment dlossAt = staged.target(0);
+        MemorySegment coefTarget = staged.target(coefAt);
+        MemorySegment rowCoef = staged.target(rowCoefAt);
         int status = Abi.call(() -> (int) Abi.SEQUENCE_GRADIENT.invokeExact(batch, dlossAt, coefTarget, rowCoef,
             exec));
         Abi.check(status, "grpo4j sequence gradient");
-        if (backend == BACKEND_CUDA) {
-          Cuda.copy(staged.asSlice(rowCoefAt), rowCoef, 4L * rows, stream);
-          Cuda.copy(host.asSlice(flagsAt), device.asSlice(flagsAt), 4, stream);
-          Cuda.synchronize(stream);
-          checkFlags(flagsOf(host));
-        }
+        staged.download(rowCoefAt, 4L * rows);
+        block.downloadFlags();
+        finish(false);
       } finally {
         batch.set(ADDRESS, BATCH_GROUP_IDS, MemorySegment.NULL);
-        if (backend == BACKEND_CUDA) {
-          Cuda.free(target);
-        }
       }
       float[] result = new float[rows];
-      MemorySegment.copy(staged, JAVA_FLOAT, rowCoefAt, result, 0, rows);
+      MemorySegment.copy(staged.host(), JAVA_FLOAT, rowCoefAt, result, 0, rows);
       return result;
     }
   }
 
-  /**
-   * grpo4j_token_logprobs: per-position log-probs of {@code tokens} into a Java array, softmax statistics into
-   * {@code stats} (backend memory, 8 bytes per position).
-   */
-  public static float[] tokenLogProbs(int backend, int threads, long stream, Tokens tokens, MemorySegment stats) {
-    long positions = tokens.rows() * tokens.seqLen();
-    try (Arena call = Arena.ofConfined()) {
-      MemorySegment tokenStruct = call.allocate(Abi.TOKENS);
-      writeTokens(tokenStruct, 0, tokens);
-      MemorySegment execStruct = execFor(call, backend, threads, stream);
-      long bytes = 4L * positions + 4;
-      MemorySegment host = call.allocate(bytes, 8);
-      MemorySegment target = backend == BACKEND_CUDA ? Cuda.malloc(bytes) : host;
-      try {
-        MemorySegment logps = target;
-        MemorySegment flags = target.asSlice(4L * positions);
-        int status = Abi.call(() -> (int) Abi.TOKEN_LOGPROBS.invokeExact(tokenStruct, stats, logps, flags,
-            execStruct));
-        Abi.check(status, "grpo4j tokenLogProbs");
-        if (backend == BACKEND_CUDA) {
-          MemorySegment streamAddress = MemorySegment.ofAddress(stream);
-          Cuda.copy(host, target, bytes, streamAddress);
-          Cuda.synchronize(streamAddress);
-          checkFlags(host.get(JAVA_INT, 4L * positions));
-        }
-      } finally {
-        if (backend == BACKEND_CUDA) {
-          Cuda.free(target);
-        }
-      }
-      float[] result = new float[Math.toIntExact(positions)];
-      MemorySegment.copy(host, JAVA_FLOAT, 0, result, 0, result.length);
-      return result;
+  @Override
+  public void close() {
+    block.close();
+    groupBuffers.close();
+    if (cuda && workspace.address() != 0) {
+      Cuda.free(workspace);
+    }
+    workspace = MemorySegment.NULL;
+    arena.close();
+  }
+
+  /** The batch struct for a call on {@code pairs} pairs of {@code tokens}. */
+  private void pointBatch(int pairs, Tokens tokens, MemorySegment refLogps, MemorySegment groupIds,
+                          MemorySegment grad) {
+    ensureCapacity(pairs);
+    TokenKernels.write(batch, tokens);
+    batch.set(ADDRESS, BATCH_REF_LOGPS, refLogps);
+    batch.set(ADDRESS, BATCH_GROUP_IDS, groupIds);
+    batch.set(ADDRESS, BATCH_GRAD, grad);
+    batch.set(JAVA_LONG, BATCH_NUM_PAIRS, (long) pairs);
+  }
+
+  /** Room for {@code pairs} in the staging block; the batch's state and output pointers follow it when it moves. */
+  private void ensureCapacity(int pairs) {
+    if (!block.ensureCapacity(pairs)) {
+      return;
+    }
+    MemorySegment target = block.target();
+    batch.set(ADDRESS, BATCH_GROUP_SIZES, target.asSlice(block.groupSizesOffset()));
+    batch.set(ADDRESS, BATCH_LOG_ALPHA, target);
+    for (int i = 0; i < Abi.OUTPUT_FIELDS.length; i++) {
+      batch.set(ADDRESS, BATCH_OUT + (long) i * ADDRESS.byteSize(), target.asSlice(block.outputOffset(i)));
     }
   }
 
-  /** grpo4j_token_gradient: {@code grad = coef[p] * (onehot - softmax)} from {@link #tokenLogProbs}' statistics. */
-  public static void tokenGradient(int backend, int threads, long stream, Tokens tokens, MemorySegment stats,
-                                   float[] coef, MemorySegment grad) {
-    try (Arena call = Arena.ofConfined()) {
-      MemorySegment tokenStruct = call.allocate(Abi.TOKENS);
-      writeTokens(tokenStruct, 0, tokens);
-      MemorySegment execStruct = execFor(call, backend, threads, stream);
-      long bytes = 4L * coef.length;
-      MemorySegment host = call.allocate(Math.max(bytes, 4), 8);
-      MemorySegment.copy(coef, 0, host, JAVA_FLOAT, 0, coef.length);
-      MemorySegment target = backend == BACKEND_CUDA ? Cuda.malloc(bytes) : host;
-      try {
-        MemorySegment streamAddress = MemorySegment.ofAddress(stream);
-        if (backend == BACKEND_CUDA) {
-          Cuda.copy(target, host, bytes, streamAddress);
-        }
-        MemorySegment coefficients = target;
-        int status = Abi.call(() -> (int) Abi.TOKEN_GRADIENT.invokeExact(tokenStruct, stats, coefficients, grad,
-            execStruct));
-        Abi.check(status, "grpo4j tokenGradient");
-        if (backend == BACKEND_CUDA) {
-          Cuda.synchronize(streamAddress);
-        }
-      } finally {
-        if (backend == BACKEND_CUDA) {
-          Cuda.free(target);
-        }
-      }
+  /** On CUDA, waits for the call's copies and throws for the flags its kernels raised. */
+  private void finish(boolean groupStep) {
+    if (!cuda) {
+      return;
     }
-  }
-
-  private static MemorySegment execFor(Arena arena, int backend, int threads, long stream) {
-    MemorySegment execStruct = arena.allocate(Abi.EXEC);
-    execStruct.set(ADDRESS, Abi.offset(Abi.EXEC, "stream"), MemorySegment.ofAddress(stream));
-    execStruct.set(JAVA_INT, Abi.offset(Abi.EXEC, "backend"), backend);
-    execStruct.set(JAVA_INT, Abi.offset(Abi.EXEC, "num_threads"), threads);
-    return execStruct;
-  }
-
-  private int flagsOf(MemorySegment block) {
-    return block.get(JAVA_INT, outputOffset(Abi.OUTPUT_FIELDS.length - 1));
+    Cuda.synchronize(stream);
+    if (groupStep) {
+      KernelFlags.checkGroupStep(block.flags());
+    } else {
+      KernelFlags.check(block.flags());
+    }
   }
 
   private void ensureWorkspace(long bytes) {
     if (workspaceBytes >= bytes) {
       return;
     }
-    if (backend == BACKEND_CUDA) {
+    if (cuda) {
       MemorySegment grown = Cuda.malloc(bytes);
       if (workspace.address() != 0) {
         Cuda.free(workspace);
@@ -452,77 +317,6 @@ public final class LossKernel implements AutoCloseable {
       workspace = arena.allocate(bytes, 16);
     }
     workspaceBytes = bytes;
-  }
-
-  /** Where the native calls read and write the group statistics: the host segment, or its device mirror. */
-  private MemorySegment groupStatsTarget() {
-    if (backend != BACKEND_CUDA) {
-      return groupStats;
-    }
-    if (deviceGroupBuffers.address() == 0) {
-      deviceGroupBuffers = Cuda.malloc(groupStats.byteSize() + groupCoef.byteSize());
-    }
-    return deviceGroupBuffers.asSlice(0, groupStats.byteSize());
-  }
-
-  private MemorySegment groupCoefTarget() {
-    if (backend != BACKEND_CUDA) {
-      return groupCoef;
-    }
-    groupStatsTarget();
-    return deviceGroupBuffers.asSlice(groupStats.byteSize(), groupCoef.byteSize());
-  }
-
-  /** Masked sequence log-probs and token counts of every row. */
-  public static float[] sequenceLogProbs(int backend, int threads, long stream, Tokens tokens, int[] tokenCounts) {
-    int rows = Math.toIntExact(tokens.rows());
-    long bytes = 8L * rows + 4;
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment tokenStruct = arena.allocate(Abi.TOKENS);
-      writeTokens(tokenStruct, 0, tokens);
-      MemorySegment execStruct = execFor(arena, backend, threads, stream);
-      MemorySegment streamAddress = MemorySegment.ofAddress(stream);
-      MemorySegment host = arena.allocate(bytes, 8);
-      MemorySegment target = backend == BACKEND_CUDA ? Cuda.malloc(bytes) : host;
-      try {
-        MemorySegment logps = target;
-        MemorySegment counts = target.asSlice(4L * rows);
-        MemorySegment flags = target.asSlice(8L * rows);
-        int status = Abi.call(() -> (int) Abi.SEQUENCE_LOGPROBS.invokeExact(tokenStruct, logps, counts, flags,
-            execStruct));
-        Abi.check(status, "grpo4j sequenceLogProbs");
-        if (backend == BACKEND_CUDA) {
-          Cuda.copy(host, target, bytes, streamAddress);
-          Cuda.synchronize(streamAddress);
-          checkFlags(host.get(JAVA_INT, 8L * rows));
-        }
-      } finally {
-        if (backend == BACKEND_CUDA) {
-          Cuda.free(target);
-        }
-      }
-      float[] result = new float[rows];
-      MemorySegment.copy(host, JAVA_FLOAT, 0, result, 0, rows);
-      if (tokenCounts != null) {
-        MemorySegment.copy(host, JAVA_INT, 4L * rows, tokenCounts, 0, rows);
-      }
-      return result;
-    }
-  }
-
-  @Override
-  public void close() {
-    if (backend == BACKEND_CUDA) {
-      for (MemorySegment owned : new MemorySegment[] {device, workspace, deviceGroupBuffers}) {
-        if (owned.address() != 0) {
-          Cuda.free(owned);
-        }
-      }
-      device = MemorySegment.NULL;
-      workspace = MemorySegment.NULL;
-      deviceGroupBuffers = MemorySegment.NULL;
-    }
-    arena.close();
   }
 
   private void writeOptions(Options o) {
@@ -535,129 +329,5 @@ public final class LossKernel implements AutoCloseable {
     options.set(JAVA_INT, Abi.offset(Abi.OPTIONS, "weighting"), o.weighting());
     options.set(JAVA_INT, Abi.offset(Abi.OPTIONS, "group_norm"), o.groupNorm());
     options.set(JAVA_INT, Abi.offset(Abi.OPTIONS, "ipo_length_norm"), o.ipoLengthNorm() ? 1 : 0);
-  }
-
-  private static void writeTokens(MemorySegment struct, long base, Tokens t) {
-    struct.set(ADDRESS, base + TOKENS_LOGITS, t.logits());
-    struct.set(ADDRESS, base + TOKENS_LABELS, t.labels());
-    struct.set(JAVA_LONG, base + TOKENS_ROWS, t.rows());
-    struct.set(JAVA_LONG, base + TOKENS_SEQ_LEN, t.seqLen());
-    struct.set(JAVA_LONG, base + TOKENS_VOCAB, t.vocab());
-    struct.set(JAVA_INT, base + TOKENS_LOGITS_TYPE, t.logitsType());
-    struct.set(JAVA_INT, base + TOKENS_LABEL_TYPE, t.labelType());
-  }
-
-  private void ensureCapacity(int pairs) {
-    if (host != null && pairs <= capacity) {
-      return;
-    }
-    int newCapacity = Math.max(pairs, Math.max(16, capacity * 2));
-    long bytes = blockBytes(newCapacity);
-    MemorySegment newHost = arena.allocate(bytes, 8);
-    MemorySegment.copy(groupSizes, 0, newHost, JAVA_LONG, 8L * groups, groups);
-    if (backend == BACKEND_CUDA) {
-      MemorySegment newDevice = Cuda.malloc(bytes);
-      // The phase calls bring the whole block back after a kernel: the device copy must hold the group sizes
-      // (and defined bytes everywhere) from the start, or that copy overwrites the host's with uninitialised memory.
-      Cuda.copy(newDevice, newHost, bytes, stream);
-      if (device.address() != 0) {
-        Cuda.free(device);
-      }
-      device = newDevice;
-    }
-    host = newHost;
-    capacity = newCapacity;
-    pointBatchAtBlock();
-  }
-
-  /** The batch fields that only change with the staging block: state, group sizes and output pointers. */
-  private void pointBatchAtBlock() {
-    MemorySegment block = backend == BACKEND_CUDA ? device : host;
-    batch.set(ADDRESS, BATCH_GROUP_SIZES, block.asSlice(groupSizesOffset()));
-    batch.set(ADDRESS, BATCH_LOG_ALPHA, block);
-    batch.set(JAVA_INT, BATCH_NUM_GROUPS, groups);
-    batch.set(JAVA_INT, BATCH_RESERVED, 0);
-    for (int i = 0; i < Abi.OUTPUT_FIELDS.length; i++) {
-      batch.set(ADDRESS, BATCH_OUT + (long) i * ADDRESS.byteSize(), block.asSlice(outputOffset(i)));
-    }
-  }
-
-  private long groupSizesOffset() {
-    return 8L * groups;
-  }
-
-  /** Offset of output field i (grpo4j_outputs order) in the staging block at the current capacity. */
-  private long outputOffset(int field) {
-    long offset = 16L * groups;
-    if (field == 0) {
-      return offset;
-    }
-    offset += 4;
-    if (field <= PAIR_OUTPUTS) {
-      return offset + 4L * capacity * (field - 1);
-    }
-    offset += 4L * capacity * PAIR_OUTPUTS;
-    // Group outputs, then group_count, then flags: all K-long 4-byte arrays except flags.
-    return offset + 4L * groups * (field - 1 - PAIR_OUTPUTS);
-  }
-
-  private long blockBytes(int pairCapacity) {
-    return 16L * groups + 4 + 4L * pairCapacity * PAIR_OUTPUTS + 4L * groups * (GROUP_OUTPUTS + 1) + 4;
-  }
-
-  private Outputs readOutputs(int pairs) {
-    float loss = host.get(JAVA_FLOAT, outputOffset(0));
-    float[][] pair = new float[PAIR_OUTPUTS][pairs];
-    for (int i = 0; i < PAIR_OUTPUTS; i++) {
-      MemorySegment.copy(host, JAVA_FLOAT, outputOffset(1 + i), pair[i], 0, pairs);
-    }
-    float[][] group = new float[GROUP_OUTPUTS][groups];
-    for (int i = 0; i < GROUP_OUTPUTS; i++) {
-      MemorySegment.copy(host, JAVA_FLOAT, outputOffset(1 + PAIR_OUTPUTS + i), group[i], 0, groups);
-    }
-    int[] counts = new int[groups];
-    MemorySegment.copy(host, JAVA_INT, outputOffset(1 + PAIR_OUTPUTS + GROUP_OUTPUTS), counts, 0, groups);
-    return new Outputs(loss, pair, group, counts);
-  }
-
-  /** CUDA kernels report input problems through flags; turn them into the exception the CPU path throws. */
-  private static void checkFlags(int flags) {
-    if (flags == 0) {
-      return;
-    }
-    List<String> problems = new ArrayList<>();
-    if ((flags & Abi.FLAG_NON_FINITE) != 0) {
-      problems.add("logits contain NaN or infinity at a labelled position");
-    }
-    if ((flags & Abi.FLAG_LABEL_RANGE) != 0) {
-      problems.add("labels hold a value outside [0, vocab) that is not -100");
-    }
-    if ((flags & Abi.FLAG_GROUP_RANGE) != 0) {
-      problems.add("groupIds hold a value outside [0, numGroups)");
-    }
-    if ((flags & Abi.FLAG_GROUP_SIZE) != 0) {
-      problems.add("groupSizes hold a value < 1");
-    }
-    if ((flags & Abi.FLAG_GRAD_RANGE) != 0) {
-      problems.add("the gradient does not fit f16: a row's coefficient dJ/ds reaches f16's largest value 65504, so "
-          + "dJ/dlogits would hold infinities; use bf16 or f32 logits, or scale the loss down");
-    }
-    if ((flags & Abi.FLAG_GROUP_STATS) != 0) {
-      problems.add("the group statistics are not finite (a batch whose inputs a kernel rejected, on this rank or "
-          + "another), or their pair counts are not whole numbers >= 0 adding up to at least one pair");
-    }
-    String message = "grpo4j CUDA kernel rejected its inputs: " + String.join("; ", problems)
-        + " (the group weights were not updated)";
-    throw flags == Abi.FLAG_NON_FINITE ? new NonFiniteInputException(message) : new IllegalArgumentException(message);
-  }
-
-  /** As {@link #checkFlags}, where non-finite statistics are the usual sign of a poisoned batch. */
-  private static void checkGroupStepFlags(int flags) {
-    if (flags == Abi.FLAG_GROUP_STATS) {
-      throw new NonFiniteInputException("grpo4j CUDA group step: the group statistics are not finite or count no "
-          + "pairs (a batch whose inputs a kernel rejected, on this rank or another, poisons them); the group weights "
-          + "were not updated");
-    }
-    checkFlags(flags);
   }
 }
