@@ -13,6 +13,7 @@ import dev.grpo4j.platform.LibTorch;
 import dev.grpo4j.text.TokenPair;
 import dev.grpo4j.torch.EncodedPairs;
 import dev.grpo4j.torch.FusedLmHead;
+import dev.grpo4j.torch.PreferenceObjective;
 import dev.grpo4j.torch.PreferenceTrainer;
 import dev.grpo4j.torch.TorchPreferenceLoss;
 import java.util.ArrayList;
@@ -98,8 +99,10 @@ public class QwenTrainingStepBench extends MeasuredState {
     build(false);
     TorchPreferenceLoss adapter = new TorchPreferenceLoss(loss);
     FusedLmHead fused = FusedLmHead.withMemoryBudget(Backend.CPU, 0, 0, FusedLmHead.DEFAULT_MEMORY_BUDGET);
-    float[] whole = PreferenceTrainer.evaluatePairs(model, adapter, null, data, pairCount).pairLosses();
-    float[] chunked = PreferenceTrainer.evaluatePairs(model, adapter, fused, data, pairCount).pairLosses();
+    float[] whole = PreferenceObjective.of(adapter, null).evaluatePairs(model, data, 0, pairCount, pairCount)
+        .pairLosses();
+    float[] chunked = PreferenceObjective.of(adapter, fused).evaluatePairs(model, data, 0, pairCount, pairCount)
+        .pairLosses();
     for (int i = 0; i < pairCount; i++) {
       if (Math.abs(whole[i] - chunked[i]) > 1e-4 * Math.max(1, Math.abs(whole[i]))) {
         throw new IllegalStateException("pair " + i + ": loss " + whole[i] + " from the whole logits, " + chunked[i]

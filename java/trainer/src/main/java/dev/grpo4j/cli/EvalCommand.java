@@ -12,7 +12,7 @@ import dev.grpo4j.text.GroupIndex;
 import dev.grpo4j.text.PairEncoder;
 import dev.grpo4j.text.PreferenceData;
 import dev.grpo4j.torch.EncodedPairs;
-import dev.grpo4j.torch.PreferenceTrainer;
+import dev.grpo4j.torch.PreferenceObjective;
 import dev.grpo4j.torch.SequenceScorer;
 import dev.grpo4j.torch.TorchPreferenceLoss;
 import dev.grpo4j.train.Method;
@@ -128,8 +128,9 @@ public final class EvalCommand implements Callable<Integer>, UsesLibTorch {
           .weighting(Weighting.AVERAGE).groupNormalization(GroupNormalization.BATCH_MEAN).groups(groups.size())
           .backend(policy.backend()).build()) {
         result = SplitEvaluation.of(0, EvalMetrics.Split.TEST, groups.names(),
-            PreferenceTrainer.evaluatePairs(policy.model(), new TorchPreferenceLoss(loss),
-                modelOptions.fusedHead(policy.model(), policy.backend()), pairs, batchSize));
+            PreferenceObjective.of(new TorchPreferenceLoss(loss),
+                modelOptions.fusedHead(policy.model(), policy.backend()))
+                .evaluatePairs(policy.model(), pairs, 0, pairs.size(), batchSize));
       }
       PrintWriter stdout = spec.commandLine().getOut();
       stdout.println(data + " (" + encoded.pairs().size() + " pairs), " + method.lossType() + " loss, beta " + beta

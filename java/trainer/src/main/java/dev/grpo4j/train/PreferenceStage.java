@@ -15,7 +15,7 @@ import dev.grpo4j.report.RunLog;
 import dev.grpo4j.report.StepMetrics;
 import dev.grpo4j.text.GroupIndex;
 import dev.grpo4j.torch.EncodedPairs;
-import dev.grpo4j.torch.PreferenceTrainer;
+import dev.grpo4j.torch.PreferenceObjective;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.lang.ref.Reference;
@@ -76,7 +76,7 @@ final class PreferenceStage {
    * @param resumed the checkpoint's trainer state, or null for a fresh start
    * @throws Stopped when SIGINT or SIGTERM asked the run to stop; its checkpoint is written by then
    */
-  Outcome run(Policy policy, GroupRobustLoss loss, PreferenceTrainer trainer, GroupIndex groups, Splits data,
+  Outcome run(Policy policy, GroupRobustLoss loss, PreferenceObjective objective, GroupIndex groups, Splits data,
               TrainerState resumed) throws IOException {
     LearningRateSchedule schedule = config.schedule();
     PlateauScaler plateau = config.optimizer().plateau();
@@ -105,14 +105,14 @@ final class PreferenceStage {
     TransformerLm model = policy.model();
     Loop loop = new Loop(dp, model, policy.optimizer(), config.loop(), sampler, config.optimizer().maxGradNorm(),
         "--lr");
-    PairStep work = new PairStep(loss, trainer, data.train(), groups.size());
+    PairStep work = new PairStep(loss, objective, model, data.train(), groups.size());
     double[] weights = config.loss().method().weighting() == Weighting.AVERAGE ? null : loss.alpha();
     try (MetricsWriter<StepMetrics> metrics = dp.isMain() ? MetricsWriter.steps(folder.metrics()) : null;
          MetricsWriter<EvalMetrics> evals = dp.isMain() ? MetricsWriter.evaluations(folder.evaluations()) : null;
          ProgressBar bar = progressBar ? bar(firstStep - 1, seconds) : null;
          StopSignals stop = new StopSignals()) {
       if (resumed == null && data.validation() != null && config.loop().evalInterval() > 0) {
-        append(evals, evaluate(trainer, model, data.validation(), groups, 0, EvalMetrics.Split.VALIDATION));
+        append(evals, evaluate(objective, model, data.validation(), groups, 0, EvalMetrics.Split.VALIDATION));
       }
       EvalMetrics lastValidation = null;
       for (int step = firstStep; step <= config.loop().steps(); step++) {
@@ -135,7 +135,7 @@ final class PreferenceStage {
 
         if (data.validation() != null && (step == config.loop().steps()
             || (config.loop().evalInterval() > 0 && step % config.loop().evalInterval() == 0))) {
-          EvalMetrics e = evaluate(trainer, model, data.validation(), groups, step, EvalMetrics.Split.VALIDATION);
+          EvalMetrics e = evaluate(objective, model, data.validation(), groups, step, EvalMetrics.Split.VALIDATION);
           append(evals, e);
           lastValidation = e;
           if (plateau != null && plateau.observe(e.worstGroupLoss())) {
@@ -166,7 +166,7 @@ final class PreferenceStage {
       }
       EvalMetrics finalEval = lastValidation;
       if (data.test() != null) {
-        finalEval = evaluate(trainer, model, data.test(), groups, config.loop().steps(), EvalMetrics.Split.TEST);
+        finalEval = evaluate(objective, model, data.test(), groups, config.loop().steps(), EvalMetrics.Split.TEST);
         append(evals, finalEval);
       }
       requireReplicasAgree(model, loss, config.loop().steps());
@@ -198,7 +198,8 @@ final class PreferenceStage {
   /** One preference step: each round's micro-batches through the fused loss, with the group steps replayed. */
   private final class PairStep implements Loop.Step {
     private final GroupRobustLoss loss;
-    private final PreferenceTrainer trainer;
+    private final PreferenceObjective objective;
+    private final TransformerLm model;
     private final EncodedPairs train;
     private final int groups;
     private final boolean perStep = config.loss().groupUpdate() == GroupUpdate.PER_STEP;
@@ -206,9 +207,11 @@ final class PreferenceStage {
     private GroupStatistics stepStatistics;
     private float[] objectiveWeights;
 
-    PairStep(GroupRobustLoss loss, PreferenceTrainer trainer, EncodedPairs train, int groups) {
+    PairStep(GroupRobustLoss loss, PreferenceObjective objective, TransformerLm model, EncodedPairs train,
+             int groups) {
       this.loss = loss;
-      this.trainer = trainer;
+      this.objective = objective;
+      this.model = model;
       this.train = train;
       this.groups = groups;
     }
@@ -228,8 +231,8 @@ final class PreferenceStage {
     public void round(int step, int first, int[][] round) {
       // Alone, the replay is this process's own group step; on several ranks, every rank's in turn.
       MicroBatchReplay replay = new MicroBatchReplay(loss, dp, train, round, perStep);
-      trainer.accumulate(train, round[dp.rank()], 1.0 / ((double) config.loop().gradientAccumulation() * round.length),
-          replay::groupStep);
+      objective.accumulate(model, train, round[dp.rank()],
+          1.0 / ((double) config.loop().gradientAccumulation() * round.length), replay::groupStep);
       for (int r = 0; r < round.length; r++) {
         totals.add(replay.objective(r), replay.groupLosses(r), replay.pairLossSums(r), train.tokens(round[r]));
         if (perStep) {
@@ -251,15 +254,15 @@ final class PreferenceStage {
    * Evaluates in chunks of {@code --eval-batch-size}, as the reference was scored: before the first step the
    * policy then sees exactly the reference's batches and every margin is exactly 0.
    */
-  private EvalMetrics evaluate(PreferenceTrainer trainer, TransformerLm model, EncodedPairs data, GroupIndex groups,
+  private EvalMetrics evaluate(PreferenceObjective objective, TransformerLm model, EncodedPairs data, GroupIndex groups,
                                int step, EvalMetrics.Split split) {
     model.eval();
     int chunk = config.loop().evalBatchSize();
     // Each rank evaluates a run of whole chunks, as one process forms them; every rank gets all results.
     int[] range = dp.shardOfChunks(data.size(), chunk);
     int[] lengths = dp.shardLengths(data.size(), chunk);
-    PreferenceTrainer.PairResults mine = trainer.evaluatePairs(data, range[0], range[1], chunk);
-    PreferenceTrainer.PairResults all = new PreferenceTrainer.PairResults(dp.gather(mine.pairLosses(), lengths),
+    PreferenceObjective.PairResults mine = objective.evaluatePairs(model, data, range[0], range[1], chunk);
+    PreferenceObjective.PairResults all = new PreferenceObjective.PairResults(dp.gather(mine.pairLosses(), lengths),
         dp.gather(mine.margins(), lengths), dp.gather(mine.chosenRewards(), lengths),
         dp.gather(mine.rejectedRewards(), lengths), dp.gather(mine.chosenLogps(), lengths),
         dp.gather(mine.rejectedLogps(), lengths), dp.gather(mine.groups(), lengths));

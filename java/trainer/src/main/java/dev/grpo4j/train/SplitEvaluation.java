@@ -1,7 +1,7 @@
 package dev.grpo4j.train;
 
 import dev.grpo4j.report.EvalMetrics;
-import dev.grpo4j.torch.PreferenceTrainer;
+import dev.grpo4j.torch.PreferenceObjective;
 import java.util.List;
 
 /** Turns the per-pair results of a whole split into the per-group {@link EvalMetrics} of {@code eval.jsonl}. */
@@ -20,7 +20,7 @@ public final class SplitEvaluation {
    * over every pair of the split (each pair counts once, whatever the batching).
    */
   public static EvalMetrics of(int step, EvalMetrics.Split split, List<String> groups,
-                               PreferenceTrainer.PairResults r) {
+                               PreferenceObjective.PairResults r) {
     int k = groups.size();
     int[] count = new int[k];
     double[] loss = new double[k];

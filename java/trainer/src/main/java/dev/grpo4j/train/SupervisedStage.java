@@ -5,7 +5,7 @@ import dev.grpo4j.model.TransformerLm;
 import dev.grpo4j.platform.LibTorch;
 import dev.grpo4j.torch.EncodedPairs;
 import dev.grpo4j.torch.FusedLmHead;
-import dev.grpo4j.torch.PreferenceTrainer;
+import dev.grpo4j.torch.SupervisedObjective;
 import java.io.PrintWriter;
 import java.util.Locale;
 import me.tongfei.progressbar.ProgressBar;
@@ -64,7 +64,7 @@ final class SupervisedStage {
   private final class NllStep implements Loop.Step {
     private final TransformerLm policy;
     private final EncodedPairs train;
-    private final FusedLmHead fused;
+    private final SupervisedObjective objective;
     private long stepPositions;
     private double nllSum;
     private long ownPositions;
@@ -72,7 +72,7 @@ final class SupervisedStage {
     NllStep(TransformerLm policy, EncodedPairs train, FusedLmHead fused) {
       this.policy = policy;
       this.train = train;
-      this.fused = fused;
+      this.objective = SupervisedObjective.of(fused);
     }
 
     @Override
@@ -97,7 +97,7 @@ final class SupervisedStage {
       }
       int[] pairs = round[dp.rank()];
       long own = train.chosenPositions(pairs);
-      double nll = PreferenceTrainer.supervisedAccumulate(policy, train, pairs, (double) own / stepPositions, fused);
+      double nll = objective.accumulate(policy, train, pairs, (double) own / stepPositions);
       nllSum += own == 0 ? 0 : nll * own;
       ownPositions += own;
     }

@@ -10,7 +10,7 @@ import dev.grpo4j.report.EvalMetrics;
 import dev.grpo4j.report.RunReport;
 import dev.grpo4j.text.TextTokenizer;
 import dev.grpo4j.torch.FusedHeadSettings;
-import dev.grpo4j.torch.PreferenceTrainer;
+import dev.grpo4j.torch.PreferenceObjective;
 import dev.grpo4j.torch.SequenceScorer;
 import dev.grpo4j.torch.TorchPreferenceLoss;
 import java.io.IOException;
@@ -145,10 +145,10 @@ public final class TrainingRun {
     }
     try (GroupRobustLoss loss = PreferenceStage.objective(config, data.groups().size(), data.groupSizes(),
         models.placement(), threads)) {
-      PreferenceTrainer trainer = new PreferenceTrainer(policy.model(), policy.optimizer(),
-          new TorchPreferenceLoss(loss), models.fusedHead(policy.model()));
+      PreferenceObjective objective = PreferenceObjective.of(new TorchPreferenceLoss(loss),
+          models.fusedHead(policy.model()));
       PreferenceStage.Outcome outcome = new PreferenceStage(config, dp, folder, options.progressBars(), err)
-          .run(policy, loss, trainer, data.groups(), splits, resumed == null ? null : resumed.state());
+          .run(policy, loss, objective, data.groups(), splits, resumed == null ? null : resumed.state());
       Result result = new Result(outcome.finalEvaluation(), data.groups().names(), outcome.groupWeights(),
           folder.finalModel(), folder.report());
       if (dp.isMain()) {

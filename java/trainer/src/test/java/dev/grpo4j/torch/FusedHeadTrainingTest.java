@@ -53,13 +53,14 @@ class FusedHeadTrainingTest {
     TransformerLm wholeModel = model(config, lora);
     double[] initial = parameters(wholeModel);
     try (GroupRobustLoss fusedLoss = c.build(groupSizes); GroupRobustLoss wholeLoss = c.build(groupSizes)) {
-      EncodedPairs data = PreferenceTrainer.withReference(wholeModel, FusedVersusLibtorchTrainingTest.randomPairs(
-          new Random(7)), new TorchPreferenceLoss(wholeLoss), 16);
+      EncodedPairs data = FusedVersusLibtorchTrainingTest.scored(wholeModel,
+          FusedVersusLibtorchTrainingTest.randomTokenPairs(new Random(7)));
       PreferenceTrainer fused = new PreferenceTrainer(fusedModel,
           new AdamW(fusedModel.parameters(), new AdamWOptions(LEARNING_RATE)), new TorchPreferenceLoss(fusedLoss),
           FusedLmHead.withChunkTokens(Backend.CPU, 2, 0, 7));
       PreferenceTrainer whole = new PreferenceTrainer(wholeModel,
-          new AdamW(wholeModel.parameters(), new AdamWOptions(LEARNING_RATE)), new TorchPreferenceLoss(wholeLoss));
+          new AdamW(wholeModel.parameters(), new AdamWOptions(LEARNING_RATE)), new TorchPreferenceLoss(wholeLoss),
+          null);
       Random batches = new Random(13);
       for (int step = 0; step < STEPS; step++) {
         int[] pairs = FusedVersusLibtorchTrainingTest.sample(batches, data.size());

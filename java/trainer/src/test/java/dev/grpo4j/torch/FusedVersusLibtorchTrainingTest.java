@@ -2,6 +2,7 @@ package dev.grpo4j.torch;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.grpo4j.Backend;
 import dev.grpo4j.GroupNormalization;
 import dev.grpo4j.GroupRobustLoss;
 import dev.grpo4j.GroupWeightState;
@@ -22,6 +23,7 @@ import java.util.Random;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.AdamW;
 import org.bytedeco.pytorch.AdamWOptions;
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -70,10 +72,9 @@ class FusedVersusLibtorchTrainingTest {
     double[] initialParameters = parameters(pureModel);
     try (GroupRobustLoss loss = c.build(groupSizes)) {
       TorchPreferenceLoss adapter = new TorchPreferenceLoss(loss);
-      EncodedPairs data = PreferenceTrainer.withReference(fusedModel, randomPairs(new Random(DATA_SEED)), adapter,
-          16);
+      EncodedPairs data = scored(fusedModel, randomTokenPairs(new Random(DATA_SEED)));
       PreferenceTrainer trainer = new PreferenceTrainer(fusedModel,
-          new AdamW(fusedModel.parameters(), new AdamWOptions(LEARNING_RATE)), adapter);
+          new AdamW(fusedModel.parameters(), new AdamWOptions(LEARNING_RATE)), adapter, null);
       AdamW pureOptimizer = new AdamW(pureModel.parameters(), new AdamWOptions(LEARNING_RATE));
       double[] logAlpha = GroupWeightState.uniform(groupSizes.length).logAlpha();
       double lossBefore = meanPairLoss(c, pureModel, data, groupSizes);
@@ -167,6 +168,18 @@ class FusedVersusLibtorchTrainingTest {
    * groups interleave.
    */
   static EncodedPairs randomPairs(Random rng) {
+    return EncodedPairs.encode(randomTokenPairs(rng));
+  }
+
+  /** {@code pairs} with the sequence log-probs of {@code reference} attached, as a run scores its references. */
+  static EncodedPairs scored(CausalLm reference, List<TokenPair> pairs) {
+    SequenceScorer.Scores scores = new SequenceScorer(reference, Backend.CPU, new Device("cpu"))
+        .score(pairs, 16, done -> { });
+    return EncodedPairs.encode(pairs).withReference(scores.chosen(), scores.rejected());
+  }
+
+  /** The pairs of {@link #randomPairs}, not encoded. */
+  static List<TokenPair> randomTokenPairs(Random rng) {
     List<TokenPair> pairs = new ArrayList<>();
     for (int g = 0; g < PAIRS_PER_GROUP.length; g++) {
       for (int i = 0; i < PAIRS_PER_GROUP[g]; i++) {
@@ -175,7 +188,7 @@ class FusedVersusLibtorchTrainingTest {
       }
     }
     Collections.shuffle(pairs, rng);
-    return EncodedPairs.encode(pairs);
+    return pairs;
   }
 
   private static int[] tokens(Random rng, int length) {

@@ -32,13 +32,12 @@ class SupervisedAccumulateTest {
     assertTrue(data.chosenPositions(first) + data.chosenPositions(second) == positions);
 
     clearGradients(model);
-    double wholeMean = PreferenceTrainer.supervisedAccumulate(model, data, all, 1.0, head);
+    SupervisedObjective objective = SupervisedObjective.of(head);
+    double wholeMean = objective.accumulate(model, data, all, 1.0);
     double[] whole = gradients(model);
     clearGradients(model);
-    double a = PreferenceTrainer.supervisedAccumulate(model, data, first,
-        (double) data.chosenPositions(first) / positions, head);
-    double b = PreferenceTrainer.supervisedAccumulate(model, data, second,
-        (double) data.chosenPositions(second) / positions, head);
+    double a = objective.accumulate(model, data, first, (double) data.chosenPositions(first) / positions);
+    double b = objective.accumulate(model, data, second, (double) data.chosenPositions(second) / positions);
     double[] accumulated = gradients(model);
 
     double recombined = (a * data.chosenPositions(first) + b * data.chosenPositions(second)) / positions;

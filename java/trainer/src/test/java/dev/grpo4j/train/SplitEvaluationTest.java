@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.grpo4j.report.EvalMetrics;
-import dev.grpo4j.torch.PreferenceTrainer;
+import dev.grpo4j.torch.PreferenceObjective;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -17,7 +17,7 @@ class SplitEvaluationTest {
   void perGroupMeansAndAnEmptyGroup() {
     // Pairs of groups 2, 0, 2, 0, 2 (interleaved, as a real split is); group 1 has none. Pair 1's h and reward
     // difference disagree in sign on purpose: accuracy follows h, the mean margin follows the rewards.
-    PreferenceTrainer.PairResults r = new PreferenceTrainer.PairResults(
+    PreferenceObjective.PairResults r = new PreferenceObjective.PairResults(
         new float[] {0.5f, 0.25f, 1.5f, 0.75f, 1.0f},
         new float[] {1.0f, -2.0f, 0.0f, 3.0f, -0.5f},
         new float[] {0.5f, 0.75f, 1.0f, 2.0f, -1.0f},
@@ -53,7 +53,7 @@ class SplitEvaluationTest {
 
   @Test
   void eachPairCountsOnce() {
-    PreferenceTrainer.PairResults r = new PreferenceTrainer.PairResults(
+    PreferenceObjective.PairResults r = new PreferenceObjective.PairResults(
         new float[] {2.0f}, new float[] {0.5f}, new float[] {0.75f}, new float[] {0.25f}, new float[] {-1.0f},
         new float[] {-2.0f}, new int[] {0});
     EvalMetrics m = SplitEvaluation.of(0, EvalMetrics.Split.TEST, List.of("only"), r);
