@@ -44,6 +44,23 @@ public final class GroupStep {
   }
 
   /**
+   * This step with every coefficient times {@code factor}: what {@link GroupRobustLoss#gradient} and
+   * {@link GroupRobustLoss#sequenceGradient} turn into the gradient of {@code factor * J}, e.g. a micro-batch's share
+   * of a step under gradient accumulation or over data-parallel ranks. The factor rides on the coefficients, so the
+   * gradient is rounded once, with no extra pass over it; the objective and the group outputs are unchanged.
+   */
+  public GroupStep scaled(double factor) {
+    if (!Double.isFinite(factor)) {
+      throw new IllegalArgumentException("factor = " + factor + ": must be finite");
+    }
+    double[] coef = step.coef().clone();
+    for (int g = 0; g < coef.length; g++) {
+      coef[g] *= factor;
+    }
+    return new GroupStep(new LossKernel.Step(step.loss(), step.group(), step.groupCount(), coef));
+  }
+
+  /**
    * Refuses to scale {@code statistics}' pairs by this step unless it was computed from statistics that include
    * them: the same K, and for every group at least as many pairs as they hold. Otherwise a group's coefficient
    * could be that of a step that never saw its pairs (zero when it saw none) and its gradient would be silently

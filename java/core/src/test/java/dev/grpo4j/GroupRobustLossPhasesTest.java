@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.Random;
 import java.util.stream.Stream;
@@ -146,6 +147,41 @@ class GroupRobustLossPhasesTest {
           }
         }
       }
+    }
+  }
+
+  @ParameterizedTest(name = "{0} {1} {2} {3}")
+  @MethodSource("methods")
+  void aScaledStepGivesTheScaledGradientAndTheSameOutputs(Backend backend, Weighting weighting,
+                                                          GroupNormalization normalization, LossType lossType) {
+    Rows rows = Rows.random(new Random(17), 6, 5, 41, new int[] {0, 1, 2, 0, 3, 0});
+    try (HostBatch batch = rows.batch(); HostBatch half = rows.batch(); HostBatch third = rows.batch();
+         GroupRobustLoss loss = loss(backend, weighting, normalization, lossType)) {
+      LossStatistics statistics = loss.statistics(batch.batch());
+      GroupStep step = loss.groupStep(statistics.groupStatistics(), false);
+      loss.gradient(statistics, step, batch.grad);
+      loss.gradient(statistics, step.scaled(0.5), half.grad);
+      loss.gradient(statistics, step.scaled(1.0 / 3), third.grad);
+      float[] whole = batch.grad.toArray(ValueLayout.JAVA_FLOAT);
+      float[] halved = half.grad.toArray(ValueLayout.JAVA_FLOAT);
+      float[] thirds = third.grad.toArray(ValueLayout.JAVA_FLOAT);
+      double largest = 0;
+      for (int e = 0; e < whole.length; e++) {
+        assertEquals(whole[e] * 0.5f, halved[e], 0f, "a power of two scales exactly, element " + e);
+        assertEquals(whole[e] / 3.0, thirds[e], 1e-6 * Math.abs(whole[e]) + 1e-12, "element " + e);
+        largest = Math.max(largest, Math.abs(whole[e]));
+      }
+      assertTrue(largest > 0, "a gradient");
+      LossResult plain = LossResult.of(statistics, step);
+      LossResult scaled = LossResult.of(statistics, step.scaled(0.25));
+      assertEquals(plain.loss(), scaled.loss(), 0.0, "the objective is the step's, unscaled");
+      assertArrayEquals(plain.objectiveWeights(), scaled.objectiveWeights(), 0f);
+      double[] coefficients = step.coefficients();
+      double[] quartered = step.scaled(0.25).coefficients();
+      for (int g = 0; g < coefficients.length; g++) {
+        assertEquals(coefficients[g] * 0.25, quartered[g], 0.0);
+      }
+      assertThrows(IllegalArgumentException.class, () -> step.scaled(Double.NaN));
     }
   }
 

@@ -9,7 +9,6 @@ import java.util.function.Function;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.NoGradGuard;
-import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorArrayRefOptional;
 
@@ -18,7 +17,7 @@ import org.bytedeco.pytorch.TensorArrayRefOptional;
  * chosen once: the <b>whole logits</b> (the model's {@code [2B, T, V]} logits through {@link TorchPreferenceLoss},
  * the gradient written over them and backpropagated) or the <b>fused head</b> (the hidden states through
  * {@link FusedLmHead}; the logits never exist whole). Both take the share {@code scale} of the step's gradient this
- * micro-batch contributes, and both leave the group step to the caller, so that gradient
+ * micro-batch contributes inside their coefficients, and both leave the group step to the caller, so that gradient
  * accumulation and data-parallel ranks can share one.
  *
  * <p>Each call runs in its own {@code PointerScope}: the native memory of its tensors is freed when it ends rather
@@ -72,10 +71,7 @@ public final class PreferenceObjective {
       Tensor logits = model.forward(batch.inputIds());
       Tensor grad = logits.detach();
       LossResult result = loss.forwardBackward(logits, batch.labels(), batch.refLogps(), batch.groupIds(), grad,
-          groupStep);
-      if (scale != 1.0) {
-        grad.mul_(new Scalar(scale));
-      }
+          scale, groupStep);
       logits.backward(grad, new BoolOptional(), false, new TensorArrayRefOptional());
       return result;
     }

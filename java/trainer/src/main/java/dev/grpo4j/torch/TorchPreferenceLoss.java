@@ -142,16 +142,18 @@ public final class TorchPreferenceLoss {
    * Training call whose group step is the caller's: after the batch's statistics, {@code groupStep} returns the step
    * whose coefficients scale this batch's gradient, e.g. one run on statistics gathered from data-parallel ranks.
    * The gradient goes into {@code grad} as by {@link #forwardBackward(Tensor, Tensor, Tensor, Tensor, Tensor)}; with
-   * a step taken on this batch's own statistics it equals that call bit for bit. Every backend.
+   * a step taken on this batch's own statistics and {@code scale} 1 it equals that call bit for bit. The gradient is
+   * that of {@code scale * J}, the factor taken into the group coefficients ({@link GroupStep#scaled}), not a second
+   * pass over {@code grad}. Every backend.
    */
   public LossResult forwardBackward(Tensor logits, Tensor labels, Tensor refLogps, Tensor groupIds, Tensor grad,
-                                    Function<LossStatistics, GroupStep> groupStep) {
+                                    double scale, Function<LossStatistics, GroupStep> groupStep) {
     PreferenceBatch batch = validate(logits, labels, refLogps, groupIds);
     validateGrad(logits, grad);
     try {
       LossStatistics statistics = loss.statistics(batch);
       GroupStep step = groupStep.apply(statistics);
-      loss.gradient(statistics, step, segment(grad, "grad"));
+      loss.gradient(statistics, scale == 1.0 ? step : step.scaled(scale), segment(grad, "grad"));
       bumpVersion(grad);
       return LossResult.of(statistics, step);
     } finally {
