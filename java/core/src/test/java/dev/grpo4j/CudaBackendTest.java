@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.grpo4j.ffm.DeviceMemory;
+import dev.grpo4j.testing.Close;
+import dev.grpo4j.testing.TestSeed;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Random;

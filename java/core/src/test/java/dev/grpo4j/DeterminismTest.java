@@ -3,6 +3,7 @@ package dev.grpo4j;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.grpo4j.testing.TestSeed;
 import java.lang.foreign.MemorySegment;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -29,7 +30,8 @@ class DeterminismTest {
             }
             String where = type + " threads " + threads + " " + TestSeed.describe(seed);
             assertEquals(-1L, firstGrad.mismatch(grad), where + ": gradient bytes differ");
-            assertEquals(Float.floatToRawIntBits((float) first.loss()), Float.floatToRawIntBits((float) r.loss()), where);
+            assertEquals(Float.floatToRawIntBits((float) first.loss()), Float.floatToRawIntBits((float) r.loss()),
+                where);
             assertArrayEquals(first.chosenLogps(), r.chosenLogps(), 0f, where);
             assertArrayEquals(first.rejectedLogps(), r.rejectedLogps(), 0f, where);
             assertArrayEquals(first.pairLosses(), r.pairLosses(), 0f, where);

@@ -1,5 +1,7 @@
 package dev.grpo4j;
 
+import dev.grpo4j.testing.Close;
+import dev.grpo4j.testing.TestSeed;
 import java.lang.foreign.MemorySegment;
 import java.util.Random;
 import java.util.stream.Stream;

@@ -3,6 +3,8 @@ package dev.grpo4j;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.grpo4j.testing.Close;
+import dev.grpo4j.testing.TestSeed;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;

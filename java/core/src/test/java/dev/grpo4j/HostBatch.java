@@ -5,6 +5,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
+import dev.grpo4j.testing.RandomPreferences;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Random;
@@ -49,32 +50,15 @@ final class HostBatch implements AutoCloseable {
   }
 
   /**
-   * Random logits {@code scale * N(0,1)}, positions masked with probability {@code maskFraction}, row
-   * {@code maskedRow} (if >= 0) fully masked, group {@code absentGroup} (if >= 0 and K > 1) never drawn.
+   * A {@link RandomPreferences} batch of logits {@code scale * N(0,1)}, positions masked with probability
+   * {@code maskFraction}, row {@code maskedRow} (if >= 0) fully masked, group {@code absentGroup} (if >= 0 and
+   * K > 1) never drawn.
    */
   static HostBatch random(Random rng, int pairs, int seqLen, int vocab, int groups, LogitsType logitsType,
                           LabelType labelType, double scale, double maskFraction, int maskedRow, int absentGroup) {
-    int rows = 2 * pairs;
-    float[] logits = new float[rows * seqLen * vocab];
-    for (int e = 0; e < logits.length; e++) {
-      logits[e] = (float) (scale * rng.nextGaussian());
-    }
-    long[] labels = new long[rows * seqLen];
-    for (int p = 0; p < labels.length; p++) {
-      boolean masked = rng.nextDouble() < maskFraction || p / seqLen == maskedRow;
-      labels[p] = masked ? TokenLogits.IGNORE_INDEX : rng.nextInt(vocab);
-    }
-    float[] ref = new float[rows];
-    for (int r = 0; r < rows; r++) {
-      ref[r] = (float) (-3.0 * seqLen * rng.nextDouble());
-    }
-    int[] ids = new int[pairs];
-    for (int i = 0; i < pairs; i++) {
-      do {
-        ids[i] = rng.nextInt(groups);
-      } while (groups > 1 && ids[i] == absentGroup);
-    }
-    return new HostBatch(pairs, seqLen, vocab, logitsType, labelType, logits, labels, ref, ids);
+    RandomPreferences p = RandomPreferences.generate(rng, new RandomPreferences.Shape("", pairs, seqLen, vocab, groups,
+        maskFraction, maskedRow, absentGroup), scale);
+    return new HostBatch(pairs, seqLen, vocab, logitsType, labelType, p.logits(), p.labels(), p.ref(), p.groupIds());
   }
 
   TokenLogits tokens(MemorySegment logitsSegment) {

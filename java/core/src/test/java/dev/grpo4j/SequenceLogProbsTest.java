@@ -3,6 +3,8 @@ package dev.grpo4j;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.grpo4j.testing.Close;
+import dev.grpo4j.testing.TestSeed;
 import java.util.Random;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;

@@ -12,11 +12,10 @@ import dev.grpo4j.Weighting;
 import dev.grpo4j.model.Checkpoints;
 import dev.grpo4j.model.ModelConfig;
 import dev.grpo4j.model.Models;
-import dev.grpo4j.model.TransformerLm;
 import dev.grpo4j.report.EvalMetrics;
 import dev.grpo4j.report.RunLog;
 import dev.grpo4j.report.StepMetrics;
-import dev.grpo4j.torch.Close;
+import dev.grpo4j.testing.Close;
 import dev.grpo4j.train.Method;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -244,7 +243,8 @@ class TrainCommandTest {
       StepMetrics x = a.get(i);
       StepMetrics y = b.get(i);
       assertEquals(new StepMetrics(x.step(), x.epoch(), x.loss(), x.groupPairLoss(), x.groupObjectiveLoss(),
-          x.groupWeights(), x.lr(), 0, x.gradNorm(), 0), new StepMetrics(y.step(), y.epoch(), y.loss(), y.groupPairLoss(),
+          x.groupWeights(), x.lr(), 0, x.gradNorm(), 0), new StepMetrics(y.step(), y.epoch(), y.loss(),
+              y.groupPairLoss(),
           y.groupObjectiveLoss(), y.groupWeights(), y.lr(), 0, y.gradNorm(), 0), "step " + x.step());
     }
     assertEquals(RunLog.readEval(RunLog.evalFile(whole)), RunLog.readEval(RunLog.evalFile(resumed)));

@@ -10,7 +10,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.grpo4j.io.AtomicDirectory;
 import dev.grpo4j.platform.HostTensors;
-import dev.grpo4j.torch.Close;
+import dev.grpo4j.testing.Close;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.io.UncheckedIOException;

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.grpo4j.platform.HostTensors;
-import dev.grpo4j.torch.Close;
+import dev.grpo4j.testing.Close;
 import java.util.List;
 import java.util.Map;
 import org.bytedeco.javacpp.PointerScope;

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.grpo4j.model.ReferenceForward.Config;
-import dev.grpo4j.torch.Close;
+import dev.grpo4j.testing.Close;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;

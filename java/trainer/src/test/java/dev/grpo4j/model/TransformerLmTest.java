@@ -9,7 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.grpo4j.platform.HostTensors;
-import dev.grpo4j.torch.Close;
+import dev.grpo4j.testing.Close;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

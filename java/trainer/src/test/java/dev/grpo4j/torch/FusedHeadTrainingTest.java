@@ -11,6 +11,7 @@ import dev.grpo4j.model.ModelConfig;
 import dev.grpo4j.model.Models;
 import dev.grpo4j.model.TransformerLm;
 import dev.grpo4j.platform.TensorVectors;
+import dev.grpo4j.testing.Close;
 import dev.grpo4j.testing.LossConfig;
 import java.util.ArrayList;
 import java.util.List;

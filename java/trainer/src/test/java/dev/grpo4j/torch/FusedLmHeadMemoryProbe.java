@@ -4,6 +4,7 @@ import dev.grpo4j.Backend;
 import dev.grpo4j.GroupRobustLoss;
 import dev.grpo4j.platform.LibTorch;
 import dev.grpo4j.testing.LossConfig;
+import dev.grpo4j.testing.RandomPreferences;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,19 +35,20 @@ final class FusedLmHeadMemoryProbe {
 
   public static void main(String[] args) throws IOException {
     FusedLmHeadTest.HeadCase h = new FusedLmHeadTest.HeadCase("memory",
-        new RandomBatch.Shape("", 4, 64, 32000, 2, 0, -1, -1), 64, false, false, false, 0);
-    RandomBatch batch = RandomBatch.generate(new Random(3), h.shape(), 1.0);
+        new RandomPreferences.Shape("", 4, 64, 32000, 2, 0, -1, -1), 64, false, false, false, 0);
+    RandomPreferences batch = RandomPreferences.generate(new Random(3), h.shape(), 1.0);
     LossConfig c = TorchAutogradTest.configs().get(0);
     long[] peaks = new long[2];
     try (PointerScope scope = new PointerScope(); GroupRobustLoss loss = c.build(batch.groupSizes())) {
       FusedLmHeadTest.Parameters p = FusedLmHeadTest.Parameters.make(3, h);
-      Tensor labels = batch.labelsTensor(false);
+      Tensor labels = PreferenceTensors.labels(batch, false);
       FusedLmHead fused = FusedLmHead.withMemoryBudget(Backend.CPU, 2, 0, 4L << 20);
       for (int round = 0; round < 2; round++) {
         peaks[0] = callPeak(p, () -> {
           try (PointerScope call = new PointerScope()) {
             Tensor logits = p.logits(p.hidden(h, null));
-            new TorchPreferenceLoss(loss).forwardBackward(logits, labels, batch.refTensor(), batch.groupIdsTensor(),
+            new TorchPreferenceLoss(loss).forwardBackward(logits, labels, PreferenceTensors.ref(batch),
+                PreferenceTensors.groupIds(batch),
                 logits.detach());
             logits.backward(logits.detach(), new BoolOptional(), false, new TensorArrayRefOptional());
           }

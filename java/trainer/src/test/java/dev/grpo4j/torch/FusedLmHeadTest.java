@@ -10,7 +10,9 @@ import dev.grpo4j.LossResult;
 import dev.grpo4j.SequenceLogProbs;
 import dev.grpo4j.cli.ChildJvm;
 import dev.grpo4j.platform.HostTensors;
+import dev.grpo4j.testing.Close;
 import dev.grpo4j.testing.LossConfig;
+import dev.grpo4j.testing.RandomPreferences;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -46,7 +48,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 @SuppressWarnings("try") // PointerScope and NoGradGuard act by existing; the bodies never name them
 class FusedLmHeadTest {
   /** One head-level case; {@code tied}: W is also the embedding that builds the hidden states. */
-  record HeadCase(String name, RandomBatch.Shape shape, int hidden, boolean bias, boolean lora, boolean tied,
+  record HeadCase(String name, RandomPreferences.Shape shape, int hidden, boolean bias, boolean lora, boolean tied,
                   long chunk) {
     @Override
     public String toString() {
@@ -56,19 +58,22 @@ class FusedLmHeadTest {
 
   static List<HeadCase> heads() {
     return List.of(
-        new HeadCase("chunk 1, masked row", new RandomBatch.Shape("", 3, 5, 37, 2, 0.3, 4, -1), 8, false, false,
+        new HeadCase("chunk 1, masked row", new RandomPreferences.Shape("", 3, 5, 37, 2, 0.3, 4, -1), 8, false, false,
             false, 1),
-        new HeadCase("odd chunk 7, bias, group absent", new RandomBatch.Shape("", 4, 6, 41, 3, 0.25, -1, 1), 12, true,
+        new HeadCase("odd chunk 7, bias, group absent", new RandomPreferences.Shape("", 4, 6, 41, 3, 0.25, -1, 1), 12,
+            true,
             false, false, 7),
-        new HeadCase("T = 1, chunk larger than the batch", new RandomBatch.Shape("", 3, 1, 29, 2, 0, -1, -1), 8,
+        new HeadCase("T = 1, chunk larger than the batch", new RandomPreferences.Shape("", 3, 1, 29, 2, 0, -1, -1), 8,
             false, false, false, 1_000_000),
-        new HeadCase("LoRA head with bias, chunk 4", new RandomBatch.Shape("", 3, 4, 31, 2, 0.2, -1, -1), 10, true,
+        new HeadCase("LoRA head with bias, chunk 4", new RandomPreferences.Shape("", 3, 4, 31, 2, 0.2, -1, -1), 10,
+            true,
             true, false, 4),
-        new HeadCase("tied embedding, chunk 5", new RandomBatch.Shape("", 3, 5, 23, 2, 0.2, 1, -1), 6, false, false,
+        new HeadCase("tied embedding, chunk 5", new RandomPreferences.Shape("", 3, 5, 23, 2, 0.2, 1, -1), 6, false,
+            false,
             true, 5),
         new HeadCase("chunks of whole pairs, 3 groups, bias, LoRA, chunk 17",
-            new RandomBatch.Shape("", 7, 4, 19, 3, 0.1, -1, -1), 6, true, true, false, 17),
-        new HeadCase("V = 1031, chunk 9", new RandomBatch.Shape("", 3, 5, 1031, 2, 0.2, -1, -1), 8,
+            new RandomPreferences.Shape("", 7, 4, 19, 3, 0.1, -1, -1), 6, true, true, false, 17),
+        new HeadCase("V = 1031, chunk 9", new RandomPreferences.Shape("", 3, 5, 1031, 2, 0.2, -1, -1), 8,
             true, false, false, 9));
   }
 
@@ -131,7 +136,7 @@ class FusedLmHeadTest {
   @MethodSource("cases")
   void matchesTheUnfusedPath(LossConfig c, HeadCase h, String route) {
     long seed = 31L * c.name().hashCode() + h.name().hashCode();
-    RandomBatch batch = RandomBatch.generate(new Random(seed), h.shape(), 1.0);
+    RandomPreferences batch = RandomPreferences.generate(new Random(seed), h.shape(), 1.0);
     int rows = 2 * h.shape().pairs();
     try (PointerScope scope = new PointerScope();
          GroupRobustLoss unfusedLoss = c.build(batch.groupSizes());
@@ -139,14 +144,14 @@ class FusedLmHeadTest {
       Parameters unfused = Parameters.make(seed, h);
       Parameters fused = Parameters.make(seed, h);
       Tensor tokenIds = torch.randint(h.shape().vocab(), new long[] {rows, h.shape().seqLen()});
-      Tensor labels = batch.labelsTensor(false);
+      Tensor labels = PreferenceTensors.labels(batch, false);
       FusedLmHead chosen = FusedLmHead.withChunkTokens(dev.grpo4j.Backend.CPU, 2, 0, h.chunk());
       FusedLmHead head = route.equals("chosen route") ? chosen : chosen.recomputingEveryChunk();
       for (int step = 0; step < 2; step++) {
         String name = c + " | " + h + " | " + route + " | step " + step;
         Tensor logits = unfused.logits(unfused.hidden(h, tokenIds));
         TorchPreferenceLoss.Result want = new TorchPreferenceLoss(unfusedLoss).forwardBackward(logits, labels,
-            batch.refTensor(), batch.groupIdsTensor());
+            PreferenceTensors.ref(batch), PreferenceTensors.groupIds(batch));
         logits.backward(want.grad(), new BoolOptional(), false, new TensorArrayRefOptional());
         LossResult got = head.forwardBackward(fusedLoss, fused.hidden(h, tokenIds), fused.head(), labels, batch.ref(),
             batch.groupIds(), 1.0, s -> fusedLoss.groupStep(s.groupStatistics(), true));
@@ -247,13 +252,13 @@ class FusedLmHeadTest {
   @Test
   void crossEntropyMatchesTheWholeLogits() {
     for (HeadCase h : heads()) {
-      RandomBatch batch = RandomBatch.generate(new Random(17), h.shape(), 1.0);
+      RandomPreferences batch = RandomPreferences.generate(new Random(17), h.shape(), 1.0);
       try (PointerScope scope = new PointerScope()) {
         Parameters unfused = Parameters.make(17, h);
         Parameters fused = Parameters.make(17, h);
         int rows = 2 * h.shape().pairs();
         Tensor tokenIds = torch.randint(h.shape().vocab(), new long[] {rows, h.shape().seqLen()});
-        Tensor labels = batch.labelsTensor(false);
+        Tensor labels = PreferenceTensors.labels(batch, false);
         Tensor logits = unfused.logits(unfused.hidden(h, tokenIds));
         Tensor nll = torch.cross_entropy(logits.view(-1, h.shape().vocab()), labels.view(-1)).mul(new Scalar(0.5));
         nll.backward();
@@ -273,11 +278,11 @@ class FusedLmHeadTest {
   }
 
   static List<HeadCase> accumulationHeads() {
-    RandomBatch.Shape shape = new RandomBatch.Shape("", 60, 10, 37, 2, 0, -1, -1);
+    RandomPreferences.Shape shape = new RandomPreferences.Shape("", 60, 10, 37, 2, 0, -1, -1);
     return List.of(new HeadCase("1200 positions, bias, LoRA", shape, 24, true, true, false, 1_000_000),
         new HeadCase("1200 positions, tied embedding, chunks of 500", shape, 24, false, false, true, 500),
         new HeadCase("3 groups, bias, chunks of 15: pairs whole and split",
-            new RandomBatch.Shape("", 60, 10, 37, 3, 0.3, -1, -1), 24, true, false, false, 15));
+            new RandomPreferences.Shape("", 60, 10, 37, 3, 0.3, -1, -1), 24, true, false, false, 15));
   }
 
   /**
@@ -289,13 +294,14 @@ class FusedLmHeadTest {
   @MethodSource("accumulationHeads")
   void preferenceMicroBatchesAddAsAutogradDoes(HeadCase h) {
     LossConfig c = TorchAutogradTest.configs().get(1);
-    RandomBatch first = RandomBatch.generate(new Random(1), h.shape(), 1.0);
-    RandomBatch second = RandomBatch.generate(new Random(2), h.shape(), 1.0);
+    RandomPreferences first = RandomPreferences.generate(new Random(1), h.shape(), 1.0);
+    RandomPreferences second = RandomPreferences.generate(new Random(2), h.shape(), 1.0);
     try (PointerScope scope = new PointerScope(); GroupRobustLoss loss = c.build(first.groupSizes())) {
       Tensor tokenIds = torch.randint(h.shape().vocab(), new long[] {2L * h.shape().pairs(), h.shape().seqLen()});
       FusedLmHead fused = FusedLmHead.withChunkTokens(dev.grpo4j.Backend.CPU, 2, 0, h.chunk());
-      java.util.function.BiConsumer<Parameters, RandomBatch> microBatch = (parameters, batch) ->
-          fused.forwardBackward(loss, parameters.hidden(h, tokenIds), parameters.head(), batch.labelsTensor(false),
+      java.util.function.BiConsumer<Parameters, RandomPreferences> microBatch = (parameters, batch) ->
+          fused.forwardBackward(loss, parameters.hidden(h, tokenIds), parameters.head(),
+              PreferenceTensors.labels(batch, false),
               batch.ref(), batch.groupIds(), 0.5, s -> loss.groupStep(s.groupStatistics(), false));
       Parameters accumulated = Parameters.make(3, h);
       microBatch.accept(accumulated, first);
@@ -323,8 +329,8 @@ class FusedLmHeadTest {
   void aSecondMicroBatchAddsItsGradientsAsAutogradDoes(HeadCase h) {
     try (PointerScope scope = new PointerScope()) {
       Tensor tokenIds = torch.randint(h.shape().vocab(), new long[] {2L * h.shape().pairs(), h.shape().seqLen()});
-      Tensor first = RandomBatch.generate(new Random(1), h.shape(), 1.0).labelsTensor(false);
-      Tensor second = RandomBatch.generate(new Random(2), h.shape(), 1.0).labelsTensor(false);
+      Tensor first = PreferenceTensors.labels(RandomPreferences.generate(new Random(1), h.shape(), 1.0), false);
+      Tensor second = PreferenceTensors.labels(RandomPreferences.generate(new Random(2), h.shape(), 1.0), false);
       FusedLmHead fused = FusedLmHead.withChunkTokens(dev.grpo4j.Backend.CPU, 2, 0, h.chunk());
       Parameters accumulated = Parameters.make(3, h);
       fused.crossEntropy(accumulated.hidden(h, tokenIds), accumulated.head(), first, 0.5);
@@ -344,12 +350,12 @@ class FusedLmHeadTest {
   @Test
   void sequenceLogProbsMatchTheWholeLogits() {
     HeadCase h = heads().get(1);
-    RandomBatch batch = RandomBatch.generate(new Random(7), h.shape(), 1.0);
+    RandomPreferences batch = RandomPreferences.generate(new Random(7), h.shape(), 1.0);
     try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard();
          GroupRobustLoss loss = TorchAutogradTest.configs().get(0).build(batch.groupSizes())) {
       Parameters p = Parameters.make(7, h);
       Tensor hidden = p.hiddenLeaf().detach();
-      Tensor labels = batch.labelsTensor(false);
+      Tensor labels = PreferenceTensors.labels(batch, false);
       SequenceLogProbs want = new TorchPreferenceLoss(loss).sequenceLogProbs(p.logits(hidden), labels);
       SequenceLogProbs got = FusedLmHead.withChunkTokens(dev.grpo4j.Backend.CPU, 1, 0, 3)
           .sequenceLogProbs(hidden, p.head(), labels);
@@ -357,8 +363,9 @@ class FusedLmHeadTest {
       for (int r = 0; r < want.tokenCounts().length; r++) {
         assertEquals(want.tokenCounts()[r], got.tokenCounts()[r], "token count of row " + r);
       }
-      LossResult wantEval = new TorchPreferenceLoss(loss).evaluate(p.logits(hidden), labels, batch.refTensor(),
-          batch.groupIdsTensor());
+      LossResult wantEval = new TorchPreferenceLoss(loss).evaluate(p.logits(hidden), labels,
+          PreferenceTensors.ref(batch),
+          PreferenceTensors.groupIds(batch));
       LossResult gotEval = FusedLmHead.withMemoryBudget(dev.grpo4j.Backend.CPU, 1, 0, 1000).evaluate(loss, hidden,
           p.head(), labels, batch.ref(), batch.groupIds());
       Close.assertClose("evaluation J", new double[] {gotEval.loss()}, new double[] {wantEval.loss()}, 1e-6, 1e-5);
@@ -369,20 +376,20 @@ class FusedLmHeadTest {
   @Test
   void bfloat16HeadMatchesWithinItsPrecision() {
     HeadCase h = heads().get(1);
-    RandomBatch batch = RandomBatch.generate(new Random(11), h.shape(), 1.0);
+    RandomPreferences batch = RandomPreferences.generate(new Random(11), h.shape(), 1.0);
     LossConfig c = TorchAutogradTest.configs().get(0);
     try (PointerScope scope = new PointerScope();
          GroupRobustLoss unfusedLoss = c.build(batch.groupSizes());
          GroupRobustLoss fusedLoss = c.build(batch.groupSizes())) {
       Parameters unfused = Parameters.make(11, h);
       Parameters fused = Parameters.make(11, h);
-      Tensor labels = batch.labelsTensor(false);
+      Tensor labels = PreferenceTensors.labels(batch, false);
       Tensor wantHidden = unfused.hiddenLeaf().to(ScalarType.BFloat16);
       Tensor wantWeight = unfused.weight().to(ScalarType.BFloat16);
       Tensor wantBias = unfused.bias().to(ScalarType.BFloat16);
       Tensor logits = torch.linear(wantHidden, wantWeight, new TensorOptional(wantBias)).contiguous();
       TorchPreferenceLoss.Result want = new TorchPreferenceLoss(unfusedLoss).forwardBackward(logits, labels,
-          batch.refTensor(), batch.groupIdsTensor());
+          PreferenceTensors.ref(batch), PreferenceTensors.groupIds(batch));
       logits.backward(want.grad(), new BoolOptional(), false, new TensorArrayRefOptional());
 
       Tensor weight = fused.weight().detach().to(ScalarType.BFloat16).requires_grad_(true);

@@ -13,6 +13,7 @@ import dev.grpo4j.model.ModelConfig;
 import dev.grpo4j.model.Models;
 import dev.grpo4j.model.TransformerLm;
 import dev.grpo4j.platform.TensorVectors;
+import dev.grpo4j.testing.Close;
 import dev.grpo4j.testing.LossConfig;
 import dev.grpo4j.testing.TorchObjective;
 import dev.grpo4j.text.TokenPair;

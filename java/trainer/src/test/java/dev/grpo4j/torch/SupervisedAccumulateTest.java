@@ -7,6 +7,7 @@ import dev.grpo4j.model.ModelConfig;
 import dev.grpo4j.model.Models;
 import dev.grpo4j.model.TransformerLm;
 import dev.grpo4j.platform.TensorVectors;
+import dev.grpo4j.testing.Close;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;

@@ -10,7 +10,9 @@ import dev.grpo4j.LossResult;
 import dev.grpo4j.LossType;
 import dev.grpo4j.SequenceLogProbs;
 import dev.grpo4j.Weighting;
+import dev.grpo4j.testing.Close;
 import dev.grpo4j.testing.LossConfig;
+import dev.grpo4j.testing.RandomPreferences;
 import dev.grpo4j.testing.TorchObjective;
 import java.util.ArrayList;
 import java.util.List;
@@ -51,18 +53,19 @@ class TorchAutogradTest {
             GroupNormalization.DATASET_FREQUENCY, 0.1, 0, true, 0, 1, 0));
   }
 
-  static List<RandomBatch.Shape> shapes() {
+  static List<RandomPreferences.Shape> shapes() {
     return List.of(
-        new RandomBatch.Shape("B=4 T=6 V=33 K=3, masked row, group 1 absent", 4, 6, 33, 3, 0.25, 5, 1),
-        new RandomBatch.Shape("B=3 T=1 V=7 K=2", 3, 1, 7, 2, 0, -1, -1),
-        new RandomBatch.Shape("B=3 T=4 V=11 K=1", 3, 4, 11, 1, 0.2, -1, -1),
-        new RandomBatch.Shape("B=8 T=16 V=257 K=4, chosen row 0 masked, group 3 absent", 8, 16, 257, 4, 0.3, 0, 3));
+        new RandomPreferences.Shape("B=4 T=6 V=33 K=3, masked row, group 1 absent", 4, 6, 33, 3, 0.25, 5, 1),
+        new RandomPreferences.Shape("B=3 T=1 V=7 K=2", 3, 1, 7, 2, 0, -1, -1),
+        new RandomPreferences.Shape("B=3 T=4 V=11 K=1", 3, 4, 11, 1, 0.2, -1, -1),
+        new RandomPreferences.Shape("B=8 T=16 V=257 K=4, chosen row 0 masked, group 3 absent", 8, 16, 257, 4, 0.3, 0,
+            3));
   }
 
   static Stream<Arguments> cases() {
     List<Arguments> out = new ArrayList<>();
     for (LossConfig c : configs()) {
-      for (RandomBatch.Shape s : shapes()) {
+      for (RandomPreferences.Shape s : shapes()) {
         out.add(Arguments.of(c, s));
       }
     }
@@ -71,7 +74,7 @@ class TorchAutogradTest {
 
   @ParameterizedTest(name = "{0} | {1}")
   @MethodSource("cases")
-  void float32MatchesLibtorchAutograd(LossConfig c, RandomBatch.Shape s) {
+  void float32MatchesLibtorchAutograd(LossConfig c, RandomPreferences.Shape s) {
     compare(c, s, ScalarType.Float);
   }
 
@@ -83,20 +86,22 @@ class TorchAutogradTest {
   @ParameterizedTest(name = "{0}")
   @MethodSource("configs")
   void evaluateMatchesLibtorchWithoutUpdatingWeights(LossConfig c) {
-    RandomBatch.Shape s = shapes().get(0);
+    RandomPreferences.Shape s = shapes().get(0);
     long seed = seed(c, s) + 1;
-    RandomBatch batch = RandomBatch.generate(new Random(seed), s, 2.0);
+    RandomPreferences batch = RandomPreferences.generate(new Random(seed), s, 2.0);
     int groups = batch.groupSizes().length;
     try (PointerScope scope = new PointerScope();
          GroupRobustLoss loss = c.build(batch.groupSizes())) {
       GroupWeightState state = new GroupWeightState(randomLogAlpha(new Random(seed), groups), 3);
       loss.restoreState(state);
-      Tensor logits = batch.logitsLeaf(ScalarType.Float);
-      Tensor labels = batch.labelsTensor(false);
-      LossResult r = new TorchPreferenceLoss(loss).evaluate(logits, labels, batch.refTensor(), batch.groupIdsTensor());
+      Tensor logits = PreferenceTensors.logitsLeaf(batch, ScalarType.Float);
+      Tensor labels = PreferenceTensors.labels(batch, false);
+      LossResult r = new TorchPreferenceLoss(loss).evaluate(logits, labels, PreferenceTensors.ref(batch),
+          PreferenceTensors.groupIds(batch));
       assertEquals(state, loss.state(), "evaluate must not touch the group weights");
 
-      TorchObjective.Parts p = TorchObjective.parts(c, logits, labels, batch.refTensor(), batch.groupIdsTensor(),
+      TorchObjective.Parts p = TorchObjective.parts(c, logits, labels, PreferenceTensors.ref(batch),
+          PreferenceTensors.groupIds(batch),
           batch.groupSizes());
       double[] weights = currentWeights(c, state, p, batch.groupSizes());
       Tolerance tol = Tolerance.of(p);
@@ -112,11 +117,11 @@ class TorchAutogradTest {
   @Test
   void sequenceLogProbsMatchLibtorch() {
     // An odd row count: sequence log-probs are per row, not per pair.
-    RandomBatch batch = RandomBatch.generate(new Random(SEED), shapes().get(3), 3.0);
+    RandomPreferences batch = RandomPreferences.generate(new Random(SEED), shapes().get(3), 3.0);
     try (PointerScope scope = new PointerScope();
          GroupRobustLoss loss = configs().get(0).build(batch.groupSizes())) {
-      Tensor logits = batch.logitsLeaf(ScalarType.Float).detach().narrow(0, 0, 15).contiguous();
-      Tensor labels = batch.labelsTensor(true).narrow(0, 0, 15).contiguous();
+      Tensor logits = PreferenceTensors.logitsLeaf(batch, ScalarType.Float).detach().narrow(0, 0, 15).contiguous();
+      Tensor labels = PreferenceTensors.labels(batch, true).narrow(0, 0, 15).contiguous();
       SequenceLogProbs got = new TorchPreferenceLoss(loss).sequenceLogProbs(logits, labels);
       TorchObjective.Sequences want = TorchObjective.sequences(logits, labels);
       double[] wantLogps = Tensors.toDoubles(want.logps());
@@ -129,10 +134,10 @@ class TorchAutogradTest {
     }
   }
 
-  private static void compare(LossConfig c, RandomBatch.Shape s, ScalarType type) {
+  private static void compare(LossConfig c, RandomPreferences.Shape s, ScalarType type) {
     long seed = seed(c, s);
     Random rng = new Random(seed);
-    RandomBatch batch = RandomBatch.generate(rng, s, 2.0);
+    RandomPreferences batch = RandomPreferences.generate(rng, s, 2.0);
     int groups = batch.groupSizes().length;
     boolean int32Labels = (seed & 1) == 0;
     String name = c + " | " + s + " | " + type + (int32Labels ? " int32" : " int64") + " labels | seed " + seed;
@@ -141,11 +146,11 @@ class TorchAutogradTest {
       // Start from non-uniform weights so the update is checked against a non-trivial log alpha.
       double[] logAlphaBefore = randomLogAlpha(rng, groups);
       loss.restoreState(new GroupWeightState(logAlphaBefore, 0));
-      Tensor logits = batch.logitsLeaf(type);
+      Tensor logits = PreferenceTensors.logitsLeaf(batch, type);
       double[] logitsBefore = Tensors.toDoubles(logits);
-      Tensor labels = batch.labelsTensor(int32Labels);
-      Tensor ref = batch.refTensor();
-      Tensor ids = batch.groupIdsTensor();
+      Tensor labels = PreferenceTensors.labels(batch, int32Labels);
+      Tensor ref = PreferenceTensors.ref(batch);
+      Tensor ids = PreferenceTensors.groupIds(batch);
 
       TorchPreferenceLoss.Result result = new TorchPreferenceLoss(loss).forwardBackward(logits, labels, ref, ids);
       LossResult r = result.lossResult();
@@ -239,7 +244,7 @@ class TorchAutogradTest {
     return logAlpha;
   }
 
-  private static long seed(LossConfig c, RandomBatch.Shape s) {
+  private static long seed(LossConfig c, RandomPreferences.Shape s) {
     return SEED + 31L * c.name().hashCode() + s.name().hashCode();
   }
 

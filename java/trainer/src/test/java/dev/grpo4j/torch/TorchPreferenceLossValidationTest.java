@@ -11,6 +11,7 @@ import dev.grpo4j.GroupRobustLoss;
 import dev.grpo4j.LossType;
 import dev.grpo4j.Weighting;
 import dev.grpo4j.testing.LossConfig;
+import dev.grpo4j.testing.RandomPreferences;
 import java.util.Random;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
@@ -49,12 +50,13 @@ class TorchPreferenceLossValidationTest {
     loss = new LossConfig("GR-DPO", LossType.DPO, Weighting.ROBUST, GroupNormalization.BATCH_MEAN, 0.1, 0, false, 0.5,
         1, 0).build(new long[] {10, 20});
     adapter = new TorchPreferenceLoss(loss);
-    RandomBatch batch = RandomBatch.generate(new Random(1), new RandomBatch.Shape("valid", PAIRS, SEQ_LEN, VOCAB, 2,
+    RandomPreferences batch = RandomPreferences.generate(new Random(1), new RandomPreferences.Shape("valid", PAIRS,
+        SEQ_LEN, VOCAB, 2,
         0.2, -1, -1), 1.0);
-    logits = batch.logitsLeaf(ScalarType.Float);
-    labels = batch.labelsTensor(false);
-    ref = batch.refTensor();
-    groupIds = batch.groupIdsTensor();
+    logits = PreferenceTensors.logitsLeaf(batch, ScalarType.Float);
+    labels = PreferenceTensors.labels(batch, false);
+    ref = PreferenceTensors.ref(batch);
+    groupIds = PreferenceTensors.groupIds(batch);
   }
 
   @AfterEach

@@ -11,7 +11,9 @@ import dev.grpo4j.LossType;
 import dev.grpo4j.Weighting;
 import dev.grpo4j.platform.HostTensors;
 import dev.grpo4j.platform.TensorVectors;
+import dev.grpo4j.testing.Close;
 import dev.grpo4j.testing.LossConfig;
+import dev.grpo4j.testing.RandomPreferences;
 import dev.grpo4j.testing.TorchObjective;
 import java.util.ArrayList;
 import java.util.List;
@@ -56,7 +58,8 @@ class TrainingStepTest {
     parameters.addAll(List.of(TensorVectors.owned(embedding.parameters())));
     parameters.addAll(List.of(TensorVectors.owned(head.parameters())));
     SGD optimizer = new SGD(new TensorVector(parameters.toArray(new Tensor[0])), new SGDOptions(0.5));
-    RandomBatch batch = RandomBatch.generate(rng, new RandomBatch.Shape("model batch", PAIRS, SEQ_LEN, VOCAB,
+    RandomPreferences batch = RandomPreferences.generate(rng, new RandomPreferences.Shape("model batch", PAIRS,
+        SEQ_LEN, VOCAB,
         GROUP_SIZES.length, 0.2, 6, -1), 1.0);
     long[] inputIds = new long[2 * PAIRS * SEQ_LEN];
     for (int i = 0; i < inputIds.length; i++) {
@@ -70,9 +73,9 @@ class TrainingStepTest {
         String name = "step " + step + (inPlace ? " (in place)" : " (separate gradient)");
         try (PointerScope scope = new PointerScope()) {
           Tensor ids = HostTensors.longs(inputIds, 2L * PAIRS, SEQ_LEN);
-          Tensor labels = batch.labelsTensor(false);
-          Tensor ref = batch.refTensor();
-          Tensor groupIds = batch.groupIdsTensor();
+          Tensor labels = PreferenceTensors.labels(batch, false);
+          Tensor ref = PreferenceTensors.ref(batch);
+          Tensor groupIds = PreferenceTensors.groupIds(batch);
 
           optimizer.zero_grad();
           Tensor logits = head.forward(embedding.forward(ids));
@@ -109,17 +112,20 @@ class TrainingStepTest {
 
   @Test
   void inPlaceGradientIsBitIdenticalToSeparateGradient() {
-    RandomBatch batch = RandomBatch.generate(new Random(3), new RandomBatch.Shape("in place", 3, 7, 129, 2, 0.2, -1,
+    RandomPreferences batch = RandomPreferences.generate(new Random(3), new RandomPreferences.Shape("in place", 3, 7,
+        129, 2, 0.2, -1,
         -1), 2.0);
     try (PointerScope scope = new PointerScope();
          GroupRobustLoss separate = CONFIG.build(new long[] {5, 9});
          GroupRobustLoss inPlace = CONFIG.build(new long[] {5, 9})) {
-      Tensor logits = batch.logitsLeaf(ScalarType.Float).detach();
+      Tensor logits = PreferenceTensors.logitsLeaf(batch, ScalarType.Float).detach();
       Tensor overwritten = logits.clone();
-      TorchPreferenceLoss.Result a = new TorchPreferenceLoss(separate).forwardBackward(logits, batch.labelsTensor(false),
-          batch.refTensor(), batch.groupIdsTensor());
+      TorchPreferenceLoss.Result a = new TorchPreferenceLoss(separate).forwardBackward(logits,
+          PreferenceTensors.labels(batch, false),
+          PreferenceTensors.ref(batch), PreferenceTensors.groupIds(batch));
       TorchPreferenceLoss.Result b = new TorchPreferenceLoss(inPlace).forwardBackward(overwritten,
-          batch.labelsTensor(false), batch.refTensor(), batch.groupIdsTensor(), overwritten);
+          PreferenceTensors.labels(batch, false), PreferenceTensors.ref(batch), PreferenceTensors.groupIds(batch),
+              overwritten);
       assertTrue(b.grad().is_same(overwritten), "the caller's buffer is returned");
       assertArrayEquals(Tensors.toDoubles(a.grad()), Tensors.toDoubles(overwritten));
       assertArrayEquals(a.lossResult().pairLosses(), b.lossResult().pairLosses());
@@ -129,14 +135,16 @@ class TrainingStepTest {
   @Test
   void inPlaceWriteIsVisibleToAutogradVersionCheck() {
     // exp saves its output for backward; overwriting it in place must not silently produce a wrong gradient.
-    RandomBatch batch = RandomBatch.generate(new Random(5), new RandomBatch.Shape("saved output", 2, 3, 9, 2, 0, -1,
+    RandomPreferences batch = RandomPreferences.generate(new Random(5), new RandomPreferences.Shape("saved output", 2,
+        3, 9, 2, 0, -1,
         -1), 1.0);
     try (PointerScope scope = new PointerScope();
          GroupRobustLoss loss = CONFIG.build(new long[] {1, 1})) {
-      Tensor leaf = batch.logitsLeaf(ScalarType.Float);
+      Tensor leaf = PreferenceTensors.logitsLeaf(batch, ScalarType.Float);
       Tensor logits = leaf.exp();
-      TorchPreferenceLoss.Result r = new TorchPreferenceLoss(loss).forwardBackward(logits, batch.labelsTensor(false),
-          batch.refTensor(), batch.groupIdsTensor(), logits.detach());
+      TorchPreferenceLoss.Result r = new TorchPreferenceLoss(loss).forwardBackward(logits,
+          PreferenceTensors.labels(batch, false),
+          PreferenceTensors.ref(batch), PreferenceTensors.groupIds(batch), logits.detach());
       RuntimeException e = assertThrows(RuntimeException.class,
           () -> logits.backward(r.grad(), new BoolOptional(), false, new TensorArrayRefOptional()));
       assertTrue(e.getMessage().contains("inplace"), e.getMessage());

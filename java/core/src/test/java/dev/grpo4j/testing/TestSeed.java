@@ -1,21 +1,21 @@
-package dev.grpo4j;
+package dev.grpo4j.testing;
 
 /**
  * The seed of a randomised test: fresh on every run (so the runs together cover many inputs), or the one given as
  * {@code -Dgrpo4j.test.seed=N}, so that a failure, whose message names its seed, replays exactly.
  */
-final class TestSeed {
-  static final String PROPERTY = "grpo4j.test.seed";
+public final class TestSeed {
+  public static final String PROPERTY = "grpo4j.test.seed";
 
   private TestSeed() {}
 
-  static long get() {
+  public static long get() {
     String given = System.getProperty(PROPERTY);
     return given == null || given.isBlank() ? System.nanoTime() : Long.parseLong(given.strip());
   }
 
   /** What a failure message says about {@code seed}: the seed and how to replay it. */
-  static String describe(long seed) {
+  public static String describe(long seed) {
     return "seed " + seed + " (replay: -D" + PROPERTY + "=" + seed + ")";
   }
 }

@@ -1,20 +1,12 @@
-package dev.grpo4j;
+package dev.grpo4j.testing;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
 /** Elementwise {@code |a - r| <= atol + rtol |r|} that reports the first mismatches; NaN never passes. */
-final class Close {
+public final class Close {
   private Close() {}
 
-  static void assertClose(String name, float[] actual, double[] expected, double atol, double rtol) {
-    double[] widened = new double[actual.length];
-    for (int i = 0; i < actual.length; i++) {
-      widened[i] = actual[i];
-    }
-    assertClose(name, widened, expected, atol, rtol);
-  }
-
-  static void assertClose(String name, double[] actual, double[] expected, double atol, double rtol) {
+  public static void assertClose(String name, double[] actual, double[] expected, double atol, double rtol) {
     if (actual.length != expected.length) {
       fail(name + ": length " + actual.length + ", expected " + expected.length);
     }
@@ -36,7 +28,19 @@ final class Close {
     }
   }
 
-  static double maxAbs(double[] values) {
+  public static void assertClose(String name, float[] actual, double[] expected, double atol, double rtol) {
+    assertClose(name, widen(actual), expected, atol, rtol);
+  }
+
+  public static double[] widen(float[] values) {
+    double[] out = new double[values.length];
+    for (int i = 0; i < values.length; i++) {
+      out[i] = values[i];
+    }
+    return out;
+  }
+
+  public static double maxAbs(double[] values) {
     double max = 0;
     for (double v : values) {
       max = Math.max(max, Math.abs(v));
