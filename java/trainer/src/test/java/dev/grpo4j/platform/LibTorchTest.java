@@ -17,6 +17,7 @@ import java.util.Optional;
 import java.util.stream.Stream;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -39,9 +40,18 @@ class LibTorchTest {
   }
 
   @Test
-  void loadIsIdempotentAndLibtorchWorks() {
+  void loadingTwiceMapsOneLibtorchAndItIsTheBundledOne() throws IOException {
+    LibTorch.load();
     LibTorch.load();
     assertEquals(3.0, torch.ones(3).sum().item_double());
+    Path maps = Path.of("/proc/self/maps");
+    Assumptions.assumeTrue(Files.isReadable(maps), "needs /proc/self/maps (Linux)");
+    List<String> mapped = Files.readAllLines(maps).stream()
+        .filter(line -> line.endsWith("/libtorch_cpu.so") || line.contains("/libtorch_cpu.so."))
+        .map(line -> line.substring(line.indexOf('/'))).distinct().toList();
+    assertEquals(1, mapped.size(), "one libtorch_cpu in the process: " + mapped);
+    assertEquals(torchFolder.resolve("libtorch_cpu.so").toRealPath(), Path.of(mapped.getFirst()).toRealPath(),
+        "the bundled libtorch, not a system one");
   }
 
   @Test

@@ -1,5 +1,6 @@
 package dev.grpo4j.torch;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -8,8 +9,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.grpo4j.Backend;
 import dev.grpo4j.GroupNormalization;
 import dev.grpo4j.GroupRobustLoss;
+import dev.grpo4j.LossResult;
 import dev.grpo4j.LossType;
 import dev.grpo4j.Weighting;
+import dev.grpo4j.platform.HostTensors;
 import dev.grpo4j.testing.LossConfig;
 import dev.grpo4j.testing.RandomPreferences;
 import java.util.Random;
@@ -66,10 +69,23 @@ class TorchPreferenceLossValidationTest {
   }
 
   @Test
-  void validInputsPass() {
-    adapter.forwardBackward(logits, labels, ref, groupIds);
-    adapter.evaluate(logits, labels, ref, groupIds);
+  void validInputsGiveTheBatchsPairOutputsAFiniteGradientAndOneUpdate() {
+    LossResult before = adapter.evaluate(logits, labels, ref, groupIds);
+    assertEquals(0, loss.state().steps(), "evaluation does not move the weights");
+    TorchPreferenceLoss.Result trained = adapter.forwardBackward(logits, labels, ref, groupIds);
     assertEquals(1, loss.state().steps());
+    assertArrayEquals(before.pairLosses(), trained.lossResult().pairLosses(), 0f, "pair losses do not depend on the "
+        + "group weights");
+    assertArrayEquals(before.margins(), trained.lossResult().margins(), 0f);
+    assertTrue(Double.isFinite(trained.lossResult().loss()));
+    float[] grad = HostTensors.toFloats(trained.grad());
+    assertEquals(logits.numel(), grad.length, "a gradient for every logit");
+    double norm = 0;
+    for (float g : grad) {
+      assertTrue(Float.isFinite(g));
+      norm += g * g;
+    }
+    assertTrue(norm > 0, "a gradient");
   }
 
   @Test

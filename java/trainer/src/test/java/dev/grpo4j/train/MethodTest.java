@@ -6,6 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.grpo4j.LossType;
 import dev.grpo4j.Weighting;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -61,7 +64,11 @@ class MethodTest {
     assertMapping(Method.IS_IPO, LossType.IPO, Weighting.IMPORTANCE_SAMPLING);
     assertMapping(Method.GR_DPO, LossType.DPO, Weighting.ROBUST);
     assertMapping(Method.GR_IPO, LossType.IPO, Weighting.ROBUST);
-    assertEquals(6, Method.values().length, "a new method needs its mapping checked here");
+    Set<List<Object>> configurations = new HashSet<>();
+    for (Method m : Method.values()) {
+      assertEquals(m, Method.parse(m.cliName()), m + " round-trips through its command-line name");
+      assertTrue(configurations.add(List.of(m.lossType(), m.weighting())), m + " is not another method's loss");
+    }
   }
 
   private static void assertMapping(Method m, LossType loss, Weighting weighting) {
