@@ -4,21 +4,21 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
- * The inputs and outputs of one native call: a host buffer and, on CUDA, a device buffer of the same size that the
- * kernels read and write. On the CPU backends the two are one. The device buffer is freed on close; the host buffer
- * lives as long as the caller's arena.
+ * The inputs and outputs of one native call: a host buffer and, on CUDA, a device buffer of at least the same size
+ * that the kernels read and write, taken from the caller's {@link DeviceScratch}. On the CPU backends the two are
+ * one. The host buffer lives as long as the caller's arena.
  */
-final class CallBuffer implements AutoCloseable {
+final class CallBuffer {
   private final MemorySegment host;
   private final MemorySegment target;
   private final MemorySegment stream;
   private final boolean cuda;
 
-  CallBuffer(Arena arena, long bytes, boolean cuda, MemorySegment stream) {
+  CallBuffer(Arena arena, long bytes, DeviceScratch scratch, MemorySegment stream) {
     this.host = arena.allocate(Math.max(bytes, 1), 16);
-    this.cuda = cuda;
+    this.cuda = scratch != null;
     this.stream = stream;
-    this.target = cuda ? Cuda.malloc(bytes) : host;
+    this.target = cuda ? scratch.ensure(Math.max(bytes, 1)) : host;
   }
 
   /** Where Java reads and writes. */
@@ -42,13 +42,6 @@ final class CallBuffer implements AutoCloseable {
   void download(long offset, long bytes) {
     if (cuda) {
       Cuda.copy(host.asSlice(offset), target.asSlice(offset), bytes, stream);
-    }
-  }
-
-  @Override
-  public void close() {
-    if (cuda) {
-      Cuda.free(target);
     }
   }
 }

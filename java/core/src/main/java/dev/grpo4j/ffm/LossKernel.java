@@ -12,8 +12,8 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * One configured loss on one backend: the option, batch and exec structs, the staging block of its small outputs
- * ({@link OutputBlock}), the group statistics and coefficients between its phases ({@link GroupBuffers}) and the
- * phase-3 workspace; on CUDA each has a device copy, and a call moves what it needs in one copy each way. The calls
+ * ({@link OutputBlock}), the group statistics and coefficients between its phases ({@link GroupBuffers}), the
+ * phase-3 workspace and the sequence route's staging ({@link DeviceScratch}); on CUDA each has a device copy, and a call moves what it needs in one copy each way. The calls
  * are the whole loss ({@link #run}), its three phases on logits, and the sequence route's two. Not part of the public
  * API; {@code dev.grpo4j.GroupRobustLoss} wraps it. Not thread-safe: the caller serialises calls.
  */
@@ -63,6 +63,7 @@ public final class LossKernel implements AutoCloseable {
   private final MemorySegment exec;
   private final OutputBlock block;
   private final GroupBuffers groupBuffers;
+  private final DeviceScratch scratch;
   private MemorySegment workspace = MemorySegment.NULL;
   private long workspaceBytes;
   private long generation;
@@ -75,6 +76,7 @@ public final class LossKernel implements AutoCloseable {
     this.exec = TokenKernels.exec(arena, backend, threads, stream);
     this.block = new OutputBlock(arena, cuda, this.stream, groups, groupSizes);
     this.groupBuffers = new GroupBuffers(arena, cuda, this.stream, groups);
+    this.scratch = cuda ? new DeviceScratch() : null;
     writeOptions(options);
     batch.set(JAVA_INT, BATCH_NUM_GROUPS, groups);
     batch.set(JAVA_INT, BATCH_RESERVED, 0);
@@ -186,7 +188,8 @@ public final class LossKernel implements AutoCloseable {
     long idsAt = 12L * rows;
     long dlossAt = (idsAt + 4L * pairs + 7) & ~7L;
     long bytes = dlossAt + 8L * rows;
-    try (Arena call = Arena.ofConfined(); CallBuffer staged = new CallBuffer(call, bytes, cuda, stream)) {
+    try (Arena call = Arena.ofConfined()) {
+      CallBuffer staged = new CallBuffer(call, bytes, scratch, stream);
       MemorySegment.copy(logps, 0, staged.host(), JAVA_FLOAT, 0, rows);
       MemorySegment.copy(tokenCounts, 0, staged.host(), JAVA_INT, countsAt, rows);
       MemorySegment.copy(refLogps, 0, staged.host(), JAVA_FLOAT, refAt, rows);
@@ -228,7 +231,8 @@ public final class LossKernel implements AutoCloseable {
     long rowCoefAt = coefAt + 8L * coef.length;
     long idsAt = rowCoefAt + 4L * rows;
     long bytes = idsAt + 4L * pairs;
-    try (Arena call = Arena.ofConfined(); CallBuffer staged = new CallBuffer(call, bytes, cuda, stream)) {
+    try (Arena call = Arena.ofConfined()) {
+      CallBuffer staged = new CallBuffer(call, bytes, scratch, stream);
       MemorySegment.copy(dloss, 0, staged.host(), JAVA_DOUBLE, 0, rows);
       MemorySegment.copy(coef, 0, staged.host(), JAVA_DOUBLE, coefAt, coef.length);
       MemorySegment.copy(groupIds, 0, staged.host(), JAVA_INT, idsAt, pairs);
@@ -259,6 +263,9 @@ public final class LossKernel implements AutoCloseable {
   public void close() {
     block.close();
     groupBuffers.close();
+    if (scratch != null) {
+      scratch.close();
+    }
     if (cuda && workspace.address() != 0) {
       Cuda.free(workspace);
     }

@@ -10,9 +10,9 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * The token passes, which need no loss configuration: per-position log-probs with softmax statistics, the
- * gradient from those statistics, and masked sequence log-probs. Each call stages its small outputs through a
- * {@link CallBuffer}. Not part of the public API; {@code dev.grpo4j.TokenPasses} and
- * {@code dev.grpo4j.SequenceLogProbs} wrap it.
+ * gradient from those statistics, and masked sequence log-probs. Each call stages its small inputs and outputs
+ * through a {@link CallBuffer}, on CUDA in its thread's {@link DeviceScratch}. Not part of the public API;
+ * {@code dev.grpo4j.TokenPasses} and {@code dev.grpo4j.SequenceLogProbs} wrap it.
  */
 public final class TokenKernels {
   // Struct offsets, resolved once: resolving them by name costs ~0.1 us each, on every call otherwise.
@@ -23,6 +23,9 @@ public final class TokenKernels {
   private static final long TOKENS_VOCAB = Abi.offset(Abi.TOKENS, "vocab");
   private static final long TOKENS_LOGITS_TYPE = Abi.offset(Abi.TOKENS, "logits_type");
   private static final long TOKENS_LABEL_TYPE = Abi.offset(Abi.TOKENS, "label_type");
+
+  /** Each thread's device staging for its token passes on CUDA, kept between calls. */
+  private static final ThreadLocal<DeviceScratch> SCRATCH = ThreadLocal.withInitial(DeviceScratch::new);
 
   private TokenKernels() {}
 
@@ -37,8 +40,8 @@ public final class TokenKernels {
   public static float[] tokenLogProbs(int backend, int threads, long stream, Tokens tokens, MemorySegment stats) {
     long positions = tokens.rows() * tokens.seqLen();
     long bytes = 4L * positions + 4;
-    try (Arena call = Arena.ofConfined();
-         CallBuffer buffer = new CallBuffer(call, bytes, isCuda(backend), MemorySegment.ofAddress(stream))) {
+    try (Arena call = Arena.ofConfined()) {
+      CallBuffer buffer = new CallBuffer(call, bytes, scratch(backend), MemorySegment.ofAddress(stream));
       MemorySegment tokenStruct = tokens(call, tokens);
       MemorySegment execStruct = exec(call, backend, threads, stream);
       MemorySegment logps = buffer.target(0);
@@ -58,8 +61,8 @@ public final class TokenKernels {
   public static void tokenGradient(int backend, int threads, long stream, Tokens tokens, MemorySegment stats,
                                    float[] coef, MemorySegment grad) {
     long bytes = 4L * coef.length;
-    try (Arena call = Arena.ofConfined();
-         CallBuffer buffer = new CallBuffer(call, bytes, isCuda(backend), MemorySegment.ofAddress(stream))) {
+    try (Arena call = Arena.ofConfined()) {
+      CallBuffer buffer = new CallBuffer(call, bytes, scratch(backend), MemorySegment.ofAddress(stream));
       MemorySegment tokenStruct = tokens(call, tokens);
       MemorySegment execStruct = exec(call, backend, threads, stream);
       MemorySegment.copy(coef, 0, buffer.host(), JAVA_FLOAT, 0, coef.length);
@@ -78,8 +81,8 @@ public final class TokenKernels {
   public static float[] sequenceLogProbs(int backend, int threads, long stream, Tokens tokens, int[] tokenCounts) {
     int rows = Math.toIntExact(tokens.rows());
     long bytes = 8L * rows + 4;
-    try (Arena call = Arena.ofConfined();
-         CallBuffer buffer = new CallBuffer(call, bytes, isCuda(backend), MemorySegment.ofAddress(stream))) {
+    try (Arena call = Arena.ofConfined()) {
+      CallBuffer buffer = new CallBuffer(call, bytes, scratch(backend), MemorySegment.ofAddress(stream));
       MemorySegment tokenStruct = tokens(call, tokens);
       MemorySegment execStruct = exec(call, backend, threads, stream);
       MemorySegment logps = buffer.target(0);
@@ -105,6 +108,10 @@ public final class TokenKernels {
       Cuda.synchronize(MemorySegment.ofAddress(stream));
       KernelFlags.check(flags);
     }
+  }
+
+  private static DeviceScratch scratch(int backend) {
+    return isCuda(backend) ? SCRATCH.get() : null;
   }
 
   static boolean isCuda(int backend) {
