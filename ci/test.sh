@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README.md): builds the native library and the Java modules, runs the native
-# ctest suite and every Java test through Maven, then the native suite again under AddressSanitizer + UBSan.
+# ctest suite and every Java test through Maven, then the native suite again under AddressSanitizer + UBSan, then
+# the GPU kit's round trip on the CPU (ci/gpu-kit-selftest.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . ci/jdk.sh
@@ -19,3 +20,5 @@ grep -q "^BLAS Intel(R) oneAPI Math Kernel Library" <<<"$version" || {
 # The GPU build's profile (-Pgpu) downloads gigabytes, so CI only checks that it parses; its code is compiled above.
 ./mvnw -B -ntp -q -Pgpu validate
 ci/native-sanitize.sh
+# The GPU kit (what a GPU session carries to the device machine) round-trips and trains through its own launcher.
+ci/gpu-kit-selftest.sh

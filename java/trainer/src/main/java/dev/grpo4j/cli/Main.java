@@ -178,8 +178,20 @@ public final class Main implements Runnable {
         }
       }
       return new String[] {"grpo4j " + p.getProperty("version", "(unknown version)"),
-          "JVM " + System.getProperty("java.vm.name") + " " + Runtime.version(),
-          "BLAS " + LibTorch.blas()};
+          "JVM " + System.getProperty("java.vm.name") + " " + Runtime.version(), blas()};
+    }
+
+    /**
+     * The BLAS line. picocli asks for the version while it builds the command line, before any command runs: a
+     * libtorch that cannot load must not take every command down with it, so its message is the line instead (the
+     * commands that need libtorch then fail with it themselves).
+     */
+    private static String blas() {
+      try {
+        return "BLAS " + LibTorch.blas();
+      } catch (RuntimeException e) {
+        return "BLAS unknown: libtorch did not load (" + e.getMessage() + ")";
+      }
     }
   }
 }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.grpo4j.platform.LibTorch;
 import dev.grpo4j.report.ComparisonReport;
 import dev.grpo4j.report.EvalMetrics;
 import dev.grpo4j.report.RunLog;
@@ -13,8 +14,10 @@ import dev.grpo4j.report.StepMetrics;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Pattern;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
@@ -81,6 +84,33 @@ class DemoCommandTest {
     CliRun again = CliRun.of("demo", "--out", dir.toString(), "--steps", "1", "--sft-steps", "0");
     assertEquals(1, again.exitCode());
     assertTrue(again.err().contains("already holds a demo"), again.err());
+  }
+
+  /**
+   * A libtorch that cannot load (here: the GPU one asked for, which this class path lacks) must not take every
+   * command down while picocli builds the command line: the version names the problem, a command without libtorch
+   * runs, and one that needs libtorch fails with the loader's message, not a stack trace.
+   */
+  @Test
+  void aLibtorchThatCannotLoadIsNamedNotACrash(@TempDir Path tmp) throws IOException {
+    List<String> gpuAskedFor = List.of("-D" + LibTorch.EXTENSION_PROPERTY + "=-gpu");
+    try (ChildJvm version = ChildJvm.grpo4j(tmp, "version", Map.of(), gpuAskedFor, "--version")) {
+      assertEquals(0, version.waitFor(Duration.ofSeconds(120)), version.output());
+      assertTrue(version.stdout().contains("BLAS unknown: libtorch did not load (")
+          && version.stdout().contains("asks for the GPU libtorch"), version.output());
+    }
+    Path survey = Files.writeString(tmp.resolve("survey.jsonl"), "{\"question\": \"Q?\", \"options\": [\"Yes\", "
+        + "\"No\"], \"selections\": {\"A\": [0.7, 0.3], \"B\": [0.2, 0.8]}}\n");
+    try (ChildJvm convert = ChildJvm.grpo4j(tmp, "convert", Map.of(), gpuAskedFor, "convert-survey", "--input",
+        survey.toString(), "--out", tmp.resolve("pairs").toString())) {
+      assertEquals(0, convert.waitFor(Duration.ofSeconds(120)), convert.output());
+    }
+    try (ChildJvm train = ChildJvm.grpo4j(tmp, "train", Map.of(), gpuAskedFor, "demo", "--steps", "1",
+        "--sft-steps", "0", "--out", tmp.resolve("demo").toString())) {
+      assertTrue(train.waitFor(Duration.ofSeconds(120)) != 0, train.output());
+      assertTrue(train.stderr().contains("asks for the GPU libtorch"), train.output());
+      assertFalse(train.stderr().contains("\tat "), "no stack trace: " + train.output());
+    }
   }
 
   @Test
