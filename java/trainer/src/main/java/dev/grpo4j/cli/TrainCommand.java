@@ -165,6 +165,11 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
   @Option(names = "--weight-decay", defaultValue = "0", description = "AdamW weight decay (default: ${DEFAULT-VALUE}).")
   private double weightDecay;
 
+  @Option(names = "--decay-norms-and-biases",
+      description = "Apply --weight-decay to every parameter; by default biases and norm weights are spared, as "
+          + "transformers' Trainer (and so TRL) spares them.")
+  private boolean decayNormsAndBiases;
+
   @Option(names = "--warmup-steps", defaultValue = "0", paramLabel = "N",
       description = "Linear warm-up steps (default: ${DEFAULT-VALUE}).")
   private int warmupSteps;
@@ -340,7 +345,7 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
             groupUpdate),
         new SftSpec(sftSteps, sftLearningRate),
         new OptimizerSpec(learningRate, weightDecay, warmupSteps, decay, plateauPatience, plateauFactor,
-            minLearningRate, maxGradNorm),
+            minLearningRate, maxGradNorm, !decayNormsAndBiases),
         new LoopSpec(total, batchSize, gradientAccumulation, evalInterval, evalBatchSize, checkpointInterval,
             keepCheckpoints, seed, worldSize));
   }

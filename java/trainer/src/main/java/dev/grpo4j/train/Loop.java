@@ -4,12 +4,17 @@ import dev.grpo4j.NonFiniteInputException;
 import dev.grpo4j.dist.DataParallel;
 import dev.grpo4j.model.TransformerLm;
 import dev.grpo4j.platform.LibTorch;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
+import java.util.regex.Pattern;
 import org.bytedeco.pytorch.AdamW;
 import org.bytedeco.pytorch.AdamWOptions;
 import org.bytedeco.pytorch.Optimizer;
+import org.bytedeco.pytorch.OptimizerParamGroup;
 import org.bytedeco.pytorch.OptimizerParamGroupVector;
+import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
@@ -115,11 +120,43 @@ final class Loop {
   }
 
   /** AdamW over the trainable parameters, with libtorch's defaults except the weight decay (libtorch: 0.01). */
-  static AdamW adamW(TransformerLm policy, double lr, double weightDecay) {
+  /**
+   * AdamW over the policy's trainable parameters at {@code lr} with {@code spec}'s weight decay. Where the spec
+   * exempts them, biases and norm weights ({@link #exemptFromDecay}) form a second group without decay, as
+   * transformers' {@code Trainer} builds it; without decay, or decaying everything, there is one group.
+   */
+  static AdamW adamW(TransformerLm policy, double lr, OptimizerSpec spec) {
     AdamWOptions options = new AdamWOptions(lr);
-    options.weight_decay().put(weightDecay);
-    return new AdamW(policy.parameters(), options);
+    options.weight_decay().put(spec.weightDecay());
+    if (spec.weightDecay() == 0 || !spec.exemptNormsAndBiases()) {
+      return new AdamW(policy.parameters(), options);
+    }
+    List<Tensor> decayed = new ArrayList<>();
+    List<Tensor> exempt = new ArrayList<>();
+    policy.allParameters().forEach((name, parameter) -> {
+      if (parameter.requires_grad()) {
+        (exemptFromDecay(name) ? exempt : decayed).add(parameter);
+      }
+    });
+    AdamW optimizer = new AdamW(new TensorVector(decayed.toArray(new Tensor[0])), options);
+    if (!exempt.isEmpty()) {
+      optimizer.add_param_group(new OptimizerParamGroup(new TensorVector(exempt.toArray(new Tensor[0]))));
+      OptimizerParamGroupVector groups = optimizer.param_groups();
+      new AdamWOptions(groups.get(groups.size() - 1).options()).weight_decay().put(0.0);
+    }
+    return optimizer;
   }
+
+  /**
+   * Whether transformers' {@code Trainer} spares the parameter of this Hugging Face name from weight decay: biases
+   * and the weights of norm layers, by the name patterns of its {@code get_decay_parameter_names}.
+   */
+  static boolean exemptFromDecay(String name) {
+    return DECAY_EXEMPT.matcher(name.toLowerCase(Locale.ROOT)).find();
+  }
+
+  private static final Pattern DECAY_EXEMPT =
+      Pattern.compile("bias|layernorm|rmsnorm|(?:^|\\.)norm(?:$|\\.)|_norm(?:$|\\.)");
 
   private static void setLearningRate(Optimizer optimizer, double lr) {
     OptimizerParamGroupVector groups = optimizer.param_groups();

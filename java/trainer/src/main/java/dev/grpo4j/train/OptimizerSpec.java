@@ -13,10 +13,13 @@ import static dev.grpo4j.train.TrainConfig.require;
  * @param plateauFactor {@code --plateau-factor}
  * @param minLearningRate {@code --min-lr}
  * @param maxGradNorm {@code --max-grad-norm}, 0 for no clipping
+ * @param exemptNormsAndBiases whether weight decay spares biases and norm weights, as transformers' {@code Trainer}
+ *     does (not {@code --decay-norms-and-biases}); false (run folders written before the option) decays every
+ *     parameter
  */
 public record OptimizerSpec(double learningRate, double weightDecay, int warmupSteps,
     LearningRateSchedule.Decay decay, int plateauPatience, double plateauFactor, double minLearningRate,
-    double maxGradNorm) {
+    double maxGradNorm, boolean exemptNormsAndBiases) {
 
   public OptimizerSpec {
     require(learningRate > 0 && Double.isFinite(learningRate), "--lr = " + learningRate + ": must be > 0");
@@ -31,16 +34,16 @@ public record OptimizerSpec(double learningRate, double weightDecay, int warmupS
   }
 
   /**
-   * AdamW at a constant {@code learningRate} with the {@code train} command's defaults: no weight decay, warm-up
-   * or plateau, the gradient clipped to norm 1.
+   * AdamW at a constant {@code learningRate} with the {@code train} command's defaults: no weight decay (and where
+   * there is some, not on biases and norm weights), warm-up or plateau, the gradient clipped to norm 1.
    */
   public static OptimizerSpec adamW(double learningRate) {
-    return new OptimizerSpec(learningRate, 0, 0, LearningRateSchedule.Decay.CONSTANT, -1, 0.5, 0, 1.0);
+    return new OptimizerSpec(learningRate, 0, 0, LearningRateSchedule.Decay.CONSTANT, -1, 0.5, 0, 1.0, true);
   }
 
   public OptimizerSpec withMaxGradNorm(double maxGradNorm) {
     return new OptimizerSpec(learningRate, weightDecay, warmupSteps, decay, plateauPatience, plateauFactor,
-        minLearningRate, maxGradNorm);
+        minLearningRate, maxGradNorm, exemptNormsAndBiases);
   }
 
   /** The reduce-on-plateau scaler, or null when off. */

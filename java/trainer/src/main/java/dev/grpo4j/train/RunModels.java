@@ -124,7 +124,7 @@ final class RunModels {
     PolicyLayout layout = lora == null ? PolicyLayout.wholeModel(placement.dtype(), tokenizerFolder())
         : adapterLayout(lora, referenceHash);
     return new Prepared(new PreferenceStage.Policy(policy, layout,
-        Loop.adamW(policy, config.optimizer().learningRate(), config.optimizer().weightDecay())), referenceHash);
+        Loop.adamW(policy, config.optimizer().learningRate(), config.optimizer())), referenceHash);
   }
 
   /**
@@ -214,7 +214,7 @@ final class RunModels {
     }
     placement.moveTo(policy);
     return new PreferenceStage.Policy(policy, layout, Loop.adamW(policy, config.optimizer().learningRate(),
-        config.optimizer().weightDecay()));
+        config.optimizer()));
   }
 
   private PolicyLayout adapterLayout(LoraConfig lora, String baseHash) {

@@ -64,7 +64,8 @@ final class RunSummary {
     s.put("learning rate", optimizer.learningRate() + ", " + optimizer.decay().cliName() + " after "
         + optimizer.warmupSteps() + " warm-up steps" + (optimizer.plateauPatience() >= 0
         ? ", reduce-on-plateau patience " + optimizer.plateauPatience() + " factor " + optimizer.plateauFactor() : ""));
-    s.put("weight decay", Double.toString(optimizer.weightDecay()));
+    s.put("weight decay", optimizer.weightDecay() + (optimizer.weightDecay() == 0 ? ""
+        : optimizer.exemptNormsAndBiases() ? " (not on biases and norm weights)" : " (on every parameter)"));
     s.put("max grad norm", optimizer.maxGradNorm() > 0 ? Double.toString(optimizer.maxGradNorm()) : "off");
     s.put("max lengths", "prompt " + data.maxPromptTokens() + ", total " + data.maxLength());
     s.put("seed", Long.toString(loop.seed()));

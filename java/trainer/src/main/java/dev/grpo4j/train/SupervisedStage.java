@@ -37,7 +37,7 @@ final class SupervisedStage {
    * global micro-batches bit for bit (two ranks), as a preference step does.
    */
   void run(TransformerLm policy, EncodedPairs train, FusedLmHead fused) {
-    AdamW optimizer = Loop.adamW(policy, config.sft().learningRate(), config.optimizer().weightDecay());
+    AdamW optimizer = Loop.adamW(policy, config.sft().learningRate(), config.optimizer());
     PairSampler sampler = new PairSampler(train.size(), config.loop().seed() - 1);
     // No clipping: the stage has never clipped, and --max-grad-norm is documented for preference steps.
     Loop loop = new Loop(dp, policy, optimizer, config.loop(), sampler, Loop.UNCLIPPED, "--sft-lr");

@@ -57,7 +57,8 @@ class TrainCommandDefaultsTest {
         "--schedule", "cosine", "--plateau-patience", "2", "--plateau-factor", "0.25", "--min-lr", "1e-6",
         "--validation", "v.jsonl", "--max-grad-norm", "0", "--batch-size", "6", "--grad-accumulation", "3",
         "--eval-every", "5", "--eval-batch-size", "12", "--checkpoint-every", "10", "--keep-checkpoints", "4",
-        "--seed", "-9", "--lora-rank", "4", "--lora-dropout", "0.1", "--lora-targets", "q_proj");
+        "--seed", "-9", "--decay-norms-and-biases", "--lora-rank", "4", "--lora-dropout", "0.1", "--lora-targets",
+            "q_proj");
 
     TrainConfig config = command.config();
     assertEquals(new ModelSpec.LoraSettings(4, 8, 0.1, List.of("q_proj")), config.model().lora());
@@ -66,7 +67,7 @@ class TrainCommandDefaultsTest {
         GroupUpdate.PER_STEP), config.loss());
     assertEquals(new SftSpec(7, 1e-4), config.sft());
     assertEquals(new OptimizerSpec(1e-3, 0.1, 4, LearningRateSchedule.Decay.COSINE, 2, 0.25, 1e-6,
-        0), config.optimizer());
+        0, false), config.optimizer());
     assertEquals(new LoopSpec(40, 6, 3, 5, 12, 10, 4, -9, 1), config.loop());
   }
 }

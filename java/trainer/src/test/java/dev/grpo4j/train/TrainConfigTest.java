@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.grpo4j.GroupNormalization;
 import java.io.IOException;
 import java.lang.reflect.InvocationTargetException;
@@ -37,7 +38,7 @@ class TrainConfigTest {
         new LossSpec(Method.GR_DPO, 0.1, 0.01, 0.2, 0.5, GroupNormalization.BATCH_MEAN, 0.0, false,
             GroupUpdate.PER_STEP),
         new SftSpec(0, 1e-4),
-        new OptimizerSpec(5e-5, 0.01, 10, LearningRateSchedule.Decay.COSINE, 3, 0.5, 1e-6, 1.0),
+        new OptimizerSpec(5e-5, 0.01, 10, LearningRateSchedule.Decay.COSINE, 3, 0.5, 1e-6, 1.0, true),
         new LoopSpec(200, 4, 2, 20, 16, 50, 2, 42L, 1));
   }
 
@@ -103,7 +104,7 @@ class TrainConfigTest {
         new DataSpec("train.jsonl", null, null, true, null, 8, 9, false),
         new LossSpec(Method.DPO, 1.0, 0, 0, 0, GroupNormalization.BATCH_MEAN, 0.1, false, null),
         new SftSpec(5, 1e-3),
-        new OptimizerSpec(1e-3, 0, 1, LearningRateSchedule.Decay.CONSTANT, -1, 0.5, 0, 0),
+        new OptimizerSpec(1e-3, 0, 1, LearningRateSchedule.Decay.CONSTANT, -1, 0.5, 0, 0, false),
         new LoopSpec(1, 1, 1, 0, 1, 0, 1, 0L, 0));
     config.write(dir);
     TrainConfig read = TrainConfig.read(dir);
@@ -215,7 +216,10 @@ class TrainConfigTest {
     assertNull(off.optimizer().plateau());
   }
 
-  /** A run folder written before the specs (one flat object of 42 settings) reads as it was written. */
+  /**
+   * A run folder written before the specs (one flat object of 42 settings) reads as it was written, a later option
+   * at the value that keeps its behaviour (weight decay on every parameter).
+   */
   @Test
   void flatFileOfTheFirstVersionReadsAndIsWrittenWithTheSameKeysAndValues(@TempDir Path dir) throws IOException {
     String firstVersion;
@@ -231,13 +235,15 @@ class TrainConfigTest {
             DataSpec.PairReading.defaults(), 256, 512, false),
         LossSpec.of(Method.GR_DPO),
         new SftSpec(3, 1e-5),
-        OptimizerSpec.adamW(5e-6),
+        new OptimizerSpec(5e-6, 0, 0, LearningRateSchedule.Decay.CONSTANT, -1, 0.5, 0, 1.0, false),
         new LoopSpec(6, 8, 1, 0, 16, 3, 3, 5, 1));
     assertEquals(expected, read);
     read.write(dir);
     ObjectMapper json = new ObjectMapper();
-    assertEquals(json.readTree(firstVersion), json.readTree(dir.resolve(TrainConfig.FILE).toFile()),
-        "the file keeps its first version's keys and values");
+    ObjectNode expectedFile = (ObjectNode) json.readTree(firstVersion);
+    expectedFile.put("exemptNormsAndBiases", false);
+    assertEquals(expectedFile, json.readTree(dir.resolve(TrainConfig.FILE).toFile()),
+        "the file keeps its first version's keys and values, and adds the later options'");
   }
 
   @Test
