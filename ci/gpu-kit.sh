@@ -93,7 +93,7 @@ assemble() {
 # nvidia-* wheels of the machine's Python, if it has them.
 cuda_library_path() {
   local python
-  for python in python3 /usr/bin/python3 /opt/conda/bin/python3; do
+  for python in python3 /opt/torch/.venv/bin/python3 /usr/bin/python3; do
     command -v "$python" >/dev/null 2>&1 || continue
     "$python" - <<'PY' 2>/dev/null && return
 import glob, os, site, sys
