@@ -88,8 +88,11 @@ public final class LibTorch {
     List<Path> cuda = unpack("/org/bytedeco/cuda/" + platform + "/").orElse(List.of()).stream()
         .filter(LibTorch::isLoadableLibrary).toList();
     Optional<List<Path>> gpu = unpack(torchFolder(platform, GPU_EXTENSION)).map(torch -> concat(cuda, torch));
+    // CUDA's libraries may also sit in a Python's nvidia-* wheels: found there, they are loaded by path, and libtorch
+    // then finds them loaded by their sonames.
+    List<String> wheels = gpu.isPresent() ? CudaWheels.folders() : List.of();
     Natives natives = choose(common, gpu, unpack(torchFolder(platform, "")), System.getProperty(EXTENSION_PROPERTY),
-        LibTorch::loadSystemLibrary);
+        (soname, folders) -> loadSystemLibrary(soname, concatFolders(folders, wheels)));
     System.setProperty(EXTENSION_PROPERTY, natives.extension());
     passiveOpenMpThreads();
     List<Path> loadable = natives.libraries().stream().filter(LibTorch::isLoadableLibrary).toList();
@@ -209,7 +212,8 @@ public final class LibTorch {
       }
       String problem = "bytedeco's GPU libtorch (" + platform + GPU_EXTENSION + ") is on the class path, but the "
           + "dynamic loader cannot find " + String.join(", ", missing) + ", which it needs: install the CUDA 13 "
-          + "libraries, cuDNN 9 and NCCL 2, or put the folders that hold them on LD_LIBRARY_PATH";
+          + "libraries, cuDNN 9 and NCCL 2 (a Python's nvidia-* wheels, as PyTorch installs them, are searched too), "
+          + "or put the folders that hold them on LD_LIBRARY_PATH or " + CudaWheels.LIBRARY_PATH_ENV;
       if (requested != null || cpu.isEmpty()) {
         throw new IllegalStateException(problem + (cpu.isEmpty() ? ""
             : "; or drop -D" + EXTENSION_PROPERTY + "=" + GPU_EXTENSION + " to run on the CPU libtorch"));
@@ -282,6 +286,12 @@ public final class LibTorch {
     } catch (IllegalArgumentException e) {
       return false;
     }
+  }
+
+  private static List<String> concatFolders(List<String> first, List<String> second) {
+    List<String> all = new ArrayList<>(first);
+    all.addAll(second);
+    return all;
   }
 
   private static List<Path> concat(List<Path> first, List<Path> second) {

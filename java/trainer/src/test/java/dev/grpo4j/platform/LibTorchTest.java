@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
 import org.bytedeco.javacpp.Loader;
@@ -131,6 +132,20 @@ class LibTorchTest {
     assertEquals(LibTorch.GPU_EXTENSION, natives.extension());
     assertEquals(List.of(common, gpu, gpuNeedingCommon), natives.libraries());
     assertEquals(null, natives.cudaUnavailable());
+  }
+
+  @Test
+  void cudaLibrariesInAPythonsWheelsAreFoundThere() {
+    // Neither the run path, LD_LIBRARY_PATH nor the ldconfig cache knows the folder: only the wheel folders do.
+    Path wheelLib = dir.resolve("venv/lib/python3.12/site-packages/nvidia/cuda_runtime/lib");
+    Path cudart = StubLibraries.build(wheelLib, "libgrpo4j_test_wheel.so.13", false, List.of(), List.of());
+    Path gpu = StubLibraries.build(dir.resolve("gpu"), "libtorch_cpu.so", false, List.of(cudart), List.of());
+    List<String> wheels = CudaWheels.folders(Map.of("VIRTUAL_ENV", dir.resolve("venv").toString()), dir, dir);
+    assertEquals(List.of(wheelLib.toString()), wheels);
+    LibTorch.Natives natives = LibTorch.choose(List.of(), Optional.of(List.of(gpu)), Optional.of(List.of(cpu())),
+        null, (soname, folders) -> LibTorch.loadSystemLibrary(soname,
+            Stream.concat(folders.stream(), wheels.stream()).toList()));
+    assertEquals(LibTorch.GPU_EXTENSION, natives.extension());
   }
 
   @Test
