@@ -38,6 +38,14 @@ build() {
   cp -r java/core/target/test-classes "$stage/core-test-classes"
   ./mvnw -B -ntp -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.13.4 \
     -DoutputDirectory="$PWD/$stage/junit"
+  # TRL and what of its needs the device image lacks, for bench/trl-side-by-side/gpu_step.py (issue 26, step 4).
+  mkdir -p "$stage/wheels"
+  local index
+  index=$(pip3 config list 2>/dev/null | sed -n "s/^global.extra-index-url='\([^ ']*\).*/\1/p" || true)
+  python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+    --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 ${index:+--index-url "$index"} \
+    -d "$stage/wheels" trl==1.13.0 datasets==5.0.1 dill==0.4.1 multiprocess==0.70.19 \
+    || echo "ci/gpu-kit.sh: no TRL wheels (pip could not fetch them): the kit cannot run the step against TRL" >&2
   "$JAVA_HOME/bin/jlink" --add-modules java.base,java.desktop,java.logging,java.management,java.naming,java.sql,java.xml,jdk.unsupported,jdk.zipfs \
     --strip-debug --no-header-files --no-man-pages --compress=zip-9 --output "$stage/jre"
   echo "$flavour" > "$stage/FLAVOUR"
@@ -61,7 +69,9 @@ build() {
       printf '  part-%02d: ls .gpu-kit\n' "$k"
     done
     echo "  $last: ci/gpu-kit.sh assemble && ci/gpu-kit.sh core-tests; OUT=\$OUT ci/gpu-train-check.sh"
-    echo "Then, if time is left: the Qwen2.5-0.5B-shaped step against TRL (issue 26, step 4)."
+    echo "Then, if time is left (no part to carry): the Qwen2.5-0.5B-shaped step against TRL (issue 26, step 4):"
+    echo "  python3 -m pip install -q --no-index --no-deps --target /tmp/site .gpu-kit/kit/wheels/*.whl &&"
+    echo "    PYTHONPATH=/tmp/site python3 bench/trl-side-by-side/gpu_step.py \$OUT/step 8"
   } > "$kit/PLAN"
   cat "$kit/PLAN"
 }
