@@ -69,6 +69,8 @@ build() {
       printf '  part-%02d: ls .gpu-kit\n' "$k"
     done
     echo "  $last: ci/gpu-kit.sh assemble && ci/gpu-kit.sh core-tests; OUT=\$OUT ci/gpu-train-check.sh"
+    echo "Device time, estimated (not yet measured): start 1-2 min; part-00 with ci/gpu-check.sh 4-5 min; each part"
+    echo "alone about 0.5 min; the last call about 3 min: some 12-14 of the session's 15 minutes."
     echo "Then, if time is left (no part to carry): the Qwen2.5-0.5B-shaped step against TRL (issue 26, step 4):"
     echo "  python3 -m pip install -q --no-index --no-deps --target /tmp/site .gpu-kit/kit/wheels/*.whl &&"
     echo "    PYTHONPATH=/tmp/site python3 bench/trl-side-by-side/gpu_step.py \$OUT/step 8"
