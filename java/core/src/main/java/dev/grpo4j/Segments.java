@@ -31,7 +31,8 @@ final class Segments {
                       boolean written) {
     requirePresent(segment, name);
     if (!segment.scope().isAlive()) {
-      throw new IllegalArgumentException(name + " belongs to a closed arena: keep its arena open until the call returns");
+      throw new IllegalArgumentException(name + " belongs to a closed arena: keep its arena open until the call "
+          + "returns");
     }
     if (!segment.isNative()) {
       throw new IllegalArgumentException(name + " is a heap segment: the kernels run outside the JVM heap and need "
@@ -50,7 +51,8 @@ final class Segments {
     }
     if (segment.byteSize() < bytes) {
       throw new IllegalArgumentException(name + " holds " + segment.byteSize() + " bytes but the shapes need " + bytes
-          + (backend == Backend.CUDA ? " (for device memory use MemorySegment.ofAddress(ptr).reinterpret(bytes))" : ""));
+          + (backend == Backend.CUDA ? " (for device memory use MemorySegment.ofAddress(ptr).reinterpret(bytes))"
+              : ""));
     }
     if (segment.byteSize() > bytes) {
       throw new IllegalArgumentException(name + " holds " + segment.byteSize() + " bytes but its declared shape and "

@@ -13,9 +13,10 @@ import java.lang.foreign.MemorySegment;
 /**
  * One configured loss on one backend: the option, batch and exec structs, the staging block of its small outputs
  * ({@link OutputBlock}), the group statistics and coefficients between its phases ({@link GroupBuffers}), the
- * phase-3 workspace and the sequence route's staging ({@link DeviceScratch}); on CUDA each has a device copy, and a call moves what it needs in one copy each way. The calls
- * are the whole loss ({@link #run}), its three phases on logits, and the sequence route's two. Not part of the public
- * API; {@code dev.grpo4j.GroupRobustLoss} wraps it. Not thread-safe: the caller serialises calls.
+ * phase-3 workspace and the sequence route's staging ({@link DeviceScratch}); on CUDA each has a device copy, and a
+ * call moves what it needs in one copy each way. The calls are the whole loss ({@link #run}), its three phases on
+ * logits, and the sequence route's two. Not part of the public API; {@code dev.grpo4j.GroupRobustLoss} wraps it. Not
+ * thread-safe: the caller serialises calls.
  */
 public final class LossKernel implements AutoCloseable {
   /** Backend codes of grpo4j_backend. */

@@ -323,8 +323,8 @@ public final class ChatTemplate {
           || error.getException() != null && cause(error.getException(), StackOverflowError.class) != null;
       if (tooDeep) {
         throw new ChatTemplateException(origin, line, "maximum recursion depth exceeded" + quote(line) + ": a macro "
-            + "calls itself without end, or more than " + JinjaEnvironment.MAX_MACRO_NESTING + " calls deep (jinja2, which transformers "
-            + "renders templates with, raises RecursionError here too)");
+            + "calls itself without end, or more than " + JinjaEnvironment.MAX_MACRO_NESTING + " calls deep (jinja2, "
+            + "which transformers renders templates with, raises RecursionError here too)");
       }
       if (error.getSeverity() != TemplateError.ErrorType.FATAL) {
         continue;

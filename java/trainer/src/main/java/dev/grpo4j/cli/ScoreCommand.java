@@ -89,8 +89,8 @@ public final class ScoreCommand implements Callable<Integer>, UsesLibTorch {
       PairFiles.reportTextSplits(data.getFileName().toString(), encoded, err);
       if (encoded.truncatedPairs() > 0) {
         err.println("truncated " + encoded.truncatedPairs() + " of " + encoded.pairs().size() + " pairs to "
-            + "--max-length " + lengths.maxTotalTokens() + " (prompts cut: " + encoded.truncatedPrompts() + ", responses cut: "
-            + encoded.truncatedResponses() + ")");
+            + "--max-length " + lengths.maxTotalTokens() + " (prompts cut: " + encoded.truncatedPrompts()
+            + ", responses cut: " + encoded.truncatedResponses() + ")");
       }
       SequenceScorer.Scores scores;
       try (ProgressBar bar = noProgress ? null : Progress.bar("score", encoded.pairs().size(), " pairs")) {

@@ -40,9 +40,10 @@ import org.bytedeco.pytorch.nccl.ProcessGroupNCCL;
  * The collectives of one data-parallel rank, on PyTorch's c10d: a TCPStore rendezvous at the master's address and
  * a Gloo process group (CPU tensors) or, for a CUDA run, an NCCL one on the GPU of this rank's {@code LOCAL_RANK}
  * (CUDA tensors; the host arrays of the small collectives travel through that GPU). NCCL needs the GPU build of
- * bytedeco pytorch ({@code -Pgpu}) and has not yet run in this project: no GPU was available to test it. Every call waits at most the timeout; a peer that dies makes the waiting
- * ranks fail with "connection closed by peer", and a watchdog ends this process if a call still has not returned
- * a minute after its timeout (a native wait that ignores its deadline would otherwise hang the job).
+ * bytedeco pytorch ({@code -Pgpu}) and has not yet run in this project: no GPU was available to test it. Every call
+ * waits at most the timeout; a peer that dies makes the waiting ranks fail with "connection closed by peer", and a
+ * watchdog ends this process if a call still has not returned a minute after its timeout (a native wait that
+ * ignores its deadline would otherwise hang the job).
  *
  * <p>Not thread-safe: one training loop issues the collectives, in the same order on every rank.
  */

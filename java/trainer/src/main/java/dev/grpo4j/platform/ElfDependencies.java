@@ -49,7 +49,8 @@ record ElfDependencies(Optional<String> soname, List<String> needed, List<String
         return Optional.empty();
       }
       MemorySegment elf = channel.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
-      boolean elf64LittleEndian = elf.get(ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN), 0) == 0x7f454c46
+      boolean elf64LittleEndian =
+          elf.get(ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN), 0) == 0x7f454c46
           && elf.get(ValueLayout.JAVA_BYTE, 4) == 2 && elf.get(ValueLayout.JAVA_BYTE, 5) == 1;
       if (!elf64LittleEndian) {
         return Optional.empty();

@@ -241,8 +241,9 @@ public final class PreferenceData {
             + place.apply(firstLine) + ", has one; a file gives every record a prompt, or none)");
       }
       if (!implicit && this.implicit) {
-        throw new BadRecord("has a \"prompt\" but the first record (" + place.apply(firstLine) + ") has none, its prompt "
-            + "being the start \"chosen\" and \"rejected\" share: give every record of a file a prompt, or none");
+        throw new BadRecord("has a \"prompt\" but the first record (" + place.apply(firstLine) + ") has none, its "
+            + "prompt being the start \"chosen\" and \"rejected\" share: give every record of a file a prompt, or "
+            + "none");
       }
     }
   }
@@ -303,8 +304,8 @@ public final class PreferenceData {
 
     private BadRecord mixed(String here, String there, long thereLine, JsonNode value) {
       return new BadRecord("field \"" + field + "\" is " + here + " (" + value + ") but " + there + " on "
-          + place.apply(thereLine) + ": use one kind for every group of a file (integer 1 and string \"1\" would be the same "
-          + "group)");
+          + place.apply(thereLine) + ": use one kind for every group of a file (integer 1 and string \"1\" would be "
+          + "the same group)");
     }
   }
 

@@ -95,8 +95,8 @@ public final class PairFiles {
           + "rejected responses with the same tokens, so there is nothing to learn (e.g. " + examples + "); check "
           + "the data's chosen/rejected fields and that the tokenizer belongs to the model");
     }
-    err.println("warning: " + what + ": " + degenerate.size() + " of " + encoded.pairs().size() + " pairs have chosen and rejected responses with the same tokens; their "
-        + "margin is always 0 (e.g. " + examples + ")");
+    err.println("warning: " + what + ": " + degenerate.size() + " of " + encoded.pairs().size() + " pairs have "
+        + "chosen and rejected responses with the same tokens; their margin is always 0 (e.g. " + examples + ")");
     err.flush();
   }
 }

@@ -58,7 +58,8 @@ class PythonLiteralTest {
     JsonNode parsed = PythonLiteral.parse("defaultdict(<class 'list'>, {'Belgium': [0.21, 0.07, 0.69, 0.03], "
         + "\"Côte d'Ivoire\": [0.5, 0.2, 0.3, 0]})");
     assertEquals(expected, json(parsed.toString()));
-    assertEquals(List.of("Belgium", "Côte d'Ivoire"), parsed.properties().stream().map(Map.Entry::getKey).toList(), "in order");
+    assertEquals(List.of("Belgium", "Côte d'Ivoire"), parsed.properties().stream().map(Map.Entry::getKey).toList(),
+        "in order");
     assertEquals(expected, json(PythonLiteral.parse("defaultdict(list, {'Belgium': [0.21, 0.07, 0.69, 0.03], "
         + "\"Côte d'Ivoire\": [0.5, 0.2, 0.3, 0]})").toString()));
     JsonNode single = PythonLiteral.parse("{'a': [1], 2: 'b'}");

@@ -21,8 +21,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * {@link Loop#adamW}: weight decay spares biases and norm weights as transformers' {@code Trainer} does. The
  * parameters it spares are those of {@code Trainer.get_decay_parameter_names} (transformers 5.18) on the same
- * architectures: every layer's {@code input_layernorm} and {@code post_attention_layernorm} weights, {@code model.norm},
- * and Qwen2's q/k/v biases.
+ * architectures: every layer's {@code input_layernorm} and {@code post_attention_layernorm} weights,
+ * {@code model.norm}, and Qwen2's q/k/v biases.
  */
 class LoopOptimizerTest {
   private static final double LR = 0.1;
