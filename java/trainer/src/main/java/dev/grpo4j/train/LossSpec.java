@@ -3,6 +3,8 @@ package dev.grpo4j.train;
 import static dev.grpo4j.train.TrainConfig.require;
 
 import dev.grpo4j.GroupNormalization;
+import dev.grpo4j.GroupRobustLoss;
+import dev.grpo4j.Weighting;
 
 /**
  * The preference objective: the method, its pair loss's settings and the group weights' update.
@@ -45,6 +47,29 @@ public record LossSpec(Method method, double beta, double eta, double chi, doubl
   public static LossSpec of(Method method) {
     return new LossSpec(method, 0.1, 0.01, 1, 0, GroupNormalization.DATASET_FREQUENCY, 0, false,
         GroupUpdate.PER_MICRO_BATCH);
+  }
+
+  /**
+   * The fused loss these settings describe over {@code groups} groups of {@code groupSizes} training pairs, on
+   * {@code placement}'s backend and stream with {@code threads} CPU threads.
+   */
+  public GroupRobustLoss build(int groups, long[] groupSizes, ModelSource.Placement placement, int threads) {
+    return GroupRobustLoss.builder()
+        .lossType(method.lossType())
+        .weighting(method.weighting())
+        .beta(beta)
+        .eta(eta)
+        .chi(chi)
+        .adjustment(method.weighting() == Weighting.ROBUST ? adjustment : 0)
+        .labelSmoothing(labelSmoothing)
+        .ipoLengthNormalization(ipoLengthNormalization)
+        .groupNormalization(groupNormalization)
+        .groups(groups)
+        .groupSizes(groupSizes)
+        .backend(placement.backend())
+        .cudaStream(placement.cudaStream())
+        .threads(threads)
+        .build();
   }
 
   public LossSpec withBeta(double beta) {

@@ -174,27 +174,6 @@ final class PreferenceStage {
     }
   }
 
-  /** The fused loss of {@code config}'s method over {@code groups}, on {@code placement}. */
-  static GroupRobustLoss objective(TrainConfig config, int groups, long[] groupSizes,
-                                   ModelSource.Placement placement, int threads) {
-    return GroupRobustLoss.builder()
-        .lossType(config.loss().method().lossType())
-        .weighting(config.loss().method().weighting())
-        .beta(config.loss().beta())
-        .eta(config.loss().eta())
-        .chi(config.loss().chi())
-        .adjustment(config.loss().method().weighting() == Weighting.ROBUST ? config.loss().adjustment() : 0)
-        .labelSmoothing(config.loss().labelSmoothing())
-        .ipoLengthNormalization(config.loss().ipoLengthNormalization())
-        .groupNormalization(config.loss().groupNormalization())
-        .groups(groups)
-        .groupSizes(groupSizes)
-        .backend(placement.backend())
-        .cudaStream(placement.cudaStream())
-        .threads(threads)
-        .build();
-  }
-
   /** One preference step: each round's micro-batches through the fused loss, with the group steps replayed. */
   private final class PairStep implements Loop.Step {
     private final GroupRobustLoss loss;

@@ -143,8 +143,8 @@ public final class TrainingRun {
       err.println("resuming from " + resumed.checkpoint().folder() + " (step " + resumed.state().step() + " of "
           + config.loop().steps() + ")");
     }
-    try (GroupRobustLoss loss = PreferenceStage.objective(config, data.groups().size(), data.groupSizes(),
-        models.placement(), threads)) {
+    try (GroupRobustLoss loss = config.loss().build(data.groups().size(), data.groupSizes(), models.placement(),
+        threads)) {
       PreferenceObjective objective = PreferenceObjective.of(new TorchPreferenceLoss(loss),
           models.fusedHead(policy.model()));
       PreferenceStage.Outcome outcome = new PreferenceStage(config, dp, folder, options.progressBars(), err)
