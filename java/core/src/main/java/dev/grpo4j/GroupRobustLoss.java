@@ -167,6 +167,25 @@ public final class GroupRobustLoss implements AutoCloseable {
    * @throws IllegalArgumentException for statistics computed from logits (use {@link #gradient}) or by another loss
    */
   public synchronized float[] sequenceGradient(LossStatistics statistics, GroupStep step) {
+    requireSequenceStep(statistics, step);
+    return kernel.sequenceGradient(statistics.sequences().kernelGroupIds(), statistics.dloss(),
+        step.kernelStep().coef());
+  }
+
+  /**
+   * As {@link #sequenceGradient(LossStatistics, GroupStep)}, written into {@code rowCoefficients}: f32 per row
+   * (chosen rows, then rejected rows), 4-byte aligned, in this loss's backend memory. On CUDA the coefficients stay
+   * on the device, where a fused LM head spreads them over the rows' positions
+   * ({@link TokenPasses#gradient(TokenLogits, MemorySegment, MemorySegment, MemorySegment, Backend, int, long)}).
+   */
+  public synchronized void sequenceGradient(LossStatistics statistics, GroupStep step, MemorySegment rowCoefficients) {
+    requireSequenceStep(statistics, step);
+    Segments.require(rowCoefficients, "rowCoefficients", 4L * statistics.dloss().length, 4, backend, true);
+    kernel.sequenceGradient(statistics.sequences().kernelGroupIds(), statistics.dloss(), step.kernelStep().coef(),
+        rowCoefficients);
+  }
+
+  private void requireSequenceStep(LossStatistics statistics, GroupStep step) {
     ensureOpen();
     Objects.requireNonNull(statistics, "statistics");
     Objects.requireNonNull(step, "step");
@@ -178,8 +197,6 @@ public final class GroupRobustLoss implements AutoCloseable {
     }
     requireGroups(step.numGroups(), "step");
     step.requireCovers(statistics.groupStatistics());
-    return kernel.sequenceGradient(statistics.sequences().kernelGroupIds(), statistics.dloss(),
-        step.kernelStep().coef());
   }
 
   /**

@@ -77,6 +77,26 @@ public final class TokenPasses {
         coefficients, grad);
   }
 
+  /**
+   * As {@link #gradient(TokenLogits, MemorySegment, float[], MemorySegment, Backend, int, long)}, with the
+   * coefficients already in {@code backend}'s memory (f32, one per position, 4-byte aligned): a caller that forms
+   * them on the device (a fused LM head spreading its rows' {@code dJ/ds} over their positions) passes them without
+   * a trip through the host. They are not read on the host, so not checked: a non-finite coefficient gives a
+   * non-finite gradient.
+   */
+  public static void gradient(TokenLogits tokens, MemorySegment statistics, MemorySegment coefficients,
+                              MemorySegment grad, Backend backend, int threads, long cudaStream) {
+    prepare(tokens, backend, threads);
+    long positions = positions(tokens);
+    Segments.require(coefficients, "coefficients", 4 * positions, 4, backend, false);
+    Segments.require(statistics, "statistics", statisticsBytes(positions), 8, backend, false);
+    Segments.require(grad, "grad", tokens.logitsBytes(), tokens.logitsType().bytes(), backend, true);
+    requireApart(tokens, statistics, positions, grad, tokens.logitsBytes(),
+        new Segments.Use("coefficients", coefficients, 4 * positions, false));
+    TokenKernels.tokenGradient(backend.abiCode(), threads, cudaStream, GroupRobustLoss.kernelTokens(tokens), statistics,
+        coefficients.asSlice(0, 4 * positions), grad);
+  }
+
   private static void prepare(TokenLogits tokens, Backend backend, int threads) {
     Objects.requireNonNull(tokens, "tokens");
     GroupRobustLoss.requireBackend(backend);
@@ -91,8 +111,9 @@ public final class TokenPasses {
   }
 
   private static void requireApart(TokenLogits tokens, MemorySegment statistics, long positions, MemorySegment grad,
-                                   long gradBytes) {
+                                   long gradBytes, Segments.Use... more) {
     List<Segments.Use> uses = new java.util.ArrayList<>(tokens.uses());
+    uses.addAll(List.of(more));
     uses.add(new Segments.Use("statistics", statistics, statisticsBytes(positions), true));
     if (grad != null) {
       uses.add(new Segments.Use("grad", grad, gradBytes, true));

@@ -176,6 +176,24 @@ class CudaBackendTest {
               perPosition[p] = rowCoef[p / seqLen];
             }
             TokenPasses.gradient(tokens, statistics.segment(), perPosition, grad.segment(), Backend.CUDA, 1, 0);
+            // The same with the coefficients in device memory: written there, and read from there.
+            try (DeviceMemory rowCoefficients = DeviceMemory.copyOf(arena.allocate(4L * rowCoef.length, 4));
+                 DeviceMemory coefficients = DeviceMemory.copyOf(
+                     arena.allocateFrom(java.lang.foreign.ValueLayout.JAVA_FLOAT, perPosition));
+                 DeviceMemory gradFromDevice = DeviceMemory.copyOf(host.grad)) {
+              sequenceLoss.sequenceGradient(local, groupStep, rowCoefficients.segment());
+              MemorySegment rowsBack = arena.allocate(4L * rowCoef.length, 4);
+              rowCoefficients.copyTo(rowsBack);
+              assertArrayEquals(rowCoef, rowsBack.toArray(java.lang.foreign.ValueLayout.JAVA_FLOAT), 0f,
+                  where + ": row coefficients on the device");
+              TokenPasses.gradient(tokens, statistics.segment(), coefficients.segment(), gradFromDevice.segment(),
+                  Backend.CUDA, 1, 0);
+              MemorySegment a = arena.allocate(host.grad.byteSize());
+              MemorySegment b = arena.allocate(host.grad.byteSize());
+              grad.copyTo(a);
+              gradFromDevice.copyTo(b);
+              assertEquals(-1L, a.mismatch(b), where + ": the gradient from coefficients on the device");
+            }
             LossResult got = LossResult.of(local, groupStep);
             assertEquals(want.loss(), got.loss(), 1e-6 + 1e-5 * Math.abs(want.loss()), where + ": loss");
             assertArrayEquals(want.objectiveWeights(), got.objectiveWeights(), 1e-5f, where + ": weights");

@@ -1,5 +1,6 @@
 package dev.grpo4j;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -73,6 +74,15 @@ class TokenPassesTest {
         }
         MemorySegment grad = arena.allocate(tokens.logitsBytes(), 4);
         TokenPasses.gradient(tokens, statistics, perPosition, grad, backend, 2, 0);
+        // The same through backend memory: the row coefficients written there, the per-position ones read from there.
+        MemorySegment rowCoefficients = arena.allocate(4L * rowCoef.length, 4);
+        sequenceLoss.sequenceGradient(statistics1, groupStep, rowCoefficients);
+        assertArrayEquals(rowCoef, rowCoefficients.toArray(java.lang.foreign.ValueLayout.JAVA_FLOAT), 0f,
+            where + ": row coefficients in memory");
+        MemorySegment coefficients = arena.allocateFrom(java.lang.foreign.ValueLayout.JAVA_FLOAT, perPosition);
+        MemorySegment gradFromMemory = arena.allocate(tokens.logitsBytes(), 4);
+        TokenPasses.gradient(tokens, statistics, coefficients, gradFromMemory, backend, 2, 0);
+        assertEquals(-1L, grad.mismatch(gradFromMemory), where + ": the gradient from coefficients in memory");
 
         LossResult got = LossResult.of(statistics1, groupStep);
         String at = where + " step " + step;

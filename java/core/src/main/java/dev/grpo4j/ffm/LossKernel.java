@@ -225,6 +225,14 @@ public final class LossKernel implements AutoCloseable {
 
   /** dJ/ds_r per row (grpo4j_sequence_gradient) from phase 1's {@code dloss} and phase 2's coefficients. */
   public float[] sequenceGradient(int[] groupIds, double[] dloss, double[] coef) {
+    return sequenceGradient(groupIds, dloss, coef, null);
+  }
+
+  /**
+   * As {@link #sequenceGradient(int[], double[], double[])}, written into {@code rowCoef} (backend memory, f32 per
+   * row) where it is not null, and then null is returned: on CUDA the result stays on the device.
+   */
+  public float[] sequenceGradient(int[] groupIds, double[] dloss, double[] coef, MemorySegment rowCoef) {
     int pairs = groupIds.length;
     int rows = 2 * pairs;
     ensureCapacity(pairs);
@@ -244,15 +252,20 @@ public final class LossKernel implements AutoCloseable {
         batch.set(JAVA_LONG, BATCH_NUM_PAIRS, (long) pairs);
         MemorySegment dlossAt = staged.target(0);
         MemorySegment coefTarget = staged.target(coefAt);
-        MemorySegment rowCoef = staged.target(rowCoefAt);
-        int status = Abi.call(() -> (int) Abi.SEQUENCE_GRADIENT.invokeExact(batch, dlossAt, coefTarget, rowCoef,
+        MemorySegment rowTarget = rowCoef != null ? rowCoef : staged.target(rowCoefAt);
+        int status = Abi.call(() -> (int) Abi.SEQUENCE_GRADIENT.invokeExact(batch, dlossAt, coefTarget, rowTarget,
             exec));
         Abi.check(status, "grpo4j sequence gradient");
-        staged.download(rowCoefAt, 4L * rows);
+        if (rowCoef == null) {
+          staged.download(rowCoefAt, 4L * rows);
+        }
         block.downloadFlags();
         finish(false);
       } finally {
         batch.set(ADDRESS, BATCH_GROUP_IDS, MemorySegment.NULL);
+      }
+      if (rowCoef != null) {
+        return null;
       }
       float[] result = new float[rows];
       MemorySegment.copy(staged.host(), JAVA_FLOAT, rowCoefAt, result, 0, rows);

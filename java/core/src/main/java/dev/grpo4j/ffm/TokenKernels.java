@@ -77,6 +77,24 @@ public final class TokenKernels {
     }
   }
 
+  /**
+   * As {@link #tokenGradient(int, int, long, Tokens, MemorySegment, float[], MemorySegment)}, with the coefficients
+   * already in backend memory.
+   */
+  public static void tokenGradient(int backend, int threads, long stream, Tokens tokens, MemorySegment stats,
+                                   MemorySegment coefficients, MemorySegment grad) {
+    try (Arena call = Arena.ofConfined()) {
+      MemorySegment tokenStruct = tokens(call, tokens);
+      MemorySegment execStruct = exec(call, backend, threads, stream);
+      int status = Abi.call(() -> (int) Abi.TOKEN_GRADIENT.invokeExact(tokenStruct, stats, coefficients, grad,
+          execStruct));
+      Abi.check(status, "grpo4j tokenGradient");
+      if (isCuda(backend)) {
+        Cuda.synchronize(MemorySegment.ofAddress(stream));
+      }
+    }
+  }
+
   /** Masked sequence log-probs and, into {@code tokenCounts} unless null, token counts of every row. */
   public static float[] sequenceLogProbs(int backend, int threads, long stream, Tokens tokens, int[] tokenCounts) {
     int rows = Math.toIntExact(tokens.rows());

@@ -58,14 +58,11 @@ final class FusedHeadGradient {
 
   /**
    * The {@code c} positions from {@code start}, whose logits {@code z} holds: {@code z} becomes
-   * {@code rowCoef (onehot - softmax)} in place, multiplied into dX and dU and added to the slots' sums.
+   * {@code c_row (onehot - softmax)} in place, {@code c_row} the position's row's value of {@code rowCoefficients}
+   * ({@code [N]} f32 where the logits are), multiplied into dX and dU and added to the slots' sums.
    */
-  void add(Tensor z, Tensor statistics, int start, int c, float[] rowCoef) {
-    float[] coef = new float[c];
-    for (int i = 0; i < c; i++) {
-      coef[i] = rowCoef[p.rowOf()[start + i]];
-    }
-    passes.gradient(z, p, statistics, start, c, coef);
+  void add(Tensor z, Tensor statistics, int start, int c, Tensor rowCoefficients) {
+    passes.gradient(z, p, statistics, start, c, p.perPosition(rowCoefficients, start, c));
     torch.mm_out(dx.narrow(0, start, c), z, head.weight());
     if (du != null) {
       torch.mm_out(du.narrow(0, start, c), z, head.loraB()).mul_(new Scalar(head.loraScale()));

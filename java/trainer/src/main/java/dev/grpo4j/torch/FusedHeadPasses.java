@@ -37,11 +37,16 @@ record FusedHeadPasses(Backend backend, int threads, long cudaStream) {
     return logps;
   }
 
-  /** {@code z} (the logits of the {@code c} positions from {@code start}) becomes {@code coef (onehot - softmax)}. */
-  void gradient(Tensor z, FusedHeadPositions p, Tensor statistics, int start, int c, float[] coef) {
-    TokenPasses.gradient(tokenLogits(z, p, start, c), slice(statistics, start, c), coef,
-        TorchPreferenceLoss.segment(z, "logits"), backend, threads, cudaStream);
+  /**
+   * {@code z} (the logits of the {@code c} positions from {@code start}) becomes {@code coef (onehot - softmax)},
+   * {@code coef} ({@code [c]} f32) where the logits are.
+   */
+  void gradient(Tensor z, FusedHeadPositions p, Tensor statistics, int start, int c, Tensor coef) {
+    TokenPasses.gradient(tokenLogits(z, p, start, c), slice(statistics, start, c),
+        TorchPreferenceLoss.segment(coef, "coefficients"), TorchPreferenceLoss.segment(z, "logits"), backend, threads,
+        cudaStream);
     Reference.reachabilityFence(z);
+    Reference.reachabilityFence(coef);
   }
 
   private TokenLogits tokenLogits(Tensor z, FusedHeadPositions p, int start, int c) {

@@ -26,9 +26,10 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * @param x their hidden rows {@code [M, H]}, detached
  * @param labels their labels {@code [M]}
  * @param rowOf each position's row in {@code [0, N)}
+ * @param rowIndex the same as int64 where the hidden states are, to spread row values over positions there
  * @param rows N
  */
-record FusedHeadPositions(Tensor index, Tensor x, Tensor labels, int[] rowOf, int rows) {
+record FusedHeadPositions(Tensor index, Tensor x, Tensor labels, int[] rowOf, Tensor rowIndex, int rows) {
   static {
     LibTorch.load();
   }
@@ -50,10 +51,26 @@ record FusedHeadPositions(Tensor index, Tensor x, Tensor labels, int[] rowOf, in
     Tensor x = hidden.detach().reshape(hidden.size(0) * t, hidden.size(2)).index_select(0, index);
     Tensor selectedLabels = labels.reshape(-1).index_select(0, index).contiguous();
     int[] rowOf = new int[positions.length];
+    long[] rows = new long[positions.length];
     for (int i = 0; i < rowOf.length; i++) {
       rowOf[i] = (int) (positions[i] / t);
+      rows[i] = rowOf[i];
     }
-    return new FusedHeadPositions(index, x, selectedLabels, rowOf, (int) hidden.size(0));
+    Tensor rowIndex = HostTensors.longs(rows, rows.length).to(hidden.device(), ScalarType.Long);
+    return new FusedHeadPositions(index, x, selectedLabels, rowOf, rowIndex, (int) hidden.size(0));
+  }
+
+  /** {@code values} ({@code [N]}, one per row) as f32 where the hidden states are. */
+  Tensor rowValues(float[] values) {
+    return HostTensors.floats(values, values.length).to(x.device(), ScalarType.Float);
+  }
+
+  /**
+   * The {@code c} positions' values from {@code start} of {@code rowValues} ({@code [N]}): each position's row's,
+   * gathered where they live, without a trip through the host.
+   */
+  Tensor perPosition(Tensor rowValues, int start, int c) {
+    return rowValues.index_select(0, rowIndex.narrow(0, start, c)).contiguous();
   }
 
   /** M. */

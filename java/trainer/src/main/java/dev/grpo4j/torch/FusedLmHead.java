@@ -189,11 +189,11 @@ public final class FusedLmHead {
         try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
           Tensor z = forwardChunk(p, uDetached, head, statistics, buffer, start, c, tokenLogps);
           pairGradients(loss, chunkPairs, p, tokenLogps, start, c, refLogps, groupIds, rowCoef);
-          sinks.add(z, statistics, start, c, rowCoef);
+          sinks.add(z, statistics, start, c, p.rowValues(rowCoef));
         }
         start += c;
       }
-      recompute(p, uDetached, head, statistics, buffer, split, rowCoef, sinks);
+      recompute(p, uDetached, head, statistics, buffer, split, p.rowValues(rowCoef), sinks);
     }
     LossStatistics lossStatistics = loss.statistics(p.sequenceBatch(tokenLogps, refLogps, groupIds));
     GroupStep step = groupStep.apply(lossStatistics);
@@ -201,11 +201,11 @@ public final class FusedLmHead {
     if (layout.deferred()) {
       sinks.scale(layout.slotOfGroup(), step.coefficients(), scale, groupIds);
     } else {
-      float[] scaled = loss.sequenceGradient(lossStatistics, step);
-      for (int r = 0; r < rowCoef.length; r++) {
-        rowCoef[r] = (float) (scaled[r] * scale);
-      }
-      recompute(p, uDetached, head, statistics, buffer, split, rowCoef, sinks);
+      // dJ/ds of every row, written where the logits live: on CUDA it never passes through the host.
+      Tensor rowCoefficients = p.rowValues(new float[2 * pairs]);
+      loss.sequenceGradient(lossStatistics, scale == 1.0 ? step : step.scaled(scale),
+          TorchPreferenceLoss.segment(rowCoefficients, "row coefficients"));
+      recompute(p, uDetached, head, statistics, buffer, split, rowCoefficients, sinks);
     }
     sinks.backward(hidden);
     return result;
@@ -234,12 +234,13 @@ public final class FusedLmHead {
     float[] tokenLogps = new float[m];
     float[] rowCoef = new float[p.rows()];
     Arrays.fill(rowCoef, (float) (-scale / m));
+    Tensor rowCoefficients = p.rowValues(rowCoef);
     long chunk = chunkTokens(head.vocab(), p.x().element_size());
     for (int start = 0; start < m; start += (int) chunk) {
       int c = (int) Math.min(chunk, m - start);
       try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
         Tensor z = forwardChunk(p, uDetached, head, statistics, buffer, start, c, tokenLogps);
-        sinks.add(z, statistics, start, c, rowCoef);
+        sinks.add(z, statistics, start, c, rowCoefficients);
       }
     }
     double sum = 0;
@@ -323,13 +324,13 @@ public final class FusedLmHead {
 
   /** The split pairs' chunks (the first {@code split} positions) again: logits recomputed, then their gradient. */
   private void recompute(FusedHeadPositions p, Tensor u, LmHead head, Tensor statistics, Tensor buffer,
-                         int split, float[] rowCoef, FusedHeadGradient sinks) {
+                         int split, Tensor rowCoefficients, FusedHeadGradient sinks) {
     long chunk = chunkTokens(head.vocab(), p.x().element_size());
     for (int start = 0; start < split; start += (int) chunk) {
       int c = (int) Math.min(chunk, split - start);
       try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
         Tensor z = logits(p.x().narrow(0, start, c), u == null ? null : u.narrow(0, start, c), head, buffer);
-        sinks.add(z, statistics, start, c, rowCoef);
+        sinks.add(z, statistics, start, c, rowCoefficients);
       }
     }
   }
