@@ -102,7 +102,8 @@ assemble() {
 }
 
 # The folders of the CUDA libraries the GPU libtorch needs (CUDA 13 runtime, cuBLAS, cuDNN 9, NCCL, ...) in the
-# nvidia-* wheels of the machine's Python, if it has them.
+# nvidia-* wheels of the machine's Python, if it has them. LibTorch.load() finds the libraries libtorch links against
+# there itself (CudaWheels); the loader's path is for those opened later by name (NVRTC, cuDNN's engine libraries).
 cuda_library_path() {
   local python
   for python in python3 /opt/torch/.venv/bin/python3 /usr/bin/python3; do

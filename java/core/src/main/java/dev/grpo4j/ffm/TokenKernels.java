@@ -63,17 +63,9 @@ public final class TokenKernels {
     long bytes = 4L * coef.length;
     try (Arena call = Arena.ofConfined()) {
       CallBuffer buffer = new CallBuffer(call, bytes, scratch(backend), MemorySegment.ofAddress(stream));
-      MemorySegment tokenStruct = tokens(call, tokens);
-      MemorySegment execStruct = exec(call, backend, threads, stream);
       MemorySegment.copy(coef, 0, buffer.host(), JAVA_FLOAT, 0, coef.length);
       buffer.upload(bytes);
-      MemorySegment coefficients = buffer.target(0);
-      int status = Abi.call(() -> (int) Abi.TOKEN_GRADIENT.invokeExact(tokenStruct, stats, coefficients, grad,
-          execStruct));
-      Abi.check(status, "grpo4j tokenGradient");
-      if (isCuda(backend)) {
-        Cuda.synchronize(MemorySegment.ofAddress(stream));
-      }
+      tokenGradient(backend, threads, stream, tokens, stats, buffer.target(0), grad);
     }
   }
 
