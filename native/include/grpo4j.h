@@ -29,7 +29,7 @@ extern "C" {
 #define GRPO4J_API __attribute__((visibility("default")))
 #endif
 
-#define GRPO4J_ABI_VERSION 3
+#define GRPO4J_ABI_VERSION 4
 #define GRPO4J_IGNORE_INDEX (-100)
 
 typedef enum grpo4j_status {
@@ -44,7 +44,17 @@ typedef enum grpo4j_status {
 
 typedef enum grpo4j_float_type { GRPO4J_F32 = 0, GRPO4J_BF16 = 1, GRPO4J_F16 = 2 } grpo4j_float_type;
 typedef enum grpo4j_index_type { GRPO4J_I32 = 0, GRPO4J_I64 = 1 } grpo4j_index_type;
+/* The pair losses are a table (native/src/losses/, one file each; grpo4j_loss_info lists them): these two codes are
+ * the paper's, every other code is the table's. */
 typedef enum grpo4j_loss_type { GRPO4J_LOSS_DPO = 0, GRPO4J_LOSS_IPO = 1 } grpo4j_loss_type;
+/* How a log-ratio x = s - ref becomes the score the f-divergence losses compare (TRL's f_divergence_type). */
+typedef enum grpo4j_f_divergence {
+  GRPO4J_REVERSE_KL = 0,      /* x (standard DPO) */
+  GRPO4J_FORWARD_KL = 1,      /* 1 - exp(-x) */
+  GRPO4J_JS_DIVERGENCE = 2,   /* log 2 + log sigmoid(x) */
+  GRPO4J_ALPHA_DIVERGENCE = 3 /* (exp(min((a-1) x, 80)) - 1) / (a-1), a = f_alpha; x itself when |a-1| < 1e-6 */
+} grpo4j_f_divergence;
+#define GRPO4J_MAX_LOSS_TERMS 4
 typedef enum grpo4j_weighting {
   GRPO4J_WEIGHTING_ROBUST = 0,              /* w_g = (1-chi)/K + chi*alpha_g, alpha updated each training call */
   GRPO4J_WEIGHTING_IMPORTANCE_SAMPLING = 1, /* w_g = (1/N_g) / sum_h (1/N_h), fixed */
@@ -84,14 +94,22 @@ typedef struct grpo4j_tokens {
 
 typedef struct grpo4j_options {
   double beta;            /* > 0 */
-  double label_smoothing; /* DPO only, in [0, 0.5) */
+  double label_smoothing; /* in [0, 0.5); read by the losses flagged GRPO4J_LOSS_LABEL_SMOOTHING */
   double eta;             /* group-weight step size, >= 0 */
   double chi;             /* mix of robust and uniform weights, in [0, 1] */
   double adjustment;      /* C of L_g += C / sqrt(N_g) before the weight update; 0 = off */
-  int32_t loss_type;      /* grpo4j_loss_type */
+  int32_t loss_type;      /* a loss code of the table; the loss when num_terms = 0 */
   int32_t weighting;      /* grpo4j_weighting */
   int32_t group_norm;     /* grpo4j_group_norm */
   int32_t ipo_length_norm; /* 1: IPO divides each sequence's log-ratio by its response-token count (TRL) */
+  int32_t f_divergence;    /* grpo4j_f_divergence; other than REVERSE_KL only with losses flagged F_DIVERGENCE */
+  int32_t num_terms;       /* 0: the loss is loss_type alone; 1..GRPO4J_MAX_LOSS_TERMS: sum_t term_weights[t] *
+                              (loss term_types[t]) per pair, as TRL's list of loss types with loss_weights */
+  double f_alpha;          /* alpha of GRPO4J_ALPHA_DIVERGENCE, finite */
+  double discopop_tau;     /* > 0 where discopop is used (TRL: 0.05) */
+  double simpo_gamma;      /* SimPO's target margin gamma, finite (TRL: 0.5) */
+  double term_weights[GRPO4J_MAX_LOSS_TERMS]; /* finite */
+  int32_t term_types[GRPO4J_MAX_LOSS_TERMS];  /* loss codes of the table */
 } grpo4j_options;
 
 /* Outputs; any pointer may be NULL when that output is not wanted. */
@@ -190,7 +208,7 @@ GRPO4J_API grpo4j_status grpo4j_logits_gradient(const grpo4j_batch* batch, const
 
 /* Phase 1 from sequence log-probs instead of logits, for callers that never form the whole logits tensor (a fused
  * LM head that works through the tokens in chunks): logps [2B] are s_r (chosen rows, then rejected rows) and
- * token_counts [2B] (may be NULL: all 1) the response tokens n_r, used only by IPO's length normalisation.
+ * token_counts [2B] (may be NULL: all 1) the response tokens n_r, read by the losses flagged GRPO4J_LOSS_LENGTHS.
  * batch->tokens is not read; ref_logps, group_ids, num_pairs, num_groups and out are. Writes the pair outputs,
  * out.flags, group_stats and dloss [2B] = dl_i/ds_r, all in the backend's memory. */
 GRPO4J_API grpo4j_status grpo4j_sequence_statistics(const grpo4j_options* options, const grpo4j_batch* batch,
@@ -217,6 +235,27 @@ GRPO4J_API grpo4j_status grpo4j_token_gradient(const grpo4j_tokens* tokens, cons
  * NULL), e.g. to precompute reference log-probs once per data set. */
 GRPO4J_API grpo4j_status grpo4j_sequence_logprobs(const grpo4j_tokens* tokens, float* logps, int32_t* token_counts,
                                                   int32_t* flags, const grpo4j_exec* exec);
+
+/* The loss table: grpo4j_loss_count() entries, each with its name (TRL's), a one-line formula, its code (the value
+ * of loss_type and term_types) and GRPO4J_LOSS_* flags. Strings are static. */
+#define GRPO4J_LOSS_USES_REFERENCE 1   /* reads ref_logps; without it the loss is reference-free */
+#define GRPO4J_LOSS_F_DIVERGENCE 2     /* compares f-divergence scores; the others need GRPO4J_REVERSE_KL */
+#define GRPO4J_LOSS_LABEL_SMOOTHING 4  /* reads label_smoothing */
+#define GRPO4J_LOSS_NEEDS_SMOOTHING 8  /* label_smoothing must be > 0 (a log of it is taken) */
+#define GRPO4J_LOSS_LENGTHS 16         /* reads the response-token counts (clamped to >= 1) */
+#define GRPO4J_LOSS_SORTS 32           /* sorts log-ratios across the pairs of a group within one call: a pair's loss
+                                          depends on the other pairs of its group in that call */
+#define GRPO4J_LOSS_TAU 64             /* reads discopop_tau */
+#define GRPO4J_LOSS_GAMMA 128          /* reads simpo_gamma */
+typedef struct grpo4j_loss_info {
+  const char* name;
+  const char* formula;
+  int32_t code;
+  int32_t flags;
+} grpo4j_loss_info;
+GRPO4J_API int32_t grpo4j_loss_count(void);
+/* Entry `index` in [0, grpo4j_loss_count()) of the table, in code order. */
+GRPO4J_API grpo4j_status grpo4j_loss_info_at(int32_t index, grpo4j_loss_info* info);
 
 /* Message of the calling thread's last failure ("" if none). Valid until that thread's next call. */
 GRPO4J_API const char* grpo4j_last_error(void);

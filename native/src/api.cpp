@@ -6,10 +6,12 @@
 
 #include <stddef.h>
 
+#include <algorithm>
 #include <exception>
 #include <new>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "group_step.h"
 #include "internal.h"
@@ -17,6 +19,33 @@
 namespace grpo4j {
 
 namespace {
+
+// The loss table as the files of src/losses/ register it, in code order.
+struct LossEntry {
+  int32_t code;
+  const char* name;
+  int32_t flags;
+  const char* formula;
+};
+
+const std::vector<LossEntry>& loss_table() {
+  static const std::vector<LossEntry> table = [] {
+    std::vector<LossEntry> entries = {
+#define GRPO4J_LOSS(code, name, flags, formula) {code, #name, flags, formula},
+#include "loss_registry.inc"
+#undef GRPO4J_LOSS
+    };
+    std::sort(entries.begin(), entries.end(), [](const LossEntry& a, const LossEntry& b) { return a.code < b.code; });
+    return entries;
+  }();
+  return table;
+}
+
+const char* loss_name(int32_t code) {
+  for (const LossEntry& e : loss_table())
+    if (e.code == code) return e.name;
+  return "?";
+}
 thread_local char last_message[1024] = "";
 
 const char* float_type_name(int32_t t) { return t == GRPO4J_F32 ? "f32" : t == GRPO4J_BF16 ? "bf16" : "f16"; }
@@ -55,9 +84,42 @@ grpo4j_status validate_options(const grpo4j_options* o) {
     return fail(GRPO4J_INVALID_ARGUMENT, "options.chi = %g: must be in [0, 1]", o->chi);
   if (!isfinite(o->adjustment) || o->adjustment < 0)
     return fail(GRPO4J_INVALID_ARGUMENT, "options.adjustment = %g: must be finite and >= 0", o->adjustment);
-  if (o->loss_type != GRPO4J_LOSS_DPO && o->loss_type != GRPO4J_LOSS_IPO)
-    return fail(GRPO4J_INVALID_ARGUMENT, "options.loss_type = %d: use GRPO4J_LOSS_DPO or GRPO4J_LOSS_IPO",
+  if (o->num_terms < 0 || o->num_terms > GRPO4J_MAX_LOSS_TERMS)
+    return fail(GRPO4J_INVALID_ARGUMENT, "options.num_terms = %d: must be in [0, %d]", o->num_terms,
+                GRPO4J_MAX_LOSS_TERMS);
+  if (o->num_terms == 0 && loss_flags(o->loss_type) < 0)
+    return fail(GRPO4J_INVALID_ARGUMENT, "options.loss_type = %d: not a loss code of the table (grpo4j_loss_info)",
                 o->loss_type);
+  for (int t = 0; t < o->num_terms; ++t) {
+    if (loss_flags(o->term_types[t]) < 0)
+      return fail(GRPO4J_INVALID_ARGUMENT,
+                  "options.term_types[%d] = %d: not a loss code of the table (grpo4j_loss_info)", t,
+                  o->term_types[t]);
+    if (!isfinite(o->term_weights[t]))
+      return fail(GRPO4J_INVALID_ARGUMENT, "options.term_weights[%d] = %g: must be finite", t, o->term_weights[t]);
+  }
+  if (o->f_divergence < GRPO4J_REVERSE_KL || o->f_divergence > GRPO4J_ALPHA_DIVERGENCE)
+    return fail(GRPO4J_INVALID_ARGUMENT, "options.f_divergence = %d: use a grpo4j_f_divergence value",
+                o->f_divergence);
+  if (o->f_divergence == GRPO4J_ALPHA_DIVERGENCE && !isfinite(o->f_alpha))
+    return fail(GRPO4J_INVALID_ARGUMENT, "options.f_alpha = %g: must be finite", o->f_alpha);
+  for (int t = 0; t < term_count(*o); ++t) {
+    const int32_t code = term_code(*o, t), flags = loss_flags(code);
+    const char* name = loss_name(code);
+    if (o->f_divergence != GRPO4J_REVERSE_KL && !(flags & GRPO4J_LOSS_F_DIVERGENCE))
+      return fail(GRPO4J_INVALID_ARGUMENT,
+                  "loss %s reads the log-ratios themselves, so it takes no f-divergence: use GRPO4J_REVERSE_KL "
+                  "(options.f_divergence = %d)",
+                  name, o->f_divergence);
+    if ((flags & GRPO4J_LOSS_NEEDS_SMOOTHING) && !(o->label_smoothing > 0))
+      return fail(GRPO4J_INVALID_ARGUMENT,
+                  "loss %s takes log(label_smoothing): options.label_smoothing must be > 0 (EXO suggests 1e-3)", name);
+    if ((flags & GRPO4J_LOSS_TAU) && !(o->discopop_tau > 0 && isfinite(o->discopop_tau)))
+      return fail(GRPO4J_INVALID_ARGUMENT, "options.discopop_tau = %g: loss %s needs a finite tau > 0 (TRL: 0.05)",
+                  o->discopop_tau, name);
+    if ((flags & GRPO4J_LOSS_GAMMA) && !isfinite(o->simpo_gamma))
+      return fail(GRPO4J_INVALID_ARGUMENT, "options.simpo_gamma = %g: must be finite", o->simpo_gamma);
+  }
   if (o->weighting < GRPO4J_WEIGHTING_ROBUST || o->weighting > GRPO4J_WEIGHTING_AVERAGE)
     return fail(GRPO4J_INVALID_ARGUMENT, "options.weighting = %d: use a grpo4j_weighting value", o->weighting);
   if (o->group_norm != GRPO4J_NORM_BATCH_MEAN && o->group_norm != GRPO4J_NORM_DATASET_FREQUENCY)
@@ -445,6 +507,22 @@ grpo4j_status grpo4j_token_gradient(const grpo4j_tokens* tokens, const void* sta
   });
 }
 
+int32_t grpo4j_loss_count(void) { return (int32_t)grpo4j::loss_table().size(); }
+
+grpo4j_status grpo4j_loss_info_at(int32_t index, grpo4j_loss_info* info) {
+  return guarded([&]() -> grpo4j_status {
+    const auto& table = grpo4j::loss_table();
+    if (!info) return fail(GRPO4J_INVALID_ARGUMENT, "info is NULL");
+    if (index < 0 || index >= (int32_t)table.size())
+      return fail(GRPO4J_INVALID_ARGUMENT, "index = %d: the table has %d losses", index, (int32_t)table.size());
+    info->name = table[index].name;
+    info->formula = table[index].formula;
+    info->code = table[index].code;
+    info->flags = table[index].flags;
+    return GRPO4J_OK;
+  });
+}
+
 const char* grpo4j_last_error(void) { return last_message; }
 
 int32_t grpo4j_abi_version(void) { return GRPO4J_ABI_VERSION; }
@@ -466,6 +544,10 @@ const char* grpo4j_abi_layout(void) {
              GRPO4J_FIELD(grpo4j_options, chi) + GRPO4J_FIELD(grpo4j_options, adjustment) +
              GRPO4J_FIELD(grpo4j_options, loss_type) + GRPO4J_FIELD(grpo4j_options, weighting) +
              GRPO4J_FIELD(grpo4j_options, group_norm) + GRPO4J_FIELD(grpo4j_options, ipo_length_norm) +
+             GRPO4J_FIELD(grpo4j_options, f_divergence) + GRPO4J_FIELD(grpo4j_options, num_terms) +
+             GRPO4J_FIELD(grpo4j_options, f_alpha) + GRPO4J_FIELD(grpo4j_options, discopop_tau) +
+             GRPO4J_FIELD(grpo4j_options, simpo_gamma) + GRPO4J_FIELD(grpo4j_options, term_weights) +
+             GRPO4J_FIELD(grpo4j_options, term_types) +
              GRPO4J_SIZE(grpo4j_outputs) + GRPO4J_FIELD(grpo4j_outputs, loss) +
              GRPO4J_FIELD(grpo4j_outputs, pair_loss) + GRPO4J_FIELD(grpo4j_outputs, pair_margin) +
              GRPO4J_FIELD(grpo4j_outputs, pair_chosen_reward) + GRPO4J_FIELD(grpo4j_outputs, pair_rejected_reward) +

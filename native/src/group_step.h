@@ -1,6 +1,5 @@
 // The small step between the two passes over the logits: B pairs and K groups, in double.
-//   h_i = (s_w - ref_w) - (s_l - ref_l)
-//   DPO: l_i = (1-eps)*softplus(-beta*h) + eps*softplus(beta*h)     IPO: l_i = (hn_i - 1/(2 beta))^2
+//   l_i and dl_i/ds: pair_loss.h (the loss table)
 //   L_g = norm_g * sum_{i in g} l_i,  A_g = L_g + C/sqrt(N_g)
 //   ROBUST (training): log_alpha += eta*A; log_alpha -= logsumexp(log_alpha); w_g = (1-chi)/K + chi*alpha_g
 //   J = sum_g w_g A_g (AVERAGE: mean_i l_i), coef_r = dJ/ds_r.
@@ -12,6 +11,7 @@
 #include <math.h>
 
 #include "internal.h"
+#include "pair_loss.h"
 
 namespace grpo4j {
 
@@ -21,43 +21,6 @@ constexpr double kF16Max = 65504.0;
 
 GRPO4J_HD bool f16_gradient_out_of_range(int32_t logits_type, double coef) {
   return logits_type == GRPO4J_F16 && !(fabs(coef) < kF16Max);
-}
-
-// log(1 + exp(x)) without overflow.
-GRPO4J_HD double softplus(double x) { return (x > 0 ? x : 0.0) + log1p(exp(-fabs(x))); }
-
-GRPO4J_HD double sigmoid(double x) {
-  if (x >= 0) return 1.0 / (1.0 + exp(-x));
-  double e = exp(x);
-  return e / (1.0 + e);
-}
-
-struct PairTerms {
-  double loss;
-  double dloss_dchosen;    // d l_i / d s_w
-  double dloss_drejected;  // d l_i / d s_l
-};
-
-// chosen_ratio = s_w - ref_w, rejected_ratio = s_l - ref_l; token counts only matter for IPO length norm.
-GRPO4J_HD PairTerms pair_terms(const grpo4j_options& o, double chosen_ratio, double rejected_ratio,
-                               int32_t chosen_tokens, int32_t rejected_tokens) {
-  PairTerms t;
-  if (o.loss_type == GRPO4J_LOSS_IPO) {
-    double chosen_n = o.ipo_length_norm ? (chosen_tokens > 0 ? (double)chosen_tokens : 1.0) : 1.0;
-    double rejected_n = o.ipo_length_norm ? (rejected_tokens > 0 ? (double)rejected_tokens : 1.0) : 1.0;
-    double d = chosen_ratio / chosen_n - rejected_ratio / rejected_n - 1.0 / (2.0 * o.beta);
-    t.loss = d * d;
-    t.dloss_dchosen = 2.0 * d / chosen_n;
-    t.dloss_drejected = -2.0 * d / rejected_n;
-  } else {
-    double x = o.beta * (chosen_ratio - rejected_ratio);
-    double eps = o.label_smoothing;
-    t.loss = (1.0 - eps) * softplus(-x) + eps * softplus(x);
-    double dh = -o.beta * (1.0 - eps) * sigmoid(-x) + o.beta * eps * sigmoid(x);
-    t.dloss_dchosen = dh;
-    t.dloss_drejected = -dh;
-  }
-  return t;
 }
 
 // Factor that turns the sum of group g's pair losses into L_g.

@@ -72,10 +72,11 @@ __global__ void __launch_bounds__(kStatisticsThreads) loss_statistics_kernel(con
   const int32_t flags = shared_flags | a.flags->flags;
   if (tid == 0 && shared_flags) atomicOr(&a.flags->flags, shared_flags);
 
+  const PairRows pair_rows = {row_sum, a.ref_logps, a.group_ids, B};
   for (int64_t i = tid; i < B; i += threads) {
     const double chosen_ratio = row_sum[i] - (double)a.ref_logps[i];
     const double rejected_ratio = row_sum[B + i] - (double)a.ref_logps[B + i];
-    const PairTerms t = pair_terms(o, chosen_ratio, rejected_ratio, row_count[i], row_count[B + i]);
+    const PairTerms t = pair_terms(o, pair_rows, row_count, i);
     pair_loss[i] = t.loss;
     a.dloss[i] = flags ? 0.0 : t.dloss_dchosen;
     a.dloss[B + i] = flags ? 0.0 : t.dloss_drejected;

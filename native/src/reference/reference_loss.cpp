@@ -9,6 +9,11 @@
 #include "../internal.h"
 
 namespace grpo4j {
+
+// reference_pair_losses.cpp: l_i into pair_loss [B] and dl_i/ds into dloss [2B].
+void reference_pair_losses(const grpo4j_options& o, const grpo4j_batch& b, const std::vector<double>& logp,
+                           const std::vector<int32_t>& tokens, std::vector<double>& pair_loss, double* dloss);
+
 namespace {
 
 struct RowLogprobs {
@@ -51,9 +56,6 @@ grpo4j_status row_logprobs(const grpo4j_tokens& tk, RowLogprobs& out, int32_t* f
   return GRPO4J_OK;
 }
 
-double reference_softplus(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
-double reference_sigmoid(double x) { return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x)); }
-
 }  // namespace
 
 grpo4j_status reference_sequence_logprobs(const grpo4j_tokens& tokens, float* logps, int32_t* token_counts,
@@ -91,6 +93,7 @@ void reference_pair_statistics(const grpo4j_options& o, const grpo4j_batch& b, c
   const int64_t B = b.num_pairs;
   const int K = b.num_groups;
   std::vector<double> pair_loss(B), margin(B), chosen_reward(B), rejected_reward(B);
+  reference_pair_losses(o, b, logp, tokens, pair_loss, dloss);
   for (int64_t i = 0; i < B; ++i) {
     double sw = logp[i], sl = logp[B + i];
     double rw = sw - b.ref_logps[i], rl = sl - b.ref_logps[B + i];
@@ -98,23 +101,6 @@ void reference_pair_statistics(const grpo4j_options& o, const grpo4j_batch& b, c
     margin[i] = h;
     chosen_reward[i] = o.beta * rw;
     rejected_reward[i] = o.beta * rl;
-    if (o.loss_type == GRPO4J_LOSS_IPO) {
-      double nw = 1.0, nl = 1.0;
-      if (o.ipo_length_norm) {
-        nw = tokens[i] > 0 ? tokens[i] : 1;
-        nl = tokens[B + i] > 0 ? tokens[B + i] : 1;
-      }
-      double d = rw / nw - rl / nl - 1.0 / (2.0 * o.beta);
-      pair_loss[i] = d * d;
-      dloss[i] = 2.0 * d / nw;
-      dloss[B + i] = -2.0 * d / nl;
-    } else {
-      double eps = o.label_smoothing;
-      pair_loss[i] = -(1.0 - eps) * -reference_softplus(-o.beta * h) - eps * -reference_softplus(o.beta * h);
-      double dl_dh = -o.beta * (1.0 - eps) * reference_sigmoid(-o.beta * h) + o.beta * eps * reference_sigmoid(o.beta * h);
-      dloss[i] = dl_dh;
-      dloss[B + i] = -dl_dh;
-    }
     if (out.pair_loss) out.pair_loss[i] = (float)pair_loss[i];
     if (out.pair_margin) out.pair_margin[i] = (float)margin[i];
     if (out.pair_chosen_reward) out.pair_chosen_reward[i] = (float)chosen_reward[i];

@@ -4,6 +4,7 @@ import dev.grpo4j.ffm.LossKernel;
 import dev.grpo4j.ffm.TokenKernels;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -34,7 +35,7 @@ import java.util.Objects;
  * ends the process as any native code would).
  */
 public final class GroupRobustLoss implements AutoCloseable {
-  private final LossType lossType;
+  private final List<LossTerm> losses;
   private final Weighting weighting;
   private final GroupNormalization normalization;
   private final Backend backend;
@@ -46,7 +47,7 @@ public final class GroupRobustLoss implements AutoCloseable {
   private boolean closed;
 
   private GroupRobustLoss(Builder b) {
-    this.lossType = b.lossType;
+    this.losses = b.losses;
     this.weighting = b.weighting;
     this.normalization = b.normalization;
     this.backend = b.backend;
@@ -54,7 +55,9 @@ public final class GroupRobustLoss implements AutoCloseable {
     this.groupSizes = b.groupSizes == null ? new long[b.groups] : b.groupSizes.clone();
     this.logAlpha = GroupWeightState.uniform(groups).logAlpha();
     LossKernel.Options options = new LossKernel.Options(b.beta, b.labelSmoothing, b.eta, b.chi, b.adjustment,
-        lossType.abiCode(), weighting.abiCode(), normalization.abiCode(), b.ipoLengthNormalization);
+        losses.stream().mapToInt(t -> t.loss().abiCode()).toArray(),
+        losses.stream().mapToDouble(LossTerm::weight).toArray(), weighting.abiCode(), normalization.abiCode(),
+        b.ipoLengthNormalization, b.fDivergence.abiCode(), b.alphaDivergence, b.discopopTau, b.simpoGamma);
     this.kernel = new LossKernel(backend.abiCode(), b.threads, b.cudaStream, groups, groupSizes, options);
   }
 
@@ -294,8 +297,19 @@ public final class GroupRobustLoss implements AutoCloseable {
     return backend;
   }
 
-  public LossType lossType() {
-    return lossType;
+  /** The loss terms summed per pair: one for a single loss. */
+  public List<LossTerm> losses() {
+    return losses;
+  }
+
+  /** Whether any loss term sorts across the pairs of a group ({@link PairLoss#sortsWithinGroup()}). */
+  public boolean couplesPairs() {
+    return losses.stream().anyMatch(t -> t.loss().sortsWithinGroup());
+  }
+
+  /** Whether any loss term reads the reference log-probs; when none does, they may be zeros. */
+  public boolean usesReference() {
+    return losses.stream().anyMatch(t -> t.loss().usesReference());
   }
 
   public Weighting weighting() {
@@ -348,11 +362,15 @@ public final class GroupRobustLoss implements AutoCloseable {
   }
 
   /**
-   * Options of a {@link GroupRobustLoss}. Defaults: DPO, beta 0.1, no label smoothing, ROBUST weighting with
-   * eta 0.01 and chi 1, BATCH_MEAN normalisation, no adjustment, CPU backend on all cores.
+   * Options of a {@link GroupRobustLoss}. Defaults: DPO ({@code sigmoid}), reverse KL, beta 0.1, no label smoothing,
+   * ROBUST weighting with eta 0.01 and chi 1, BATCH_MEAN normalisation, no adjustment, CPU backend on all cores.
    */
   public static final class Builder {
-    private LossType lossType = LossType.DPO;
+    private List<LossTerm> losses = List.of(new LossTerm(PairLoss.of(LossType.DPO), 1.0));
+    private FDivergence fDivergence = FDivergence.REVERSE_KL;
+    private double alphaDivergence = 0.5;
+    private double discopopTau = 0.05;
+    private double simpoGamma = 0.5;
     private double beta = 0.1;
     private double labelSmoothing;
     private boolean ipoLengthNormalization;
@@ -369,8 +387,43 @@ public final class GroupRobustLoss implements AutoCloseable {
 
     private Builder() {}
 
+    /** The paper's loss: {@code sigmoid} for DPO, {@code ipo} for IPO. */
     public Builder lossType(LossType lossType) {
-      this.lossType = Objects.requireNonNull(lossType, "lossType");
+      return loss(PairLoss.of(Objects.requireNonNull(lossType, "lossType")));
+    }
+
+    /** One loss of the table, weight 1. */
+    public Builder loss(PairLoss loss) {
+      return losses(List.of(new LossTerm(Objects.requireNonNull(loss, "loss"), 1.0)));
+    }
+
+    /** A weighted sum of losses per pair (1 to 4 terms), as TRL's list of loss types with loss weights. */
+    public Builder losses(List<LossTerm> terms) {
+      this.losses = List.copyOf(Objects.requireNonNull(terms, "terms"));
+      return this;
+    }
+
+    /** The scores the f-divergence losses compare (default reverse KL: the log-ratios). */
+    public Builder fDivergence(FDivergence fDivergence) {
+      this.fDivergence = Objects.requireNonNull(fDivergence, "fDivergence");
+      return this;
+    }
+
+    /** The coefficient alpha of {@link FDivergence#ALPHA_DIVERGENCE}; default 0.5 (TRL's). */
+    public Builder alphaDivergence(double alpha) {
+      this.alphaDivergence = alpha;
+      return this;
+    }
+
+    /** DiscoPOP's tau, > 0; default 0.05 (TRL's, the paper's). */
+    public Builder discopopTau(double tau) {
+      this.discopopTau = tau;
+      return this;
+    }
+
+    /** SimPO's target reward margin gamma; default 0.5 (TRL's). */
+    public Builder simpoGamma(double gamma) {
+      this.simpoGamma = gamma;
       return this;
     }
 
@@ -380,14 +433,17 @@ public final class GroupRobustLoss implements AutoCloseable {
       return this;
     }
 
-    /** DPO label smoothing eps in [0, 0.5) (conservative DPO). */
+    /**
+     * Label smoothing eps in [0, 0.5), for the losses that read it ({@link PairLoss#usesLabelSmoothing()}):
+     * conservative DPO for {@code sigmoid}, the flip rate of {@code robust}, EXO's target for {@code exo_pair}.
+     */
     public Builder labelSmoothing(double labelSmoothing) {
       this.labelSmoothing = labelSmoothing;
       return this;
     }
 
     /**
-     * IPO only: divide each sequence's log-ratio by its response-token count (TRL) instead of 1 (the paper). A fully
+     * {@code ipo} only: divide each sequence's log-ratio by its response-token count (TRL) instead of 1 (the paper). A fully
      * masked row has {@code s = 0} and its count is taken as 1. Margins and rewards stay those of the summed
      * log-ratios.
      */
@@ -469,12 +525,8 @@ public final class GroupRobustLoss implements AutoCloseable {
       if (!(labelSmoothing >= 0 && labelSmoothing < 0.5)) {
         throw new IllegalArgumentException("labelSmoothing = " + labelSmoothing + ": must be in [0, 0.5)");
       }
-      if (labelSmoothing != 0 && lossType != LossType.DPO) {
-        throw new IllegalArgumentException("labelSmoothing applies to LossType.DPO only; set it to 0 for IPO");
-      }
-      if (ipoLengthNormalization && lossType != LossType.IPO) {
-        throw new IllegalArgumentException("ipoLengthNormalization applies to LossType.IPO only");
-      }
+      LossChoice.validate(losses, labelSmoothing, ipoLengthNormalization, fDivergence, alphaDivergence, discopopTau,
+          simpoGamma);
       if (!(eta >= 0) || !Double.isFinite(eta)) {
         throw new IllegalArgumentException("eta = " + eta + ": must be finite and >= 0");
       }

@@ -52,6 +52,9 @@ final class Abi {
       JAVA_INT.withName("logits_type"),
       JAVA_INT.withName("label_type"));
 
+  /** GRPO4J_MAX_LOSS_TERMS. */
+  static final int MAX_LOSS_TERMS = 4;
+
   static final StructLayout OPTIONS = MemoryLayout.structLayout(
       JAVA_DOUBLE.withName("beta"),
       JAVA_DOUBLE.withName("label_smoothing"),
@@ -61,7 +64,14 @@ final class Abi {
       JAVA_INT.withName("loss_type"),
       JAVA_INT.withName("weighting"),
       JAVA_INT.withName("group_norm"),
-      JAVA_INT.withName("ipo_length_norm"));
+      JAVA_INT.withName("ipo_length_norm"),
+      JAVA_INT.withName("f_divergence"),
+      JAVA_INT.withName("num_terms"),
+      JAVA_DOUBLE.withName("f_alpha"),
+      JAVA_DOUBLE.withName("discopop_tau"),
+      JAVA_DOUBLE.withName("simpo_gamma"),
+      MemoryLayout.sequenceLayout(MAX_LOSS_TERMS, JAVA_DOUBLE).withName("term_weights"),
+      MemoryLayout.sequenceLayout(MAX_LOSS_TERMS, JAVA_INT).withName("term_types"));
 
   /** grpo4j_outputs: 16 pointers, in this order. */
   static final String[] OUTPUT_FIELDS = {
@@ -101,6 +111,8 @@ final class Abi {
   static final MethodHandle TOKEN_LOGPROBS;
   static final MethodHandle TOKEN_GRADIENT;
   static final MethodHandle LAST_ERROR;
+  static final MethodHandle LOSS_COUNT;
+  static final MethodHandle LOSS_INFO_AT;
   static final MethodHandle ABI_VERSION;
   static final MethodHandle ABI_LAYOUT;
   static final MethodHandle CPU_DEFAULT_THREADS;
@@ -111,7 +123,7 @@ final class Abi {
   static final MethodHandle CUDA_MEMCPY;
   static final MethodHandle CUDA_SYNCHRONIZE;
 
-  private static final int EXPECTED_ABI_VERSION = 3;
+  private static final int EXPECTED_ABI_VERSION = 4;
   /** Columns of the group statistics, GRPO4J_GROUP_STATS. */
   static final int GROUP_STATS = 7;
   /** Upper bound on the layout string's length, for reading it through a zero-length pointer. */
@@ -134,6 +146,8 @@ final class Abi {
     LOGITS_GRADIENT = link(linker, library, "grpo4j_logits_gradient",
         FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
     LAST_ERROR = link(linker, library, "grpo4j_last_error", FunctionDescriptor.of(ADDRESS));
+    LOSS_COUNT = link(linker, library, "grpo4j_loss_count", FunctionDescriptor.of(JAVA_INT));
+    LOSS_INFO_AT = link(linker, library, "grpo4j_loss_info_at", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
     SEQUENCE_STATISTICS = link(linker, library, "grpo4j_sequence_statistics",
         FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
     SEQUENCE_GRADIENT = link(linker, library, "grpo4j_sequence_gradient",

@@ -37,9 +37,13 @@ public final class LossKernel implements AutoCloseable {
   private static final long BATCH_RESERVED = Abi.offset(Abi.BATCH, "reserved");
   private static final long BATCH_OUT = Abi.offset(Abi.BATCH, "out");
 
-  /** Scalar options, as grpo4j_options. */
-  public record Options(double beta, double labelSmoothing, double eta, double chi, double adjustment, int lossType,
-                        int weighting, int groupNorm, boolean ipoLengthNorm) {}
+  /** Scalar options, as grpo4j_options; {@code termCodes}/{@code termWeights}: the loss terms, 1 to 4 of them. */
+  public record Options(double beta, double labelSmoothing, double eta, double chi, double adjustment,
+                        int[] termCodes, double[] termWeights, int weighting, int groupNorm, boolean ipoLengthNorm,
+                        int fDivergence, double fAlpha, double discopopTau, double simpoGamma) {}
+
+  /** GRPO4J_MAX_LOSS_TERMS: how many losses a mixture may hold. */
+  public static final int MAX_LOSS_TERMS = Abi.MAX_LOSS_TERMS;
 
   /** Everything one call produced, copied into Java arrays of exactly B and K elements. */
   public record Outputs(float loss, float[][] pair, float[][] group, int[] groupCount) {}
@@ -346,7 +350,18 @@ public final class LossKernel implements AutoCloseable {
     options.set(JAVA_DOUBLE, Abi.offset(Abi.OPTIONS, "eta"), o.eta());
     options.set(JAVA_DOUBLE, Abi.offset(Abi.OPTIONS, "chi"), o.chi());
     options.set(JAVA_DOUBLE, Abi.offset(Abi.OPTIONS, "adjustment"), o.adjustment());
-    options.set(JAVA_INT, Abi.offset(Abi.OPTIONS, "loss_type"), o.lossType());
+    options.set(JAVA_INT, Abi.offset(Abi.OPTIONS, "loss_type"), o.termCodes()[0]);
+    options.set(JAVA_INT, Abi.offset(Abi.OPTIONS, "num_terms"), o.termCodes().length);
+    long weights = Abi.offset(Abi.OPTIONS, "term_weights");
+    long types = Abi.offset(Abi.OPTIONS, "term_types");
+    for (int t = 0; t < o.termCodes().length; t++) {
+      options.set(JAVA_DOUBLE, weights + 8L * t, o.termWeights()[t]);
+      options.set(JAVA_INT, types + 4L * t, o.termCodes()[t]);
+    }
+    options.set(JAVA_INT, Abi.offset(Abi.OPTIONS, "f_divergence"), o.fDivergence());
+    options.set(JAVA_DOUBLE, Abi.offset(Abi.OPTIONS, "f_alpha"), o.fAlpha());
+    options.set(JAVA_DOUBLE, Abi.offset(Abi.OPTIONS, "discopop_tau"), o.discopopTau());
+    options.set(JAVA_DOUBLE, Abi.offset(Abi.OPTIONS, "simpo_gamma"), o.simpoGamma());
     options.set(JAVA_INT, Abi.offset(Abi.OPTIONS, "weighting"), o.weighting());
     options.set(JAVA_INT, Abi.offset(Abi.OPTIONS, "group_norm"), o.groupNorm());
     options.set(JAVA_INT, Abi.offset(Abi.OPTIONS, "ipo_length_norm"), o.ipoLengthNorm() ? 1 : 0);
