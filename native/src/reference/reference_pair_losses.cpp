@@ -108,6 +108,13 @@ Term reference_term(int32_t code, const grpo4j_options& o, const Pair& p) {
       t.d_logp_l = beta * ql * (1 - ql);
       break;
     }
+    case 11: {  // apo_down
+      double qw = ref_sigmoid(beta * p.xw), qm = ref_sigmoid(beta * (p.xw - p.xl));
+      t.loss = qw + (1 - qm);
+      t.d_logp_w = beta * qw * (1 - qw) - beta * qm * (1 - qm);
+      t.d_logp_l = beta * qm * (1 - qm);
+      break;
+    }
     case 12: {  // discopop
       double x = beta * d, tau = o.discopop_tau;
       double m = ref_sigmoid(x / tau), dm = m * (1 - m) / tau;
