@@ -152,7 +152,7 @@ struct PairRows {
   int64_t num_pairs;
 };
 
-enum PairKey { kChosenRatio = 0, kRejectedRatio = 1, kMargin = 2, kRefMargin = 3 };
+enum PairKey { kChosenRatio = 0, kRejectedRatio = 1, kRefMargin = 2, kMargin = 3 };
 
 GRPO4J_HD double pair_key(const PairRows& r, int key, int64_t i) {
   const int64_t B = r.num_pairs;
@@ -161,36 +161,42 @@ GRPO4J_HD double pair_key(const PairRows& r, int key, int64_t i) {
       return r.logp[i] - (double)r.ref[i];
     case kRejectedRatio:
       return r.logp[B + i] - (double)r.ref[B + i];
-    case kMargin:
-      return r.logp[i] - r.logp[B + i];
-    default:
+    case kRefMargin:
       return (double)r.ref[i] - (double)r.ref[B + i];
+    default:
+      return r.logp[i] - r.logp[B + i];
   }
 }
 
-// Rank of pair i's key among the pairs of its group, ties in pair order: its place in the group's ascending sort.
-GRPO4J_HD int64_t rank_in_group(const PairRows& r, int key, int64_t i) {
-  const double value = pair_key(r, key, i);
-  const int32_t g = r.group_ids[i];
-  int64_t rank = 0;
-  for (int64_t j = 0; j < r.num_pairs; ++j) {
-    if (r.group_ids[j] != g || j == i) continue;
-    const double other = pair_key(r, key, j);
-    if (other < value || (other == value && j < i)) ++rank;
-  }
-  return rank;
+// Whether pair j comes before pair i when the pairs are ordered by group, then key, then index.
+GRPO4J_HD bool sorts_before(const PairRows& r, int key, int64_t j, int64_t i) {
+  const int32_t gj = r.group_ids[j], gi = r.group_ids[i];
+  if (gj != gi) return gj < gi;
+  const double kj = pair_key(r, key, j), ki = pair_key(r, key, i);
+  return kj < ki || (kj == ki && j < i);
 }
 
-// The key of group g's pair at rank k of that key. O(B^2): the sorting losses' calls hold few pairs.
-GRPO4J_HD double key_at_rank(const PairRows& r, int key, int32_t g, int64_t k) {
+// Pair i's place in that order: its group's first place plus its rank within the group. O(B) by counting (the CUDA
+// kernel); the CPU backend sorts instead and gets the same places.
+GRPO4J_HD int64_t sorted_position(const PairRows& r, int key, int64_t i) {
+  int64_t position = 0;
   for (int64_t j = 0; j < r.num_pairs; ++j)
-    if (r.group_ids[j] == g && rank_in_group(r, key, j) == k) return pair_key(r, key, j);
-  return 0.0;
+    if (j != i && sorts_before(r, key, j, i)) ++position;
+  return position;
 }
 
-// Pair i's input. row_tokens may be NULL (every count 1).
+// The sorting losses' view of a call: x_w, x_l and the ref margins each in that order ([B] each), and pair i's places
+// in the orders of its x_w, its x_l and its margin s_w - s_l.
+struct SortedPairs {
+  const double* chosen_ratio;
+  const double* rejected_ratio;
+  const double* ref_margin;
+  int64_t chosen_place, rejected_place, margin_place;
+};
+
+// Pair i's input; sorted is NULL unless a loss sorts. row_tokens may be NULL (every count 1).
 GRPO4J_HD PairInput pair_input(const grpo4j_options& o, const PairRows& r, const int32_t* row_tokens, int64_t i,
-                               bool sorts, double* dscore_chosen, double* dscore_rejected) {
+                               const SortedPairs* sorted, double* dscore_chosen, double* dscore_rejected) {
   const int64_t B = r.num_pairs;
   PairInput in;
   in.chosen_logp = r.logp[i];
@@ -202,15 +208,11 @@ GRPO4J_HD PairInput pair_input(const grpo4j_options& o, const PairRows& r, const
   const int32_t nw = row_tokens ? row_tokens[i] : 1, nl = row_tokens ? row_tokens[B + i] : 1;
   in.chosen_tokens = nw > 0 ? (double)nw : 1.0;
   in.rejected_tokens = nl > 0 ? (double)nl : 1.0;
-  in.ref_margin_at_rank = 0.0;
-  in.rejected_ratio_at_rank = 0.0;
-  in.chosen_ratio_at_rank = 0.0;
-  if (sorts) {
-    const int32_t g = r.group_ids[i];
-    in.ref_margin_at_rank = key_at_rank(r, kRefMargin, g, rank_in_group(r, kMargin, i));
-    in.rejected_ratio_at_rank = key_at_rank(r, kRejectedRatio, g, rank_in_group(r, kChosenRatio, i));
-    in.chosen_ratio_at_rank = key_at_rank(r, kChosenRatio, g, rank_in_group(r, kRejectedRatio, i));
-  }
+  // A group's places are contiguous in every order, so the k-th of one order within a group sits at the same place
+  // as the k-th of another.
+  in.ref_margin_at_rank = sorted ? sorted->ref_margin[sorted->margin_place] : 0.0;
+  in.rejected_ratio_at_rank = sorted ? sorted->rejected_ratio[sorted->chosen_place] : 0.0;
+  in.chosen_ratio_at_rank = sorted ? sorted->chosen_ratio[sorted->rejected_place] : 0.0;
   return in;
 }
 
@@ -220,11 +222,12 @@ struct PairTerms {
   double dloss_drejected;  // d l_i / d s_l
 };
 
-// l_i and dl_i/ds of pair i of the call: the options' loss terms, weighted, on the f-divergence's scores.
-GRPO4J_HD PairTerms pair_terms(const grpo4j_options& o, const PairRows& r, const int32_t* row_tokens, int64_t i) {
+// l_i and dl_i/ds of pair i of the call: the options' loss terms, weighted, on the f-divergence's scores. sorted:
+// NULL unless options_loss_flags(o) has GRPO4J_LOSS_SORTS.
+GRPO4J_HD PairTerms pair_terms(const grpo4j_options& o, const PairRows& r, const int32_t* row_tokens, int64_t i,
+                               const SortedPairs* sorted) {
   double dscore_chosen, dscore_rejected;
-  const bool sorts = (options_loss_flags(o) & GRPO4J_LOSS_SORTS) != 0;
-  const PairInput in = pair_input(o, r, row_tokens, i, sorts, &dscore_chosen, &dscore_rejected);
+  const PairInput in = pair_input(o, r, row_tokens, i, sorted, &dscore_chosen, &dscore_rejected);
   const LossParams p = loss_params(o);
   LossTerms sum = no_terms();
   for (int t = 0; t < term_count(o); ++t) {

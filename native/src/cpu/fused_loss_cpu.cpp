@@ -14,6 +14,8 @@
 // the gradient is touched.
 #include <math.h>
 
+#include <algorithm>
+#include <numeric>
 #include <vector>
 
 #include "../group_step.h"
@@ -24,6 +26,39 @@ namespace grpo4j {
 
 namespace {
 
+// The orders the sorting losses read (pair_loss.h's SortedPairs), by one sort per key: O(B log B).
+struct SortingScratch {
+  std::vector<int64_t> place[4];  // per PairKey: pair i's place in the order by group, key, index
+  std::vector<double> sorted[3];  // x_w, x_l, ref margin in their orders
+
+  void fill(const PairRows& rows) {
+    const int64_t B = rows.num_pairs;
+    std::vector<int64_t> order(B);
+    for (int key = 0; key < 4; ++key) {
+      std::iota(order.begin(), order.end(), (int64_t)0);
+      std::sort(order.begin(), order.end(),
+                [&](int64_t a, int64_t b) { return sorts_before(rows, key, a, b); });
+      place[key].assign(B, 0);
+      for (int64_t p = 0; p < B; ++p) place[key][order[p]] = p;
+      if (key < 3) {
+        sorted[key].assign(B, 0.0);
+        for (int64_t p = 0; p < B; ++p) sorted[key][p] = pair_key(rows, key, order[p]);
+      }
+    }
+  }
+
+  SortedPairs of(int64_t i) const {
+    SortedPairs s;
+    s.chosen_ratio = sorted[kChosenRatio].data();
+    s.rejected_ratio = sorted[kRejectedRatio].data();
+    s.ref_margin = sorted[kRefMargin].data();
+    s.chosen_place = place[kChosenRatio][i];
+    s.rejected_place = place[kRejectedRatio][i];
+    s.margin_place = place[kMargin][i];
+    return s;
+  }
+};
+
 // Phase 1 after the row sums: per pair h, l_i, dl_i/ds (into dloss) and the pair outputs; per group the sums of
 // GRPO4J_GROUP_STATS in pair order.
 void pair_statistics(const grpo4j_options& o, const grpo4j_batch& b, const double* row_logp,
@@ -32,11 +67,15 @@ void pair_statistics(const grpo4j_options& o, const grpo4j_batch& b, const doubl
   const int64_t B = b.num_pairs;
   for (int64_t e = 0; e < (int64_t)b.num_groups * GRPO4J_GROUP_STATS; ++e) group_stats[e] = 0.0;
   const PairRows rows = {row_logp, b.ref_logps, b.group_ids, B};
+  SortingScratch sorting;
+  if (options_loss_flags(o) & GRPO4J_LOSS_SORTS) sorting.fill(rows);
   for (int64_t i = 0; i < B; ++i) {
     const double sw = row_logp[i], sl = row_logp[B + i];
     const double chosen_ratio = sw - (double)b.ref_logps[i];
     const double rejected_ratio = sl - (double)b.ref_logps[B + i];
-    const PairTerms terms = pair_terms(o, rows, row_tokens, i);
+    SortedPairs sorted;
+    if (!sorting.place[0].empty()) sorted = sorting.of(i);
+    const PairTerms terms = pair_terms(o, rows, row_tokens, i, sorting.place[0].empty() ? nullptr : &sorted);
     const double margin = chosen_ratio - rejected_ratio;
     const double chosen_reward = o.beta * chosen_ratio, rejected_reward = o.beta * rejected_ratio;
     dloss[i] = terms.dloss_dchosen;

@@ -56,6 +56,7 @@ struct StatisticsArgs {
   double* row_sum;            // [rows] scratch
   double* pair_loss;          // [B] scratch
   int32_t* row_count;         // [rows] scratch
+  double* sorted;             // [3B] scratch: the sorting losses' orders (pair_loss.h's SortedPairs)
 };
 
 cudaError_t launch_loss_statistics(const StatisticsArgs& args, cudaStream_t stream);

@@ -206,13 +206,14 @@ PhaseWorkspace phase_workspace(void* base, int64_t rows, int64_t seq_len) {
 
 // Scratch of each phase, beside the phase workspace.
 struct StatisticsScratch {
-  size_t logp, flags, row_sum, pair_loss, row_count;
+  size_t logp, flags, row_sum, pair_loss, row_count, sorted;
   StatisticsScratch(WorkspaceLayout& layout, int64_t positions, int64_t rows, int64_t pairs)
       : logp(layout.add<float>(positions)),
         flags(layout.add<FlagState>(1)),
         row_sum(layout.add<double>(rows)),
         pair_loss(layout.add<double>(pairs)),
-        row_count(layout.add<int32_t>(rows)) {}
+        row_count(layout.add<int32_t>(rows)),
+        sorted(layout.add<double>(3 * pairs)) {}
 };
 
 struct GroupScratch {
@@ -257,6 +258,7 @@ grpo4j_status run_statistics(const grpo4j_options& o, const grpo4j_batch& b, dou
   args.row_sum = at<double>(base, scratch.row_sum);
   args.pair_loss = at<double>(base, scratch.pair_loss);
   args.row_count = at<int32_t>(base, scratch.row_count);
+  args.sorted = at<double>(base, scratch.sorted);
   if (flags_out) *flags_out = flags;
   return cuda_status(cuda::launch_loss_statistics(args, stream), "launching the pair statistics");
 }
@@ -395,6 +397,7 @@ grpo4j_status cuda_sequence_statistics(const grpo4j_options& o, const grpo4j_bat
   WorkspaceLayout layout;
   const size_t flags_at = layout.add<FlagState>(1), row_sum_at = layout.add<double>(rows);
   const size_t pair_loss_at = layout.add<double>(b.num_pairs), row_count_at = layout.add<int32_t>(rows);
+  const size_t sorted_at = layout.add<double>(3 * b.num_pairs);
   const cudaStream_t stream = static_cast<cudaStream_t>(stream_handle);
   return with_workspace(layout.bytes(), stream, [&](void* base) -> grpo4j_status {
     FlagState* flags = at<FlagState>(base, flags_at);
@@ -418,6 +421,7 @@ grpo4j_status cuda_sequence_statistics(const grpo4j_options& o, const grpo4j_bat
     args.row_sum = at<double>(base, row_sum_at);
     args.pair_loss = at<double>(base, pair_loss_at);
     args.row_count = at<int32_t>(base, row_count_at);
+    args.sorted = at<double>(base, sorted_at);
     return cuda_status(cuda::launch_loss_statistics(args, stream), "launching the sequence statistics");
   });
 }

@@ -73,10 +73,27 @@ __global__ void __launch_bounds__(kStatisticsThreads) loss_statistics_kernel(con
   if (tid == 0 && shared_flags) atomicOr(&a.flags->flags, shared_flags);
 
   const PairRows pair_rows = {row_sum, a.ref_logps, a.group_ids, B};
+  // The sorting losses' orders, by counting: each pair writes its values at its places (O(B) each).
+  const bool sorts = (options_loss_flags(o) & GRPO4J_LOSS_SORTS) != 0;
+  double* sorted = a.use_shared ? reinterpret_cast<double*>(row_count + rows) : a.sorted;
+  if (sorts) {
+    for (int64_t i = tid; i < B; i += threads)
+      for (int key = 0; key < 3; ++key) sorted[key * B + sorted_position(pair_rows, key, i)] = pair_key(pair_rows, key, i);
+    __syncthreads();
+  }
   for (int64_t i = tid; i < B; i += threads) {
     const double chosen_ratio = row_sum[i] - (double)a.ref_logps[i];
     const double rejected_ratio = row_sum[B + i] - (double)a.ref_logps[B + i];
-    const PairTerms t = pair_terms(o, pair_rows, row_count, i);
+    SortedPairs places;
+    if (sorts) {
+      places.chosen_ratio = sorted;
+      places.rejected_ratio = sorted + B;
+      places.ref_margin = sorted + 2 * B;
+      places.chosen_place = sorted_position(pair_rows, kChosenRatio, i);
+      places.rejected_place = sorted_position(pair_rows, kRejectedRatio, i);
+      places.margin_place = sorted_position(pair_rows, kMargin, i);
+    }
+    const PairTerms t = pair_terms(o, pair_rows, row_count, i, sorts ? &places : nullptr);
     pair_loss[i] = t.loss;
     a.dloss[i] = flags ? 0.0 : t.dloss_dchosen;
     a.dloss[B + i] = flags ? 0.0 : t.dloss_drejected;
@@ -116,7 +133,9 @@ __global__ void __launch_bounds__(kStatisticsThreads) loss_statistics_kernel(con
 cudaError_t launch_loss_statistics(const StatisticsArgs& args, cudaStream_t stream) {
   // Within the default 48 KB of shared memory a block may take without opting in (less the static part).
   constexpr size_t kSharedLimit = 48 * 1024 - 256;
-  const size_t shared = sizeof(double) * (size_t)(args.rows + args.num_pairs) + sizeof(int32_t) * (size_t)args.rows;
+  // row sums, pair losses, row counts, then (8-aligned: rows is even) the sorting losses' 3B orders.
+  const size_t shared = sizeof(double) * (size_t)(args.rows + args.num_pairs) + sizeof(int32_t) * (size_t)args.rows +
+                        sizeof(double) * (size_t)(3 * args.num_pairs);
   StatisticsArgs a = args;
   a.use_shared = shared <= kSharedLimit ? 1 : 0;
   GRPO4J_LAUNCH(1, kStatisticsThreads, a.use_shared ? shared : 0, stream, loss_statistics_kernel)(a);

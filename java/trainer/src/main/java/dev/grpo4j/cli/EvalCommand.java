@@ -15,6 +15,8 @@ import dev.grpo4j.torch.EncodedPairs;
 import dev.grpo4j.torch.PreferenceObjective;
 import dev.grpo4j.torch.SequenceScorer;
 import dev.grpo4j.torch.TorchPreferenceLoss;
+import dev.grpo4j.train.LossSpec;
+import dev.grpo4j.train.LossTerms;
 import dev.grpo4j.train.Method;
 import dev.grpo4j.train.ModelSource;
 import dev.grpo4j.train.PairFiles;
@@ -67,15 +69,19 @@ public final class EvalCommand implements Callable<Integer>, UsesLibTorch {
           + "messages, and a group label.")
   private Path data;
 
-  @Option(names = "--method", defaultValue = "dpo", paramLabel = "NAME", converter = TrainCommand.MethodConverter.class,
-      description = "Whose loss to report: the DPO or IPO loss of the method (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--method", paramLabel = "NAME", converter = TrainCommand.MethodConverter.class,
+      description = "Whose loss to report: the DPO or IPO loss of the method (default: dpo, unless --loss names the "
+          + "losses).")
   private Method method;
+
+  @Mixin
+  private LossOptions lossOptions;
 
   @Option(names = "--beta", defaultValue = "0.1", description = "Inverse temperature beta (default: ${DEFAULT-VALUE}).")
   private double beta;
 
   @Option(names = "--label-smoothing", defaultValue = "0", paramLabel = "EPS",
-      description = "DPO label smoothing (default: ${DEFAULT-VALUE}).")
+      description = "Label smoothing of the losses that read it (default: ${DEFAULT-VALUE}).")
   private double labelSmoothing;
 
   @Option(names = "--ipo-length-normalization", description = "IPO: divide the margin by the response lengths.")
@@ -108,8 +114,11 @@ public final class EvalCommand implements Callable<Integer>, UsesLibTorch {
     if (batchSize < 1) {
       throw new IllegalArgumentException("--batch-size = " + batchSize + ": must be >= 1");
     }
-    method.requireLossOptions(beta, labelSmoothing, ipoLengthNormalization);
-    if (reference == null && modelOptions.adapter == null) {
+    LossTerms terms = lossOptions.terms();
+    // Evaluation reports the plain per-group losses: the weighting and group updates play no part.
+    LossSpec lossSpec = new LossSpec(method == null && terms == null ? Method.DPO : method, beta, 0, 1, 0,
+        GroupNormalization.BATCH_MEAN, labelSmoothing, ipoLengthNormalization, null, terms, lossOptions.parameters());
+    if (reference == null && modelOptions.adapter == null && lossSpec.usesReference()) {
       throw new IllegalArgumentException("no reference model: pass --reference DIR|NAME (e.g. the SFT model the "
           + "policy was trained from), or give the policy as --model BASE --adapter DIR");
     }
@@ -120,11 +129,11 @@ public final class EvalCommand implements Callable<Integer>, UsesLibTorch {
           policy.model().config().maxPositions()).encode(loaded.records());
       PairFiles.reportDegenerate(data.getFileName().toString(), encoded, false, err);
       PairFiles.reportTextSplits(data.getFileName().toString(), encoded, err);
-      SequenceScorer.Scores scores = referenceScores(policy, encoded, err);
+      SequenceScorer.Scores scores = lossSpec.usesReference() ? referenceScores(policy, encoded, err)
+          : SequenceScorer.Scores.zeros(encoded.pairs().size());
       EncodedPairs pairs = EncodedPairs.encode(encoded.pairs()).withReference(scores.chosen(), scores.rejected());
       EvalMetrics result;
-      try (GroupRobustLoss loss = GroupRobustLoss.builder().lossType(method.lossType()).beta(beta)
-          .labelSmoothing(labelSmoothing).ipoLengthNormalization(ipoLengthNormalization)
+      try (GroupRobustLoss loss = lossSpec.lossBuilder()
           .weighting(Weighting.AVERAGE).groupNormalization(GroupNormalization.BATCH_MEAN).groups(groups.size())
           .backend(policy.backend()).build()) {
         result = SplitEvaluation.of(0, EvalMetrics.Split.TEST, groups.names(),
@@ -133,8 +142,9 @@ public final class EvalCommand implements Callable<Integer>, UsesLibTorch {
                 .evaluatePairs(policy.model(), pairs, 0, pairs.size(), batchSize));
       }
       PrintWriter stdout = spec.commandLine().getOut();
-      stdout.println(data + " (" + encoded.pairs().size() + " pairs), " + method.lossType() + " loss, beta " + beta
-          + ":");
+      String lossName = lossSpec.method() != null ? lossSpec.method().lossType().toString()
+          : String.join(",", lossSpec.losses().names());
+      stdout.println(data + " (" + encoded.pairs().size() + " pairs), " + lossName + " loss, beta " + beta + ":");
       stdout.println();
       stdout.print(RunReport.groupTable(result, groups.names(), null));
       stdout.flush();

@@ -30,7 +30,7 @@ import picocli.CommandLine.Spec;
     description = {
         "Group Robust Preference Optimization (GR-DPO / GR-IPO, Ramesh et al., NeurIPS 2024) on the JVM.",
         "Not DeepSeek's Group Relative Policy Optimization: nothing here samples completions."},
-    subcommands = {DemoCommand.class, TrainCommand.class, EvalCommand.class, ScoreCommand.class,
+    subcommands = {DemoCommand.class, TrainCommand.class, EvalCommand.class, ScoreCommand.class, LossesCommand.class,
         MergeAdapterCommand.class, ConvertSurveyCommand.class, ExperimentCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   /** Environment variable libtorch's OpenMP runtime reads once, when the native library loads. */

@@ -62,7 +62,9 @@ public final class SyntheticCommand implements Callable<Integer> {
   private Path out;
 
   @Option(names = "--methods", split = ",", paramLabel = "METHOD", converter = MethodConverter.class,
-      description = "Comma-separated subset of DPO, IPO, IS-DPO, IS-IPO, GR-DPO, GR-IPO, GR-IPO-CF (default: all).")
+      description = "Comma-separated: the paper's DPO, IPO, IS-DPO, IS-IPO, GR-DPO, GR-IPO, GR-IPO-CF (default: these "
+          + "seven), or any pair losses under a weighting, [GR-|IS-]LOSS[+LOSS...] (e.g. GR-hinge, IS-aot, "
+          + "GR-sigmoid+sft; `grpo4j losses` lists them).")
   private List<SyntheticMethod> methods;
 
   @Option(names = "--learning-rate", description = "Gradient step size (default: the setting's).")
@@ -188,7 +190,7 @@ public final class SyntheticCommand implements Callable<Integer> {
       seedList.add(firstSeed + i);
     }
     List<SyntheticMethod> chosen = methods == null || methods.isEmpty()
-        ? List.of(SyntheticMethod.values()) : methods.stream().distinct().toList();
+        ? SyntheticMethod.values() : methods.stream().distinct().toList();
     return new SyntheticExperiment.Config(seedList, chosen, dataSpec, featureType, hyper);
   }
 

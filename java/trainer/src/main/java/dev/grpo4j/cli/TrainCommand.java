@@ -14,6 +14,7 @@ import dev.grpo4j.train.GroupUpdate;
 import dev.grpo4j.train.LearningRateSchedule;
 import dev.grpo4j.train.LoopSpec;
 import dev.grpo4j.train.LossSpec;
+import dev.grpo4j.train.LossTerms;
 import dev.grpo4j.train.Method;
 import dev.grpo4j.train.ModelSource;
 import dev.grpo4j.train.ModelSpec;
@@ -103,9 +104,12 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
   @Mixin
   private PairOptions pairOptions;
 
-  @Option(names = "--method", defaultValue = "gr-dpo", paramLabel = "NAME", converter = MethodConverter.class,
-      description = "dpo, ipo, is-dpo, is-ipo, gr-dpo or gr-ipo (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--method", paramLabel = "NAME", converter = MethodConverter.class,
+      description = "dpo, ipo, is-dpo, is-ipo, gr-dpo or gr-ipo (default: gr-dpo, unless --loss names the losses).")
   private Method method;
+
+  @Mixin
+  private LossOptions lossOptions;
 
   @Option(names = "--beta", defaultValue = "0.1", description = "Inverse temperature beta (default: ${DEFAULT-VALUE}).")
   private double beta;
@@ -341,13 +345,19 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
             new DataSpec.PairReading(pairOptions.format, pairOptions.groupField, chatTemplatePath(),
                 pairOptions.chatTemplateKwargs),
             lengths.maxPromptTokens(), lengths.maxTotalTokens(), pairOptions.appendEos),
-        new LossSpec(method, beta, eta, chi, adjustment, groupNormalization, labelSmoothing, ipoLengthNormalization,
-            groupUpdate),
+        lossSpec(),
         new SftSpec(sftSteps, sftLearningRate),
         new OptimizerSpec(learningRate, weightDecay, warmupSteps, decay, plateauPatience, plateauFactor,
             minLearningRate, maxGradNorm, !decayNormsAndBiases),
         new LoopSpec(total, batchSize, gradientAccumulation, evalInterval, evalBatchSize, checkpointInterval,
             keepCheckpoints, seed, worldSize));
+  }
+
+  private LossSpec lossSpec() {
+    LossTerms terms = lossOptions.terms();
+    Method chosen = method == null && terms == null ? Method.GR_DPO : method;
+    return new LossSpec(chosen, beta, eta, chi, adjustment, groupNormalization, labelSmoothing, ipoLengthNormalization,
+        groupUpdate, terms, lossOptions.parameters());
   }
 
   /** {@code --chat-template} with a file made absolute for --resume; {@code chatml} stays as it is. */

@@ -100,8 +100,7 @@ public final class LogLinearTrainer {
       sizes = new long[trainGroupCounts.length];
       java.util.Arrays.fill(sizes, 1);   // equal weights on the group means; the step carries the scale
     }
-    return GroupRobustLoss.builder()
-        .lossType(method.lossType())
+    return method.configure(GroupRobustLoss.builder())
         .beta(hyper.beta())
         .weighting(method.weighting())
         .eta(hyper.eta())

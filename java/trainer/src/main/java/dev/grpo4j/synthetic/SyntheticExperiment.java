@@ -1,7 +1,7 @@
 package dev.grpo4j.synthetic;
 
 import java.util.ArrayList;
-import java.util.EnumMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
@@ -51,7 +51,7 @@ public final class SyntheticExperiment {
     for (long seed : config.seeds()) {
       seeds.add(new SeedData(seed, config.spec(), env));
     }
-    Map<SyntheticMethod, List<Future<LogLinearTrainer.Run>>> futures = new EnumMap<>(SyntheticMethod.class);
+    Map<SyntheticMethod, List<Future<LogLinearTrainer.Run>>> futures = new LinkedHashMap<>();
     ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, threads), r -> {
       Thread t = new Thread(r, "grpo4j-synthetic");
       t.setDaemon(true);
@@ -71,7 +71,7 @@ public final class SyntheticExperiment {
           }));
         }
       }
-      Map<SyntheticMethod, List<LogLinearTrainer.Run>> runs = new EnumMap<>(SyntheticMethod.class);
+      Map<SyntheticMethod, List<LogLinearTrainer.Run>> runs = new LinkedHashMap<>();
       for (SyntheticMethod method : config.methods()) {
         List<LogLinearTrainer.Run> list = new ArrayList<>();
         for (Future<LogLinearTrainer.Run> f : futures.get(method)) {

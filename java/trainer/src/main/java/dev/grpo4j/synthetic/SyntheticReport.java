@@ -14,8 +14,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.function.Function;
 import java.util.function.ToDoubleFunction;
 import org.knowm.xchart.BitmapEncoder;
@@ -147,27 +149,24 @@ public final class SyntheticReport {
   }
 
   /**
-   * Writes {@code worst_val_loss.png} and {@code max_reward_err.png} (DPO family left, IPO family right) and
+   * Writes {@code worst_val_loss.png} and {@code max_reward_err.png} (one panel per loss family: the paper's DPO
+   * left, IPO right, then any other losses) and
    * {@code group_weights.png} (the group weights of the robust methods).
    */
   public static List<Path> writeFigures(SyntheticExperiment.Results results, Path dir, String title)
       throws IOException {
     System.setProperty("java.awt.headless", "true");
-    List<SyntheticMethod> dpo = results.config().methods().stream()
-        .filter(m -> m.lossType() == dev.grpo4j.LossType.DPO).toList();
-    List<SyntheticMethod> ipo = results.config().methods().stream()
-        .filter(m -> m.lossType() == dev.grpo4j.LossType.IPO).toList();
+    Map<String, List<SyntheticMethod>> families = new LinkedHashMap<>();
+    for (SyntheticMethod m : results.config().methods()) {
+      families.computeIfAbsent(m.family(), f -> new ArrayList<>()).add(m);
+    }
     List<Path> written = new ArrayList<>();
     List<XYChart> loss = new ArrayList<>();
     List<XYChart> error = new ArrayList<>();
-    for (List<SyntheticMethod> family : List.of(dpo, ipo)) {
-      if (family.isEmpty()) {
-        continue;
-      }
-      String lossName = family.getFirst().lossType() == dev.grpo4j.LossType.DPO ? "DPO" : "IPO";
-      loss.add(metricChart(results, family, title + ": worst-group validation loss (" + lossName + " loss)",
-          "worst-group loss", LogLinearTrainer.Point::worstValLoss));
-      error.add(metricChart(results, family, title + ": max reward error", "max over groups of (r*-r)/r*",
+    for (Map.Entry<String, List<SyntheticMethod>> family : families.entrySet()) {
+      loss.add(metricChart(results, family.getValue(), title + ": worst-group validation loss (" + family.getKey()
+          + " loss)", "worst-group loss", LogLinearTrainer.Point::worstValLoss));
+      error.add(metricChart(results, family.getValue(), title + ": max reward error", "max over groups of (r*-r)/r*",
           LogLinearTrainer.Point::maxRewardError));
     }
     written.add(grid(dir.resolve("worst_val_loss.png"), loss));

@@ -42,7 +42,8 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * for average weighting, whose coefficient is the same for every group, else one per group present (the pairs go by
  * group, so a chunk adds to each slot with one product). A pair whose positions do not fit one chunk is split over
  * chunks of its own, which are worked through twice (log-probs first, then recomputed with its {@code dl/ds}); so is
- * every pair when the extra slots would take more than the memory budget, or for float16 logits (an unscaled
+ * every pair when the extra slots would take more than the memory budget, for a loss that sorts across a group's
+ * pairs (a pair's dl/ds then needs every pair), or for float16 logits (an unscaled
  * {@code dl/ds} could pass float16's range where the scaled gradient would not): then the group step comes before
  * the recompute and one accumulator takes the scaled gradient.
  *
@@ -255,7 +256,8 @@ public final class FusedLmHead {
   FusedHeadLayout layout(long[] rowMajor, Tensor hidden, LmHead head, GroupRobustLoss loss, int[] groupIds) {
     return FusedHeadLayout.plan(rowMajor, hidden.size(1), groupIds, loss.groups(), loss.weighting(),
         chunkTokens(head.vocab(), hidden.element_size()),
-        deferCoefficients && hidden.scalar_type().intern() != ScalarType.Half, FusedHeadAccumulator.slotBytes(head),
+        deferCoefficients && hidden.scalar_type().intern() != ScalarType.Half && !loss.couplesPairs(),
+        FusedHeadAccumulator.slotBytes(head),
         memoryBudget);
   }
 

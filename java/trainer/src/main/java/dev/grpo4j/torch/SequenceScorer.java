@@ -32,7 +32,12 @@ public final class SequenceScorer {
    * @param chosen one per pair, in pair order
    * @param rejected one per pair, in pair order
    */
-  public record Scores(float[] chosen, float[] rejected) {}
+  public record Scores(float[] chosen, float[] rejected) {
+    /** Zero log-probs for {@code pairs} pairs: the references of a reference-free loss, which reads none. */
+    public static Scores zeros(int pairs) {
+      return new Scores(new float[pairs], new float[pairs]);
+    }
+  }
 
   private final CausalLm model;
   private final Backend backend;

@@ -57,11 +57,12 @@ public final class PairFiles {
    * Warns when training data has no group labels but the method weights groups: with one group, GR-DPO and IS-DPO
    * are plain DPO (and likewise for IPO), which the user most likely did not mean.
    */
-  public static void warnIfUngrouped(PreferenceData.Loaded train, String groupField, Method method, PrintWriter err) {
-    if (!train.grouped() && method.weighting() != Weighting.AVERAGE) {
+  public static void warnIfUngrouped(PreferenceData.Loaded train, String groupField, LossSpec loss, PrintWriter err) {
+    if (!train.grouped() && loss.weighting() != Weighting.AVERAGE) {
+      String plain = loss.method() != null ? loss.method().lossType().toString()
+          : "the average of " + String.join(",", loss.losses().names());
       err.println("warning: the training data has no \"" + groupField + "\" field, so all pairs are one group and "
-          + method.displayName() + " is plain " + method.lossType() + "; pass --group-field NAME if the group labels "
-          + "are in another field");
+          + loss.label() + " is plain " + plain + "; pass --group-field NAME if the group labels are in another field");
       err.flush();
     }
   }

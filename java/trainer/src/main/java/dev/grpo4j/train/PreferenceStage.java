@@ -106,7 +106,7 @@ final class PreferenceStage {
     Loop loop = new Loop(dp, model, policy.optimizer(), config.loop(), sampler, config.optimizer().maxGradNorm(),
         "--lr");
     PairStep work = new PairStep(loss, objective, model, data.train(), groups.size());
-    double[] weights = config.loss().method().weighting() == Weighting.AVERAGE ? null : loss.alpha();
+    double[] weights = config.loss().weighting() == Weighting.AVERAGE ? null : loss.alpha();
     try (MetricsWriter<StepMetrics> metrics = dp.isMain() ? MetricsWriter.steps(folder.metrics()) : null;
          MetricsWriter<EvalMetrics> evals = dp.isMain() ? MetricsWriter.evaluations(folder.evaluations()) : null;
          ProgressBar bar = progressBar ? bar(firstStep - 1, seconds) : null;
@@ -119,7 +119,7 @@ final class PreferenceStage {
         long stepStart = System.nanoTime();
         double lr = schedule.at(step) * (plateau == null ? 1 : plateau.scale());
         double gradNorm = loop.step(step, lr, work);
-        weights = config.loss().method().weighting() == Weighting.AVERAGE ? null : widen(work.objectiveWeights);
+        weights = config.loss().weighting() == Weighting.AVERAGE ? null : widen(work.objectiveWeights);
         double stepSeconds = (System.nanoTime() - stepStart) / 1e9;
         seconds += stepSeconds;
         tokens += work.totals.tokens();
@@ -269,7 +269,7 @@ final class PreferenceStage {
   }
 
   private ProgressBar bar(int done, double seconds) {
-    return Progress.bar(config.loss().method().displayName(), config.loop().steps(), " steps", done,
+    return Progress.bar(config.loss().label(), config.loop().steps(), " steps", done,
         Duration.ofMillis((long) (seconds * 1000)));
   }
 

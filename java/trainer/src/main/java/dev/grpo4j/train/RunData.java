@@ -38,7 +38,7 @@ record RunData(GroupIndex groups, long[] groupSizes, Split train, Split validati
     PreferenceData.Loaded train = read(config, "--train", config.data().train(), err);
     PreferenceData.Loaded validation = read(config, "--validation", config.data().validation(), err);
     PreferenceData.Loaded test = read(config, "--test", config.data().test(), err);
-    PairFiles.warnIfUngrouped(train, config.data().reading().groupField(), config.loss().method(), err);
+    PairFiles.warnIfUngrouped(train, config.data().reading().groupField(), config.loss(), err);
     GroupIndex groups = GroupIndex.of(train.records());
     ChatTemplate template = PairFiles.anyConversational(train, validation, test)
         ? ModelSource.chatTemplate(config.model().name(), config.model().tokenizer(),

@@ -23,14 +23,17 @@ final class RunReferences {
   private final Path cache;
   private final int chunkPairs;
   private final boolean progressBar;
+  private final boolean needed;
   private final PrintWriter err;
 
   /**
    * @param cache the cache folder across runs, or null for none
    * @param chunkPairs pairs per scoring chunk ({@code --eval-batch-size}, as evaluation forms its chunks)
+   * @param needed false for a reference-free loss: every reference log-prob is then 0 and nothing is scored
    */
-  RunReferences(RunFolder folder, DataParallel dp, Path cache, int chunkPairs, boolean progressBar,
+  RunReferences(RunFolder folder, DataParallel dp, Path cache, int chunkPairs, boolean progressBar, boolean needed,
                 PrintWriter err) {
+    this.needed = needed;
     this.folder = folder;
     this.dp = dp;
     this.cache = cache;
@@ -45,8 +48,8 @@ final class RunReferences {
    */
   EncodedPairs score(TransformerLm policy, SequenceScorer scorer, String referenceHash, RunData.Split split)
       throws IOException {
-    if (split == null) {
-      return null;
+    if (split == null || !needed) {
+      return unscored(split);
     }
     boolean adapters = policy.adaptersEnabled();
     policy.setAdaptersEnabled(false);
@@ -72,10 +75,18 @@ final class RunReferences {
     return split.rows().withReference(scores.chosen(), scores.rejected());
   }
 
-  /** {@code split}'s rows with the reference log-probs the run folder kept; a null split gives null. */
-  EncodedPairs saved(RunData.Split split) {
+  private static EncodedPairs unscored(RunData.Split split) {
     if (split == null) {
       return null;
+    }
+    SequenceScorer.Scores zeros = SequenceScorer.Scores.zeros(split.pairs().size());
+    return split.rows().withReference(zeros.chosen(), zeros.rejected());
+  }
+
+  /** {@code split}'s rows with the reference log-probs the run folder kept; a null split gives null. */
+  EncodedPairs saved(RunData.Split split) {
+    if (split == null || !needed) {
+      return unscored(split);
     }
     Path file = folder.referenceLogProbs(split.name());
     if (!Files.isRegularFile(file)) {

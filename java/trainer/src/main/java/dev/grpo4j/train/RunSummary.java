@@ -17,7 +17,7 @@ final class RunSummary {
 
   /** The report's title and settings table. */
   static ReportSettings reportSettings(TrainConfig config, List<String> groups) {
-    String method = config.loss().method().displayName();
+    String method = config.loss().label();
     return new ReportSettings("grpo4j train: " + method + " on " + config.model().name(), method, settings(config),
         groups);
   }
@@ -51,13 +51,18 @@ final class RunSummary {
     s.put("data", "train " + data.train() + (data.validation() != null ? ", validation " + data.validation() : "")
         + (data.test() != null ? ", test " + data.test() : ""));
     s.put("beta", Double.toString(loss.beta()));
-    if (loss.method().weighting() == Weighting.ROBUST) {
+    if (loss.weighting() == Weighting.ROBUST) {
       s.put("eta", Double.toString(loss.eta()));
       s.put("chi", Double.toString(loss.chi()));
       s.put("adjustment", Double.toString(loss.adjustment()));
     }
     s.put("group normalisation", loss.groupNormalization().name());
     s.put("label smoothing", Double.toString(loss.labelSmoothing()));
+    if (loss.lossParameters() != null) {
+      LossParameters p = loss.lossParameters();
+      s.put("loss options", "f-divergence " + p.fDivergence().trlName() + " (alpha " + p.alphaDivergence()
+          + "), discopop tau " + p.discopopTau() + ", simpo gamma " + p.simpoGamma());
+    }
     s.put("SFT steps", config.sft().steps() + (config.sft().steps() > 0 ? " (lr " + config.sft().learningRate() + ")"
         : ""));
     s.put("steps", loop.steps() + " of " + loop.batchSize() + " x " + loop.gradientAccumulation() + " pairs");

@@ -117,7 +117,7 @@ public final class TrainingRun {
     }
     err.println(data.summary());
     RunReferences references = new RunReferences(folder, dp, options.referenceCache(), config.loop().evalBatchSize(),
-        options.progressBars(), err);
+        options.progressBars(), config.loss().usesReference(), err);
     PreferenceStage.Policy policy;
     PreferenceStage.Splits splits;
     if (resumed == null) {

@@ -18,6 +18,8 @@ class BadCommandLineTest {
       "train --beta abc                        | --beta           | 'abc' is not a double",
       "train --method grpo                     | --method         | grpo",
       "train --schedule exponential            | --schedule       | expected one of [CONSTANT, LINEAR, COSINE]",
+      "train --weighting heavy                 | --weighting      | use average, importance or robust",
+      "train --f-divergence kl                 | --f-divergence   | reverse_kl, forward_kl",
       "train --steps 99999999999               | --steps          | '99999999999' is not an int",
       "train --no-such-option                  | --no-such-option | Unknown option",
       "eval --batch-size two                   | --batch-size     | 'two' is not an int",

@@ -52,6 +52,36 @@ class EvalCommandTest {
         1e-5);
   }
 
+  /**
+   * {@code --loss} by TRL's names: at margin 0 (log-ratios 0) hinge is 1, apo_zero 1, sppo_hard with beta 0.5 is 2,
+   * bco_pair 2 log 2, and a mixture their weighted sum; a reference-free loss needs no reference model.
+   */
+  @Test
+  void lossesByNameReportTheirValueAtMarginZero() throws IOException {
+    Path data = Files.writeString(tmp.resolve("pairs.jsonl"), PAIRS);
+    String[][] cases = {{"hinge", "", "1"}, {"apo_zero", "", "1"}, {"sppo_hard", "", "2"},
+        {"bco_pair", "", Double.toString(2 * Math.log(2))}, {"hinge,apo_zero", "1,2", "3"}};
+    for (String[] c : cases) {
+      Path out = tmp.resolve(c[0] + ".jsonl");
+      java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("eval", "--model", "tiny-llama",
+          "--reference", "tiny-llama", "--data", data.toString(), "--loss", c[0], "--beta", "0.5", "--out",
+          out.toString(), "--threads", "1"));
+      if (!c[1].isEmpty()) {
+        args.addAll(java.util.List.of("--loss-weights", c[1]));
+      }
+      CliRun run = CliRun.of(args.toArray(new String[0]));
+      assertEquals(0, run.exitCode(), run.err());
+      assertTrue(run.out().contains(c[0] + " loss"), run.out());
+      double want = Double.parseDouble(c[2]);
+      Close.assertClose(c[0] + " at margin 0", RunLog.readEval(out).getFirst().groupLoss(), new double[] {want, want},
+          1e-5, 1e-5);
+    }
+    CliRun simpo = CliRun.of("eval", "--model", "tiny-llama", "--data", data.toString(), "--loss", "simpo",
+        "--threads", "1");
+    assertEquals(0, simpo.exitCode(), simpo.err());
+    assertTrue(simpo.out().contains("simpo loss"), simpo.out());
+  }
+
   @Test
   void anExistingOutFileIsReplacedOnlyWithOverwrite() throws IOException {
     Path data = Files.writeString(tmp.resolve("pairs.jsonl"), PAIRS);

@@ -36,7 +36,7 @@ class SyntheticCommandTest {
     List<String> summaryLines = Files.readAllLines(dir.resolve("summary.csv"));
     assertEquals(String.join(",", SyntheticReport.SUMMARY_COLUMNS), summaryLines.getFirst());
     List<Map<String, String>> summary = read(dir.resolve("summary.csv"));
-    assertEquals(Arrays.stream(SyntheticMethod.values()).map(SyntheticMethod::label).toList(),
+    assertEquals(SyntheticMethod.values().stream().map(SyntheticMethod::label).toList(),
         summary.stream().map(r -> r.get("method")).toList());
     for (Map<String, String> row : summary) {
       for (String column : SyntheticReport.SUMMARY_COLUMNS.subList(1, 5)) {

@@ -2,12 +2,16 @@ package dev.grpo4j.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.grpo4j.FDivergence;
 import dev.grpo4j.GroupNormalization;
+import dev.grpo4j.Weighting;
 import dev.grpo4j.train.DataSpec;
 import dev.grpo4j.train.GroupUpdate;
 import dev.grpo4j.train.LearningRateSchedule;
 import dev.grpo4j.train.LoopSpec;
+import dev.grpo4j.train.LossParameters;
 import dev.grpo4j.train.LossSpec;
+import dev.grpo4j.train.LossTerms;
 import dev.grpo4j.train.Method;
 import dev.grpo4j.train.ModelSpec;
 import dev.grpo4j.train.OptimizerSpec;
@@ -17,6 +21,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /**
@@ -69,5 +74,26 @@ class TrainCommandDefaultsTest {
     assertEquals(new OptimizerSpec(1e-3, 0.1, 4, LearningRateSchedule.Decay.COSINE, 2, 0.25, 1e-6,
         0, false), config.optimizer());
     assertEquals(new LoopSpec(40, 6, 3, 5, 12, 10, 4, -9, 1), config.loop());
+  }
+
+  /** The losses by name and their options reach the spec, and survive the run file. */
+  @Test
+  void lossesByNameReachTheSpecAndTheRunFile(@TempDir Path folder) throws IOException {
+    TrainCommand command = parse("--model", "tiny-llama", "--train", "pairs.jsonl", "--steps", "3",
+        "--loss", "discopop,sft", "--loss-weights", "1,0.2", "--weighting", "importance", "--f-divergence",
+        "alpha_divergence", "--alpha-divergence", "0.7", "--discopop-tau", "0.1", "--simpo-gamma", "1.5");
+    TrainConfig config = command.config();
+    assertEquals(new LossSpec(null, 0.1, 0.01, 1, 0, GroupNormalization.DATASET_FREQUENCY, 0, false,
+        GroupUpdate.PER_MICRO_BATCH, new LossTerms(List.of("discopop", "sft"), List.of(1.0, 0.2),
+        Weighting.IMPORTANCE_SAMPLING), new LossParameters(FDivergence.ALPHA_DIVERGENCE, 0.7, 0.1, 1.5)),
+        config.loss());
+    assertEquals("IS-discopop+0.2*sft", config.loss().label());
+    config.write(folder);
+    assertEquals(config, TrainConfig.read(folder));
+    // Without them, the run file has none of their keys: a run folder written before them reads as before.
+    TrainConfig plain = parse("--model", "tiny-llama", "--train", "pairs.jsonl", "--steps", "3").config();
+    plain.write(folder);
+    String file = java.nio.file.Files.readString(folder.resolve(TrainConfig.FILE));
+    assertEquals(false, file.contains("losses") || file.contains("lossParameters"), file);
   }
 }
