@@ -178,6 +178,19 @@ void test_loss_options(std::mt19937_64& rng, Checker& check) {
   }
 }
 
+// Every loss of the table and two mixtures, under each weighting, with a fully masked row and an absent group.
+void test_loss_table(std::mt19937_64& rng, Checker& check) {
+  for (const LossChoice& choice : loss_table_choices()) {
+    for (int32_t weighting : {GRPO4J_WEIGHTING_ROBUST, GRPO4J_WEIGHTING_IMPORTANCE_SAMPLING, GRPO4J_WEIGHTING_AVERAGE}) {
+      Case c = random_case(rng, {7, 6, 257, 4}, GRPO4J_F32, GRPO4J_I64, 1.0, 0.3, 9, 2);
+      choice.apply(c.options);
+      c.options.weighting = weighting;
+      compare(check, c, true, 2, false, choice.name.c_str());
+      compare(check, c, false, 2, false, choice.name.c_str());
+    }
+  }
+}
+
 // Logits of scale 1e4: softmax is one-hot to working precision and log-probs are in the tens of thousands.
 void test_large_logits(std::mt19937_64& rng, Checker& check) {
   for (int32_t type : {GRPO4J_F32, GRPO4J_BF16, GRPO4J_F16}) {
@@ -449,6 +462,7 @@ int main(int argc, char** argv) {
   const SeededTest tests[] = {
       {"shapes", test_shapes},
       {"loss_options", test_loss_options},
+      {"loss_table", test_loss_table},
       {"large_logits", test_large_logits},
       {"low_precision", test_low_precision},
       {"forward_only", test_forward_only},

@@ -376,6 +376,16 @@ void register_option_tests() {
          o.ipo_length_norm = 1;
        }},
   };
+  uint64_t loss_seed = 2000;
+  for (const LossChoice& choice : loss_table_choices()) {
+    const uint64_t case_seed = loss_seed++;
+    auto apply = choice.apply;
+    add("loss_table_" + choice.name, true, [=](Checker& ck) {
+      Case c = make_case(case_seed, {7, 6, 257, 4}, GRPO4J_F32, GRPO4J_I64, 1.0, 0.3, 9, 2);
+      apply(c.options);
+      check_case(ck, c);
+    });
+  }
   uint64_t seed = 1000;
   for (const Variant& v : variants) {
     for (int32_t type : kTypes) {

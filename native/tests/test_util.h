@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <chrono>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -59,7 +60,49 @@ inline grpo4j_options default_options() {
   o.loss_type = GRPO4J_LOSS_DPO;
   o.weighting = GRPO4J_WEIGHTING_ROBUST;
   o.group_norm = GRPO4J_NORM_BATCH_MEAN;
+  o.f_alpha = 0.5;
+  o.discopop_tau = 0.05;
+  o.simpo_gamma = 0.5;
   return o;
+}
+
+// One loss choice of the table for the backend tests: a name and the options it sets.
+struct LossChoice {
+  std::string name;
+  std::function<void(grpo4j_options&)> apply;
+};
+
+// Every loss of the table alone (label smoothing where it is read, so that it is exercised), and two mixtures: one on
+// f-divergence scores, one with a sorting loss and a reference-free one.
+inline std::vector<LossChoice> loss_table_choices() {
+  std::vector<LossChoice> choices;
+  for (int32_t index = 0; index < grpo4j_loss_count(); ++index) {
+    grpo4j_loss_info info;
+    if (grpo4j_loss_info_at(index, &info) != GRPO4J_OK) continue;
+    const int32_t code = info.code, flags = info.flags;
+    choices.push_back({info.name, [=](grpo4j_options& o) {
+                         o.loss_type = code;
+                         o.label_smoothing = (flags & GRPO4J_LOSS_LABEL_SMOOTHING) ? 0.2 : 0.0;
+                         o.ipo_length_norm = (flags & GRPO4J_LOSS_LENGTHS) ? 1 : 0;
+                       }});
+  }
+  choices.push_back({"sigmoid+sft_js", [](grpo4j_options& o) {
+                       o.num_terms = 2;
+                       o.term_types[0] = GRPO4J_LOSS_DPO;
+                       o.term_types[1] = 13;  // sft
+                       o.term_weights[0] = 1.0;
+                       o.term_weights[1] = 0.3;
+                       o.f_divergence = GRPO4J_JS_DIVERGENCE;
+                     }});
+  choices.push_back({"aot_unpaired+simpo", [](grpo4j_options& o) {
+                       o.num_terms = 2;
+                       o.term_types[0] = 9;   // aot_unpaired
+                       o.term_types[1] = 15;  // simpo
+                       o.term_weights[0] = 0.7;
+                       o.term_weights[1] = -0.4;
+                       o.label_smoothing = 0.1;
+                     }});
+  return choices;
 }
 
 // Logits ~ scale * N(0,1); each position masked with probability mask_fraction; row `masked_row` (if >= 0)

@@ -1,7 +1,8 @@
 // Phase 1's step after pass 1 (grpo4j_loss_statistics), as ONE single-block kernel (B pairs and K groups are
 // small): s_r = sum of row r's labelled log-probs (row_sums.cuh), n_r -- or both as given, for
-// grpo4j_sequence_statistics; per pair h_i, l_i and dl_i/ds via
-// group_step.h, the pair outputs, dl/ds per row into the caller's workspace for phase 3; per group, over its
+// grpo4j_sequence_statistics; for a sorting loss, the orders it reads (each pair writes its values at its places,
+// found by counting: O(B) a pair); per pair h_i, l_i and dl_i/ds via pair_loss.h (the loss table), the pair
+// outputs, dl/ds per row into the caller's workspace for phase 3; per group, over its
 // pairs in index order, the GRPO4J_GROUP_STATS sums. One block so that the stages see each other through
 // __syncthreads and every sum runs in a fixed order: bit-identical from run to run.
 //

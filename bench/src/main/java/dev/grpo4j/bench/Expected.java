@@ -46,8 +46,14 @@ final class Expected {
    */
   static Expected of(String name, Shape s, MemorySegment logits, Dtype dtype, MemorySegment labels, MemorySegment ref,
                      boolean train) {
+    return of(name, s, logits, dtype, labels, ref, train, BenchData.lossBuilder());
+  }
+
+  /** As {@link #of(String, Shape, MemorySegment, Dtype, MemorySegment, MemorySegment, boolean)}, for {@code loss}. */
+  static Expected of(String name, Shape s, MemorySegment logits, Dtype dtype, MemorySegment labels, MemorySegment ref,
+                     boolean train, GroupRobustLoss.Builder loss) {
     try (Arena arena = Arena.ofConfined();
-         GroupRobustLoss reference = BenchData.lossBuilder().backend(Backend.REFERENCE).build()) {
+         GroupRobustLoss reference = loss.backend(Backend.REFERENCE).build()) {
       MemorySegment groupIds = arena.allocate(JAVA_INT, s.pairs());
       BenchData.fillGroupIds(groupIds, s);
       PreferenceBatch batch = new PreferenceBatch(new TokenLogits(logits, dtype.logitsType, labels, LabelType.I64,

@@ -9,7 +9,8 @@ import java.util.Objects;
 
 /**
  * The fused group-robust preference loss (GR-DPO / GR-IPO, Ramesh et al. 2024), and the baselines the same
- * kernel expresses (plain DPO / IPO, importance-sampled IS-DPO / IS-IPO).
+ * kernel expresses (plain DPO / IPO, importance-sampled IS-DPO / IS-IPO); any pair loss of the native table
+ * ({@link PairLoss}: TRL's losses by name, SimPO) or a weighted mixture of them takes DPO's place under each weighting.
  *
  * <p>One {@link #forwardBackward} call reads the policy logits once to gather sequence log-probs, computes the
  * per-pair loss and the per-group losses, updates the group weights (ROBUST), and writes {@code dJ/dlogits}

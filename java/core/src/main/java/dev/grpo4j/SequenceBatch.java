@@ -9,7 +9,8 @@ import java.util.Objects;
  * {@link GroupRobustLoss#statistics(SequenceBatch)}. Rows are the B chosen responses, then the B rejected ones.
  *
  * @param logProbs {@code s_r} per row, {@code [2B]}
- * @param tokenCounts response tokens per row {@code [2B]}, used by IPO's length normalisation only; null = all 1
+ * @param tokenCounts response tokens per row {@code [2B]}, read by the losses that use lengths
+ *     ({@link PairLoss#usesLengths()}); null = all 1
  * @param refLogps reference log-probs per row {@code [2B]}
  * @param groupIds group of each pair {@code [B]}, in {@code [0, K)}
  */

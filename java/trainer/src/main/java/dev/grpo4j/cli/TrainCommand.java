@@ -43,14 +43,16 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code grpo4j train}: preference optimisation of a causal LM with any of the six methods, end to end (see
+ * {@code grpo4j train}: preference optimisation of a causal LM with any of the six methods or any pair losses of the
+ * table under a weighting, end to end (see
  * {@link TrainingRun} for the loop and the run folder).
  */
 @Command(name = "train",
     sortOptions = false,
     description = {
         "Trains a causal LM on preference pairs from labeller groups with DPO, IPO, their importance-sampled forms "
-            + "(IS-DPO, IS-IPO) or their group-robust forms (GR-DPO, GR-IPO, Ramesh et al. 2024), optionally after "
+            + "(IS-DPO, IS-IPO) or their group-robust forms (GR-DPO, GR-IPO, Ramesh et al. 2024), or with any of "
+            + "TRL's pair losses under any of these weightings (--loss, --weighting), optionally after "
             + "an SFT stage; evaluates per group, checkpoints, and writes metrics.jsonl, eval.jsonl, report.md and "
             + "plots into --out. Data: TRL's standard, conversational or implicit-prompt records with a group label, "
             + "in JSONL, JSON, CSV or Parquet.",
@@ -132,7 +134,8 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
   private GroupNormalization groupNormalization;
 
   @Option(names = "--label-smoothing", defaultValue = "0", paramLabel = "EPS",
-      description = "Conservative DPO label smoothing in [0, 0.5) (default: ${DEFAULT-VALUE}).")
+      description = "Label smoothing in [0, 0.5) of the losses that read it: conservative DPO for dpo and sigmoid, "
+          + "the flip rate of robust, EXO's eps (default: ${DEFAULT-VALUE}).")
   private double labelSmoothing;
 
   @Option(names = "--ipo-length-normalization",
