@@ -12,7 +12,6 @@ import dev.grpo4j.Weighting;
 import dev.grpo4j.model.ModelConfig;
 import dev.grpo4j.model.Models;
 import dev.grpo4j.model.TransformerLm;
-import dev.grpo4j.platform.TensorVectors;
 import dev.grpo4j.testing.Close;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,7 +19,6 @@ import java.util.Random;
 import java.util.stream.Stream;
 import org.bytedeco.pytorch.AdamW;
 import org.bytedeco.pytorch.AdamWOptions;
-import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -58,7 +56,7 @@ class EveryLossTrainingTest {
     ModelConfig config = ModelConfig.tiny("tiny-llama", 257);
     TransformerLm fusedModel = Models.random(config, 42);
     TransformerLm wholeModel = Models.random(config, 42);
-    double[] initial = parameters(wholeModel);
+    double[] initial = FusedHeadTrainingTest.parameters(wholeModel);
     try (GroupRobustLoss fusedLoss = build(terms, f, weighting, groupSizes);
          GroupRobustLoss wholeLoss = build(terms, f, weighting, groupSizes)) {
       EncodedPairs data = FusedVersusLibtorchTrainingTest.scored(Models.random(config, 43),
@@ -79,8 +77,8 @@ class EveryLossTrainingTest {
         Close.assertClose(where + " pair losses", a.pairLosses(), Close.widen(b.pairLosses()), 1e-5, 1e-4);
         Close.assertClose(where + " weights", a.objectiveWeights(), Close.widen(b.objectiveWeights()), 1e-5, 1e-4);
       }
-      double[] fusedParameters = parameters(fusedModel);
-      double[] wholeParameters = parameters(wholeModel);
+      double[] fusedParameters = FusedHeadTrainingTest.parameters(fusedModel);
+      double[] wholeParameters = FusedHeadTrainingTest.parameters(wholeModel);
       assertTrue(FusedVersusLibtorchTrainingTest.distance(wholeParameters, initial) > 0, name + ": nothing moved");
       Close.assertClose(name + " trained parameters", fusedParameters, wholeParameters, LEARNING_RATE / 10, 1e-4);
     }
@@ -91,15 +89,5 @@ class EveryLossTrainingTest {
     return GroupRobustLoss.builder().losses(terms).fDivergence(f).labelSmoothing(smoothing ? 1e-3 : 0)
         .ipoLengthNormalization(terms.stream().anyMatch(t -> t.loss().name().equals("ipo")))
         .weighting(weighting).eta(1).groupSizes(groupSizes).build();
-  }
-
-  private static double[] parameters(TransformerLm model) {
-    List<Double> values = new ArrayList<>();
-    for (Tensor t : TensorVectors.owned(model.parameters())) {
-      for (double v : Tensors.toDoubles(t)) {
-        values.add(v);
-      }
-    }
-    return values.stream().mapToDouble(Double::doubleValue).toArray();
   }
 }

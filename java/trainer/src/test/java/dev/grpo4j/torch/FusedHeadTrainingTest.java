@@ -96,7 +96,7 @@ class FusedHeadTrainingTest {
     return model;
   }
 
-  private static double[] parameters(TransformerLm model) {
+  static double[] parameters(TransformerLm model) {
     List<Double> values = new ArrayList<>();
     for (Tensor t : TensorVectors.owned(model.parameters())) {
       for (double v : Tensors.toDoubles(t)) {
