@@ -1,0 +1,95 @@
+"""Tiny random checkpoints of every model family issue 25 names, and what transformers 5.17 computes on them in
+float64, for the family tests of TransformerLm (Python is not needed to run those).
+
+Each family gets a folder <model_type>/ with config.json and model.safetensors (float32, as save_pretrained writes
+them) and goldens.json: two token rows, the logits transformers computes from those float32 weights in float64
+(eager attention, so that sliding windows and soft-capping are what the family defines), and each row's log-prob of
+its completion (positions PROMPT.. of the row, predicted from the position before). The weights are redrawn far from
+the default init (norm weights around 1 +- 0.5, projections N(0, 0.2^2)), sliding windows (5) are shorter than the
+rows (14 tokens), and families with several layer types get each.
+
+  python -m venv /tmp/tf && /tmp/tf/bin/pip install --index-url file:///opt/pypi/simple transformers==5.17.0 torch
+  /tmp/tf/bin/python make_family_goldens.py           # writes next to this file
+"""
+import json
+import pathlib
+import sys
+
+import torch
+import transformers
+
+VOCAB, HIDDEN, INTERMEDIATE, LAYERS, HEADS, KV_HEADS, ROWS, TOKENS, PROMPT, WINDOW = 101, 32, 48, 3, 4, 2, 2, 14, 5, 5
+COMMON = dict(vocab_size=VOCAB, hidden_size=HIDDEN, intermediate_size=INTERMEDIATE, num_hidden_layers=LAYERS,
+              num_attention_heads=HEADS, num_key_value_heads=KV_HEADS, max_position_embeddings=64, rms_norm_eps=1e-6,
+              bos_token_id=1, eos_token_id=2, pad_token_id=0)
+
+FAMILIES = {
+    "llama": (transformers.LlamaConfig, dict(attention_bias=True, mlp_bias=True, tie_word_embeddings=False)),
+    "qwen2": (transformers.Qwen2Config, dict(tie_word_embeddings=True)),
+    "qwen3": (transformers.Qwen3Config, dict(head_dim=12, tie_word_embeddings=False)),
+    "mistral": (transformers.MistralConfig, dict(head_dim=8, sliding_window=WINDOW, tie_word_embeddings=False)),
+    "ministral": (transformers.MinistralConfig,
+                  dict(head_dim=8, sliding_window=WINDOW, tie_word_embeddings=False,
+                       layer_types=["sliding_attention", "full_attention", "sliding_attention"])),
+    "gemma": (transformers.GemmaConfig, dict(head_dim=8, tie_word_embeddings=True)),
+    "gemma2": (transformers.Gemma2Config,
+               dict(head_dim=8, sliding_window=WINDOW, attn_logit_softcapping=5.0, final_logit_softcapping=3.0,
+                    query_pre_attn_scalar=10, tie_word_embeddings=True,
+                    layer_types=["sliding_attention", "full_attention", "sliding_attention"])),
+    "gemma3_text": (transformers.Gemma3TextConfig,
+                    dict(head_dim=8, sliding_window=WINDOW, query_pre_attn_scalar=10, tie_word_embeddings=True,
+                         final_logit_softcapping=3.0,
+                         layer_types=["sliding_attention", "sliding_attention", "full_attention"],
+                         rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 100.0},
+                                          "full_attention": {"rope_type": "default", "rope_theta": 10000.0}})),
+    "phi3": (transformers.Phi3Config,
+             dict(tie_word_embeddings=False,
+                  rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.5})),
+    "olmo2": (transformers.Olmo2Config, dict(tie_word_embeddings=False)),
+    "smollm3": (transformers.SmolLM3Config, dict(no_rope_layers=[1, 0, 1], tie_word_embeddings=True)),
+    "granite": (transformers.GraniteConfig,
+                dict(embedding_multiplier=3.0, attention_multiplier=0.2, residual_multiplier=0.6, logits_scaling=2.5,
+                     tie_word_embeddings=False)),
+}
+
+
+def redraw(model, seed):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            noise = torch.randn(p.shape, generator=g, dtype=torch.float32)
+            if "norm" in name:
+                p.copy_(1.0 + 0.5 * noise)
+            elif "embed" in name:
+                p.copy_(0.5 * noise)
+            else:
+                p.copy_(0.2 * noise)
+
+
+def main():
+    out = pathlib.Path(__file__).resolve().parent
+    ids = torch.randint(3, VOCAB, (ROWS, TOKENS), generator=torch.Generator().manual_seed(7))
+    for index, (model_type, (config_class, extra)) in enumerate(FAMILIES.items()):
+        config = config_class(**COMMON, **extra)
+        config._attn_implementation = "eager"
+        torch.manual_seed(index)
+        model = transformers.AutoModelForCausalLM.from_config(config, attn_implementation="eager")
+        redraw(model, 1000 + index)
+        folder = out / model_type
+        model.save_pretrained(folder, safe_serialization=True)
+        # The goldens come from the saved float32 weights, computed in float64.
+        saved = transformers.AutoModelForCausalLM.from_pretrained(folder, attn_implementation="eager",
+                                                                  dtype=torch.float32).to(torch.float64).eval()
+        with torch.no_grad():
+            logits = saved(input_ids=ids, attention_mask=torch.ones_like(ids)).logits
+        logp = torch.log_softmax(logits, dim=-1)
+        sequence = [sum(logp[r, t - 1, ids[r, t]].item() for t in range(PROMPT, TOKENS)) for r in range(ROWS)]
+        goldens = {"transformers": transformers.__version__, "torch": torch.__version__, "model_type": model_type,
+                   "input_ids": ids.tolist(), "prompt_tokens": PROMPT, "logits": logits.reshape(-1).tolist(),
+                   "sequence_logps": sequence}
+        (folder / "goldens.json").write_text(json.dumps(goldens) + "\n")
+        print(f"{model_type}: {sum(p.numel() for p in model.parameters())} parameters, sequence log-probs {sequence}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
