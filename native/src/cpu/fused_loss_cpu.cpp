@@ -1,8 +1,8 @@
 // CPU backend: the GR-DPO / GR-IPO step on host memory in three phases, which the one-shot calls compose.
 //   1. statistics: token_logprobs reads the logits [2B, T, V] once -> s_r [2B] and, per labelled position, the
 //      max and log-sum-exp offset that define its softmax (kept in the workspace for phase 3); then per pair
-//      h_i = (s_w - ref_w) - (s_l - ref_l), the pair loss l_i and dl_i/ds (pair_loss.h; workspace), and per group the sums of
-//      GRPO4J_GROUP_STATS (loss, pairs, hits, rewards, margin), in pair order.
+//      h_i = (s_w - ref_w) - (s_l - ref_l), the pair loss l_i and dl_i/ds (pair_loss.h; workspace), and per group
+//      the sums of GRPO4J_GROUP_STATS (loss, pairs, hits, rewards, margin), in pair order.
 //   2. group step, in double with the expressions of group_step.h shared with the CUDA backend, from group sums
 //      that may cover several batches or ranks: L_g = norm_g * sum_g l, A_g = L_g + C / sqrt(N_g), the
 //      exponentiated-gradient update of log alpha (ROBUST, when asked), w_g, J = sum_g w_g A_g (AVERAGE:
@@ -67,15 +67,15 @@ void pair_statistics(const grpo4j_options& o, const grpo4j_batch& b, const doubl
   const int64_t B = b.num_pairs;
   for (int64_t e = 0; e < (int64_t)b.num_groups * GRPO4J_GROUP_STATS; ++e) group_stats[e] = 0.0;
   const PairRows rows = {row_logp, b.ref_logps, b.group_ids, B};
+  const bool sorts = (options_loss_flags(o) & GRPO4J_LOSS_SORTS) != 0;
   SortingScratch sorting;
-  if (options_loss_flags(o) & GRPO4J_LOSS_SORTS) sorting.fill(rows);
+  if (sorts) sorting.fill(rows);
   for (int64_t i = 0; i < B; ++i) {
     const double sw = row_logp[i], sl = row_logp[B + i];
     const double chosen_ratio = sw - (double)b.ref_logps[i];
     const double rejected_ratio = sl - (double)b.ref_logps[B + i];
-    SortedPairs sorted;
-    if (!sorting.place[0].empty()) sorted = sorting.of(i);
-    const PairTerms terms = pair_terms(o, rows, row_tokens, i, sorting.place[0].empty() ? nullptr : &sorted);
+    const SortedPairs sorted = sorts ? sorting.of(i) : SortedPairs{};
+    const PairTerms terms = pair_terms(o, rows, row_tokens, i, sorts ? &sorted : nullptr);
     const double margin = chosen_ratio - rejected_ratio;
     const double chosen_reward = o.beta * chosen_ratio, rejected_reward = o.beta * rejected_ratio;
     dloss[i] = terms.dloss_dchosen;

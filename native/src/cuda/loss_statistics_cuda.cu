@@ -79,7 +79,8 @@ __global__ void __launch_bounds__(kStatisticsThreads) loss_statistics_kernel(con
   double* sorted = a.use_shared ? reinterpret_cast<double*>(row_count + rows) : a.sorted;
   if (sorts) {
     for (int64_t i = tid; i < B; i += threads)
-      for (int key = 0; key < 3; ++key) sorted[key * B + sorted_position(pair_rows, key, i)] = pair_key(pair_rows, key, i);
+      for (int key = 0; key < 3; ++key)
+        sorted[key * B + sorted_position(pair_rows, key, i)] = pair_key(pair_rows, key, i);
     __syncthreads();
   }
   for (int64_t i = tid; i < B; i += threads) {

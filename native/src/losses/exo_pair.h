@@ -1,6 +1,7 @@
 // exo_pair: EXO (Ji et al. 2024, Eq. 16), KL(q || p) between q = softmax of beta times the two scores and
 // p = (1-eps, eps):
-//   x = beta (score_w - score_l);  l = sigmoid(x) (log sigmoid(x) - log(1-eps)) + sigmoid(-x) (log sigmoid(-x) - log eps)
+//   x = beta (score_w - score_l)
+//   l = sigmoid(x) (log sigmoid(x) - log(1-eps)) + sigmoid(-x) (log sigmoid(-x) - log eps)
 //   dl/dx = sigmoid(x) sigmoid(-x) (x - log((1-eps)/eps))
 #ifndef GRPO4J_LOSS_EXO_PAIR_H
 #define GRPO4J_LOSS_EXO_PAIR_H

@@ -13,4 +13,5 @@ GRPO4J_HD LossTerms loss_hinge(const LossParams& p, const PairInput& in) {
 }
 }  // namespace grpo4j
 #endif
-GRPO4J_LOSS(2, hinge, GRPO4J_LOSS_USES_REFERENCE | GRPO4J_LOSS_F_DIVERGENCE, "max(0, 1 - beta d), d = score_w - score_l")
+GRPO4J_LOSS(2, hinge, GRPO4J_LOSS_USES_REFERENCE | GRPO4J_LOSS_F_DIVERGENCE,
+            "max(0, 1 - beta d), d = score_w - score_l")

@@ -66,7 +66,8 @@ Term reference_term(int32_t code, const grpo4j_options& o, const Pair& p) {
       break;
     }
     case 4:  // nca_pair
-      t.loss = -ref_log_sigmoid(beta * p.xw) - 0.5 * ref_log_sigmoid(-beta * p.xw) - 0.5 * ref_log_sigmoid(-beta * p.xl);
+      t.loss = -ref_log_sigmoid(beta * p.xw) - 0.5 * ref_log_sigmoid(-beta * p.xw) -
+               0.5 * ref_log_sigmoid(-beta * p.xl);
       t.d_logp_w = -beta * ref_sigmoid(-beta * p.xw) + 0.5 * beta * ref_sigmoid(beta * p.xw);
       t.d_logp_l = 0.5 * beta * ref_sigmoid(beta * p.xl);
       break;

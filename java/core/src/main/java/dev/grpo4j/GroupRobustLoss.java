@@ -444,7 +444,8 @@ public final class GroupRobustLoss implements AutoCloseable {
     }
 
     /**
-     * {@code ipo} only: divide each sequence's log-ratio by its response-token count (TRL) instead of 1 (the paper). A fully
+     * {@code ipo} only: divide each sequence's log-ratio by its response-token count (TRL) instead of 1 (the paper).
+     * A fully
      * masked row has {@code s = 0} and its count is taken as 1. Margins and rewards stay those of the summed
      * log-ratios.
      */

@@ -134,7 +134,8 @@ def main():
              lambda pairs: simpo_call(pairs, beta, eps, gamma))
     print(f"# TRL {trl.__version__}, torch {torch.__version__}: java/core/src/test/resources/dev/grpo4j/"
           "trl_loss_goldens.py")
-    print("kind\tdtype\tloss\tweights\tbeta\teps\tfdiv\talpha\ttau\tgamma\tpair\tsw\tsl\trefw\trefl\tnw\tnl\tvalue\tdsw\tdsl")
+    print("\t".join(["kind", "dtype", "loss", "weights", "beta", "eps", "fdiv", "alpha", "tau", "gamma", "pair", "sw",
+                     "sl", "refw", "refl", "nw", "nl", "value", "dsw", "dsl"]))
     for row in out:
         print("\t".join(repr(v) if isinstance(v, float) else str(v) for v in row))
 

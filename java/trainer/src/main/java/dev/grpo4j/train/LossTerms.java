@@ -52,7 +52,10 @@ public record LossTerms(List<String> names, List<Double> weights, Weighting weig
     return weighting == null ? Weighting.ROBUST : weighting;
   }
 
-  /** How runs and reports name it: the weighting's prefix (GR-, IS-, none) and the terms, e.g. {@code GR-sigmoid+0.2*sft}. */
+  /**
+   * How runs and reports name it: the weighting's prefix (GR-, IS-, none) and the terms, e.g.
+   * {@code GR-sigmoid+0.2*sft}.
+   */
   public String label() {
     StringBuilder label = new StringBuilder(switch (effectiveWeighting()) {
       case ROBUST -> "GR-";
