@@ -3,8 +3,10 @@ package dev.grpo4j.model;
 import dev.grpo4j.platform.LibTorch;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
@@ -38,6 +40,13 @@ public final class LoraAdapters {
   public static int attach(TransformerLm model, LoraConfig config, long seed) {
     if (hasAdapters(model)) {
       throw new IllegalStateException("the model already has LoRA adapters: merge or load into a fresh model");
+    }
+    Set<String> linear = new LinkedHashSet<>();
+    model.forEachProjection((name, p) -> linear.add(lastComponent(name)));
+    List<String> absent = config.targetModules().stream().filter(m -> !linear.contains(m)).toList();
+    if (!absent.isEmpty()) {
+      throw new IllegalArgumentException("LoRA target modules " + absent + " are not linear layers of this "
+          + model.config().modelType() + " model: its linear layers are " + linear);
     }
     torch.manual_seed(seed);
     List<String> adapted = new ArrayList<>();

@@ -17,7 +17,7 @@ import java.util.Set;
  * @param dropout {@code lora_dropout}, applied to the adapter's input in training mode
  * @param targetModules {@code target_modules}: the last component of the Hugging Face module names to adapt
  *     ({@code q_proj}, {@code k_proj}, {@code v_proj}, {@code o_proj}, {@code gate_proj}, {@code up_proj},
- *     {@code down_proj}, {@code lm_head})
+ *     {@code down_proj}, {@code lm_head}; Phi-3's fused {@code qkv_proj} and {@code gate_up_proj})
  * @param baseModel {@code base_model_name_or_path}, recorded for PEFT (may be empty)
  */
 public record LoraConfig(int rank, double alpha, double dropout, List<String> targetModules, String baseModel) {
@@ -26,7 +26,7 @@ public record LoraConfig(int rank, double alpha, double dropout, List<String> ta
   public static final String WEIGHTS_FILE = "adapter_model.safetensors";
 
   private static final Set<String> MODULES = Set.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
-      "down_proj", "lm_head");
+      "down_proj", "lm_head", "qkv_proj", "gate_up_proj");
 
   public LoraConfig {
     if (rank < 1) {

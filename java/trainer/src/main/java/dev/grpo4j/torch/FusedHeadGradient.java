@@ -62,7 +62,14 @@ final class FusedHeadGradient {
    * ({@code [N]} f32 where the logits are), multiplied into dX and dU and added to the slots' sums.
    */
   void add(Tensor z, Tensor statistics, int start, int c, Tensor rowCoefficients) {
+    // The soft-cap's derivative comes from the capped logits, which the gradient pass overwrites.
+    Tensor capSlope = head.softcap() > 0 ? softcapSlope(z) : null;
     passes.gradient(z, p, statistics, start, c, p.perPosition(rowCoefficients, start, c));
+    if (capSlope != null) {
+      z.mul_(capSlope);
+    } else if (head.logitsMultiplier() != 1) {
+      z.mul_(new Scalar(head.logitsMultiplier()));
+    }
     torch.mm_out(dx.narrow(0, start, c), z, head.weight());
     if (du != null) {
       torch.mm_out(du.narrow(0, start, c), z, head.loraB()).mul_(new Scalar(head.loraScale()));
@@ -84,6 +91,12 @@ final class FusedHeadGradient {
       }
       from = to;
     }
+  }
+
+  /** {@code d logits / d z = m (1 - (z'/c)^2)} of the capped logits {@code z'}. */
+  private Tensor softcapSlope(Tensor capped) {
+    Tensor t = capped.div(new Scalar(head.softcap()));
+    return t.mul_(t).neg_().add_(new Scalar(1.0)).mul_(new Scalar(head.logitsMultiplier()));
   }
 
   private void add(int parameter, int slot, Tensor left, Tensor right, double alpha) {

@@ -38,7 +38,9 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  *   <li>after the last chunk the group step (which needs every pair) gives each group's coefficient
  *       {@code dJ/dl}; each row of dX and dU is scaled by its group's, and {@code dW = sum_k c_k dW_k}.</li>
  * </ol>
- * That is three head-sized products per position, as the whole logits need. {@code k} is an accumulator slot: one
+ * That is three head-sized products per position, as the whole logits need. A head with a logits multiplier
+ * {@code m} or a final soft-cap {@code c} (Granite, Gemma 2) applies them to each chunk's {@code z} before the token
+ * passes and multiplies the gradient by their derivative, {@code m (1 - (z'/c)^2)} of the capped logits {@code z'}. {@code k} is an accumulator slot: one
  * for average weighting, whose coefficient is the same for every group, else one per group present (the pairs go by
  * group, so a chunk adds to each slot with one product). A pair whose positions do not fit one chunk is split over
  * chunks of its own, which are worked through twice (log-probs first, then recomputed with its {@code dl/ds}); so is
@@ -106,6 +108,14 @@ public final class FusedLmHead {
   /** Positions per chunk for a head of {@code vocab} outputs of {@code elementBytes} each. */
   public long chunkTokens(long vocab, long elementBytes) {
     return fixedChunkTokens > 0 ? fixedChunkTokens : Math.max(1, memoryBudget / (vocab * elementBytes));
+  }
+
+  /**
+   * Positions per chunk of a call on {@code x}'s dtype: a soft-capped head keeps a second chunk-sized buffer (the
+   * soft-cap's derivative), so it takes half as many.
+   */
+  private long chunk(LmHead head, Tensor x) {
+    return chunkTokens(head.vocab(), x.element_size() * (head.softcap() > 0 ? 2 : 1));
   }
 
   /**
@@ -236,7 +246,7 @@ public final class FusedLmHead {
     float[] rowCoef = new float[p.rows()];
     Arrays.fill(rowCoef, (float) (-scale / m));
     Tensor rowCoefficients = p.rowValues(rowCoef);
-    long chunk = chunkTokens(head.vocab(), p.x().element_size());
+    long chunk = chunk(head, p.x());
     for (int start = 0; start < m; start += (int) chunk) {
       int c = (int) Math.min(chunk, m - start);
       try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
@@ -255,7 +265,7 @@ public final class FusedLmHead {
   /** The layout of a training call whose labelled positions are {@code rowMajor} (ascending flat indices). */
   FusedHeadLayout layout(long[] rowMajor, Tensor hidden, LmHead head, GroupRobustLoss loss, int[] groupIds) {
     return FusedHeadLayout.plan(rowMajor, hidden.size(1), groupIds, loss.groups(), loss.weighting(),
-        chunkTokens(head.vocab(), hidden.element_size()),
+        chunk(head, hidden),
         deferCoefficients && hidden.scalar_type().intern() != ScalarType.Half && !loss.couplesPairs(),
         FusedHeadAccumulator.slotBytes(head),
         memoryBudget);
@@ -302,7 +312,7 @@ public final class FusedLmHead {
   /** The log-probs of positions {@code [from, to)} of the working order into {@code tokenLogps}, chunk by chunk. */
   private void forward(FusedHeadPositions p, Tensor u, LmHead head, Tensor statistics, Tensor buffer, int from,
                        int to, float[] tokenLogps) {
-    long chunk = chunkTokens(head.vocab(), p.x().element_size());
+    long chunk = chunk(head, p.x());
     try (NoGradGuard noGrad = new NoGradGuard()) {
       for (int start = from; start < to; start += (int) chunk) {
         int c = (int) Math.min(chunk, to - start);
@@ -327,7 +337,7 @@ public final class FusedLmHead {
   /** The split pairs' chunks (the first {@code split} positions) again: logits recomputed, then their gradient. */
   private void recompute(FusedHeadPositions p, Tensor u, LmHead head, Tensor statistics, Tensor buffer,
                          int split, Tensor rowCoefficients, FusedHeadGradient sinks) {
-    long chunk = chunkTokens(head.vocab(), p.x().element_size());
+    long chunk = chunk(head, p.x());
     for (int start = 0; start < split; start += (int) chunk) {
       int c = (int) Math.min(chunk, split - start);
       try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
@@ -377,12 +387,19 @@ public final class FusedLmHead {
     if (u != null) {
       z.addmm_(u, head.loraB().t(), new Scalar(1.0), new Scalar(head.loraScale()));
     }
+    if (head.logitsMultiplier() != 1) {
+      z.mul_(new Scalar(head.logitsMultiplier()));
+    }
+    if (head.softcap() > 0) {
+      Scalar cap = new Scalar(head.softcap());
+      z.div_(cap).tanh_().mul_(cap);
+    }
     return z;
   }
 
   /** The logits buffer of one call: the chunk size's rows (at most M) of V, in the head's dtype and device. */
   private Tensor chunkBuffer(Tensor x, LmHead head) {
-    long rows = Math.max(1, Math.min(x.size(0), chunkTokens(head.vocab(), x.element_size())));
+    long rows = Math.max(1, Math.min(x.size(0), chunk(head, x)));
     return torch.empty(new long[] {rows, head.vocab()}, new TensorOptions(x.scalar_type().intern())
         .device(new DeviceOptional(x.device())), new MemoryFormatOptional());
   }

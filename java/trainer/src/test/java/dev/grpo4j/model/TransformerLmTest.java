@@ -237,8 +237,8 @@ class TransformerLmTest {
 
   @Test
   void llama3RopeScalingKeepsHighFrequenciesAndSlowsLowOnes() {
-    ModelConfig.Rope rope = new ModelConfig.Rope(500000, "llama3", 32, 1, 4, 8192);
-    double[] plain = ModelConfig.Rope.standard(500000).inverseFrequencies(64);
+    Rope rope = new Rope(500000, "llama3", 32, 1, 4, 8192);
+    double[] plain = Rope.standard(500000).inverseFrequencies(64);
     double[] scaled = rope.inverseFrequencies(64);
     assertEquals(plain[0], scaled[0], 0, "wavelength 2*pi stays");
     assertEquals(plain[31] / 32, scaled[31], 1e-18, "the longest wavelength is slowed by the factor");

@@ -4,7 +4,9 @@ float64, for the family tests of TransformerLm (Python is not needed to run thos
 Each family gets a folder <model_type>/ with config.json and model.safetensors (float32, as save_pretrained writes
 them) and goldens.json: two token rows, the logits transformers computes from those float32 weights in float64
 (eager attention, so that sliding windows and soft-capping are what the family defines), and each row's log-prob of
-its completion (positions PROMPT.. of the row, predicted from the position before). The weights are redrawn far from
+its completion (positions PROMPT.. of the row, predicted from the position before); and pairs.jsonl with a
+tokenizer.json whose word "t<i>" is token i, with each pair's chosen and rejected log-probs (pair_logps), for
+`grpo4j score`. The weights are redrawn far from
 the default init (norm weights around 1 +- 0.5, projections N(0, 0.2^2)), sliding windows (5) are shorter than the
 rows (14 tokens), and families with several layer types get each.
 
@@ -18,6 +20,7 @@ import sys
 import torch
 import transformers
 
+PAIR_LENGTHS = [(3, 9, 4), (6, 2, 11), (1, 12, 7)]
 VOCAB, HIDDEN, INTERMEDIATE, LAYERS, HEADS, KV_HEADS, ROWS, TOKENS, PROMPT, WINDOW = 101, 32, 48, 3, 4, 2, 2, 14, 5, 5
 COMMON = dict(vocab_size=VOCAB, hidden_size=HIDDEN, intermediate_size=INTERMEDIATE, num_hidden_layers=LAYERS,
               num_attention_heads=HEADS, num_key_value_heads=KV_HEADS, max_position_embeddings=64, rms_norm_eps=1e-6,
@@ -66,6 +69,28 @@ def redraw(model, seed):
                 p.copy_(0.2 * noise)
 
 
+def word_tokenizer():
+    """A WordLevel tokenizer whose word "t<i>" is token i, without special tokens around the text: the pairs below
+    encode to exactly the ids transformers scores."""
+    return {"version": "1.0", "truncation": None, "padding": None, "added_tokens": [], "normalizer": None,
+            "pre_tokenizer": {"type": "Whitespace"}, "post_processor": None, "decoder": None,
+            "model": {"type": "WordLevel", "unk_token": "t0", "vocab": {f"t{i}": i for i in range(VOCAB)}}}
+
+
+def score_pairs(model, pairs):
+    """Each pair's chosen and rejected log-probs, every row scored alone and unpadded, in float64."""
+    out = []
+    for prompt, chosen, rejected in pairs:
+        logps = []
+        for response in (chosen, rejected):
+            row = torch.tensor([prompt + response])
+            with torch.no_grad():
+                logp = torch.log_softmax(model(input_ids=row).logits[0], dim=-1)
+            logps.append(sum(logp[t - 1, row[0, t]].item() for t in range(len(prompt), row.shape[1])))
+        out.append(logps)
+    return out
+
+
 def main():
     out = pathlib.Path(__file__).resolve().parent
     ids = torch.randint(3, VOCAB, (ROWS, TOKENS), generator=torch.Generator().manual_seed(7))
@@ -82,11 +107,28 @@ def main():
                                                                   dtype=torch.float32).to(torch.float64).eval()
         with torch.no_grad():
             logits = saved(input_ids=ids, attention_mask=torch.ones_like(ids)).logits
+            # What transformers computes with the weights cast to bfloat16 (eager attention, the same CPU kernels).
+            low = transformers.AutoModelForCausalLM.from_pretrained(folder, attn_implementation="eager",
+                                                                    dtype=torch.bfloat16).eval()
+            logits_bf16 = low(input_ids=ids, attention_mask=torch.ones_like(ids)).logits.double()
         logp = torch.log_softmax(logits, dim=-1)
         sequence = [sum(logp[r, t - 1, ids[r, t]].item() for t in range(PROMPT, TOKENS)) for r in range(ROWS)]
         goldens = {"transformers": transformers.__version__, "torch": torch.__version__, "model_type": model_type,
                    "input_ids": ids.tolist(), "prompt_tokens": PROMPT, "logits": logits.reshape(-1).tolist(),
+                   "logits_bf16": logits_bf16.reshape(-1).tolist(),
                    "sequence_logps": sequence}
+        # Pairs of several lengths (rows padded to the longest in a batch, windows of 5 passed) for `grpo4j score`.
+        g = torch.Generator().manual_seed(11)
+        pairs = [([int(t) for t in torch.randint(3, VOCAB, (p,), generator=g)],
+                  [int(t) for t in torch.randint(3, VOCAB, (c,), generator=g)],
+                  [int(t) for t in torch.randint(3, VOCAB, (r,), generator=g)]) for p, c, r in PAIR_LENGTHS]
+        with open(folder / "pairs.jsonl", "w") as f:
+            for i, (prompt, chosen, rejected) in enumerate(pairs):
+                words = lambda ids: " ".join(f"t{t}" for t in ids)
+                f.write(json.dumps({"prompt": words(prompt), "chosen": words(chosen), "rejected": words(rejected),
+                                    "group": f"g{i % 2}"}) + "\n")
+        (folder / "tokenizer.json").write_text(json.dumps(word_tokenizer()) + "\n")
+        goldens["pair_logps"] = score_pairs(saved, pairs)
         (folder / "goldens.json").write_text(json.dumps(goldens) + "\n")
         print(f"{model_type}: {sum(p.numel() for p in model.parameters())} parameters, sequence log-probs {sequence}")
 
