@@ -8,6 +8,7 @@ import dev.grpo4j.dist.LauncherWatch;
 import dev.grpo4j.dist.WorkerEnv;
 import dev.grpo4j.io.FolderLock;
 import dev.grpo4j.io.RunFolder;
+import dev.grpo4j.model.family.ModelFamilies;
 import dev.grpo4j.text.PairEncoder;
 import dev.grpo4j.train.DataSpec;
 import dev.grpo4j.train.GroupUpdate;
@@ -88,8 +89,8 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
   private double loraDropout;
 
   @Option(names = "--lora-targets", split = ",", paramLabel = "MODULES",
-      defaultValue = "q_proj,k_proj,v_proj,o_proj",
-      description = "Comma-separated linear layers that get adapters (default: ${DEFAULT-VALUE}).")
+      description = "Comma-separated linear layers that get adapters, by their Hugging Face names (default: the "
+          + "attention's: q_proj,k_proj,v_proj,o_proj; qkv_proj,o_proj for Phi-3).")
   private List<String> loraTargets;
 
   @Option(names = "--train", paramLabel = "FILE",
@@ -339,7 +340,8 @@ public final class TrainCommand implements Callable<Integer>, UsesLibTorch {
     }
     PairEncoder.EncodeOptions lengths = pairOptions.encodeOptions(ModelSource.maxPositions(modelOptions.model));
     ModelSpec.LoraSettings lora = loraRank == null ? null : new ModelSpec.LoraSettings(loraRank,
-        loraAlpha != null ? loraAlpha : 2.0 * loraRank, loraDropout, loraTargets);
+        loraAlpha != null ? loraAlpha : 2.0 * loraRank, loraDropout, loraTargets != null ? loraTargets
+        : ModelFamilies.of(ModelSource.config(modelOptions.model).modelType()).attentionProjections());
     // Absolute paths, so that --resume works from any working directory.
     return new TrainConfig(
         new ModelSpec(absolute(modelOptions.model), absolute(modelOptions.adapter), absolute(modelOptions.tokenizer),

@@ -41,8 +41,7 @@ public final class LoraAdapters {
     if (hasAdapters(model)) {
       throw new IllegalStateException("the model already has LoRA adapters: merge or load into a fresh model");
     }
-    Set<String> linear = new LinkedHashSet<>();
-    model.forEachProjection((name, p) -> linear.add(lastComponent(name)));
+    List<String> linear = linearLayers(model);
     List<String> absent = config.targetModules().stream().filter(m -> !linear.contains(m)).toList();
     if (!absent.isEmpty()) {
       throw new IllegalArgumentException("LoRA target modules " + absent + " are not linear layers of this "
@@ -73,6 +72,16 @@ public final class LoraAdapters {
       t.requires_grad_(false);
     }
     return adapted.size();
+  }
+
+  /**
+   * The names LoRA can target in {@code model}: the last component of each linear layer's Hugging Face name
+   * ({@code q_proj}, ..., Phi-3's {@code qkv_proj}, {@code lm_head} when the head is not tied), in layer order.
+   */
+  public static List<String> linearLayers(TransformerLm model) {
+    Set<String> names = new LinkedHashSet<>();
+    model.forEachProjection((name, p) -> names.add(lastComponent(name)));
+    return List.copyOf(names);
   }
 
   /** Whether any layer carries an adapter. */

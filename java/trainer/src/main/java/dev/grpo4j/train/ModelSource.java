@@ -111,8 +111,13 @@ public final class ModelSource {
 
   /** {@code max_position_embeddings} of a built-in model or of the folder's {@code config.json}, without loading it. */
   public static int maxPositions(String model) {
-    return BUILT_IN.contains(model) ? ModelConfig.tiny(model, ByteTextTokenizer.withEos().vocabSize()).maxPositions()
-        : ModelConfig.read(modelFolder(model)).maxPositions();
+    return config(model).maxPositions();
+  }
+
+  /** The configuration of a built-in model or of the folder's {@code config.json}, without loading the weights. */
+  public static ModelConfig config(String model) {
+    return BUILT_IN.contains(model) ? ModelConfig.tiny(model, ByteTextTokenizer.withEos().vocabSize())
+        : ModelConfig.read(modelFolder(model));
   }
 
   /**

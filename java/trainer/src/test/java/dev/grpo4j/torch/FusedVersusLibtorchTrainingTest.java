@@ -181,21 +181,26 @@ class FusedVersusLibtorchTrainingTest {
 
   /** The pairs of {@link #randomPairs}, not encoded. */
   static List<TokenPair> randomTokenPairs(Random rng) {
+    return randomTokenPairs(rng, 257);
+  }
+
+  /** The pairs of {@link #randomPairs}, not encoded, over tokens {@code 1 .. vocab-1}. */
+  static List<TokenPair> randomTokenPairs(Random rng, int vocab) {
     List<TokenPair> pairs = new ArrayList<>();
     for (int g = 0; g < PAIRS_PER_GROUP.length; g++) {
       for (int i = 0; i < PAIRS_PER_GROUP[g]; i++) {
-        pairs.add(new TokenPair(g, tokens(rng, 1 + rng.nextInt(5)), tokens(rng, 1 + rng.nextInt(8)),
-            tokens(rng, 1 + rng.nextInt(8))));
+        pairs.add(new TokenPair(g, tokens(rng, 1 + rng.nextInt(5), vocab), tokens(rng, 1 + rng.nextInt(8), vocab),
+            tokens(rng, 1 + rng.nextInt(8), vocab)));
       }
     }
     Collections.shuffle(pairs, rng);
     return pairs;
   }
 
-  private static int[] tokens(Random rng, int length) {
+  private static int[] tokens(Random rng, int length, int vocab) {
     int[] out = new int[length];
     for (int i = 0; i < length; i++) {
-      out[i] = 1 + rng.nextInt(256);
+      out[i] = 1 + rng.nextInt(vocab - 1);
     }
     return out;
   }

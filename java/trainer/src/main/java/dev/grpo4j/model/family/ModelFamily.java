@@ -2,6 +2,7 @@ package dev.grpo4j.model.family;
 
 import dev.grpo4j.model.ConfigJson;
 import dev.grpo4j.model.DecoderOptions;
+import java.util.List;
 
 /**
  * One {@code model_type}: how its decoder differs from Llama's, read from its {@code config.json}, and the defaults
@@ -20,6 +21,11 @@ public interface ModelFamily {
 
   /** The decoder a {@code config.json} of this family describes, for {@code layers} layers. */
   DecoderOptions decoder(ConfigJson json, int layers);
+
+  /** The attention's linear layers by their Hugging Face names: LoRA's default targets. */
+  default List<String> attentionProjections() {
+    return List.of("q_proj", "k_proj", "v_proj", "o_proj");
+  }
 
   /** {@code head_dim} when the file leaves it out. */
   default int defaultHeadDim(int hidden, int heads) {

@@ -3,6 +3,7 @@ package dev.grpo4j.model.family;
 import dev.grpo4j.model.ConfigJson;
 import dev.grpo4j.model.DecoderOptions;
 import dev.grpo4j.model.Rope;
+import java.util.List;
 
 /**
  * {@code Phi3ForCausalLM}: one {@code qkv_proj} and one {@code gate_up_proj} per layer, the rotation on the first
@@ -34,6 +35,11 @@ final class Phi3 implements ModelFamily {
         ? params.number("partial_rotary_factor", 1.0) : json.number("partial_rotary_factor", 1.0);
     return DecoderOptions.llama(layers, rope, false, false).withFusedProjections(fraction)
         .withLayers(Layers.uniform(layers, Layers.window(json, null), rope));
+  }
+
+  @Override
+  public List<String> attentionProjections() {
+    return List.of("qkv_proj", "o_proj");
   }
 
   @Override
