@@ -447,11 +447,12 @@ public final class TransformerLm extends Module implements CausalLm {
   }
 
   /**
-   * cos and sin {@code [T, rotary]} of {@code position * inv_freq}, each frequency used for both halves; computed in
-   * float32 and cast to the activations' dtype, as transformers does.
+   * cos and sin {@code [T, rotary]} of {@code position * inv_freq}, each frequency used for both halves, times the
+   * rotation's attention scaling; computed in float32 and cast to the activations' dtype, as transformers does. The
+   * frequencies may depend on T (longrope: on the padded batch's length, as transformers' position ids do).
    */
   private Tensor[] rotaryTables(Rope rope, long seqLen, Tensor like) {
-    double[] inverse = rope.inverseFrequencies(options.rotaryDim(config.headDim()));
+    double[] inverse = rope.inverseFrequencies(options.rotaryDim(config.headDim()), seqLen);
     float[] inv = new float[inverse.length];
     for (int j = 0; j < inv.length; j++) {
       inv[j] = (float) inverse[j];
@@ -461,9 +462,13 @@ public final class TransformerLm extends Module implements CausalLm {
     Tensor angles = positions.unsqueeze(1).mul(freq.unsqueeze(0));
     Tensor both = torch.cat(new TensorVector(angles, angles), -1);
     ScalarType dtype = like.scalar_type().intern();
-    Tensor cos = both.cos().to(like.device(), dtype);
-    Tensor sin = both.sin().to(like.device(), dtype);
-    return new Tensor[] {cos, sin};
+    Tensor cos = both.cos();
+    Tensor sin = both.sin();
+    if (rope.attentionScaling() != 1) {
+      cos = cos.mul(new Scalar(rope.attentionScaling()));
+      sin = sin.mul(new Scalar(rope.attentionScaling()));
+    }
+    return new Tensor[] {cos.to(like.device(), dtype), sin.to(like.device(), dtype)};
   }
 
   /**

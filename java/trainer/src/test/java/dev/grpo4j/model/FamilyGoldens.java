@@ -1,6 +1,6 @@
 package dev.grpo4j.model;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -33,8 +33,10 @@ public record FamilyGoldens(long[] ids, int rows, int tokens, int prompt, double
   }
 
   public static FamilyGoldens read(Path dir) throws IOException {
-    JsonNode g = JSON.readTree(dir.resolve("goldens.json").toFile());
-    assertEquals(dir.getFileName().toString(), g.get("model_type").asText());
+    JsonNode g = json(dir);
+    String folder = dir.getFileName().toString();
+    String modelType = g.get("model_type").asText();
+    assertTrue(folder.equals(modelType) || folder.startsWith(modelType + "_"), folder + " holds " + modelType);
     JsonNode rows = g.get("input_ids");
     int n = rows.size();
     int t = rows.get(0).size();
@@ -46,6 +48,11 @@ public record FamilyGoldens(long[] ids, int rows, int tokens, int prompt, double
     }
     return new FamilyGoldens(ids, n, t, g.get("prompt_tokens").asInt(), doubles(g.get("logits")),
         doubles(g.get("logits_bf16")), doubles(g.get("sequence_logps")));
+  }
+
+  /** The folder's goldens.json as it is. */
+  public static JsonNode json(Path dir) throws IOException {
+    return JSON.readTree(dir.resolve("goldens.json").toFile());
   }
 
   public int vocab() {
@@ -92,7 +99,8 @@ public record FamilyGoldens(long[] ids, int rows, int tokens, int prompt, double
     return logits[offset + label] - max - Math.log(sum);
   }
 
-  private static double[] doubles(JsonNode array) {
+  /** The numbers of a JSON array. */
+  public static double[] doubles(JsonNode array) {
     double[] out = new double[array.size()];
     for (int i = 0; i < out.length; i++) {
       out[i] = array.get(i).asDouble();

@@ -3,6 +3,7 @@ package dev.grpo4j.model;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.grpo4j.Backend;
 import dev.grpo4j.platform.HostTensors;
 import dev.grpo4j.testing.Close;
@@ -13,6 +14,7 @@ import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -64,6 +66,24 @@ class FamilyGoldensTest {
       double theirs = maxDiff(g.logitsBf16(), g.logits());
       assertTrue(ours <= 1.5 * theirs + 0.02, family + ": bf16 logits are off float64's by up to " + ours
           + ", transformers' bf16 logits by " + theirs);
+    }
+  }
+
+  @Test
+  void longRopeTakesItsLongFactorsPastTheOriginalLength() throws Exception {
+    Path dir = FamilyGoldens.folder().resolve("phi3_longrope");
+    JsonNode g = FamilyGoldens.json(dir);
+    double[] ids = FamilyGoldens.doubles(g.get("long_row").get(0));
+    long[] row = new long[ids.length];
+    for (int i = 0; i < row.length; i++) {
+      row[i] = (long) ids[i];
+    }
+    TransformerLm model = Checkpoints.load(dir, ScalarType.Float);
+    model.eval();
+    try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
+      double[] got = HostTensors.toDoubles(model.forward(HostTensors.longs(row, 1, row.length)));
+      Close.assertClose("24 tokens past original_max_position_embeddings = 20", got,
+          FamilyGoldens.doubles(g.get("long_row_logits")), 1e-3, 1e-4);
     }
   }
 

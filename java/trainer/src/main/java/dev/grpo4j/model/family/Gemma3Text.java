@@ -32,8 +32,8 @@ final class Gemma3Text implements ModelFamily {
     Rope sliding;
     ConfigJson params = json.object("rope_parameters");
     if (params != null && params.has(Layers.FULL)) {
-      full = Rope.of(params.object(Layers.FULL), 1_000_000.0);
-      sliding = params.has(Layers.SLIDING) ? Rope.of(params.object(Layers.SLIDING), 10_000.0) : full;
+      full = Rope.of(params.object(Layers.FULL), 1_000_000.0, json);
+      sliding = params.has(Layers.SLIDING) ? Rope.of(params.object(Layers.SLIDING), 10_000.0, json) : full;
     } else {
       full = json.has("rope_theta") || params != null ? Rope.read(json) : Rope.standard(1_000_000.0);
       sliding = Rope.standard(json.number("rope_local_base_freq", 10_000.0));

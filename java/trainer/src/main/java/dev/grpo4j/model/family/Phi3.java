@@ -18,12 +18,12 @@ final class Phi3 implements ModelFamily {
 
   @Override
   public String examples() {
-    return "Phi-3-mini-4k, Phi-3-medium-4k (longrope checkpoints refused)";
+    return "Phi-3 and Phi-3.5 mini/medium, Phi-4-mini (LongRoPE)";
   }
 
   @Override
   public String differences() {
-    return "fused qkv_proj and gate_up_proj; partial rotary; optional sliding window";
+    return "fused qkv_proj and gate_up_proj; partial rotary; LongRoPE; optional sliding window";
   }
 
   @Override

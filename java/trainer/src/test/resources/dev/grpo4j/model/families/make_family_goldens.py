@@ -1,12 +1,12 @@
 """Tiny random checkpoints of every model family issue 25 names, and what transformers 5.17 computes on them in
 float64, for the family tests of TransformerLm (Python is not needed to run those).
 
-Each family gets a folder <model_type>/ with config.json and model.safetensors (float32, as save_pretrained writes
-them) and goldens.json: two token rows, the logits transformers computes from those float32 weights in float64
-(eager attention, so that sliding windows and soft-capping are what the family defines), and each row's log-prob of
-its completion (positions PROMPT.. of the row, predicted from the position before); and pairs.jsonl with a
-tokenizer.json whose word "t<i>" is token i, with each pair's chosen and rejected log-probs (pair_logps), for
-`grpo4j score`. The weights are redrawn far from
+Each family gets a folder <model_type>/ (a variant: <model_type>_<variant>/) with config.json and model.safetensors
+(float32, as save_pretrained writes them) and goldens.json: two token rows, the logits transformers computes from
+those float32 weights in float64 (eager attention, so that sliding windows and soft-capping are what the family
+defines) and in bfloat16 (the weights cast down), and each row's log-prob of its completion (positions PROMPT.. of the
+row, predicted from the position before); and pairs.jsonl with a tokenizer.json whose word "t<i>" is token i, with
+each pair's chosen and rejected log-probs (pair_logps), for `grpo4j score`. The weights are redrawn far from
 the default init (norm weights around 1 +- 0.5, projections N(0, 0.2^2)), sliding windows (5) are shorter than the
 rows (14 tokens), and families with several layer types get each.
 
@@ -53,6 +53,13 @@ FAMILIES = {
     "granite": (transformers.GraniteConfig,
                 dict(embedding_multiplier=3.0, attention_multiplier=0.2, residual_multiplier=0.6, logits_scaling=2.5,
                      tie_word_embeddings=False)),
+    # LongRoPE: every row here (up to 17 tokens) stays under original_max_position_embeddings, so the short factors
+    # apply; long_row (24 tokens) passes it and takes the long ones.
+    "phi3_longrope": (transformers.Phi3Config,
+                      dict(tie_word_embeddings=False, original_max_position_embeddings=20,
+                           rope_parameters={"rope_type": "longrope", "rope_theta": 10000.0,
+                                            "short_factor": [1.0, 1.3, 2.1, 3.7], "long_factor": [1.0, 2.0, 5.0, 11.0],
+                                            "original_max_position_embeddings": 20})),
 }
 
 
@@ -94,13 +101,14 @@ def score_pairs(model, pairs):
 def main():
     out = pathlib.Path(__file__).resolve().parent
     ids = torch.randint(3, VOCAB, (ROWS, TOKENS), generator=torch.Generator().manual_seed(7))
-    for index, (model_type, (config_class, extra)) in enumerate(FAMILIES.items()):
+    # A folder per entry, named by the entry: a family's model_type, or model_type_variant.
+    for index, (name, (config_class, extra)) in enumerate(FAMILIES.items()):
         config = config_class(**COMMON, **extra)
         config._attn_implementation = "eager"
         torch.manual_seed(index)
         model = transformers.AutoModelForCausalLM.from_config(config, attn_implementation="eager")
         redraw(model, 1000 + index)
-        folder = out / model_type
+        folder = out / name
         model.save_pretrained(folder, safe_serialization=True)
         # The goldens come from the saved float32 weights, computed in float64.
         saved = transformers.AutoModelForCausalLM.from_pretrained(folder, attn_implementation="eager",
@@ -113,7 +121,8 @@ def main():
             logits_bf16 = low(input_ids=ids, attention_mask=torch.ones_like(ids)).logits.double()
         logp = torch.log_softmax(logits, dim=-1)
         sequence = [sum(logp[r, t - 1, ids[r, t]].item() for t in range(PROMPT, TOKENS)) for r in range(ROWS)]
-        goldens = {"transformers": transformers.__version__, "torch": torch.__version__, "model_type": model_type,
+        goldens = {"transformers": transformers.__version__, "torch": torch.__version__,
+                   "model_type": config.model_type,
                    "input_ids": ids.tolist(), "prompt_tokens": PROMPT, "logits": logits.reshape(-1).tolist(),
                    "logits_bf16": logits_bf16.reshape(-1).tolist(),
                    "sequence_logps": sequence}
@@ -129,8 +138,13 @@ def main():
                                     "group": f"g{i % 2}"}) + "\n")
         (folder / "tokenizer.json").write_text(json.dumps(word_tokenizer()) + "\n")
         goldens["pair_logps"] = score_pairs(saved, pairs)
+        if name == "phi3_longrope":
+            long_row = torch.randint(3, VOCAB, (1, 24), generator=torch.Generator().manual_seed(13))
+            with torch.no_grad():
+                goldens["long_row"] = long_row.tolist()
+                goldens["long_row_logits"] = saved(input_ids=long_row).logits.reshape(-1).tolist()
         (folder / "goldens.json").write_text(json.dumps(goldens) + "\n")
-        print(f"{model_type}: {sum(p.numel() for p in model.parameters())} parameters, sequence log-probs {sequence}")
+        print(f"{name}: {sum(p.numel() for p in model.parameters())} parameters, sequence log-probs {sequence}")
 
 
 if __name__ == "__main__":
