@@ -67,6 +67,13 @@ public record ModelConfig(String modelType, int vocabSize, int hiddenSize, int i
       throw new IllegalArgumentException("head_dim = " + headDim + " rotates " + decoder.rotaryDim(headDim)
           + " features: rotary embedding rotates pairs, so that must be even and >= 2");
     }
+    for (DecoderOptions.LayerAttention layer : decoder.layers()) {
+      if (layer.rope() != null) {
+        // Checks that longrope's factors cover the rotated pairs, for short and long rows alike.
+        layer.rope().inverseFrequencies(decoder.rotaryDim(headDim), 1);
+        layer.rope().inverseFrequencies(decoder.rotaryDim(headDim), Long.MAX_VALUE);
+      }
+    }
     if (decoder.layers().size() != numLayers) {
       throw new IllegalArgumentException(decoder.layers().size() + " layer settings for num_hidden_layers = "
           + numLayers);
