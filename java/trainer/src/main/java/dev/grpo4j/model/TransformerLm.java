@@ -15,14 +15,9 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.function.BiConsumer;
-import org.bytedeco.pytorch.DoubleOptional;
-import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.Scalar;
-import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptional;
-import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
@@ -61,14 +56,9 @@ public final class TransformerLm extends Module implements CausalLm {
    */
   private final List<Module> containers = new ArrayList<>();
 
-  /**
-   * One layer. {@code qkv} is the fused projection of a family that has one (then {@code q}, {@code k}, {@code v}
-   * are null), {@code gateUp} likewise; a norm the family's placement does not have is null.
-   */
-  private record DecoderLayer(Projection q, Projection k, Projection v, Projection qkv, Projection o, RmsNorm qNorm,
-                              RmsNorm kNorm, Projection gate, Projection up, Projection gateUp, Projection down,
-                              RmsNorm inputNorm, RmsNorm postAttentionNorm, RmsNorm preFeedforwardNorm,
-                              RmsNorm postFeedforwardNorm, LayerAttention attention) {}
+  /** One layer; a norm the family's placement does not have is null. */
+  private record DecoderLayer(Attention attention, Mlp mlp, RmsNorm inputNorm, RmsNorm postAttentionNorm,
+                              RmsNorm preFeedforwardNorm, RmsNorm postFeedforwardNorm, LayerAttention pattern) {}
 
   TransformerLm(ModelConfig config, ParameterFactory factory) {
     this.config = Objects.requireNonNull(config, "config");
@@ -152,8 +142,8 @@ public final class TransformerLm extends Module implements CausalLm {
         ? norm(layer, prefix, "pre_feedforward_layernorm", h, factory, named) : null;
     RmsNorm postFeedforwardNorm = placement == NormPlacement.PRE ? null
         : norm(layer, prefix, "post_feedforward_layernorm", h, factory, named);
-    return new DecoderLayer(q, k, v, qkv, o, qNorm, kNorm, gate, up, gateUp, down, inputNorm, postAttentionNorm,
-        preFeedforwardNorm, postFeedforwardNorm, attention);
+    return new DecoderLayer(new Attention(q, k, v, qkv, o, qNorm, kNorm), new Mlp(gate, up, gateUp, down), inputNorm,
+        postAttentionNorm, preFeedforwardNorm, postFeedforwardNorm, attention);
   }
 
   private Projection projection(Module parent, String prefix, String name, int in, int out, boolean bias,
@@ -261,17 +251,18 @@ public final class TransformerLm extends Module implements CausalLm {
     Map<Rope, Tensor[]> rotations = new HashMap<>();
     Map<Integer, Optional<Tensor>> masks = new HashMap<>();
     for (DecoderLayer layer : layers) {
-      LayerAttention pattern = layer.attention();
+      LayerAttention pattern = layer.pattern();
       Tensor[] cosSin = null;
       if (pattern.rope() != null) {
         Tensor like = x;
-        cosSin = rotations.computeIfAbsent(pattern.rope(), rope -> rotaryTables(rope, seqLen, like));
+        int rotary = options.rotaryDim(config.headDim());
+        cosSin = rotations.computeIfAbsent(pattern.rope(), rope -> Attention.rotaryTables(rope, rotary, seqLen, like));
       }
       // A window at least as long as the rows is full causal attention.
       int window = pattern.slidingWindow() >= seqLen ? 0 : pattern.slidingWindow();
       Tensor like = x;
       Tensor mask = masks.computeIfAbsent(window, w -> Optional.ofNullable(
-          w == 0 && attentionMask == null ? null : attentionMask(attentionMask, w, rows, seqLen, like))).orElse(null);
+          w == 0 && attentionMask == null ? null : Attention.mask(attentionMask, w, rows, seqLen, like))).orElse(null);
       x = layer(layer, x, cosSin, mask, rows, seqLen);
     }
     return finalNorm.forward(x);
@@ -279,8 +270,8 @@ public final class TransformerLm extends Module implements CausalLm {
 
   private Tensor layer(DecoderLayer layer, Tensor x, Tensor[] cosSin, Tensor mask, long rows, long seqLen) {
     NormPlacement placement = options.placement();
-    Tensor attended = attention(layer, placement == NormPlacement.POST ? x : layer.inputNorm().forward(x), cosSin,
-        mask, rows, seqLen);
+    Tensor attended = layer.attention().forward(config, placement == NormPlacement.POST ? x
+        : layer.inputNorm().forward(x), cosSin, mask, rows, seqLen);
     if (placement != NormPlacement.PRE) {
       attended = layer.postAttentionNorm().forward(attended);
     }
@@ -290,7 +281,7 @@ public final class TransformerLm extends Module implements CausalLm {
       case SANDWICH -> layer.preFeedforwardNorm().forward(x);
       case POST -> x;
     };
-    Tensor out = mlp(layer, m);
+    Tensor out = layer.mlp().forward(m, options.activation(), config.intermediateSize());
     if (placement != NormPlacement.PRE) {
       out = layer.postFeedforwardNorm().forward(out);
     }
@@ -300,86 +291,6 @@ public final class TransformerLm extends Module implements CausalLm {
   private Tensor residual(Tensor x, Tensor block) {
     double multiplier = options.residualMultiplier();
     return x.add(multiplier == 1 ? block : block.mul(new Scalar(multiplier)));
-  }
-
-  private Tensor attention(DecoderLayer layer, Tensor normed, Tensor[] cosSin, Tensor mask, long rows, long seqLen) {
-    int qWidth = config.numHeads() * config.headDim();
-    int kvWidth = config.numKvHeads() * config.headDim();
-    Tensor q;
-    Tensor k;
-    Tensor v;
-    if (layer.qkv() != null) {
-      Tensor qkv = layer.qkv().forward(normed);
-      q = qkv.narrow(-1, 0, qWidth);
-      k = qkv.narrow(-1, qWidth, kvWidth);
-      v = qkv.narrow(-1, qWidth + kvWidth, kvWidth);
-    } else {
-      q = layer.q().forward(normed);
-      k = layer.k().forward(normed);
-      v = layer.v().forward(normed);
-    }
-    if (options.qkNorm() == QkNorm.WHOLE) {
-      q = layer.qNorm().forward(q);
-      k = layer.kNorm().forward(k);
-    }
-    q = q.reshape(rows, seqLen, config.numHeads(), config.headDim());
-    k = k.reshape(rows, seqLen, config.numKvHeads(), config.headDim());
-    if (options.qkNorm() == QkNorm.PER_HEAD) {
-      q = layer.qNorm().forward(q);
-      k = layer.kNorm().forward(k);
-    }
-    q = q.transpose(1, 2);
-    k = k.transpose(1, 2);
-    v = v.reshape(rows, seqLen, config.numKvHeads(), config.headDim()).transpose(1, 2);
-    if (cosSin != null) {
-      q = rotate(q, cosSin);
-      k = rotate(k, cosSin);
-    }
-    Tensor attended = options.attentionSoftcap() > 0 ? softcappedAttention(q, k, v, mask, seqLen)
-        : torch.scaled_dot_product_attention(q, k, v, mask == null ? new TensorOptional() : new TensorOptional(mask),
-            0.0, mask == null, Double.isNaN(options.attentionScale()) ? new DoubleOptional()
-                : new DoubleOptional(options.attentionScale()), config.numKvHeads() != config.numHeads());
-    return layer.o().forward(attended.transpose(1, 2).reshape(rows, seqLen, qWidth));
-  }
-
-  /**
-   * Attention whose scores are soft-capped, {@code c tanh(s / c)} before the mask (Gemma 2), which
-   * {@code scaled_dot_product_attention} cannot do: the scores are computed whole, the softmax in float32 and cast
-   * back, as transformers' eager attention does.
-   */
-  private Tensor softcappedAttention(Tensor q, Tensor k, Tensor v, Tensor mask, long seqLen) {
-    int repeats = config.queriesPerKv();
-    if (repeats > 1) {
-      k = k.repeat_interleave(repeats, new LongOptional(1), new LongOptional());
-      v = v.repeat_interleave(repeats, new LongOptional(1), new LongOptional());
-    }
-    double scale = Double.isNaN(options.attentionScale()) ? 1 / Math.sqrt(config.headDim())
-        : options.attentionScale();
-    Scalar cap = new Scalar(options.attentionSoftcap());
-    Tensor scores = torch.matmul(q, k.transpose(2, 3)).mul(new Scalar(scale)).div(cap).tanh().mul(cap);
-    Tensor visible = mask != null ? mask : attentionMask(null, 0, 1, seqLen, q);
-    scores = scores.masked_fill(visible.logical_not(), new Scalar(Double.NEGATIVE_INFINITY));
-    Tensor weights = scores.softmax(-1, new ScalarTypeOptional(ScalarType.Float)).to(q.scalar_type().intern());
-    return torch.matmul(weights, v);
-  }
-
-  private Tensor mlp(DecoderLayer layer, Tensor x) {
-    Tensor gate;
-    Tensor up;
-    if (layer.gateUp() != null) {
-      Tensor both = layer.gateUp().forward(x);
-      int inter = config.intermediateSize();
-      gate = both.narrow(-1, 0, inter);
-      up = both.narrow(-1, inter, inter);
-    } else {
-      gate = layer.gate().forward(x);
-      up = layer.up().forward(x);
-    }
-    Tensor activated = switch (options.activation()) {
-      case SILU -> torch.silu(gate);
-      case GELU_TANH -> torch.gelu(gate, "tanh");
-    };
-    return layer.down().forward(activated.mul(up));
   }
 
   /**
@@ -430,63 +341,5 @@ public final class TransformerLm extends Module implements CausalLm {
     Module container = Parameters.keep(new Module());
     containers.add(container);
     return container;
-  }
-
-  /**
-   * {@code x * cos + rotate_half(x) * sin} on the first {@code rotary} features of each head (all of them unless the
-   * family rotates part), rotate_half(x) = {@code [-x2, x1]} over the two halves of those features.
-   */
-  private Tensor rotate(Tensor x, Tensor[] cosSin) {
-    int rotary = options.rotaryDim(config.headDim());
-    Tensor turned = rotary == config.headDim() ? x : x.narrow(-1, 0, rotary);
-    long half = rotary / 2;
-    Tensor halves = torch.cat(new TensorVector(turned.narrow(-1, half, half).neg(), turned.narrow(-1, 0, half)), -1);
-    Tensor rotated = turned.mul(cosSin[0]).add(halves.mul(cosSin[1]));
-    return rotary == config.headDim() ? rotated
-        : torch.cat(new TensorVector(rotated, x.narrow(-1, rotary, config.headDim() - rotary)), -1);
-  }
-
-  /**
-   * cos and sin {@code [T, rotary]} of {@code position * inv_freq}, each frequency used for both halves, times the
-   * rotation's attention scaling; computed in float32 and cast to the activations' dtype, as transformers does. The
-   * frequencies may depend on T (longrope: on the padded batch's length, as transformers' position ids do).
-   */
-  private Tensor[] rotaryTables(Rope rope, long seqLen, Tensor like) {
-    double[] inverse = rope.inverseFrequencies(options.rotaryDim(config.headDim()), seqLen);
-    float[] inv = new float[inverse.length];
-    for (int j = 0; j < inv.length; j++) {
-      inv[j] = (float) inverse[j];
-    }
-    Tensor freq = HostTensors.floats(inv, inv.length);
-    Tensor positions = torch.arange(new Scalar(seqLen), new TensorOptions(ScalarType.Float));
-    Tensor angles = positions.unsqueeze(1).mul(freq.unsqueeze(0));
-    Tensor both = torch.cat(new TensorVector(angles, angles), -1);
-    ScalarType dtype = like.scalar_type().intern();
-    Tensor cos = both.cos();
-    Tensor sin = both.sin();
-    if (rope.attentionScaling() != 1) {
-      cos = cos.mul(new Scalar(rope.attentionScaling()));
-      sin = sin.mul(new Scalar(rope.attentionScaling()));
-    }
-    return new Tensor[] {cos.to(like.device(), dtype), sin.to(like.device(), dtype)};
-  }
-
-  /**
-   * Boolean {@code [N, 1, T, T]} (N = 1 without a padding mask): query t may see key s when s <= t, t - s < window
-   * (window 0: any s <= t) and s is a token. Each position may always see itself, so a padding query at the start of
-   * a left-padded row has a key and does not turn into NaN.
-   */
-  private static Tensor attentionMask(Tensor attentionMask, int window, long rows, long seqLen, Tensor like) {
-    TensorOptions bool = new TensorOptions(ScalarType.Bool);
-    Tensor causal = torch.ones(new long[] {seqLen, seqLen}, bool).to(like.device(), ScalarType.Bool).tril();
-    if (window > 0) {
-      causal = causal.triu(1 - window);
-    }
-    Tensor self = torch.eye(seqLen, bool).to(like.device(), ScalarType.Bool);
-    if (attentionMask == null) {
-      return causal.logical_or(self).view(1, 1, seqLen, seqLen);
-    }
-    Tensor keys = attentionMask.to(like.device(), ScalarType.Bool).view(rows, 1, 1, seqLen);
-    return causal.logical_and(keys).logical_or(self);
   }
 }

@@ -22,7 +22,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * The tiny random checkpoints of every model family (families/, written with the logits transformers 5.17 computes
  * on them in float64 by make_family_goldens.py): grpo4j's decoder gives transformers' logits and sequence log-probs
  * in float32, through the whole logits and through the fused LM head's chunks, and in bfloat16 as close as
- * transformers' own bfloat16.
+ * transformers' own bfloat16 (the fused head's bf16 chunks as the whole bf16 logits).
  */
 @SuppressWarnings("try") // PointerScope and NoGradGuard act by existing
 class FamilyGoldensTest {
@@ -66,6 +66,12 @@ class FamilyGoldensTest {
       double theirs = maxDiff(g.logitsBf16(), g.logits());
       assertTrue(ours <= 1.5 * theirs + 0.02, family + ": bf16 logits are off float64's by up to " + ours
           + ", transformers' bf16 logits by " + theirs);
+      // The fused head's bf16 chunks give the whole bf16 logits' sequence log-probs (Granite's multiplier rounds
+      // once more on the whole route).
+      float[] chunked = FusedLmHead.withChunkTokens(Backend.CPU, 1, 0, 3)
+          .sequenceLogProbs(model.hiddenStates(g.inputIds()), model.head(), g.labels()).logProbs();
+      Close.assertClose(family + " bf16 fused-head sequence log-probs", toDoubles(chunked), g.sequenceLogps(got),
+          0.01, 1e-3);
     }
   }
 
