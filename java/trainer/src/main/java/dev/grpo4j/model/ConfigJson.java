@@ -114,13 +114,21 @@ public final class ConfigJson {
     return out;
   }
 
-  /** A list of integers of exactly {@code size} entries, or null when absent or {@code null}. */
+  /**
+   * A list of integers of exactly {@code size} entries (any length when {@code size} is negative), or null when absent
+   * or {@code null}.
+   */
   public List<Integer> integers(String field, int size) {
     JsonNode v = json.get(field);
     if (v == null || v.isNull()) {
       return null;
     }
-    requireArray(field, v, size);
+    if (size < 0 && !v.isArray()) {
+      throw new IllegalArgumentException(field + " must be a list, got " + v);
+    }
+    if (size >= 0) {
+      requireArray(field, v, size);
+    }
     List<Integer> out = new ArrayList<>();
     for (JsonNode e : v) {
       if (!e.isIntegralNumber() && !e.isBoolean()) {

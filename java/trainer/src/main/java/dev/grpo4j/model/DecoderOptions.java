@@ -25,12 +25,14 @@ import java.util.Objects;
  * @param finalSoftcap {@code c tanh(z / c)} on the logits, after {@code logitsMultiplier} (0: none)
  * @param rotaryFraction share of each head's features the rotation turns ({@code partial_rotary_factor})
  * @param layers each layer's attention pattern and rotation
+ * @param experts the mixture-of-experts MLP of the layers that have one, or null for a dense model
  */
 public record DecoderOptions(NormStyle norm, NormPlacement placement, QkNorm qkNorm, Activation activation,
                              boolean fusedProjections, boolean qkvBias, boolean outputBias, boolean mlpBias,
                              double embeddingScale, boolean embeddingScaleInModelDtype, double attentionScale,
                              double attentionSoftcap, double residualMultiplier, double logitsMultiplier,
-                             double finalSoftcap, double rotaryFraction, List<LayerAttention> layers) {
+                             double finalSoftcap, double rotaryFraction, List<LayerAttention> layers,
+                             Experts experts) {
 
   /** How an RMSNorm applies its weight {@code w} to {@code n = x / rms(x)} (computed in float32). */
   public enum NormStyle {
@@ -85,6 +87,38 @@ public record DecoderOptions(NormStyle norm, NormPlacement placement, QkNorm qkN
   }
 
   /**
+   * A mixture-of-experts MLP: a router {@code gate} {@code [E, H]} scores the experts with a float32 softmax, each
+   * position goes through its {@code topK} best (their probabilities renormalised to sum 1 when
+   * {@code normalizeTopK}), each expert a gated MLP of width {@code intermediate}, and the outputs are summed with
+   * those weights (rounded to the model's dtype first when {@code weightsInModelDtype}).
+   *
+   * @param count experts per sparse layer
+   * @param topK experts per position
+   * @param intermediate each expert's MLP width
+   * @param normalizeTopK renormalise the chosen probabilities
+   * @param weightsInModelDtype the routing weights are cast to the model's dtype before use (Qwen3-MoE; Mixtral keeps
+   *     them in float32)
+   * @param block the MLP's module name ({@code mlp}, Mixtral's {@code block_sparse_moe})
+   * @param names the experts' gate, up and down projection names ({@code gate_proj, up_proj, down_proj}; Mixtral's
+   *     {@code w1, w3, w2})
+   * @param sparse per layer, whether it has the experts (else a dense MLP of the model's {@code intermediate_size})
+   */
+  public record Experts(int count, int topK, int intermediate, boolean normalizeTopK, boolean weightsInModelDtype,
+                        String block, List<String> names, List<Boolean> sparse) {
+    public Experts {
+      if (count < 1 || topK < 1 || topK > count) {
+        throw new IllegalArgumentException("num_experts_per_tok = " + topK + " with " + count + " experts: must be "
+            + "in [1, experts]");
+      }
+      if (intermediate < 1) {
+        throw new IllegalArgumentException("moe_intermediate_size = " + intermediate + ": must be >= 1");
+      }
+      names = List.copyOf(names);
+      sparse = List.copyOf(sparse);
+    }
+  }
+
+  /**
    * One layer's attention pattern.
    *
    * @param slidingWindow a query sees the keys of the last {@code slidingWindow} positions, itself included (0: every
@@ -116,7 +150,7 @@ public record DecoderOptions(NormStyle norm, NormPlacement placement, QkNorm qkN
   public static DecoderOptions llama(int layers, Rope rope, boolean attentionBias, boolean mlpBias) {
     return new DecoderOptions(NormStyle.WEIGHT_AFTER_CAST, NormPlacement.PRE, QkNorm.NONE, Activation.SILU, false,
         attentionBias, attentionBias, mlpBias, 1, false, Double.NaN, 0, 1, 1, 0, 1,
-        Collections.nCopies(layers, new LayerAttention(0, rope)));
+        Collections.nCopies(layers, new LayerAttention(0, rope)), null);
   }
 
   private static void requireSoftcap(String field, double cap) {
@@ -133,58 +167,68 @@ public record DecoderOptions(NormStyle norm, NormPlacement placement, QkNorm qkN
   public DecoderOptions withNorm(NormStyle style, NormPlacement where) {
     return new DecoderOptions(style, where, qkNorm, activation, fusedProjections, qkvBias, outputBias, mlpBias,
         embeddingScale, embeddingScaleInModelDtype, attentionScale, attentionSoftcap, residualMultiplier,
-        logitsMultiplier, finalSoftcap, rotaryFraction, layers);
+        logitsMultiplier, finalSoftcap, rotaryFraction, layers, experts);
   }
 
   public DecoderOptions withQkNorm(QkNorm where) {
     return new DecoderOptions(norm, placement, where, activation, fusedProjections, qkvBias, outputBias, mlpBias,
         embeddingScale, embeddingScaleInModelDtype, attentionScale, attentionSoftcap, residualMultiplier,
-        logitsMultiplier, finalSoftcap, rotaryFraction, layers);
+        logitsMultiplier, finalSoftcap, rotaryFraction, layers, experts);
   }
 
   public DecoderOptions withActivation(Activation act) {
     return new DecoderOptions(norm, placement, qkNorm, act, fusedProjections, qkvBias, outputBias, mlpBias,
         embeddingScale, embeddingScaleInModelDtype, attentionScale, attentionSoftcap, residualMultiplier,
-        logitsMultiplier, finalSoftcap, rotaryFraction, layers);
+        logitsMultiplier, finalSoftcap, rotaryFraction, layers, experts);
   }
 
   /** Fused {@code qkv_proj} and {@code gate_up_proj}, rotating {@code fraction} of each head. */
   public DecoderOptions withFusedProjections(double fraction) {
     return new DecoderOptions(norm, placement, qkNorm, activation, true, qkvBias, outputBias, mlpBias,
         embeddingScale, embeddingScaleInModelDtype, attentionScale, attentionSoftcap, residualMultiplier,
-        logitsMultiplier, finalSoftcap, fraction, layers);
+        logitsMultiplier, finalSoftcap, fraction, layers, experts);
   }
 
   public DecoderOptions withBiases(boolean qkv, boolean output, boolean mlp) {
     return new DecoderOptions(norm, placement, qkNorm, activation, fusedProjections, qkv, output, mlp,
         embeddingScale, embeddingScaleInModelDtype, attentionScale, attentionSoftcap, residualMultiplier,
-        logitsMultiplier, finalSoftcap, rotaryFraction, layers);
+        logitsMultiplier, finalSoftcap, rotaryFraction, layers, experts);
   }
 
   public DecoderOptions withEmbeddingScale(double scale, boolean inModelDtype) {
     return new DecoderOptions(norm, placement, qkNorm, activation, fusedProjections, qkvBias, outputBias, mlpBias,
         scale, inModelDtype, attentionScale, attentionSoftcap, residualMultiplier, logitsMultiplier, finalSoftcap,
-        rotaryFraction, layers);
+        rotaryFraction, layers, experts);
   }
 
   /** Attention scores {@code scale * q.k}, soft-capped at {@code softcap} (0: not). */
   public DecoderOptions withAttention(double scale, double softcap) {
     return new DecoderOptions(norm, placement, qkNorm, activation, fusedProjections, qkvBias, outputBias, mlpBias,
         embeddingScale, embeddingScaleInModelDtype, scale, softcap, residualMultiplier, logitsMultiplier,
-        finalSoftcap, rotaryFraction, layers);
+        finalSoftcap, rotaryFraction, layers, experts);
   }
 
   public DecoderOptions withResidualMultiplier(double multiplier) {
     return new DecoderOptions(norm, placement, qkNorm, activation, fusedProjections, qkvBias, outputBias, mlpBias,
         embeddingScale, embeddingScaleInModelDtype, attentionScale, attentionSoftcap, multiplier, logitsMultiplier,
-        finalSoftcap, rotaryFraction, layers);
+        finalSoftcap, rotaryFraction, layers, experts);
   }
 
   /** Logits {@code softcap tanh(multiplier * z / softcap)} (softcap 0: {@code multiplier * z}). */
   public DecoderOptions withLogits(double multiplier, double softcap) {
     return new DecoderOptions(norm, placement, qkNorm, activation, fusedProjections, qkvBias, outputBias, mlpBias,
         embeddingScale, embeddingScaleInModelDtype, attentionScale, attentionSoftcap, residualMultiplier,
-        multiplier, softcap, rotaryFraction, layers);
+        multiplier, softcap, rotaryFraction, layers, experts);
+  }
+
+  /** The same decoder with {@code moe} as the MLP of its sparse layers. */
+  public DecoderOptions withExperts(Experts moe) {
+    if (moe.sparse().size() != layers.size()) {
+      throw new IllegalArgumentException(moe.sparse().size() + " expert settings for " + layers.size() + " layers");
+    }
+    return new DecoderOptions(norm, placement, qkNorm, activation, fusedProjections, qkvBias, outputBias, mlpBias,
+        embeddingScale, embeddingScaleInModelDtype, attentionScale, attentionSoftcap, residualMultiplier,
+        logitsMultiplier, finalSoftcap, rotaryFraction, layers, moe);
   }
 
   public DecoderOptions withLayers(List<LayerAttention> perLayer) {
@@ -193,6 +237,6 @@ public record DecoderOptions(NormStyle norm, NormPlacement placement, QkNorm qkN
     }
     return new DecoderOptions(norm, placement, qkNorm, activation, fusedProjections, qkvBias, outputBias, mlpBias,
         embeddingScale, embeddingScaleInModelDtype, attentionScale, attentionSoftcap, residualMultiplier,
-        logitsMultiplier, finalSoftcap, rotaryFraction, perLayer);
+        logitsMultiplier, finalSoftcap, rotaryFraction, perLayer, experts);
   }
 }

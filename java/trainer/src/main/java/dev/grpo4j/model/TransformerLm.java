@@ -56,9 +56,10 @@ public final class TransformerLm extends Module implements CausalLm {
    */
   private final List<Module> containers = new ArrayList<>();
 
-  /** One layer; a norm the family's placement does not have is null. */
-  private record DecoderLayer(Attention attention, Mlp mlp, RmsNorm inputNorm, RmsNorm postAttentionNorm,
-                              RmsNorm preFeedforwardNorm, RmsNorm postFeedforwardNorm, LayerAttention pattern) {}
+  /** One layer: a dense MLP or a mixture of experts (the other null); a norm its placement lacks is null. */
+  private record DecoderLayer(Attention attention, Mlp mlp, MixtureOfExperts experts, RmsNorm inputNorm,
+                              RmsNorm postAttentionNorm, RmsNorm preFeedforwardNorm, RmsNorm postFeedforwardNorm,
+                              LayerAttention pattern) {}
 
   TransformerLm(ModelConfig config, ParameterFactory factory) {
     this.config = Objects.requireNonNull(config, "config");
@@ -75,8 +76,9 @@ public final class TransformerLm extends Module implements CausalLm {
     List<DecoderLayer> built = new ArrayList<>();
     for (int i = 0; i < config.numLayers(); i++) {
       String prefix = "model.layers." + i + ".";
+      boolean sparse = options.experts() != null && options.experts().sparse().get(i);
       built.add(layer(layerList.register_module(Integer.toString(i), container()), prefix, factory,
-          options.layers().get(i), named, linear));
+          options.layers().get(i), sparse, named, linear));
     }
     layers = List.copyOf(built);
     finalNorm = model.register_module("norm", new RmsNorm(h, config.rmsNormEps(), options.norm(), factory));
@@ -96,7 +98,7 @@ public final class TransformerLm extends Module implements CausalLm {
    * that order (transformers' registration order for Llama, which fixes the order of a seeded initialisation).
    */
   private DecoderLayer layer(Module layer, String prefix, ParameterFactory factory, LayerAttention attention,
-                             Map<String, Tensor> named, Map<String, Projection> linear) {
+                             boolean sparse, Map<String, Tensor> named, Map<String, Projection> linear) {
     int h = config.hiddenSize();
     int qWidth = config.numHeads() * config.headDim();
     int kvWidth = config.numKvHeads() * config.headDim();
@@ -122,18 +124,25 @@ public final class TransformerLm extends Module implements CausalLm {
         : norm(attn, prefix + "self_attn.", "q_norm", perHead ? config.headDim() : qWidth, factory, named);
     RmsNorm kNorm = options.qkNorm() == QkNorm.NONE ? null
         : norm(attn, prefix + "self_attn.", "k_norm", perHead ? config.headDim() : kvWidth, factory, named);
-    Module mlp = layer.register_module("mlp", container());
-    boolean mlpBias = options.mlpBias();
-    Projection gate = null;
-    Projection up = null;
-    Projection gateUp = null;
-    if (options.fusedProjections()) {
-      gateUp = projection(mlp, prefix + "mlp.", "gate_up_proj", h, 2 * inter, mlpBias, factory, named, linear);
+    Mlp dense = null;
+    MixtureOfExperts experts = null;
+    if (sparse) {
+      experts = experts(layer, prefix, factory, named);
     } else {
-      gate = projection(mlp, prefix + "mlp.", "gate_proj", h, inter, mlpBias, factory, named, linear);
-      up = projection(mlp, prefix + "mlp.", "up_proj", h, inter, mlpBias, factory, named, linear);
+      Module mlp = layer.register_module("mlp", container());
+      boolean mlpBias = options.mlpBias();
+      Projection gate = null;
+      Projection up = null;
+      Projection gateUp = null;
+      if (options.fusedProjections()) {
+        gateUp = projection(mlp, prefix + "mlp.", "gate_up_proj", h, 2 * inter, mlpBias, factory, named, linear);
+      } else {
+        gate = projection(mlp, prefix + "mlp.", "gate_proj", h, inter, mlpBias, factory, named, linear);
+        up = projection(mlp, prefix + "mlp.", "up_proj", h, inter, mlpBias, factory, named, linear);
+      }
+      dense = new Mlp(gate, up, gateUp, projection(mlp, prefix + "mlp.", "down_proj", inter, h, mlpBias, factory,
+          named, linear));
     }
-    Projection down = projection(mlp, prefix + "mlp.", "down_proj", inter, h, mlpBias, factory, named, linear);
     NormPlacement placement = options.placement();
     RmsNorm inputNorm = placement == NormPlacement.POST ? null
         : norm(layer, prefix, "input_layernorm", h, factory, named);
@@ -142,8 +151,36 @@ public final class TransformerLm extends Module implements CausalLm {
         ? norm(layer, prefix, "pre_feedforward_layernorm", h, factory, named) : null;
     RmsNorm postFeedforwardNorm = placement == NormPlacement.PRE ? null
         : norm(layer, prefix, "post_feedforward_layernorm", h, factory, named);
-    return new DecoderLayer(new Attention(q, k, v, qkv, o, qNorm, kNorm), new Mlp(gate, up, gateUp, down), inputNorm,
+    return new DecoderLayer(new Attention(q, k, v, qkv, o, qNorm, kNorm), dense, experts, inputNorm,
         postAttentionNorm, preFeedforwardNorm, postFeedforwardNorm, attention);
+  }
+
+  /**
+   * A sparse layer's router and experts, under the family's Hugging Face names ({@code mlp.gate},
+   * {@code mlp.experts.0.gate_proj} ...). They are not LoRA targets: PEFT on transformers 5 cannot adapt them either
+   * (its experts are one 3-D parameter each, its router not a linear layer).
+   */
+  private MixtureOfExperts experts(Module layer, String prefix, ParameterFactory factory, Map<String, Tensor> named) {
+    DecoderOptions.Experts spec = options.experts();
+    int h = config.hiddenSize();
+    String block = prefix + spec.block() + ".";
+    Module moe = layer.register_module(spec.block(), container());
+    Projection router = projection(moe, block, "gate", h, spec.count(), false, factory, named, new HashMap<>());
+    Module list = moe.register_module("experts", container());
+    List<Mlp> experts = new ArrayList<>();
+    for (int e = 0; e < spec.count(); e++) {
+      Module expert = list.register_module(Integer.toString(e), container());
+      String name = block + "experts." + e + ".";
+      Map<String, Projection> unused = new HashMap<>();
+      Projection gate = projection(expert, name, spec.names().get(0), h, spec.intermediate(), false, factory, named,
+          unused);
+      Projection up = projection(expert, name, spec.names().get(1), h, spec.intermediate(), false, factory, named,
+          unused);
+      Projection down = projection(expert, name, spec.names().get(2), spec.intermediate(), h, false, factory, named,
+          unused);
+      experts.add(new Mlp(gate, up, null, down));
+    }
+    return new MixtureOfExperts(router, experts, spec);
   }
 
   private Projection projection(Module parent, String prefix, String name, int in, int out, boolean bias,
@@ -281,7 +318,8 @@ public final class TransformerLm extends Module implements CausalLm {
       case SANDWICH -> layer.preFeedforwardNorm().forward(x);
       case POST -> x;
     };
-    Tensor out = layer.mlp().forward(m, options.activation(), config.intermediateSize());
+    Tensor out = layer.mlp() != null ? layer.mlp().forward(m, options.activation(), config.intermediateSize())
+        : layer.experts().forward(m, options.activation());
     if (placement != NormPlacement.PRE) {
       out = layer.postFeedforwardNorm().forward(out);
     }

@@ -84,6 +84,18 @@ final class Layers {
     return of(types, window, rope, rope);
   }
 
+  /**
+   * {@code sparse}, once the config is known not to ask for the router's load-balancing loss, which TRL adds to the
+   * DPO loss only when {@code output_router_logits} is set and grpo4j does not compute.
+   */
+  static List<Boolean> requireNoRouterLoss(ConfigJson json, List<Boolean> sparse) {
+    if (json.bool("output_router_logits", false)) {
+      throw new IllegalArgumentException("output_router_logits = true (the router's load-balancing loss) is not "
+          + "supported: set it to false");
+    }
+    return sparse;
+  }
+
   /** {@code hidden_act} (or {@code hidden_activation}) when it must be silu. */
   static void requireSilu(ConfigJson json) {
     String act = json.text("hidden_act", "silu");

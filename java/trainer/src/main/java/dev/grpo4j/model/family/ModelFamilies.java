@@ -10,10 +10,10 @@ import java.util.stream.Collectors;
 public final class ModelFamilies {
   private static final List<ModelFamily> ALL = List.of(new Llama(), new Qwen2(), new Qwen3(), new Mistral(),
       new Ministral(), new Gemma(), new Gemma2(), new Gemma3Text(), new Phi3(), new Olmo2(), new SmolLm3(),
-      new Granite());
+      new Granite(), new Qwen3Moe(), new Mixtral());
   private static final Map<String, ModelFamily> BY_TYPE = ALL.stream()
       .collect(Collectors.toUnmodifiableMap(ModelFamily::modelType, Function.identity()));
-  private static final Set<String> MIXTURES_OF_EXPERTS = Set.of("mixtral", "qwen2_moe", "qwen3_moe", "olmoe",
+  private static final Set<String> MIXTURES_OF_EXPERTS = Set.of("qwen2_moe", "olmoe",
       "granitemoe", "granitemoehybrid", "phimoe", "deepseek_v2", "deepseek_v3", "gpt_oss", "llama4", "dbrx");
 
   private ModelFamilies() {}
@@ -36,8 +36,8 @@ public final class ModelFamilies {
     }
     String supported = ALL.stream().map(ModelFamily::modelType).collect(Collectors.joining(", "));
     if (MIXTURES_OF_EXPERTS.contains(modelType)) {
-      throw new IllegalArgumentException("model_type \"" + modelType + "\" is a mixture-of-experts model, which is "
-          + "not supported yet: grpo4j runs dense decoders (" + supported + ")");
+      throw new IllegalArgumentException("model_type \"" + modelType + "\" is a mixture-of-experts model grpo4j does "
+          + "not run yet: it runs " + supported);
     }
     if (modelType.equals("gemma3") || modelType.equals("mistral3")) {
       throw new IllegalArgumentException("model_type \"" + modelType + "\" is a multimodal checkpoint, which is not "

@@ -40,9 +40,9 @@ def main(root):
         sys.exit(f"no <family>/<run>/grpo4j_scores.jsonl under {root}")
     for folder in folders:
         adapter = (folder / "adapter_config.json").exists()
-        model = transformers.AutoModelForCausalLM.from_pretrained(folder / "base" if adapter else folder,
-                                                                  attn_implementation="eager",
-                                                                  dtype=torch.float64).eval()
+        model = transformers.AutoModelForCausalLM.from_pretrained(
+            folder / "base" if adapter else folder, attn_implementation="eager", experts_implementation="eager",
+            dtype=torch.float64).eval()
         if adapter:
             import peft
             model = peft.PeftModel.from_pretrained(model, folder).eval()

@@ -20,6 +20,8 @@ import sys
 import torch
 import transformers
 
+# Eager attention and experts: what the families define, in float64 too.
+EAGER = dict(attn_implementation="eager", experts_implementation="eager")
 PAIR_LENGTHS = [(3, 9, 4), (6, 2, 11), (1, 12, 7)]
 VOCAB, HIDDEN, INTERMEDIATE, LAYERS, HEADS, KV_HEADS, ROWS, TOKENS, PROMPT, WINDOW = 101, 32, 48, 3, 4, 2, 2, 14, 5, 5
 COMMON = dict(vocab_size=VOCAB, hidden_size=HIDDEN, intermediate_size=INTERMEDIATE, num_hidden_layers=LAYERS,
@@ -60,6 +62,13 @@ FAMILIES = {
                            rope_parameters={"rope_type": "longrope", "rope_theta": 10000.0,
                                             "short_factor": [1.0, 1.3, 2.1, 3.7], "long_factor": [1.0, 2.0, 5.0, 11.0],
                                             "original_max_position_embeddings": 20})),
+    # Mixtures of experts: 4 experts, 2 per token; Qwen3-MoE with a dense layer (mlp_only_layers) among sparse ones.
+    "qwen3_moe": (transformers.Qwen3MoeConfig,
+                  dict(head_dim=8, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=24, norm_topk_prob=True,
+                       mlp_only_layers=[1], tie_word_embeddings=False)),
+    "mixtral": (transformers.MixtralConfig,
+                dict(head_dim=8, num_local_experts=4, num_experts_per_tok=2, sliding_window=WINDOW,
+                     tie_word_embeddings=False)),
 }
 
 
@@ -106,17 +115,17 @@ def main():
         config = config_class(**COMMON, **extra)
         config._attn_implementation = "eager"
         torch.manual_seed(index)
-        model = transformers.AutoModelForCausalLM.from_config(config, attn_implementation="eager")
+        model = transformers.AutoModelForCausalLM.from_config(config, **EAGER)
         redraw(model, 1000 + index)
         folder = out / name
         model.save_pretrained(folder, safe_serialization=True)
         # The goldens come from the saved float32 weights, computed in float64.
-        saved = transformers.AutoModelForCausalLM.from_pretrained(folder, attn_implementation="eager",
+        saved = transformers.AutoModelForCausalLM.from_pretrained(folder, **EAGER,
                                                                   dtype=torch.float32).to(torch.float64).eval()
         with torch.no_grad():
             logits = saved(input_ids=ids, attention_mask=torch.ones_like(ids)).logits
             # What transformers computes with the weights cast to bfloat16 (eager attention, the same CPU kernels).
-            low = transformers.AutoModelForCausalLM.from_pretrained(folder, attn_implementation="eager",
+            low = transformers.AutoModelForCausalLM.from_pretrained(folder, **EAGER,
                                                                     dtype=torch.bfloat16).eval()
             logits_bf16 = low(input_ids=ids, attention_mask=torch.ones_like(ids)).logits.double()
         logp = torch.log_softmax(logits, dim=-1)
