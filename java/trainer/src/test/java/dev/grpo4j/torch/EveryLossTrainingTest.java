@@ -2,7 +2,6 @@ package dev.grpo4j.torch;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.grpo4j.Backend;
 import dev.grpo4j.FDivergence;
 import dev.grpo4j.GroupRobustLoss;
 import dev.grpo4j.LossResult;
@@ -17,8 +16,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
-import org.bytedeco.pytorch.AdamW;
-import org.bytedeco.pytorch.AdamWOptions;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -61,12 +58,9 @@ class EveryLossTrainingTest {
          GroupRobustLoss wholeLoss = build(terms, f, weighting, groupSizes)) {
       EncodedPairs data = FusedVersusLibtorchTrainingTest.scored(Models.random(config, 43),
           FusedVersusLibtorchTrainingTest.randomTokenPairs(new Random(7)));
-      PreferenceTrainer fused = new PreferenceTrainer(fusedModel,
-          new AdamW(fusedModel.parameters(), new AdamWOptions(LEARNING_RATE)), new TorchPreferenceLoss(fusedLoss),
-          FusedLmHead.withChunkTokens(Backend.CPU, 2, 0, 7));
-      PreferenceTrainer whole = new PreferenceTrainer(wholeModel,
-          new AdamW(wholeModel.parameters(), new AdamWOptions(LEARNING_RATE)), new TorchPreferenceLoss(wholeLoss),
-          null);
+      Twins twins = Twins.of(fusedModel, fusedLoss, wholeModel, wholeLoss, LEARNING_RATE);
+      PreferenceTrainer fused = twins.fused();
+      PreferenceTrainer whole = twins.whole();
       Random batches = new Random(13);
       for (int step = 0; step < STEPS; step++) {
         int[] pairs = FusedVersusLibtorchTrainingTest.sample(batches, data.size());

@@ -2,7 +2,6 @@ package dev.grpo4j.torch;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.grpo4j.Backend;
 import dev.grpo4j.GroupRobustLoss;
 import dev.grpo4j.LossResult;
 import dev.grpo4j.model.LoraAdapters;
@@ -17,8 +16,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
-import org.bytedeco.pytorch.AdamW;
-import org.bytedeco.pytorch.AdamWOptions;
 import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -56,12 +53,9 @@ class FusedHeadTrainingTest {
     try (GroupRobustLoss fusedLoss = c.build(groupSizes); GroupRobustLoss wholeLoss = c.build(groupSizes)) {
       EncodedPairs data = FusedVersusLibtorchTrainingTest.scored(wholeModel,
           FusedVersusLibtorchTrainingTest.randomTokenPairs(new Random(7)));
-      PreferenceTrainer fused = new PreferenceTrainer(fusedModel,
-          new AdamW(fusedModel.parameters(), new AdamWOptions(LEARNING_RATE)), new TorchPreferenceLoss(fusedLoss),
-          FusedLmHead.withChunkTokens(Backend.CPU, 2, 0, 7));
-      PreferenceTrainer whole = new PreferenceTrainer(wholeModel,
-          new AdamW(wholeModel.parameters(), new AdamWOptions(LEARNING_RATE)), new TorchPreferenceLoss(wholeLoss),
-          null);
+      Twins twins = Twins.of(fusedModel, fusedLoss, wholeModel, wholeLoss, LEARNING_RATE);
+      PreferenceTrainer fused = twins.fused();
+      PreferenceTrainer whole = twins.whole();
       Random batches = new Random(13);
       for (int step = 0; step < STEPS; step++) {
         int[] pairs = FusedVersusLibtorchTrainingTest.sample(batches, data.size());

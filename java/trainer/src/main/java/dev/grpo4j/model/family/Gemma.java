@@ -8,9 +8,9 @@ import dev.grpo4j.model.Rope;
 
 /**
  * {@code GemmaForCausalLM}: (1 + w) RMSNorms, embeddings scaled by sqrt(H) (rounded to the model's dtype, as
- * transformers' buffer is), GeGLU with tanh-GELU, tied head.
+ * transformers' buffer is), GeGLU with tanh-GELU, tied head. Gemma 2 and 3 extend it: its defaults hold for them.
  */
-final class Gemma implements ModelFamily {
+class Gemma implements ModelFamily {
   @Override
   public String modelType() {
     return "gemma";

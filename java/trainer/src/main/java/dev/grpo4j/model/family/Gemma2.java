@@ -10,7 +10,7 @@ import dev.grpo4j.model.Rope;
  * {@code Gemma2ForCausalLM}: Gemma with norms before and after each block, attention scaled by
  * {@code query_pre_attn_scalar^-1/2} and soft-capped, logits soft-capped, sliding and full layers alternating.
  */
-final class Gemma2 implements ModelFamily {
+final class Gemma2 extends Gemma {
   @Override
   public String modelType() {
     return "gemma2";
@@ -44,15 +44,5 @@ final class Gemma2 implements ModelFamily {
   /** A soft-cap: the class default when the file leaves it out, none when it is null. */
   static double softcap(ConfigJson json, String field, double absent) {
     return json.isNull(field) ? 0 : json.number(field, absent);
-  }
-
-  @Override
-  public int defaultHeadDim(int hidden, int heads) {
-    return 256;
-  }
-
-  @Override
-  public boolean defaultTiedHead() {
-    return true;
   }
 }

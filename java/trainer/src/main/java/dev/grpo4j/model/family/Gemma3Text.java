@@ -10,7 +10,7 @@ import dev.grpo4j.model.Rope;
  * {@code Gemma3ForCausalLM} (text only): Gemma 2's layout with (1 + w) RMSNorms on each query and key head, no
  * attention soft-cap by default, five sliding layers to one full, and a rotary base per attention type.
  */
-final class Gemma3Text implements ModelFamily {
+final class Gemma3Text extends Gemma {
   @Override
   public String modelType() {
     return "gemma3_text";
@@ -48,15 +48,5 @@ final class Gemma3Text implements ModelFamily {
         .withLogits(1, Gemma2.softcap(json, "final_logit_softcapping", 0))
         .withLayers(Layers.of(Layers.types(json, layers,
             i -> (i + 1) % pattern != 0 ? Layers.SLIDING : Layers.FULL), Layers.window(json, 4096), full, sliding));
-  }
-
-  @Override
-  public int defaultHeadDim(int hidden, int heads) {
-    return 256;
-  }
-
-  @Override
-  public boolean defaultTiedHead() {
-    return true;
   }
 }
