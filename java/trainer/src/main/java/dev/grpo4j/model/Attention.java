@@ -2,6 +2,7 @@ package dev.grpo4j.model;
 
 import dev.grpo4j.model.DecoderOptions.QkNorm;
 import dev.grpo4j.platform.HostTensors;
+import dev.grpo4j.platform.LibTorch;
 import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.Scalar;
@@ -20,6 +21,10 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  */
 record Attention(Projection q, Projection k, Projection v, Projection qkv, Projection o, RmsNorm qNorm,
                  RmsNorm kNorm) {
+  static {
+    LibTorch.load();
+  }
+
 
   /** {@code o(attend(rotate(q(x)), rotate(k(x)), v(x)))} for {@code x} {@code [N, T, H]}. */
   Tensor forward(ModelConfig config, Tensor normed, Tensor[] cosSin, Tensor mask, long rows, long seqLen) {

@@ -3,6 +3,7 @@ package dev.grpo4j.model;
 import dev.grpo4j.model.DecoderOptions.Activation;
 import dev.grpo4j.model.DecoderOptions.Experts;
 import dev.grpo4j.platform.HostTensors;
+import dev.grpo4j.platform.LibTorch;
 import java.util.ArrayList;
 import java.util.List;
 import org.bytedeco.pytorch.ScalarTypeOptional;
@@ -18,6 +19,10 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * selection, so the gradient reaches the router through the chosen probabilities only.
  */
 record MixtureOfExperts(Projection router, List<Mlp> experts, Experts spec) {
+  static {
+    LibTorch.load();
+  }
+
   MixtureOfExperts {
     experts = List.copyOf(experts);
   }

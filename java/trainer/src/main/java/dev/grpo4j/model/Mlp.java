@@ -1,6 +1,7 @@
 package dev.grpo4j.model;
 
 import dev.grpo4j.model.DecoderOptions.Activation;
+import dev.grpo4j.platform.LibTorch;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
@@ -9,6 +10,10 @@ import org.bytedeco.pytorch.global.torch;
  * {@code gateUp} (gate first, then up; the others null).
  */
 record Mlp(Projection gate, Projection up, Projection gateUp, Projection down) {
+  static {
+    LibTorch.load();
+  }
+
   Tensor forward(Tensor x, Activation activation, int intermediate) {
     Tensor g;
     Tensor u;
