@@ -4,7 +4,6 @@ import dev.grpo4j.model.DecoderOptions.Activation;
 import dev.grpo4j.model.DecoderOptions.Experts;
 import dev.grpo4j.platform.HostTensors;
 import dev.grpo4j.platform.LibTorch;
-import java.util.ArrayList;
 import java.util.List;
 import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.T_TensorTensor_T;
@@ -42,24 +41,31 @@ record MixtureOfExperts(Projection router, List<Mlp> experts, Experts spec) {
     }
     double[] chosen = HostTensors.toDoubles(top.get1());
     int k = spec.topK();
+    // Each expert's (position, slot) pairs, in one pass over the choices.
+    int[] routed = new int[experts.size()];
+    for (double e : chosen) {
+      routed[(int) e]++;
+    }
+    long[][] positions = new long[experts.size()][];
+    long[][] slots = new long[experts.size()][];
+    for (int e = 0; e < routed.length; e++) {
+      positions[e] = new long[routed[e]];
+      slots[e] = new long[routed[e]];
+      routed[e] = 0;
+    }
+    for (int i = 0; i < chosen.length; i++) {
+      int e = (int) chosen[i];
+      positions[e][routed[e]] = i / k;
+      slots[e][routed[e]++] = i % k;
+    }
     Tensor out = torch.zeros_like(flat);
     for (int e = 0; e < experts.size(); e++) {
-      List<Long> positions = new ArrayList<>();
-      List<Long> slots = new ArrayList<>();
-      for (int i = 0; i < chosen.length; i++) {
-        if (chosen[i] == e) {
-          positions.add((long) (i / k));
-          slots.add((long) (i % k));
-        }
-      }
-      if (positions.isEmpty()) {
+      int n = positions[e].length;
+      if (n == 0) {
         continue;
       }
-      int n = positions.size();
-      Tensor rows = HostTensors.longs(positions.stream().mapToLong(Long::longValue).toArray(), n).to(x.device(),
-          ScalarType.Long);
-      Tensor slot = HostTensors.longs(slots.stream().mapToLong(Long::longValue).toArray(), n, 1).to(x.device(),
-          ScalarType.Long);
+      Tensor rows = HostTensors.longs(positions[e], n).to(x.device(), ScalarType.Long);
+      Tensor slot = HostTensors.longs(slots[e], n, 1).to(x.device(), ScalarType.Long);
       Tensor y = experts.get(e).forward(flat.index_select(0, rows), activation, spec.intermediate());
       Tensor weighted = y.mul(weights.index_select(0, rows).gather(1, slot));
       out = out.index_add(0, rows, weighted.to(flat.scalar_type().intern()));

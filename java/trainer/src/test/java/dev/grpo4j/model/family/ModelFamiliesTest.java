@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.grpo4j.model.Checkpoints;
@@ -14,6 +15,7 @@ import dev.grpo4j.model.FamilyGoldens;
 import dev.grpo4j.model.LoraAdapters;
 import dev.grpo4j.model.LoraConfig;
 import dev.grpo4j.model.ModelConfig;
+import dev.grpo4j.model.Rope;
 import dev.grpo4j.model.TransformerLm;
 import java.io.IOException;
 import java.util.List;
@@ -124,6 +126,57 @@ class ModelFamiliesTest {
     assertEquals(1_000_000.0, g3.layers().get(5).rope().theta(), "full layers: rope_theta's default");
     assertEquals(10_000.0, g3.layers().get(0).rope().theta(), "sliding layers: rope_local_base_freq's default");
     assertNull(config("llama").get("layer_types"));
+  }
+
+  @Test
+  void transformersDefaultConfigsOfEveryFamilyParse() throws Exception {
+    JsonNode all = JSON.readTree(FamilyGoldens.folder().resolve("default_configs.json").toFile());
+    Set<String> registered = ModelFamilies.all().stream().map(ModelFamily::modelType).collect(Collectors.toSet());
+    Set<String> described = new java.util.HashSet<>();
+    all.fieldNames().forEachRemaining(described::add);
+    assertEquals(registered, described);
+    for (String type : registered) {
+      ModelConfig c = ModelConfig.fromJson((ObjectNode) all.get(type));
+      assertEquals(type, c.modelType());
+      assertEquals(all.get(type).get("num_hidden_layers").asInt(), c.decoder().layers().size(), type);
+    }
+    DecoderOptions gemma3 = ModelConfig.fromJson((ObjectNode) all.get("gemma3_text")).decoder();
+    assertEquals(List.of(4096, 4096, 4096, 4096, 4096, 0), gemma3.layers().subList(0, 6).stream()
+        .map(LayerAttention::slidingWindow).toList(), "five sliding layers to one full");
+    assertEquals(1_000_000.0, gemma3.layers().get(5).rope().theta());
+    assertEquals(10_000.0, gemma3.layers().get(0).rope().theta());
+    DecoderOptions.Experts qwen3Moe = ModelConfig.fromJson((ObjectNode) all.get("qwen3_moe")).decoder().experts();
+    assertEquals(List.of(128, 8, 768), List.of(qwen3Moe.count(), qwen3Moe.topK(), qwen3Moe.intermediate()));
+    DecoderOptions.Experts mixtral = ModelConfig.fromJson((ObjectNode) all.get("mixtral")).decoder().experts();
+    assertEquals(List.of(8, 2, 14336), List.of(mixtral.count(), mixtral.topK(), mixtral.intermediate()));
+  }
+
+  @Test
+  void configsWrittenByTransformers4ParseToo() throws Exception {
+    // transformers 4 wrote rope_theta and rope_scaling (with "type" in older files) instead of rope_parameters.
+    ObjectNode phi35 = config("phi3_longrope");
+    phi35.remove("rope_parameters");
+    phi35.put("rope_theta", 10000.0);
+    ObjectNode scaling = phi35.putObject("rope_scaling").put("type", "longrope");
+    scaling.putArray("short_factor").add(1.0).add(1.3).add(2.1).add(3.7);
+    scaling.putArray("long_factor").add(1.0).add(2.0).add(5.0).add(11.0);
+    ModelConfig legacy = ModelConfig.fromJson(phi35);
+    assertEquals(ModelConfig.read(FamilyGoldens.folder().resolve("phi3_longrope")).decoder(), legacy.decoder(),
+        "the same rotation from either layout");
+    ObjectNode llama32 = config("llama");
+    llama32.remove("rope_parameters");
+    llama32.put("rope_theta", 500000.0);
+    llama32.putObject("rope_scaling").put("rope_type", "llama3").put("factor", 32.0).put("low_freq_factor", 1.0)
+        .put("high_freq_factor", 4.0).put("original_max_position_embeddings", 8192);
+    assertEquals("llama3", ModelConfig.fromJson(llama32).decoder().layers().get(0).rope().type());
+    ObjectNode gemma3 = config("gemma3_text");
+    gemma3.remove("rope_parameters");
+    gemma3.put("rope_theta", 1_000_000.0);
+    gemma3.put("rope_local_base_freq", 10_000.0);
+    gemma3.putObject("rope_scaling").put("rope_type", "linear").put("factor", 8.0);
+    DecoderOptions g3 = ModelConfig.fromJson(gemma3).decoder();
+    assertEquals(new Rope(1_000_000.0, "linear", 8.0, 1, 1, 0), g3.layers().get(2).rope(), "full layers scaled");
+    assertEquals(Rope.standard(10_000.0), g3.layers().get(0).rope(), "sliding layers: the local base, unscaled");
   }
 
   @Test

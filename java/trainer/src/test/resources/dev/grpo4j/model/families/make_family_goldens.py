@@ -6,7 +6,7 @@ Each family gets a folder <model_type>/ (a variant: <model_type>_<variant>/) wit
 those float32 weights in float64 (eager attention, so that sliding windows and soft-capping are what the family
 defines) and in bfloat16 (the weights cast down), and each row's log-prob of its completion (positions PROMPT.. of the
 row, predicted from the position before); and pairs.jsonl with a tokenizer.json whose word "t<i>" is token i, with
-each pair's chosen and rejected log-probs (pair_logps), for `grpo4j score`. The weights are redrawn far from
+each pair's chosen and rejected log-probs (pair_logps), for `grpo4j score`. default_configs.json holds each configuration class's defaults. The weights are redrawn far from
 the default init (norm weights around 1 +- 0.5, projections N(0, 0.2^2)), sliding windows (5) are shorter than the
 rows (14 tokens), and families with several layer types get each.
 
@@ -109,6 +109,10 @@ def score_pairs(model, pairs):
 
 def main():
     out = pathlib.Path(__file__).resolve().parent
+    # Each configuration class's defaults (the full-size model it describes), every field written out: what
+    # transformers 5.17 puts in a config.json, for the parser's tests.
+    defaults = {config_class.model_type: config_class().to_dict() for config_class, _ in FAMILIES.values()}
+    (out / "default_configs.json").write_text(json.dumps(defaults, indent=1, sort_keys=True) + "\n")
     ids = torch.randint(3, VOCAB, (ROWS, TOKENS), generator=torch.Generator().manual_seed(7))
     # A folder per entry, named by the entry: a family's model_type, or model_type_variant.
     for index, (name, (config_class, extra)) in enumerate(FAMILIES.items()):
