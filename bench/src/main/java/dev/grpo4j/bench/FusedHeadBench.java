@@ -59,6 +59,13 @@ public class FusedHeadBench extends MeasuredState {
   @Param({"8x512x896x151936"})
   public String shape;
 
+  /**
+   * Final-logit soft-cap {@code c} (Gemma 2's 30), 0 for none: every variant's logits are {@code c tanh(z / c)},
+   * the fused head's applied per chunk with their derivative in the gradient.
+   */
+  @Param({"0"})
+  public double softcap;
+
   /** Logits memory per chunk of {@link #fusedHead}, MiB; 256 is the trainer's default. */
   @Param({"256"})
   public int chunkMib;
@@ -142,7 +149,7 @@ public class FusedHeadBench extends MeasuredState {
   public double libtorchAutograd() {
     dropGradients();
     try (PointerScope scope = new PointerScope()) {
-      Tensor logits = torch.linear(hidden, weight);
+      Tensor logits = capped(torch.linear(hidden, weight));
       Tensor j = objective.objective(logits, true);
       j.backward();
       return j.item_double();
@@ -154,7 +161,7 @@ public class FusedHeadBench extends MeasuredState {
   public double libtorchLinearFusedLoss() {
     dropGradients();
     try (PointerScope scope = new PointerScope()) {
-      Tensor logits = torch.linear(hidden, weight);
+      Tensor logits = capped(torch.linear(hidden, weight));
       LossResult r = new TorchPreferenceLoss(loss).forwardBackward(logits, labels, ref, groupIds, logits.detach())
           .lossResult();
       logits.backward(logits.detach(), new BoolOptional(), false, new TensorArrayRefOptional());
@@ -177,8 +184,17 @@ public class FusedHeadBench extends MeasuredState {
   private double fused(FusedLmHead via) {
     dropGradients();
     try (PointerScope scope = new PointerScope()) {
-      return via.forwardBackward(loss, hidden, LmHead.of(weight), labels, refValues, ids, 1.0,
-          s -> loss.groupStep(s.groupStatistics(), true)).loss();
+      return via.forwardBackward(loss, hidden, LmHead.of(weight).withLogits(1, softcap), labels, refValues, ids,
+          1.0, s -> loss.groupStep(s.groupStatistics(), true)).loss();
     }
+  }
+
+  /** {@code c tanh(z / c)}, or z itself without a soft-cap. */
+  private Tensor capped(Tensor z) {
+    if (softcap == 0) {
+      return z;
+    }
+    Scalar c = new Scalar(softcap);
+    return z.div(c).tanh().mul(c);
   }
 }
